@@ -1,0 +1,34 @@
+"""Analyzer plugins and their registry.
+
+:data:`CATALOG` is the one explicit list of analyzer classes (``"module:Class"``); a new analyzer is
+one module plus one line here. :func:`registry` imports them on first use (start-up stays cheap)
+and fails on a duplicate name.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+
+from hullscan.analyzers.base import Analyzer, FileInput
+from hullscan.plugins import Entry, Registry
+
+CATALOG: list[str] = [
+    # OS detection and OS package databases
+    # language packages
+    # files: secrets, malware, baseline
+]
+
+
+@functools.cache
+def registry() -> Registry[type[Analyzer]]:
+    """The analyzer registry, built from :data:`CATALOG` on first use."""
+    reg: Registry[type[Analyzer]] = Registry("analyzer")
+    for spec in CATALOG:
+        module, _, cls_name = spec.partition(":")
+        cls: type[Analyzer] = getattr(importlib.import_module(module), cls_name)
+        reg.add(Entry(name=cls.name, version=cls.version, factory=cls, tags=cls.tags))
+    return reg
+
+
+__all__ = ["CATALOG", "Analyzer", "FileInput", "registry"]

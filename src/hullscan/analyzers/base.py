@@ -1,0 +1,82 @@
+"""The analyzer contract.
+
+The scan core walks each layer once. For every entry it asks each analyzer ``wants(path, info)``;
+only when one says yes is the file's content read, and then ``analyze(file)`` is called with a
+:class:`FileInput`. Analyzers never walk the filesystem themselves and never touch the disk
+outside what the core hands them. Results are cached per layer, keyed by the layer's diff_id
+plus every analyzer's ``name`` and ``version``: bump ``version`` whenever the output changes.
+"""
+
+from __future__ import annotations
+
+import io
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO, ClassVar
+
+from hullscan.model import AnalysisResult, FileInfo
+
+
+@dataclass
+class FileInput:
+    """One file handed to an analyzer.
+
+    ``read()`` returns the content (at most ``limit`` bytes, the core's per-file limit).
+    ``layer`` is the diff_id of the layer being analysed.
+    """
+
+    path: str
+    info: FileInfo
+    layer: str
+    _reader: Callable[[], bytes]
+    _content: bytes | None = None
+
+    def read(self) -> bytes:
+        """The whole content (bounded by the core's per-file size limit). Read once, then kept."""
+        if self._content is None:
+            self._content = self._reader()
+        return self._content
+
+    def open(self) -> BinaryIO:
+        """A seekable binary stream over the content (for zip readers and the like)."""
+        return io.BytesIO(self.read())
+
+    def text(self, errors: str = "replace") -> str:
+        """The content decoded as UTF-8."""
+        return self.read().decode("utf-8", errors=errors)
+
+    @classmethod
+    def from_bytes(cls, path: str, data: bytes, layer: str = "", mode: int = 0o644) -> "FileInput":
+        """A FileInput over in-memory bytes (tests, SBOM and directory sources)."""
+        info = FileInfo(path=path, size=len(data), mode=mode)
+        return cls(path=path, info=info, layer=layer, _reader=lambda: data)
+
+
+class Analyzer(ABC):
+    """A per-file plugin that turns files into packages, a distro, findings or facts.
+
+    Subclasses set ``name`` (stable, e.g. ``os/dpkg``), ``version`` (bump on output change) and
+    ``tags`` (selection: ``os``, ``lang``, ``python``, ``secret``, ``malware``, ``baseline``...).
+    ``max_size`` is the largest file (bytes) the analyzer will accept; larger files are skipped
+    with a warning by the core.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[int]
+    tags: ClassVar[frozenset[str]] = frozenset()
+    max_size: ClassVar[int] = 64 * 1024 * 1024
+    #: True when ``analyze`` needs only the metadata (``info``), never the content
+    metadata_only: ClassVar[bool] = False
+
+    @abstractmethod
+    def wants(self, path: str, info: FileInfo) -> bool:
+        """Whether this analyzer needs ``path``. Must be cheap: it is called for every entry."""
+
+    @abstractmethod
+    def analyze(self, file: FileInput) -> AnalysisResult | None:
+        """Analyse one file. Raise nothing for malformed input: return a result with a warning."""
+
+    def cache_salt(self) -> str:
+        """Extra text folded into the cache key (e.g. a digest of the rule files in use)."""
+        return ""
