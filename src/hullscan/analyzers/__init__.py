@@ -16,6 +16,11 @@ from hullscan.plugins import Entry, Registry
 CATALOG: list[str] = [
     # OS detection and OS package databases
     # language packages
+    "hullscan.analyzers.lang.java:JavaArchiveAnalyzer",
+    "hullscan.analyzers.lang.golang:GoBinaryAnalyzer",
+    "hullscan.analyzers.lang.golang:GoModAnalyzer",
+    "hullscan.analyzers.lang.rust:RustBinaryAnalyzer",
+    "hullscan.analyzers.lang.rust:CargoLockAnalyzer",
     # files: secrets, malware, baseline
 ]
 

@@ -1,0 +1,264 @@
+"""Go: modules compiled into binaries (embedded build info) and modules declared in ``go.mod`` / ``go.sum``.
+
+Binary packages (``installed=True``):
+
+* the main module (``mod`` line; ``(devel)`` kept as the version and noted in ``extra``),
+* every ``dep`` line, with its ``=>`` replacement applied (the replacement's path and version; a local
+  directory replacement keeps the original path with version ``(devel)``),
+* ``stdlib`` at the toolchain version (``go1.21.3`` -> ``1.21.3``) so the Go standard library is matched too.
+
+Build settings (``-ldflags``, ``CGO_ENABLED``, ``vcs.revision``...) go to ``extra`` of the main module
+(or of ``stdlib`` when the binary has no main module, as GOPATH-mode builds).
+Versions keep Go's canonical ``v`` prefix (``v1.2.3``), as ``go version -m`` prints them.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from packageurl import PackageURL
+
+from hullscan.analyzers.base import Analyzer, FileInput
+from hullscan.analyzers.lang.gobuildinfo import (
+    BinaryFormatError,
+    GoBuildInfo,
+    GoModule,
+    parse_executable,
+    read_go_buildinfo,
+    sniff,
+)
+from hullscan.model import AnalysisResult, FileInfo, Package, ScanWarning
+
+ECOSYSTEM = "Go"
+#: smallest executable worth reading: a stripped stdlib-only Go binary is ~1 MiB
+MIN_BINARY_SIZE = 256 * 1024
+DEVEL = "(devel)"
+
+
+def malformed(file: FileInput, message: str) -> AnalysisResult:
+    """A result carrying one ``malformed-file`` warning that names the file."""
+    warning = ScanWarning(code="malformed-file", message=f"{file.path}: {message}", path=file.path, layer=file.layer)
+    return AnalysisResult(warnings=[warning])
+
+
+def is_candidate_binary(info: FileInfo, min_size: int) -> bool:
+    """Cheap pre-filter shared by the binary analyzers: a regular executable file of plausible size."""
+    return info.kind == "file" and bool(info.mode & 0o111) and min_size <= info.size
+
+
+def go_purl(module: str, version: str) -> str:
+    """``pkg:golang/<namespace>/<name>@<version>`` for a module path."""
+    namespace, _, name = module.rpartition("/")
+    return PackageURL(type="golang", namespace=namespace or None, name=name, version=version or None).to_string()
+
+
+def stdlib_version(go_version: str) -> str:
+    """``go1.21.3`` -> ``1.21.3``; ``go1.19`` -> ``1.19.0``; ``go1.22rc1`` -> ``1.22.0-rc.1``; other -> ``(devel)``."""
+    word = go_version.split()[0] if go_version.split() else ""
+    match = re.fullmatch(r"go(\d+)\.(\d+)(?:\.(\d+))?(?:(rc|beta)(\d+))?(?:[-+].*)?", word)
+    if not match:
+        return DEVEL
+    major, minor, patch, pre, pre_n = match.groups()
+    base = f"{major}.{minor}.{patch or 0}"
+    return f"{base}-{pre}.{pre_n}" if pre else base
+
+
+def _is_local(path: str) -> bool:
+    return path.startswith(("./", "../", "/")) or path in (".", "..") or bool(re.match(r"^[A-Za-z]:\\", path))
+
+
+def _resolved(mod: GoModule) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """(name, version, extra) of a module after applying its replacement."""
+    repl = mod.replace
+    if repl is None:
+        return mod.path, mod.version, ()
+    note = (("replaces", f"{mod.path}@{mod.version}" if mod.version else mod.path),)
+    if _is_local(repl.path):
+        return mod.path, DEVEL, note + (("replaced_by_dir", repl.path),)
+    return repl.path, repl.version or mod.version, note
+
+
+def buildinfo_packages(info: GoBuildInfo, file: FileInput, found_by: str) -> list[Package]:
+    """Packages for one binary's build info."""
+    settings = tuple((f"build:{k}", v) for k, v in info.settings)
+    toolchain = (("go_toolchain", info.go_version),)
+    main_path = (("main_package", info.path),) if info.path else ()
+
+    def make(name: str, version: str, extra: tuple[tuple[str, str], ...] = (), depends: tuple[str, ...] = ()) -> Package:
+        return Package(
+            name=name,
+            version=version,
+            ecosystem=ECOSYSTEM,
+            purl=go_purl(name, version),
+            layer=file.layer,
+            path=file.path,
+            found_by=found_by,
+            module=info.main.path if info.main else "",
+            depends=depends,
+            extra=extra,
+        )
+
+    deps = [make(*_resolved(dep)) for dep in info.deps]
+    std_version = stdlib_version(info.go_version)
+    std_extra = toolchain + (() if info.main else main_path + settings)
+    if std_version == DEVEL:
+        std_extra += (("version_note", f"toolchain {info.go_version!r} is not a release"),)
+    packages = deps + [make("stdlib", std_version, std_extra)]
+    if info.main is not None:
+        name, version, extra = _resolved(info.main)
+        if version in ("", DEVEL):
+            version = DEVEL
+            extra += (("version_note", "(devel): built from a source tree without a module version"),)
+        depends = tuple(sorted({p.name for p in packages}))
+        packages.append(make(name, version, extra + toolchain + main_path + settings, depends))
+    return sorted(packages, key=Package.key)
+
+
+class GoBinaryAnalyzer(Analyzer):
+    """Modules embedded in Go executables (ELF, PE, Mach-O), read in pure Python."""
+
+    name = "lang/go-binary"
+    version = 1
+    tags = frozenset({"lang", "go"})
+    max_size = 512 * 1024 * 1024
+
+    def wants(self, path: str, info: FileInfo) -> bool:
+        """Regular executable files of at least :data:`MIN_BINARY_SIZE`."""
+        return is_candidate_binary(info, MIN_BINARY_SIZE) and info.size <= self.max_size
+
+    def analyze(self, file: FileInput) -> AnalysisResult | None:
+        """Parse the build info; None quickly when the file is not a Go binary."""
+        data = file.read()
+        if sniff(data[:4]) is None:
+            return None
+        try:
+            exe = parse_executable(data)
+            info = read_go_buildinfo(exe) if exe is not None else None
+        except BinaryFormatError as exc:
+            if b"\xff Go buildinf:" in data:
+                return malformed(file, f"corrupt Go build info: {exc}")
+            return None  # a broken executable that is not Go: not ours to report
+        if info is None:
+            return None
+        return AnalysisResult(packages=buildinfo_packages(info, file, self.name))
+
+
+# --------------------------------------------------------------------------- go.mod / go.sum
+
+_REQUIRE_LINE = re.compile(r"^(\S+)\s+(\S+)(.*)$")
+
+
+def _strip_comment(line: str) -> tuple[str, str]:
+    code, _, comment = line.partition("//")
+    return code.strip(), comment.strip()
+
+
+def parse_go_mod(text: str) -> tuple[str, list[tuple[str, str, bool]], dict[str, tuple[str, str]]]:
+    """(module path, [(path, version, indirect)], {path or path@version: (new path, new version)})."""
+    module = ""
+    requires: list[tuple[str, str, bool]] = []
+    replaces: dict[str, tuple[str, str]] = {}
+    block = ""
+    for raw in text.splitlines():
+        code, comment = _strip_comment(raw)
+        if not code:
+            continue
+        if block:
+            if code == ")":
+                block = ""
+                continue
+            directive, rest = block, code
+        else:
+            directive, _, rest = code.partition(" ")
+            rest = rest.strip()
+            if rest == "(":
+                block = directive
+                continue
+        if directive == "module":
+            module = rest.strip('"')
+        elif directive == "require":
+            match = _REQUIRE_LINE.match(rest)
+            if match:
+                requires.append((match.group(1).strip('"'), match.group(2), comment == "indirect"))
+        elif directive == "replace":
+            left, sep, right = rest.partition("=>")
+            if not sep:
+                continue
+            old = left.split()
+            new = right.split()
+            if old and new:
+                key = "@".join(old[:2])
+                replaces[key] = (new[0], new[1] if len(new) > 1 else "")
+    return module, requires, replaces
+
+
+class GoModAnalyzer(Analyzer):
+    """Modules declared in ``go.mod`` (require + replace) and downloaded per ``go.sum`` (``installed=False``)."""
+
+    name = "lang/go-mod"
+    version = 1
+    tags = frozenset({"lang", "go"})
+    max_size = 16 * 1024 * 1024
+
+    def wants(self, path: str, info: FileInfo) -> bool:
+        """``go.mod`` and ``go.sum`` files."""
+        return info.kind == "file" and posixpath.basename(path) in ("go.mod", "go.sum")
+
+    def analyze(self, file: FileInput) -> AnalysisResult | None:
+        """Dispatch on the file name."""
+        try:
+            text = file.read().decode("utf-8")
+        except UnicodeDecodeError:
+            return malformed(file, "not UTF-8 text")
+        if file.path.endswith("go.sum"):
+            return self._go_sum(file, text)
+        return self._go_mod(file, text)
+
+    def _package(self, file: FileInput, name: str, version: str, module: str, extra: tuple[tuple[str, str], ...]) -> Package:
+        return Package(
+            name=name,
+            version=version,
+            ecosystem=ECOSYSTEM,
+            purl=go_purl(name, version),
+            layer=file.layer,
+            path=file.path,
+            found_by=self.name,
+            installed=False,
+            module=module,
+            extra=extra,
+        )
+
+    def _go_mod(self, file: FileInput, text: str) -> AnalysisResult:
+        module, requires, replaces = parse_go_mod(text)
+        if not module and not requires:
+            return malformed(file, "no module or require directive")
+        packages = []
+        for path, version, indirect in requires:
+            name, ver, extra = path, version, (("indirect", "true"),) if indirect else ()
+            repl = replaces.get(f"{path}@{version}") or replaces.get(path)
+            if repl is not None:
+                extra += (("replaces", f"{path}@{version}"),)
+                if _is_local(repl[0]):
+                    ver, extra = DEVEL, extra + (("replaced_by_dir", repl[0]),)
+                else:
+                    name, ver = repl[0], repl[1] or version
+            packages.append(self._package(file, name, ver, module, extra))
+        return AnalysisResult(packages=sorted(packages, key=Package.key))
+
+    def _go_sum(self, file: FileInput, text: str) -> AnalysisResult:
+        seen: set[tuple[str, str]] = set()
+        bad = 0
+        for line in text.splitlines():
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 3 or not fields[2].startswith("h1:"):
+                bad += 1
+                continue
+            if not fields[1].endswith("/go.mod"):  # module zip hash: the module's code was downloaded
+                seen.add((fields[0], fields[1]))
+        if bad and not seen:
+            return malformed(file, f"{bad} line(s) are not '<module> <version> h1:<hash>'")
+        packages = [self._package(file, n, v, "", (("source", "go.sum"),)) for n, v in sorted(seen)]
+        return AnalysisResult(packages=packages)
