@@ -1,0 +1,214 @@
+"""The ``hullscan`` command: thin adapters over :mod:`hullscan.scan` and friends (no logic here).
+
+Every error a user can cause ends in one line on stderr naming the cause and a non-zero exit;
+a Python traceback is shown only with ``HULLSCAN_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from hullscan.errors import HullscanError, InputError
+
+app = typer.Typer(
+    name="hullscan",
+    help="Container image security center: vulnerabilities, packages, secrets, malware, baseline and build risks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+cache_app = typer.Typer(help="The layer analysis cache.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(f"hullscan: error: {message}\n")
+
+
+def _interactive() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+class _RichProgress:
+    """Layer progress on a terminal (stderr)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=Console(stderr=True), transient=True,
+        )
+        self._task = None
+
+    def __enter__(self) -> "_RichProgress":
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.__exit__(*exc)  # type: ignore[arg-type]
+
+    def start(self, total_layers: int) -> None:
+        self._task = self._progress.add_task("pulling and analysing layers", total=total_layers)  # type: ignore[assignment]
+
+    def layer_done(self, layer: object, cached: bool) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task)  # type: ignore[arg-type]
+
+
+def _scanners(text: str) -> frozenset[str]:
+    from hullscan.options import ALL_SCANNERS
+
+    if text.strip().lower() in ("", "none"):
+        return frozenset()
+    names = {s.strip().lower() for s in text.split(",") if s.strip()}
+    if "all" in names:
+        return frozenset(ALL_SCANNERS)
+    unknown = names - set(ALL_SCANNERS)
+    if unknown:
+        raise InputError(f"unknown scanner(s) {', '.join(sorted(unknown))}: choose from {', '.join(ALL_SCANNERS)}, all, none")
+    return frozenset(names)
+
+
+@app.command("image")
+def image_cmd(
+    ref: Annotated[Optional[str], typer.Argument(help="Image: registry reference, OCI layout dir, docker-save/OCI archive, or rootfs dir.")] = None,
+    input: Annotated[Optional[Path], typer.Option("--input", "-i", help="Image archive or layout path (instead of REF).")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="table, json, sarif, cyclonedx, spdx-json.")] = "table",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file.")] = None,
+    scanners: Annotated[str, typer.Option(help="Comma list of vuln,secret,malware,baseline,history; 'all' or 'none'.")] = "vuln,secret",
+    platform: Annotated[Optional[str], typer.Option(help="Platform in an image index, e.g. linux/arm64 (default: this host's).")] = None,
+    username: Annotated[Optional[str], typer.Option(envvar="HULLSCAN_USERNAME", help="Registry user name.")] = None,
+    password: Annotated[Optional[str], typer.Option(envvar="HULLSCAN_PASSWORD", help="Registry password or token.")] = None,
+    insecure: Annotated[bool, typer.Option(help="Plain http and no TLS verification for the registry.")] = False,
+    ca_bundle: Annotated[Optional[Path], typer.Option(help="PEM file of extra CA certificates for the registry.")] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option(envvar="HULLSCAN_CACHE_DIR", help="Cache folder.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the layer cache.")] = False,
+    db: Annotated[Optional[Path], typer.Option(envvar="HULLSCAN_DB", help="Vulnerability database file.")] = None,
+    workers: Annotated[int, typer.Option(help="Layers analysed in parallel (0: number of cores).")] = 0,
+    timeout: Annotated[float, typer.Option(help="Registry request timeout in seconds.")] = 60.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    """Scan one image: packages, and the risks chosen with --scanners."""
+    from dataclasses import replace
+
+    from hullscan.model import Platform
+    from hullscan.options import RegistryOptions, ScanOptions
+
+    target = str(input) if input is not None else ref
+    if not target:
+        raise InputError("give an image reference or --input PATH")
+    writer = _writer(format)
+    plat: Platform | None = None
+    if platform:
+        from hullscan.image.source import parse_platform
+
+        plat = parse_platform(platform)
+    options = ScanOptions(
+        scanners=_scanners(scanners),
+        platform=plat,
+        use_cache=not no_cache,
+        workers=workers,
+        quiet=quiet,
+        registry=RegistryOptions(username=username, password=password, insecure=insecure,
+                                 ca_bundle=str(ca_bundle) if ca_bundle else None, timeout=timeout),
+    )
+    if cache_dir is not None:
+        options = replace(options, cache_dir=cache_dir)
+    if db is not None:
+        options = replace(options, db_path=db)
+    report = _run_scan(target, options)
+    _emit(writer, report, output)
+
+
+def _run_scan(target: str, options: "ScanOptions") -> "ScanReport":  # type: ignore[name-defined]  # noqa: F821
+    from hullscan.scan import scan
+
+    if _interactive() and not options.quiet:
+        with _RichProgress() as progress:
+            return scan(target, options, progress)
+    return scan(target, options)
+
+
+def _writer(name: str):  # type: ignore[no-untyped-def]
+    from hullscan.report import FORMATS
+
+    fmt = FORMATS.get(name)
+    if fmt is None:
+        raise InputError(f"unknown format {name!r}: choose from {', '.join(FORMATS)}")
+    return fmt.load()
+
+
+def _emit(writer, report, output: Optional[Path]) -> None:  # type: ignore[no-untyped-def]
+    if output is None:
+        writer(report, sys.stdout)
+        return
+    tmp = output.with_name(output.name + ".tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            writer(report, fh)
+        os.replace(tmp, output)
+    except OSError as exc:
+        raise InputError(f"cannot write {output}: {exc.strerror}") from None
+
+
+@cache_app.command("clean")
+def cache_clean(
+    cache_dir: Annotated[Optional[Path], typer.Option(envvar="HULLSCAN_CACHE_DIR", help="Cache folder.")] = None,
+) -> None:
+    """Remove every cached layer analysis."""
+    from hullscan.cache import clean
+    from hullscan.options import default_cache_dir
+
+    entries, size = clean(cache_dir or default_cache_dir())
+    print(f"removed {entries} cached layer result(s), {size} bytes")
+
+
+@app.command("version")
+def version_cmd() -> None:
+    """Print the version."""
+    from hullscan import __version__
+
+    print(__version__)
+
+
+def main() -> None:
+    """Console entry point: run the app; map errors to one line and an exit code."""
+    debug = bool(os.environ.get("HULLSCAN_DEBUG"))
+    try:
+        app(standalone_mode=False)
+    except HullscanError as exc:
+        if debug:
+            raise
+        _err(str(exc))
+        sys.exit(exc.exit_code)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        _err("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and anything unexpected: one line, no traceback
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            _err("aborted")
+            sys.exit(1)
+        if debug:
+            raise
+        _err(f"internal error: {type(exc).__name__}: {exc} (set HULLSCAN_DEBUG=1 for details)")
+        sys.exit(70)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

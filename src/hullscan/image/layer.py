@@ -1,0 +1,292 @@
+"""Reading layers safely, as streams.
+
+A layer blob is decompressed on the fly (gzip through ``isal`` when installed, else zlib; zstd;
+uncompressed) and walked once as a tar stream. Nothing is ever written to disk here. Every entry is
+normalised before anyone sees it:
+
+* names are made relative to the image root; ``..`` components that would leave the root make the
+  entry *neutralised* (dropped) with a ``path-traversal`` warning; absolute names are confined to the
+  root with an ``absolute-path`` warning (what Docker does when it applies a layer);
+* symlinks whose target leaves the root, and hard links pointing outside it, are recorded but never
+  followed (``link-escape`` warning); hard links to files outside the archive are dropped;
+* character and block devices are ignored (``device-file`` warning); FIFOs are ignored silently;
+* ``.wh.<name>`` whiteouts and ``.wh..wh..opq`` opaque markers are reported as such;
+* limits: bytes decompressed per layer and per image, number of entries, size of one file read.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import tarfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from hullscan.errors import BlobError, LimitExceededError
+from hullscan.model import FileInfo, ScanWarning
+from hullscan.options import Limits
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+class Budget:
+    """Bytes and entries left for the whole image; shared by every layer of one scan (thread-safe enough:
+    each layer reserves what it reads through :meth:`take`)."""
+
+    def __init__(self, limits: Limits) -> None:
+        import threading
+
+        self.limits = limits
+        self._bytes = 0
+        self._entries = 0
+        self._lock = threading.Lock()
+
+    def take_bytes(self, n: int, what: str) -> None:
+        """Account ``n`` decompressed bytes; raise when the image total is exceeded."""
+        with self._lock:
+            self._bytes += n
+            if self._bytes > self.limits.max_total_bytes:
+                raise LimitExceededError(
+                    f"{what}: more than {self.limits.max_total_bytes} uncompressed bytes in the image (max_total_bytes)"
+                )
+
+    def take_entry(self, what: str) -> None:
+        """Account one tar entry; raise when the image total is exceeded."""
+        with self._lock:
+            self._entries += 1
+            if self._entries > self.limits.max_entries:
+                raise LimitExceededError(f"{what}: more than {self.limits.max_entries} tar entries (max_entries)")
+
+    @property
+    def bytes_read(self) -> int:
+        """Decompressed bytes read so far."""
+        return self._bytes
+
+
+class _CountingReader(io.RawIOBase):
+    """Counts decompressed bytes, enforcing the per-layer and per-image limits."""
+
+    def __init__(self, inner: BinaryIO, limits: Limits, budget: Budget, what: str) -> None:
+        self._inner = inner
+        self._limits = limits
+        self._budget = budget
+        self._what = what
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: memoryview) -> int:  # type: ignore[override]
+        data = self._inner.read(len(buf))
+        n = len(data)
+        buf[:n] = data
+        if n:
+            self.count += n
+            if self.count > self._limits.max_layer_bytes:
+                raise LimitExceededError(
+                    f"{self._what}: layer decompresses to more than {self._limits.max_layer_bytes} bytes (max_layer_bytes)"
+                )
+            self._budget.take_bytes(n, self._what)
+        return n
+
+
+class _Peekable(io.RawIOBase):
+    """A stream with a few bytes pushed back in front (to sniff the compression)."""
+
+    def __init__(self, head: bytes, inner: BinaryIO) -> None:
+        self._head = head
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: memoryview) -> int:  # type: ignore[override]
+        if self._head:
+            n = min(len(buf), len(self._head))
+            buf[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._inner.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+
+def decompressed(raw: BinaryIO) -> BinaryIO:
+    """A stream of the layer's tar bytes: the compression is sniffed from the magic bytes (media types lie:
+    docker-save layers are plain tars, some registries serve zstd under a gzip type)."""
+    head = raw.read(4)
+    stream = io.BufferedReader(_Peekable(head, raw), buffer_size=1 << 20)
+    if head.startswith(GZIP_MAGIC):
+        try:
+            from isal import igzip
+
+            return igzip.IGzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
+        except ImportError:  # pragma: no cover - isal is an optional speed-up
+            import gzip
+
+            return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
+    if head.startswith(ZSTD_MAGIC):
+        import zstandard
+
+        return zstandard.ZstdDecompressor(max_window_size=1 << 31).stream_reader(  # type: ignore[return-value]
+            stream, read_across_frames=True, closefd=False
+        )
+    return stream  # type: ignore[return-value]
+
+
+@dataclass
+class Entry:
+    """One normalised layer entry. ``whiteout``/``opaque`` entries carry only the path they affect."""
+
+    info: FileInfo
+    whiteout: bool = False
+    opaque: bool = False
+    reader: Callable[[], bytes] | None = None
+
+    def read(self) -> bytes:
+        """The file's content (for tar streams: call only while the walk is positioned on this entry)."""
+        return self.reader() if self.reader is not None else b""
+
+
+def normalise(name: str) -> tuple[str | None, str]:
+    """Map a tar name to an absolute path inside the root.
+
+    Returns ``(path, problem)``: ``path`` is None when the entry must be dropped; ``problem`` is
+    ``""``, ``"absolute-path"`` or ``"path-traversal"``.
+    """
+    problem = ""
+    if name.startswith("/"):
+        problem = "absolute-path"
+    stripped = name.lstrip("/")
+    if stripped.startswith("./"):
+        stripped = stripped[2:]
+    if stripped in ("", "."):
+        return "/", problem
+    parts = stripped.split("/")
+    depth = 0
+    for part in parts:
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return None, "path-traversal"
+        elif part not in ("", "."):
+            depth += 1
+    norm = posixpath.normpath("/" + stripped)
+    return norm, problem
+
+
+def link_escapes(path: str, target: str) -> bool:
+    """Whether a symlink at ``path`` pointing at ``target`` resolves outside the root when taken literally
+    (absolute targets are inside the root by definition: they are resolved against the image root)."""
+    if target.startswith("/"):
+        return False
+    depth = len([p for p in posixpath.dirname(path).split("/") if p])
+    for part in target.split("/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif part not in ("", "."):
+            depth += 1
+    return False
+
+
+def walk_layer(
+    raw: BinaryIO, layer_id: str, limits: Limits, budget: Budget, warnings: list[ScanWarning]
+) -> Iterator[Entry]:
+    """Walk a layer blob stream once, yielding normalised entries; problems go to ``warnings``.
+
+    ``raw`` is the stored (possibly compressed) blob. Raises BlobError for a stream that is not a
+    valid tar / compressed tar, LimitExceededError when a limit is exceeded.
+    """
+    what = f"layer {layer_id}"
+    counting = _CountingReader(decompressed(raw), limits, budget, what)
+    stream = io.BufferedReader(counting, buffer_size=1 << 20)
+    try:
+        tar = tarfile.open(fileobj=stream, mode="r|", errorlevel=1)  # type: ignore[call-overload]
+    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+        raise BlobError(f"{what}: not a readable tar stream ({_cause(exc)})") from None
+    try:
+        while True:
+            try:
+                member = tar.next()
+            except (tarfile.TarError, EOFError, OSError, ValueError, UnicodeDecodeError) as exc:
+                if isinstance(exc, LimitExceededError):
+                    raise
+                raise BlobError(f"{what}: truncated or corrupt tar stream ({_cause(exc)})") from None
+            if member is None:
+                break
+            budget.take_entry(what)
+            entry = _entry(tar, member, layer_id, warnings)
+            if entry is not None:
+                yield entry
+    finally:
+        tar.close()
+    # read what is left (tar padding, compression trailer) so the caller's digest check sees every byte
+    try:
+        while stream.read(1 << 20):
+            pass
+    except (EOFError, OSError, ValueError) as exc:
+        if isinstance(exc, LimitExceededError):
+            raise
+        raise BlobError(f"{what}: truncated or corrupt compressed stream ({_cause(exc)})") from None
+
+
+def _cause(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text[:200]
+
+
+def _entry(tar: tarfile.TarFile, m: tarfile.TarInfo, layer_id: str, warnings: list[ScanWarning]) -> Entry | None:
+    path, problem = normalise(m.name)
+    if path is None:
+        warnings.append(ScanWarning("path-traversal", f"entry {m.name!r} leaves the image root: ignored", m.name, layer_id))
+        return None
+    if problem:
+        warnings.append(ScanWarning(problem, f"entry {m.name!r} has an absolute path: confined to the root as {path}", path, layer_id))
+    base = posixpath.basename(path)
+    if base == OPAQUE_MARKER:
+        return Entry(FileInfo(path=posixpath.dirname(path), kind="dir"), opaque=True)
+    if base.startswith(WHITEOUT_PREFIX):
+        target = posixpath.join(posixpath.dirname(path), base[len(WHITEOUT_PREFIX):])
+        return Entry(FileInfo(path=target, kind="file"), whiteout=True)
+    if m.ischr() or m.isblk():
+        warnings.append(ScanWarning("device-file", f"device file {path} ignored", path, layer_id))
+        return None
+    if m.isfifo():
+        return None
+    mode = m.mode & 0o7777
+    if m.issym():
+        target = m.linkname
+        if link_escapes(path, target):
+            warnings.append(
+                ScanWarning("link-escape", f"symlink {path} -> {target!r} points outside the image root: not followed", path, layer_id)
+            )
+            target = ""
+        return Entry(FileInfo(path=path, size=0, mode=mode, uid=m.uid, gid=m.gid, kind="symlink", linkname=target))
+    if m.islnk():
+        target_path, lproblem = normalise(m.linkname)
+        if target_path is None:
+            warnings.append(
+                ScanWarning("link-escape", f"hard link {path} -> {m.linkname!r} points outside the image root: ignored", path, layer_id)
+            )
+            return None
+        return Entry(FileInfo(path=path, size=0, mode=mode, uid=m.uid, gid=m.gid, kind="hardlink", linkname=target_path))
+    if m.isdir():
+        return Entry(FileInfo(path=path, size=0, mode=mode, uid=m.uid, gid=m.gid, kind="dir"))
+    if m.isreg():
+        return Entry(FileInfo(path=path, size=m.size, mode=mode, uid=m.uid, gid=m.gid, kind="file"), reader=_member_reader(tar, m))
+    return None
+
+
+def _member_reader(tar: tarfile.TarFile, member: tarfile.TarInfo) -> Callable[[], bytes]:
+    def read() -> bytes:
+        fh = tar.extractfile(member)
+        return fh.read() if fh is not None else b""
+
+    return read

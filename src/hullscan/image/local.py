@@ -1,0 +1,270 @@
+"""Local image sources: OCI image layout directory, OCI archive (tar of a layout), ``docker save`` archive.
+
+(A plain root-filesystem directory is not an image: see :mod:`hullscan.image.rootfs`.)
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from hullscan.errors import BlobError, InputError, ManifestError
+from hullscan.image.source import (
+    DOCKER_CONFIG,
+    INDEX_TYPES,
+    OCI_LAYER,
+    Descriptor,
+    ImageSource,
+    ResolvedImage,
+    VerifyingReader,
+    parse_image,
+    parse_json,
+    select_manifest,
+    valid_digest,
+)
+from hullscan.model import Artifact, Platform
+
+REF_NAME = "org.opencontainers.image.ref.name"
+
+
+class _BlobStore:
+    """Reads ``blobs/<algo>/<hex>`` from somewhere (a directory or a tar)."""
+
+    def open(self, digest: str) -> BinaryIO:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def read(self, digest: str, what: str, max_size: int = 16 * 1024 * 1024) -> bytes:
+        """Read a small blob (index, manifest, config) fully and verify it."""
+        fh = VerifyingReader(self.open(digest), digest, None, what)
+        try:
+            data = fh.read(max_size + 1)
+            if len(data) > max_size:
+                raise ManifestError(f"{what}: larger than {max_size} bytes")
+            fh.read()  # EOF: verifies
+        finally:
+            fh.close()
+        return data
+
+
+class _DirBlobs(_BlobStore):
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def open(self, digest: str) -> BinaryIO:
+        if not valid_digest(digest):
+            raise ManifestError(f"invalid digest {digest!r}")
+        algo, hexpart = digest.split(":", 1)
+        path = self.root / "blobs" / algo / hexpart
+        try:
+            return open(path, "rb")
+        except FileNotFoundError:
+            raise BlobError(f"blob {digest} missing from {self.root}") from None
+
+
+class _TarBlobs(_BlobStore):
+    def __init__(self, tar: tarfile.TarFile, origin: str) -> None:
+        self.tar = tar
+        self.origin = origin
+        self.members = {m.name.lstrip("./"): m for m in tar.getmembers() if m.isreg()}
+
+    def open_name(self, name: str) -> BinaryIO:
+        member = self.members.get(name.lstrip("./"))
+        if member is None:
+            raise BlobError(f"{name} missing from {self.origin}")
+        fh = self.tar.extractfile(member)
+        if fh is None:  # pragma: no cover - regular members always extract
+            raise BlobError(f"{name} unreadable in {self.origin}")
+        return fh  # type: ignore[return-value]
+
+    def open(self, digest: str) -> BinaryIO:
+        if not valid_digest(digest):
+            raise ManifestError(f"invalid digest {digest!r}")
+        algo, hexpart = digest.split(":", 1)
+        return self.open_name(f"blobs/{algo}/{hexpart}")
+
+
+class OCILayoutSource(ImageSource):
+    """An OCI image layout (``oci-layout``, ``index.json``, ``blobs/``), in a directory or a tar."""
+
+    kind = "oci-layout"
+
+    def __init__(self, path: str | Path, tag: str | None = None) -> None:
+        self.path = Path(path)
+        self.tag = tag
+        self._tar: tarfile.TarFile | None = None
+        if self.path.is_dir():
+            self.blobs: _BlobStore = _DirBlobs(self.path)
+            index_bytes = _read_file(self.path / "index.json", f"{self.path}/index.json")
+        else:
+            self.kind = "oci-archive"
+            self._tar = _open_tar(self.path)
+            tblobs = _TarBlobs(self._tar, str(self.path))
+            self.blobs = tblobs
+            with tblobs.open_name("index.json") as fh:
+                index_bytes = fh.read()
+        self.index = parse_json(index_bytes, f"{self.path}: index.json")
+
+    def resolve(self, platform: Platform | None = None) -> ResolvedImage:
+        where = str(self.path)
+        desc = self._pick(self.index, platform, where)
+        while desc.media_type in INDEX_TYPES:
+            inner = parse_json(self.blobs.read(desc.digest, f"{where} index {desc.digest}"), f"{where} index")
+            desc = select_manifest(inner, platform, f"{where} index {desc.digest}")
+        manifest_bytes = self.blobs.read(desc.digest, f"{where} manifest {desc.digest}")
+        manifest = parse_json(manifest_bytes, f"{where} manifest {desc.digest}")
+        if manifest.get("mediaType") in INDEX_TYPES or "manifests" in manifest:
+            inner_desc = select_manifest(manifest, platform, f"{where} index {desc.digest}")
+            desc = inner_desc
+            manifest_bytes = self.blobs.read(desc.digest, f"{where} manifest {desc.digest}")
+            manifest = parse_json(manifest_bytes, f"{where} manifest {desc.digest}")
+        cfg_desc = Descriptor.parse(manifest.get("config"), f"{where} manifest config")
+        config_bytes = self.blobs.read(cfg_desc.digest, f"{where} config {cfg_desc.digest}")
+        tag = dict(desc.annotations).get(REF_NAME, self.tag or "")
+        artifact = Artifact(name=where, kind=self.kind, digest=desc.digest, config_digest=cfg_desc.digest, tag=tag)
+        return parse_image(artifact, manifest_bytes, config_bytes, where)
+
+    def _pick(self, index: dict[str, Any], platform: Platform | None, where: str) -> Descriptor:
+        manifests = index.get("manifests")
+        if not isinstance(manifests, list) or not manifests:
+            raise ManifestError(f"{where}: index.json lists no manifests")
+        descs = [Descriptor.parse(m, f"{where} index.json manifests[{i}]") for i, m in enumerate(manifests)]
+        if self.tag:
+            tagged = [d for d in descs if dict(d.annotations).get(REF_NAME) == self.tag]
+            if not tagged:
+                names = sorted({dict(d.annotations).get(REF_NAME, "") for d in descs} - {""})
+                raise InputError(f"{where}: no image tagged {self.tag!r} (tags: {', '.join(names) or 'none'})")
+            descs = tagged
+        if len(descs) == 1:
+            return descs[0]
+        if all(d.platform for d in descs):
+            return select_manifest({"manifests": [m for m in manifests if _in(m, descs)]}, platform, where)
+        raise InputError(f"{where}: the layout holds {len(descs)} images: name one with oci:{where}:TAG")
+
+    def open_blob(self, desc: Descriptor) -> BinaryIO:
+        return VerifyingReader(self.blobs.open(desc.digest), desc.digest, desc.size, f"blob {desc.digest}")  # type: ignore[return-value]
+
+    def close(self) -> None:
+        if self._tar is not None:
+            self._tar.close()
+
+
+def _in(raw: dict[str, Any], descs: list[Descriptor]) -> bool:
+    return any(raw.get("digest") == d.digest for d in descs)
+
+
+class DockerArchiveSource(ImageSource):
+    """A ``docker save`` archive: ``manifest.json`` + config JSON + one tar per layer (legacy or OCI-style paths)."""
+
+    kind = "docker-archive"
+
+    def __init__(self, path: str | Path, tag: str | None = None) -> None:
+        self.path = Path(path)
+        self.tag = tag
+        self._tar = _open_tar(self.path)
+        self._blobs = _TarBlobs(self._tar, str(self.path))
+        with self._blobs.open_name("manifest.json") as fh:
+            raw = fh.read()
+        try:
+            entries = json.loads(raw)
+        except ValueError as exc:
+            raise ManifestError(f"{self.path}: manifest.json is not valid JSON ({exc})") from None
+        if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+            raise ManifestError(f"{self.path}: manifest.json must be a non-empty list of images")
+        self.entries: list[dict[str, Any]] = entries
+        self._layer_names: dict[str, str] = {}
+
+    def resolve(self, platform: Platform | None = None) -> ResolvedImage:
+        where = str(self.path)
+        entry = self.entries[0]
+        if self.tag:
+            match = [e for e in self.entries if self.tag in (e.get("RepoTags") or [])]
+            if not match:
+                raise InputError(f"{where}: no image tagged {self.tag!r}")
+            entry = match[0]
+        elif len(self.entries) > 1:
+            raise InputError(f"{where}: the archive holds {len(self.entries)} images: name one with docker-archive:{where}:TAG")
+        cfg_name = entry.get("Config")
+        layer_names = entry.get("Layers")
+        if not isinstance(cfg_name, str) or not isinstance(layer_names, list) or not all(isinstance(n, str) for n in layer_names):
+            raise ManifestError(f"{where}: manifest.json entry needs 'Config' and 'Layers'")
+        with self._blobs.open_name(cfg_name) as fh:
+            config_bytes = fh.read()
+        config = parse_json(config_bytes, f"{where} config {cfg_name}")
+        diff_ids = (config.get("rootfs") or {}).get("diff_ids") if isinstance(config.get("rootfs"), dict) else None
+        if not isinstance(diff_ids, list) or len(diff_ids) != len(layer_names):
+            raise ManifestError(f"{where} config: rootfs.diff_ids does not match the {len(layer_names)} layers of manifest.json")
+        layers = []
+        for name, diff_id in zip(layer_names, diff_ids):
+            member = self._blobs.members.get(name.lstrip("./"))
+            if member is None:
+                raise BlobError(f"{where}: layer {name} missing from the archive")
+            if not isinstance(diff_id, str) or not valid_digest(diff_id):
+                raise ManifestError(f"{where} config: invalid diff_id {diff_id!r}")
+            self._layer_names[diff_id] = name
+            layers.append({"mediaType": OCI_LAYER, "digest": diff_id, "size": member.size})
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": DOCKER_CONFIG, "digest": _sha256(config_bytes), "size": len(config_bytes)},
+            "layers": layers,
+        }
+        tags = entry.get("RepoTags") or []
+        tag = self.tag or (tags[0] if tags else "")
+        artifact = Artifact(name=where, kind=self.kind, config_digest=_sha256(config_bytes), tag=tag)
+        return parse_image(artifact, json.dumps(manifest).encode(), config_bytes, where)
+
+    def open_blob(self, desc: Descriptor) -> BinaryIO:
+        name = self._layer_names.get(desc.digest)
+        if name is None:
+            raise BlobError(f"{self.path}: unknown layer {desc.digest}")
+        fh = self._blobs.open_name(name)
+        head = fh.read(4)
+        fh.seek(0)
+        if head[:2] == b"\x1f\x8b" or head == b"\x28\xb5\x2f\xfd":
+            # compressed layer in a docker archive: its diff_id is checked on the tar bytes elsewhere
+            return fh
+        # uncompressed (the usual case): the stored bytes are the diff itself, verify against diff_id
+        return VerifyingReader(fh, desc.digest, desc.size, f"layer {name}")  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self._tar.close()
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _open_tar(path: Path) -> tarfile.TarFile:
+    try:
+        return tarfile.open(path, "r:*")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise BlobError(f"{path}: not a readable tar archive ({exc})") from None
+
+
+def _read_file(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ManifestError(f"{what}: missing") from None
+    except OSError as exc:
+        raise InputError(f"{what}: {exc.strerror}") from None
+
+
+def sniff_archive(path: Path) -> str:
+    """``docker-archive`` or ``oci-archive`` for a tar file (by its top-level members)."""
+    tar = _open_tar(path)
+    try:
+        names = {m.name.lstrip("./") for m in tar.getmembers()[:10000]}
+    finally:
+        tar.close()
+    if "manifest.json" in names:
+        return "docker-archive"
+    if "index.json" in names or "oci-layout" in names:
+        return "oci-archive"
+    raise InputError(f"{path}: a tar file but neither a docker-save archive (manifest.json) nor an OCI archive (index.json)")

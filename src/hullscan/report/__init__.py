@@ -1,0 +1,34 @@
+"""Report writers (``FORMATS``): one explicit list, each ``(report, out, options) -> None`` imported on use."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+from hullscan.model import ScanReport
+
+
+@dataclass(frozen=True)
+class Format:
+    """An output format: its name and the writer function ``"module:function"``."""
+
+    name: str
+    target: str
+    description: str
+
+    def load(self) -> Callable[[ScanReport, TextIO], None]:
+        """Import the writer."""
+        module, _, func = self.target.partition(":")
+        fn: Callable[[ScanReport, TextIO], None] = getattr(importlib.import_module(module), func)
+        return fn
+
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in [
+        Format("table", "hullscan.report.table:write", "human-readable tables (default)"),
+        Format("json", "hullscan.report.json:write", "the versioned JSON report (docs/report-schema.md)"),
+    ]
+}

@@ -1,0 +1,377 @@
+"""The scan pipeline: ``scan(target, options) -> ScanReport``.
+
+source (registry / layout / archive / rootfs) -> resolve (manifest, config, verified) -> each layer walked
+once, in parallel, every analyzer asked ``wants()`` per entry, content read only when wanted, results
+cached per layer blob -> :func:`hullscan.inventory.squash` -> post-inventory stages (matchers, checks)
+-> a deterministic, sorted :class:`~hullscan.model.ScanReport`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tarfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+from hullscan.analyzers import Analyzer, FileInput, registry
+from hullscan.cache import LayerCache, analyzer_fingerprint, layer_key
+from hullscan.errors import BlobError, HullscanError, InputError
+from hullscan.image.layer import Budget, Entry, walk_layer
+from hullscan.image.source import Descriptor, ImageSource, ResolvedImage
+from hullscan.inventory import squash
+from hullscan.model import (
+    AnalysisResult,
+    Artifact,
+    FileResult,
+    ImageConfigSummary,
+    Inventory,
+    Layer,
+    LayerResult,
+    PluginStatus,
+    ScanReport,
+    ScanWarning,
+)
+from hullscan.options import ScanOptions
+from hullscan.stages import STAGES, ScanContext
+
+#: analyzer tags that always run (the inventory), and the scanner that enables each other tag
+ALWAYS_TAGS = frozenset({"os", "lang"})
+SCANNER_TAGS = {"secret": "secret", "malware": "malware", "baseline": "baseline"}
+
+#: keep the content of read files this small, so hard links to them can be analysed too
+_HARDLINK_KEEP = 8 * 1024 * 1024
+
+
+class Progress(Protocol):
+    """What the pipeline reports while it works (the CLI draws it; the server logs it)."""
+
+    def start(self, total_layers: int) -> None:
+        """The image is resolved and has ``total_layers`` layers."""
+
+    def layer_done(self, layer: Layer, cached: bool) -> None:
+        """One layer is analysed (or came from the cache)."""
+
+
+class _NoProgress:
+    def start(self, total_layers: int) -> None:
+        pass
+
+    def layer_done(self, layer: Layer, cached: bool) -> None:
+        pass
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def open_source(target: str, options: ScanOptions) -> ImageSource | Path:
+    """The source for ``target``: a local path (layout dir, archive, rootfs dir; explicit ``oci:``,
+    ``oci-archive:``, ``docker-archive:``, ``dir:`` prefixes with an optional ``:TAG``) or a registry reference.
+    A rootfs directory is returned as a Path."""
+    from hullscan.image.local import DockerArchiveSource, OCILayoutSource, sniff_archive
+
+    scheme, _, rest = target.partition(":")
+    if scheme in ("oci", "oci-archive", "docker-archive", "dir") and rest:
+        path, tag = _split_tag(rest)
+        if scheme == "dir":
+            return Path(path)
+        if not Path(path).exists():
+            raise InputError(f"{path}: no such file or directory")
+        if scheme == "docker-archive":
+            return DockerArchiveSource(path, tag)
+        return OCILayoutSource(path, tag)
+    path = Path(target)
+    if path.exists():
+        if path.is_dir():
+            if (path / "oci-layout").exists() or (path / "index.json").exists():
+                return OCILayoutSource(path)
+            return path
+        kind = sniff_archive(path)
+        return DockerArchiveSource(path) if kind == "docker-archive" else OCILayoutSource(path)
+    if target.startswith(("/", "./", "../")):
+        raise InputError(f"{target}: no such file or directory")
+    from hullscan.image.registry_source import RegistrySource
+
+    return RegistrySource(target, options.registry)
+
+
+def _split_tag(rest: str) -> tuple[str, str | None]:
+    if Path(rest).exists():
+        return rest, None
+    path, sep, tag = rest.rpartition(":")
+    return (path, tag) if sep and path and "/" not in tag else (rest, None)
+
+
+# --------------------------------------------------------------------------- analyzers
+
+
+def select_analyzers(options: ScanOptions) -> list[Analyzer]:
+    """Instances of the analyzers this scan needs, by scanner tags (inventory analyzers always)."""
+    wanted_tags = set(ALWAYS_TAGS) | {tag for scanner, tag in SCANNER_TAGS.items() if scanner in options.scanners}
+    entries = registry().select(tags=wanted_tags)
+    if options.analyzers is not None:
+        names = set(options.analyzers)
+        unknown = names - set(registry().names())
+        if unknown:
+            raise InputError(f"unknown analyzer(s): {', '.join(sorted(unknown))} (known: {', '.join(registry().names())})")
+        entries = [e for e in entries if e.name in names]
+    instances = []
+    for entry in entries:
+        analyzer = entry.factory()
+        configure = getattr(analyzer, "configure", None)
+        if callable(configure):
+            configure(options)
+        instances.append(analyzer)
+    return instances
+
+
+class _Tally:
+    """Per-analyzer failures (an analyzer that raised is reported as failed, never silently skipped)."""
+
+    def __init__(self) -> None:
+        self.failures: dict[str, str] = {}
+
+    def fail(self, name: str, message: str) -> None:
+        self.failures.setdefault(name, message)
+
+
+def analyze_entries(
+    entries: Iterator[Entry], layer_id: str, analyzers: Sequence[Analyzer], options: ScanOptions,
+    warnings: list[ScanWarning], tally: _Tally,
+) -> LayerResult:
+    """Run the analyzers over one layer's entries (read each wanted file once)."""
+    result = LayerResult(diff_id=layer_id, warnings=warnings)
+    kept: dict[str, bytes] = {}
+    limit = options.limits.max_file_size
+    for entry in entries:
+        info = entry.info
+        if entry.whiteout:
+            result.whiteouts.append(info.path)
+            continue
+        if entry.opaque:
+            result.opaque_dirs.append(info.path)
+            continue
+        if info.kind != "dir":
+            result.written.append(info.path)
+        wanting = [a for a in analyzers if _wants(a, info, tally)]
+        if not wanting:
+            continue
+        content: list[bytes] = []
+
+        def read(entry: Entry = entry, content: list[bytes] = content) -> bytes:
+            if not content:
+                if entry.info.kind == "hardlink":
+                    content.append(kept.get(entry.info.linkname, b""))
+                else:
+                    try:
+                        content.append(entry.read())
+                    except HullscanError:
+                        raise
+                    except (OSError, EOFError, ValueError, tarfile.TarError) as exc:
+                        raise BlobError(f"layer {layer_id}: cannot read {entry.info.path}: {exc}") from None
+                    if len(content[0]) <= _HARDLINK_KEEP:
+                        kept[entry.info.path] = content[0]
+            return content[0]
+
+        for analyzer in wanting:
+            size = info.size
+            if info.kind == "hardlink":
+                size = len(kept.get(info.linkname, b""))
+            if not analyzer.metadata_only and size > min(limit, analyzer.max_size):
+                warnings.append(
+                    ScanWarning("size-limit", f"{info.path} ({size} bytes) is larger than {analyzer.name}'s limit: not read", info.path, layer_id)
+                )
+                continue
+            file = FileInput(path=info.path, info=info, layer=layer_id, _reader=read)
+            try:
+                res = analyzer.analyze(file)
+            except HullscanError:
+                raise
+            except Exception as exc:  # an analyzer bug must not end the scan: report it
+                tally.fail(analyzer.name, f"{type(exc).__name__}: {exc}")
+                warnings.append(ScanWarning("analyzer-error", f"{analyzer.name} failed on {info.path}: {type(exc).__name__}: {exc}", info.path, layer_id))
+                continue
+            if res is not None and _nonempty(res):
+                result.files.append(FileResult(info.path, analyzer.name, res))
+    return result
+
+
+def _wants(analyzer: Analyzer, info: Any, tally: _Tally) -> bool:
+    try:
+        return analyzer.wants(info.path, info)
+    except Exception as exc:  # pragma: no cover - defensive: a plugin bug is reported, not fatal
+        tally.fail(analyzer.name, f"wants() raised {type(exc).__name__}: {exc}")
+        return False
+
+
+def _nonempty(res: AnalysisResult) -> bool:
+    return bool(res.packages or res.distro or res.findings or res.warnings or res.owners or res.facts)
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+def scan(target: str, options: ScanOptions | None = None, progress: Progress | None = None) -> ScanReport:
+    """Scan an image (or a root filesystem directory) and return the report."""
+    options = options or ScanOptions()
+    progress = progress or _NoProgress()
+    started = time.monotonic()
+    analyzers = select_analyzers(options)
+    source = open_source(target, options)
+    tally = _Tally()
+    if isinstance(source, Path):
+        artifact, layers, layer_results, config, raw_config = _scan_rootfs(source, analyzers, options, progress, tally)
+    else:
+        with source:
+            resolved = source.resolve(options.platform)
+            if source.kind == "registry":
+                artifact = resolved.artifact
+            else:
+                artifact = dataclasses.replace(resolved.artifact, name=target)
+            layers, layer_results = analyze_image(source, resolved, analyzers, options, progress, tally)
+            config = config_summary(resolved.config)
+            raw_config = resolved.config
+    inventory = build_inventory(layers, layer_results)
+    report = ScanReport(artifact=artifact, os=inventory.distro, layers=layers, config=config, packages=inventory.packages)
+    report.warnings = inventory.warnings
+    report.plugins = [
+        PluginStatus(a.name, a.version, "analyzer", "failed" if a.name in tally.failures else "ok", tally.failures.get(a.name, ""))
+        for a in sorted(analyzers, key=lambda a: a.name)
+    ]
+    ctx = ScanContext(options=options, inventory=inventory, config=config, layers=layers, raw_config=raw_config)
+    report.findings = list(inventory.findings)
+    run_stages(ctx, report)
+    report.findings.sort(key=lambda f: f.sort_key())
+    report.scanned_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    report.duration_seconds = round(time.monotonic() - started, 3)
+    return report
+
+
+def run_stages(ctx: ScanContext, report: ScanReport) -> None:
+    """Run every enabled post-inventory stage, adding findings, notes and plugin statuses to ``report``."""
+    for stage in STAGES:
+        if stage.scanner not in ctx.options.scanners:
+            continue
+        try:
+            found = stage.load()(ctx)
+        except HullscanError:
+            raise
+        except Exception as exc:  # a stage bug is reported as a failed plugin, with the cause
+            report.plugins.append(PluginStatus(stage.name, stage.version, "stage", "failed", f"{type(exc).__name__}: {exc}"))
+            report.warnings.append(ScanWarning("stage-error", f"{stage.name} failed: {type(exc).__name__}: {exc}"))
+            continue
+        report.findings.extend(found)
+        report.plugins.append(PluginStatus(stage.name, stage.version, "stage"))
+    report.notes.extend(n for n in ctx.notes if n not in report.notes)
+
+
+def build_inventory(layers: Sequence[Layer], results: Sequence[LayerResult]) -> Inventory:
+    """Squash the layer results, resolving the distro and OS purls through the OS analyzers' helpers."""
+    resolve = attach = None
+    try:
+        from hullscan.analyzers import os as os_analyzers
+
+        resolve = getattr(os_analyzers, "resolve_distro", None)
+        attach = getattr(os_analyzers, "attach_distro", None)
+    except ImportError:  # pragma: no cover - the OS analyzers are part of the package
+        pass
+    return squash(list(zip(layers, results)), resolve, attach)
+
+
+def analyze_image(
+    source: ImageSource, resolved: ResolvedImage, analyzers: Sequence[Analyzer], options: ScanOptions,
+    progress: Progress, tally: _Tally,
+) -> tuple[list[Layer], list[LayerResult]]:
+    """Analyse every layer (cached ones are not read at all), in parallel."""
+    cache = LayerCache(options.cache_dir) if options.use_cache else None
+    fingerprint = analyzer_fingerprint(analyzers)
+    budget = Budget(options.limits)
+    layers = [
+        Layer(i, d.digest, diff_id, d.size, d.media_type, resolved.layer_history[i] if i < len(resolved.layer_history) else "")
+        for i, (d, diff_id) in enumerate(zip(resolved.layers, resolved.diff_ids))
+    ]
+    progress.start(len(layers))
+
+    def one(i: int) -> LayerResult:
+        desc: Descriptor = resolved.layers[i]
+        layer = layers[i]
+        key = layer_key(desc.digest, layer.diff_id, fingerprint)
+        if cache is not None:
+            hit = cache.get(key)
+            if hit is not None:
+                progress.layer_done(layer, True)
+                return hit
+        warnings: list[ScanWarning] = []
+        raw = source.open_blob(desc)
+        try:
+            entries = walk_layer(raw, layer.diff_id, options.limits, budget, warnings)
+            result = analyze_entries(entries, layer.diff_id, analyzers, options, warnings, tally)
+            drain = getattr(raw, "drain", None)
+            if callable(drain):
+                drain()  # the digest check happens at the end of the blob
+        finally:
+            close = getattr(raw, "close", None)
+            if callable(close):
+                close()
+        if cache is not None and layer.diff_id:
+            cache.put(key, result)
+        progress.layer_done(layer, False)
+        return result
+
+    workers = options.workers or min(len(layers), os.cpu_count() or 1, 8) or 1
+    if workers <= 1 or len(layers) <= 1:
+        results = [one(i) for i in range(len(layers))]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="layer") as pool:
+            results = list(pool.map(one, range(len(layers))))
+    return layers, results
+
+
+def _scan_rootfs(
+    root: Path, analyzers: Sequence[Analyzer], options: ScanOptions, progress: Progress, tally: _Tally
+) -> tuple[Artifact, list[Layer], list[LayerResult], ImageConfigSummary, dict[str, object]]:
+    from hullscan.image.rootfs import walk_dir
+
+    layer = Layer(index=0, digest="", diff_id="", size=0, media_type="directory", created_by=str(root))
+    progress.start(1)
+    warnings: list[ScanWarning] = []
+    budget = Budget(options.limits)
+    result = analyze_entries(walk_dir(root, "", options.limits, budget, warnings), "", analyzers, options, warnings, tally)
+    progress.layer_done(layer, False)
+    artifact = Artifact(name=str(root), kind="rootfs")
+    return artifact, [layer], [result], ImageConfigSummary(), {}
+
+
+def config_summary(config: dict[str, Any]) -> ImageConfigSummary:
+    """The parts of an image config that checks and reports use."""
+    cfg = config.get("config") if isinstance(config.get("config"), dict) else {}
+    assert isinstance(cfg, dict)
+
+    def strs(value: object) -> tuple[str, ...]:
+        if isinstance(value, str):
+            return (value,)
+        return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+    labels = cfg.get("Labels") if isinstance(cfg.get("Labels"), dict) else {}
+    health = cfg.get("Healthcheck") if isinstance(cfg.get("Healthcheck"), dict) else {}
+    ports = cfg.get("ExposedPorts") if isinstance(cfg.get("ExposedPorts"), dict) else {}
+    history = [h for h in config.get("history") or [] if isinstance(h, dict)]
+    return ImageConfigSummary(
+        user=str(cfg.get("User") or ""),
+        env=strs(cfg.get("Env")),
+        entrypoint=strs(cfg.get("Entrypoint")),
+        cmd=strs(cfg.get("Cmd")),
+        working_dir=str(cfg.get("WorkingDir") or ""),
+        exposed_ports=tuple(sorted(str(p) for p in ports)),
+        labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),  # type: ignore[union-attr]
+        healthcheck=strs(health.get("Test")),  # type: ignore[union-attr]
+        created=str(config.get("created") or ""),
+        history=tuple((str(h.get("created_by", "")), bool(h.get("empty_layer", False))) for h in history),
+    )
+
+
+ProgressFactory = Callable[[], Progress]
