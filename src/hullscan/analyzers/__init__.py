@@ -15,6 +15,10 @@ from hullscan.plugins import Entry, Registry
 
 CATALOG: list[str] = [
     # OS detection and OS package databases
+    "hullscan.analyzers.os.osrelease:OSReleaseAnalyzer",
+    "hullscan.analyzers.os.dpkg:DpkgAnalyzer",
+    "hullscan.analyzers.os.apk:ApkAnalyzer",
+    "hullscan.analyzers.os.rpm:RpmAnalyzer",
     # language packages
     "hullscan.analyzers.lang.java:JavaArchiveAnalyzer",
     "hullscan.analyzers.lang.golang:GoBinaryAnalyzer",
