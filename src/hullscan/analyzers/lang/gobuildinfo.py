@@ -97,7 +97,7 @@ def parse_executable(data: bytes) -> Executable | None:
             return _parse_pe(data)
         if kind == "macho":
             return _parse_macho(data)
-    except (struct.error, IndexError, UnicodeDecodeError) as exc:
+    except (struct.error, IndexError, OverflowError, UnicodeDecodeError) as exc:
         raise BinaryFormatError(f"truncated or corrupt {kind} headers ({exc})") from None
     return None
 
@@ -253,6 +253,13 @@ def _find_blob(exe: Executable) -> bytes | None:
 
 def read_go_buildinfo(exe: Executable) -> GoBuildInfo | None:
     """The Go build info of ``exe``; None when it is not a Go binary. Raises BinaryFormatError when corrupt."""
+    try:
+        return _read_go_buildinfo(exe)
+    except (struct.error, IndexError, OverflowError) as exc:
+        raise BinaryFormatError(f"corrupt Go build info ({exc})") from None
+
+
+def _read_go_buildinfo(exe: Executable) -> GoBuildInfo | None:
     blob = _find_blob(exe)
     if blob is None:
         return None

