@@ -19,6 +19,7 @@ from hullscan.image.source import (
     ImageSource,
     ResolvedImage,
     VerifyingReader,
+    config_descriptor,
     parse_image,
     parse_json,
     select_manifest,
@@ -119,7 +120,7 @@ class OCILayoutSource(ImageSource):
             desc = inner_desc
             manifest_bytes = self.blobs.read(desc.digest, f"{where} manifest {desc.digest}")
             manifest = parse_json(manifest_bytes, f"{where} manifest {desc.digest}")
-        cfg_desc = Descriptor.parse(manifest.get("config"), f"{where} manifest config")
+        cfg_desc = config_descriptor(manifest, f"{where} manifest {desc.digest}")
         config_bytes = self.blobs.read(cfg_desc.digest, f"{where} config {cfg_desc.digest}")
         tag = dict(desc.annotations).get(REF_NAME, self.tag or "")
         artifact = Artifact(name=where, kind=self.kind, digest=desc.digest, config_digest=cfg_desc.digest, tag=tag)

@@ -241,6 +241,15 @@ def select_manifest(index: dict[str, Any], platform: Platform | None, what: str)
     return candidates[0]
 
 
+def config_descriptor(manifest: dict[str, Any], what: str) -> Descriptor:
+    """Check a single-platform manifest's schema version and return its config descriptor."""
+    if manifest.get("schemaVersion") != 2:
+        raise ManifestError(f"{what}: unsupported schemaVersion {manifest.get('schemaVersion')!r} (schema 1 is not supported)")
+    if manifest.get("mediaType") in INDEX_TYPES or "manifests" in manifest:
+        raise ManifestError(f"{what}: expected an image manifest, got an index")
+    return Descriptor.parse(manifest.get("config"), f"{what} config")
+
+
 def parse_image(
     artifact: Artifact, manifest_bytes: bytes, config_bytes: bytes, what: str
 ) -> ResolvedImage:
