@@ -22,7 +22,7 @@ from functools import lru_cache
 
 from ..plugins import Entry, Registry
 from .base import InvalidVersionError, KeyedScheme, UnknownEcosystemError, VersionScheme
-from . import apk, deb, pep440, rpm, semver
+from . import apk, composer, deb, gem, golang, maven, nuget, pep440, rpm, semver
 
 __all__ = [
     "SCHEMES",
@@ -51,6 +51,11 @@ SCHEMES: Registry[VersionScheme] = Registry(
         _entry("pep440", 1, pep440.SCHEME, "lang"),
         _entry("semver", 1, semver.SCHEME, "lang"),
         _entry("cargo", 1, semver.CARGO, "lang"),
+        _entry("go", 1, golang.SCHEME, "lang"),
+        _entry("maven", 1, maven.SCHEME, "lang"),
+        _entry("gem", 1, gem.SCHEME, "lang"),
+        _entry("composer", 1, composer.SCHEME, "lang"),
+        _entry("nuget", 1, nuget.SCHEME, "lang"),
     ],
 )
 
@@ -97,8 +102,18 @@ ECOSYSTEM_SCHEMES: dict[str, str] = {
     "swifturl": "semver",
     "swift": "semver",
     "julia": "semver",
+    "github actions": "semver",
     "crates.io": "cargo",
     "cargo": "cargo",
+    "go": "go",
+    "golang": "go",
+    "kubernetes": "go",
+    "maven": "maven",
+    "rubygems": "gem",
+    "gem": "gem",
+    "packagist": "composer",
+    "composer": "composer",
+    "nuget": "nuget",
 }
 
 

@@ -1,0 +1,157 @@
+"""Maven artifact versions, ordered as Maven's ``ComparableVersion`` (maven-artifact 3.8).
+
+The version is lower-cased and split on ``.`` and ``-`` and on every digit/letter transition.
+Numbers compare numerically; a ``-`` (or a digit/letter transition) opens a nested list, which
+sorts below a number at the same position (``1-1`` < ``1.1``) and above a string. Strings are
+qualifiers: ``alpha`` (``a1`` = alpha-1) < ``beta`` (``b1``) < ``milestone`` (``m1``) < ``rc`` =
+``cr`` < ``snapshot`` < release (``""`` = ``ga`` = ``final``) < ``sp`` < any other string, other
+strings in lexical order. Trailing "null" items (``0``, ``""``/``ga``/``final``, empty lists) are
+dropped, so ``1`` == ``1.0`` == ``1-ga`` == ``1.0.0``.
+
+The reference is ``org.apache.maven.artifact.versioning.ComparableVersion`` of maven-artifact
+3.8.7 (Debian's ``libmaven3-core-java``); the tests compare against it when Java is present.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+from .base import CmpKey, KeyedScheme
+
+# Item encodings: ("i", int) number, ("s", str) qualifier, ("l", list) nested list.
+Item = tuple[str, Union[int, str, list]]  # noqa: UP007 - recursive alias stays readable
+
+_QUALIFIERS = ("alpha", "beta", "milestone", "rc", "snapshot", "", "sp")
+_ALIASES = {"ga": "", "final": "", "release": "", "cr": "rc"}
+_RELEASE_INDEX = str(_QUALIFIERS.index(""))
+
+
+def _comparable_qualifier(q: str) -> str:
+    """Maven's ``comparableQualifier``: known qualifiers by index, then others lexically."""
+    try:
+        return str(_QUALIFIERS.index(q))
+    except ValueError:
+        return f"{len(_QUALIFIERS)}-{q}"
+
+
+def _string_item(value: str, followed_by_digit: bool) -> Item:
+    if followed_by_digit and len(value) == 1:
+        value = {"a": "alpha", "b": "beta", "m": "milestone"}.get(value, value)
+    return ("s", _ALIASES.get(value, value))
+
+
+def _is_null(item: Item) -> bool:
+    kind, value = item
+    if kind == "i":
+        return value == 0
+    if kind == "s":
+        return _comparable_qualifier(value) == _RELEASE_INDEX  # type: ignore[arg-type]
+    return len(value) == 0  # type: ignore[arg-type]
+
+
+def _normalize(items: list[Item]) -> None:
+    for i in range(len(items) - 1, -1, -1):
+        if _is_null(items[i]):
+            del items[i]
+        elif items[i][0] != "l":
+            break
+
+
+def _cmp_str(a: str, b: str) -> int:
+    return (a > b) - (a < b)
+
+
+def compare_items(a: Item | None, b: Item | None) -> int:
+    """``a.compareTo(b)`` of ComparableVersion items (``None`` = missing item)."""
+    if a is None:
+        return 0 if b is None else -compare_items(b, None)
+    kind, value = a
+    if kind == "i":
+        if b is None:
+            return 0 if value == 0 else 1
+        if b[0] == "i":
+            return (value > b[1]) - (value < b[1])  # type: ignore[operator]
+        return 1  # 1.1 > 1-sp, 1.1 > 1-1
+    if kind == "s":
+        if b is None:
+            return _cmp_str(_comparable_qualifier(value), _RELEASE_INDEX)  # type: ignore[arg-type]
+        if b[0] == "s":
+            return _cmp_str(_comparable_qualifier(value), _comparable_qualifier(b[1]))  # type: ignore[arg-type]
+        return -1  # 1.any < 1.1, 1.any < 1-1
+    # list
+    items: list[Item] = value  # type: ignore[assignment]
+    if b is None:
+        return 0 if not items else compare_items(items[0], None)
+    if b[0] == "i":
+        return -1  # 1-1 < 1.0.x
+    if b[0] == "s":
+        return 1  # 1-1 > 1-sp
+    other: list[Item] = b[1]  # type: ignore[assignment]
+    for i in range(max(len(items), len(other))):
+        left = items[i] if i < len(items) else None
+        right = other[i] if i < len(other) else None
+        result = compare_items(left, right) if left is not None else (0 if right is None else -compare_items(right, None))
+        if result:
+            return result
+    return 0
+
+
+def _parse_item(is_digit: bool, buf: str) -> Item:
+    return ("i", int(buf)) if is_digit else _string_item(buf, False)
+
+
+def parse(version: str) -> Item:
+    """Parse ``version`` into ComparableVersion's item tree (a top-level list item)."""
+    v = version.lower()
+    root: list[Item] = []
+    current = root
+    stack = [root]
+    is_digit = False
+    start = 0
+    for i, c in enumerate(v):
+        if c in ".-":
+            current.append(("i", 0) if i == start else _parse_item(is_digit, v[start:i]))
+            start = i + 1
+            if c == "-":
+                new: list[Item] = []
+                current.append(("l", new))
+                current = new
+                stack.append(current)
+        elif c.isdecimal():
+            if not is_digit and i > start:
+                current.append(_string_item(v[start:i], True))
+                start = i
+                new = []
+                current.append(("l", new))
+                current = new
+                stack.append(current)
+            is_digit = True
+        else:
+            if is_digit and i > start:
+                current.append(_parse_item(True, v[start:i]))
+                start = i
+                new = []
+                current.append(("l", new))
+                current = new
+                stack.append(current)
+            is_digit = False
+    if len(v) > start:
+        current.append(_parse_item(is_digit, v[start:]))
+    while stack:
+        _normalize(stack.pop())
+    return ("l", root)
+
+
+class MavenScheme(KeyedScheme):
+    """Maven ComparableVersion ordering."""
+
+    name = "maven"
+
+    def _parse(self, version: str) -> CmpKey:
+        v = version.strip()
+        if not v or any(c.isspace() for c in v):
+            raise self.invalid(version, "empty or contains whitespace")
+        return CmpKey(parse(v), compare_items)
+
+
+SCHEME = MavenScheme()
