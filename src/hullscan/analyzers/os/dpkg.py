@@ -7,8 +7,8 @@ too and flagged with ``extra=(("dpkg-status", "half-installed"),)`` because thei
 
 Installed files live elsewhere: ``/var/lib/dpkg/info/<pkg>[:<arch>].list`` (one path per line,
 directories included) and, on distroless, ``/var/lib/dpkg/status.d/<pkg>.md5sums``
-(``<md5>  <relative path>``). These give ``AnalysisResult.owners`` keyed ``deb:<pkg>`` or
-``deb:<pkg>:<arch>``; :func:`hullscan.analyzers.os.attach_owners` joins them to the packages.
+(``<md5>  <relative path>``). These give ``AnalysisResult.owners`` keyed ``deb:<pkg>`` (multi-arch qualifier
+dropped); the inventory (or :func:`hullscan.analyzers.os.attach_owners`) joins them to the packages.
 """
 
 from __future__ import annotations
@@ -119,8 +119,11 @@ def list_files(entries: list[str]) -> list[str]:
 
 
 def owner_key(filename: str, suffix: str) -> str:
-    """``libc6:amd64.list`` -> ``deb:libc6:amd64``; ``zlib1g.md5sums`` -> ``deb:zlib1g``."""
-    return "deb:" + filename[: -len(suffix)]
+    """``libc6:amd64.list`` -> ``deb:libc6``; ``zlib1g.md5sums`` -> ``deb:zlib1g``.
+
+    The multi-arch qualifier is dropped so the key matches ``<ecosystem>:<name>`` of the package.
+    """
+    return "deb:" + filename[: -len(suffix)].split(":")[0]
 
 
 class DpkgAnalyzer(Analyzer):

@@ -118,8 +118,11 @@ def parse_release_line(text: str) -> Distro | None:
     if distro_id == "amzn" and "ami" not in vendor.lower():
         version = version.split(".")[0]  # "2023.3.20240219" -> "2023", like os-release VERSION_ID
     id_like = ("rhel", "fedora") if distro_id in ("centos", "almalinux", "rocky", "ol") else ()
+    codename = (m.group("code") or "").strip()
+    if codename.lower() == vendor.lower():  # "Amazon Linux release 2023.3 (Amazon Linux)"
+        codename = ""
     return Distro(id=distro_id, version_id=version, name=vendor, pretty_name=line.strip(),
-                  codename=(m.group("code") or "").strip(), id_like=id_like)
+                  codename=codename, id_like=id_like)
 
 
 def parse_suse_release(text: str) -> Distro | None:
