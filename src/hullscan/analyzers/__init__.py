@@ -25,6 +25,11 @@ CATALOG: list[str] = [
     "hullscan.analyzers.lang.golang:GoModAnalyzer",
     "hullscan.analyzers.lang.rust:RustBinaryAnalyzer",
     "hullscan.analyzers.lang.rust:CargoLockAnalyzer",
+    "hullscan.analyzers.lang.python:PythonAnalyzer",
+    "hullscan.analyzers.lang.npm:NpmAnalyzer",
+    "hullscan.analyzers.lang.ruby:RubyAnalyzer",
+    "hullscan.analyzers.lang.php:PhpAnalyzer",
+    "hullscan.analyzers.lang.dotnet:DotnetAnalyzer",
     # files: secrets, malware, baseline
 ]
 

@@ -1,0 +1,205 @@
+"""Shared helpers of the Python, JavaScript, Ruby, PHP and .NET package analyzers.
+
+Each of those analyzers claims a few file names and hands each file to one parser function
+``(FileInput) -> list[Package]``. :class:`ManifestAnalyzer` does the dispatch, turns any parse
+failure into a ``malformed-file`` warning naming the file (the scan goes on), removes duplicates
+and sorts the output. :func:`make_package` builds a :class:`~hullscan.model.Package` with its
+package URL from the ecosystem's purl type (https://github.com/package-url/purl-spec).
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+import tomllib
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+from packageurl import PackageURL
+
+from hullscan.analyzers.base import Analyzer, FileInput
+from hullscan.model import AnalysisResult, Package, ScanWarning
+
+#: OSV ecosystem name -> purl type
+PURL_TYPES = {
+    "PyPI": "pypi",
+    "npm": "npm",
+    "RubyGems": "gem",
+    "Packagist": "composer",
+    "NuGet": "nuget",
+}
+
+Parser = Callable[[FileInput], list[Package]]
+
+
+class MalformedFileError(ValueError):
+    """A manifest or lock file that does not have the expected shape."""
+
+
+#: what a parser may raise on malformed input; anything else is a bug and propagates
+PARSE_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError,  # includes JSONDecodeError, TOMLDecodeError, UnicodeDecodeError, MalformedFileError
+    TypeError,
+    KeyError,
+    AttributeError,
+    IndexError,
+    RecursionError,
+)
+
+
+def pep503(name: str) -> str:
+    """A Python project name normalised per PEP 503 (``Zope.Interface`` -> ``zope-interface``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def make_purl(ecosystem: str, name: str, version: str) -> str:
+    """The package URL of one language package.
+
+    npm ``@scope/name`` and Composer ``vendor/name`` become namespace + name; PyPI names are
+    normalised per PEP 503; NuGet and RubyGems names are kept as they are.
+    """
+    ptype = PURL_TYPES[ecosystem]
+    namespace: str | None = None
+    if ecosystem == "PyPI":
+        name = pep503(name)
+    elif ecosystem in ("npm", "Packagist") and "/" in name:
+        namespace, _, name = name.rpartition("/")
+    return PackageURL(type=ptype, namespace=namespace, name=name, version=version or None).to_string()
+
+
+def make_package(
+    file: FileInput,
+    found_by: str,
+    ecosystem: str,
+    name: str,
+    version: str,
+    *,
+    installed: bool,
+    licenses: Iterable[str] = (),
+    depends: Iterable[str] = (),
+    extra: Iterable[tuple[str, str]] = (),
+) -> Package:
+    """A Package read from ``file`` (path and layer from the file; licenses and depends sorted, unique)."""
+    return Package(
+        name=name,
+        version=version,
+        ecosystem=ecosystem,
+        purl=make_purl(ecosystem, name, version),
+        layer=file.layer,
+        path=file.path,
+        found_by=found_by,
+        installed=installed,
+        licenses=tuple(dict.fromkeys(lic for lic in licenses if lic)),
+        depends=tuple(sorted({d for d in depends if d})),
+        extra=tuple(sorted(extra)),
+    )
+
+
+def load_json(file: FileInput) -> Any:
+    """The file's content parsed as JSON (a BOM is tolerated, .NET tools write one)."""
+    return json.loads(file.read().decode("utf-8-sig"))
+
+
+def load_toml(file: FileInput) -> dict[str, Any]:
+    """The file's content parsed as TOML."""
+    return tomllib.loads(file.read().decode("utf-8"))
+
+
+def load_yaml(file: FileInput) -> Any:
+    """The file's content parsed as YAML (safe loader; PyYAML is imported lazily)."""
+    import yaml
+
+    try:
+        return yaml.load(file.read().decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        raise MalformedFileError(f"invalid YAML: {str(exc).splitlines()[0]}") from None
+
+
+def as_dict(value: Any, what: str) -> dict[str, Any]:
+    """``value`` when it is a JSON/TOML/YAML mapping; MalformedFileError naming ``what`` otherwise."""
+    if not isinstance(value, dict):
+        raise MalformedFileError(f"{what} is not an object")
+    return value
+
+
+def text_field(entry: Any, key: str) -> str:
+    """``entry[key]`` when ``entry`` is a mapping and the value a string (or number); else ``""``."""
+    if not isinstance(entry, dict):
+        return ""
+    value = entry.get(key)
+    if isinstance(value, bool) or value is None:
+        return ""
+    if isinstance(value, (str, int, float)):
+        return str(value).strip()
+    return ""
+
+
+def dict_keys(entry: Any, *keys: str) -> list[str]:
+    """The keys of every mapping ``entry[key]`` (dependency maps), as strings."""
+    out: list[str] = []
+    if isinstance(entry, dict):
+        for key in keys:
+            value = entry.get(key)
+            if isinstance(value, dict):
+                out.extend(str(k) for k in value)
+    return out
+
+
+def license_names(value: Any) -> list[str]:
+    """License names from the common shapes: ``"MIT"``, ``["MIT", ...]``, ``{"type": "MIT"}``, ``[{"type": ...}]``."""
+    if isinstance(value, str):
+        return [value.strip()] if value.strip() else []
+    if isinstance(value, dict):
+        return license_names(value.get("type") or value.get("name"))
+    if isinstance(value, list):
+        return [name for item in value for name in license_names(item)]
+    return []
+
+
+def basename(path: str) -> str:
+    """The last path component."""
+    return posixpath.basename(path)
+
+
+def malformed(file: FileInput, message: str) -> AnalysisResult:
+    """A result holding one ``malformed-file`` warning naming the file."""
+    warning = ScanWarning(code="malformed-file", message=f"{file.path}: {message}", path=file.path, layer=file.layer)
+    return AnalysisResult(warnings=[warning])
+
+
+def dedupe(packages: Iterable[Package]) -> list[Package]:
+    """Unique packages by (ecosystem, name, version, path), sorted; the first occurrence wins."""
+    seen: dict[tuple[str, str, str, str], Package] = {}
+    for pkg in packages:
+        seen.setdefault(pkg.key(), pkg)
+    return [seen[k] for k in sorted(seen)]
+
+
+class ManifestAnalyzer(Analyzer):
+    """An analyzer that maps each claimed file to a parser and reports malformed files as warnings.
+
+    Subclasses implement :meth:`wants` and :meth:`parser_for` (which parser reads a claimed path).
+    """
+
+    what: ClassVar[str] = "package file"
+
+    def parser_for(self, path: str) -> Parser | None:  # pragma: no cover - abstract
+        """The parser for ``path`` (None: not ours after all)."""
+        raise NotImplementedError
+
+    def analyze(self, file: FileInput) -> AnalysisResult | None:
+        """Parse the file; a malformed file gives a warning naming it instead of an exception."""
+        parser = self.parser_for(file.path)
+        if parser is None:
+            return None
+        try:
+            packages = parser(file)
+        except PARSE_ERRORS as exc:
+            detail = str(exc) or type(exc).__name__
+            if isinstance(exc, UnicodeDecodeError):
+                detail = "not valid UTF-8"
+            return malformed(file, f"malformed {basename(file.path)}: {detail}")
+        if not packages:
+            return None
+        return AnalysisResult(packages=dedupe(packages))

@@ -1,0 +1,245 @@
+"""Python packages: installed distributions and pinned/locked requirements.
+
+Installed (``installed=True``), read wherever they sit (``site-packages``, ``dist-packages``, or a
+``pip install --target`` folder):
+
+* ``<name>-<ver>.dist-info/METADATA`` (wheels; Core Metadata, https://packaging.python.org/specifications/core-metadata/)
+* ``<name>.egg-info/PKG-INFO``, ``<name>-<ver>.egg-info`` as a single file (distutils/Debian), and
+  ``<name>.egg/EGG-INFO/PKG-INFO`` (unzipped eggs).
+
+Licenses come from ``License-Expression`` (PEP 639), else a one-line ``License`` field (multi-line
+values are whole license texts and are dropped), plus ``License ::`` classifiers (last segment, as
+Trivy does) only when neither field names one. ``Requires-Dist`` names (PEP 503 normalised) are the depends, except requirements that
+only apply to an extra.
+
+Declared (``installed=False``):
+
+* ``requirements*.txt`` / ``*requirements.txt``: only exact pins (``==`` or ``===`` without a
+  wildcard); comments, line continuations, environment markers, extras and ``--hash`` options are
+  handled; ``-r``/``-c``/``-e``/``--index-url`` lines are skipped (a file named by ``-r`` is read on
+  its own when its name matches, since an analyzer only sees the file it claimed).
+* ``poetry.lock`` (``[[package]]``; ``category``/``groups`` kept as ``group``),
+* ``Pipfile.lock`` (``default`` and ``develop``; versions ``==x``),
+* ``uv.lock`` (``[[package]]``; the project itself, with an ``editable``/``virtual`` source, is skipped).
+
+Package names keep the spelling of the file; the purl carries the PEP 503 name.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import re
+from typing import Any
+
+from hullscan.analyzers.base import FileInput
+from hullscan.analyzers.lang.lockfiles import (
+    ManifestAnalyzer,
+    MalformedFileError,
+    Parser,
+    as_dict,
+    basename,
+    load_json,
+    load_toml,
+    make_package,
+    pep503,
+    text_field,
+)
+from hullscan.model import FileInfo, Package
+
+NAME = "lang/python"
+ECOSYSTEM = "PyPI"
+LOCK_NAMES = ("poetry.lock", "Pipfile.lock", "uv.lock")
+#: a one-line License value longer than this is a license text, not a name
+MAX_LICENSE_NAME = 120
+#: a Requires-Dist that applies only when an extra is requested (``; extra == "socks"``)
+_EXTRA_MARKER = re.compile(r";.*\bextra\s*==")
+
+
+def _is_requirements(base: str) -> bool:
+    """``requirements.txt``, ``requirements-dev.txt``, ``dev-requirements.txt``, ``requirements/prod.txt``..."""
+    return base.endswith(".txt") and "requirements" in base
+
+
+# --------------------------------------------------------------------------- installed metadata
+
+
+def parse_metadata(file: FileInput) -> list[Package]:
+    """A ``METADATA``/``PKG-INFO`` file (RFC 822 style headers) -> one installed package."""
+    text = file.read().decode("utf-8", errors="replace")
+    headers = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(text)
+    name = (headers.get("Name") or "").strip()
+    version = (headers.get("Version") or "").strip()
+    if not name or not version:
+        raise MalformedFileError("no Name or Version header")
+    licenses: list[str] = []
+    expression = (headers.get("License-Expression") or "").strip()
+    if expression:
+        licenses.append(expression)
+    else:
+        value = (headers.get("License") or "").strip()
+        if value and "\n" not in value and len(value) <= MAX_LICENSE_NAME and value.upper() != "UNKNOWN":
+            licenses.append(value)
+    if not licenses:
+        for classifier in headers.get_all("Classifier") or []:
+            parts = [p.strip() for p in str(classifier).split("::")]
+            if len(parts) >= 2 and parts[0] == "License" and parts[-1] not in ("OSI Approved", "License"):
+                licenses.append(parts[-1])
+    depends = [
+        _requirement_name(str(r)) for r in headers.get_all("Requires-Dist") or [] if not _EXTRA_MARKER.search(str(r))
+    ]
+    return [
+        make_package(file, NAME, ECOSYSTEM, name, version, installed=True, licenses=licenses, depends=depends)
+    ]
+
+
+def _requirement_name(spec: str) -> str:
+    """The PEP 503 name at the start of a requirement string (``requests[socks] (>=2.0)`` -> ``requests``)."""
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", spec)
+    return pep503(match.group(1)) if match else ""
+
+
+# --------------------------------------------------------------------------- requirements.txt
+
+_PIN = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(?P<op>===|==)\s*(?P<version>[^\s;,#*]+)\s*(?P<rest>.*)$"
+)
+
+
+def _logical_lines(text: str) -> list[str]:
+    """Lines with ``\\`` continuations joined and comments (``#`` at start or after a blank) removed."""
+    out: list[str] = []
+    pending = ""
+    for raw in text.splitlines():
+        line = pending + raw
+        if line.endswith("\\"):
+            pending = line[:-1] + " "
+            continue
+        pending = ""
+        line = re.sub(r"(^|\s)#.*$", "", line).strip()
+        if line:
+            out.append(line)
+    if pending.strip():
+        out.append(re.sub(r"(^|\s)#.*$", "", pending).strip())
+    return out
+
+
+def parse_requirements(file: FileInput) -> list[Package]:
+    """Exact pins of a pip requirements file; everything else (ranges, URLs, options) is skipped."""
+    text = file.read().decode("utf-8")
+    packages: list[Package] = []
+    for line in _logical_lines(text):
+        if line.startswith("-"):
+            continue  # -r/-c/-e/--index-url/--hash-only lines
+        match = _PIN.match(line)
+        if not match:
+            continue
+        rest = match.group("rest")
+        if rest and not rest.startswith((";", "-")):
+            continue  # a second specifier (==1.0,<2), a wildcard (==1.*) or something unknown: not a pin
+        packages.append(
+            make_package(file, NAME, ECOSYSTEM, match.group("name"), match.group("version"), installed=False)
+        )
+    return packages
+
+
+# --------------------------------------------------------------------------- lock files
+
+
+def parse_poetry_lock(file: FileInput) -> list[Package]:
+    """``poetry.lock``: every ``[[package]]`` with its dependencies and group."""
+    data = load_toml(file)
+    entries = data.get("package", [])
+    if not isinstance(entries, list):
+        raise MalformedFileError("'package' is not an array of tables")
+    packages = []
+    for entry in entries:
+        name, version = text_field(entry, "name"), text_field(entry, "version")
+        if not name or not version:
+            continue
+        extra: list[tuple[str, str]] = []
+        category = text_field(entry, "category")
+        groups = entry.get("groups")
+        if isinstance(groups, list):
+            extra.extend(("group", str(g)) for g in groups)
+        elif category:
+            extra.append(("group", "dev" if category == "dev" else category))
+        deps = entry.get("dependencies")
+        depends = [pep503(str(k)) for k in deps] if isinstance(deps, dict) else []
+        packages.append(
+            make_package(file, NAME, ECOSYSTEM, name, version, installed=False, depends=depends, extra=extra)
+        )
+    return packages
+
+
+def parse_pipfile_lock(file: FileInput) -> list[Package]:
+    """``Pipfile.lock``: the ``default`` and ``develop`` sections (entries without a pinned version are skipped)."""
+    data = as_dict(load_json(file), "Pipfile.lock")
+    packages = []
+    for section, group in (("default", "main"), ("develop", "dev")):
+        entries = data.get(section) or {}
+        if not isinstance(entries, dict):
+            raise MalformedFileError(f"'{section}' is not an object")
+        for name, entry in entries.items():
+            version = text_field(entry, "version")
+            if not version.startswith("=="):
+                continue  # git/path/editable entries have no version
+            packages.append(
+                make_package(
+                    file, NAME, ECOSYSTEM, str(name), version.lstrip("="), installed=False, extra=[("group", group)]
+                )
+            )
+    return packages
+
+
+def parse_uv_lock(file: FileInput) -> list[Package]:
+    """``uv.lock``: every ``[[package]]`` except the project itself (editable/virtual source)."""
+    data = load_toml(file)
+    entries = data.get("package", [])
+    if not isinstance(entries, list):
+        raise MalformedFileError("'package' is not an array of tables")
+    packages = []
+    for entry in entries:
+        name, version = text_field(entry, "name"), text_field(entry, "version")
+        source: Any = entry.get("source") if isinstance(entry, dict) else None
+        if isinstance(source, dict) and ("editable" in source or "virtual" in source):
+            continue
+        if not name or not version:
+            continue
+        deps = entry.get("dependencies")
+        depends = [pep503(text_field(d, "name")) for d in deps] if isinstance(deps, list) else []
+        packages.append(make_package(file, NAME, ECOSYSTEM, name, version, installed=False, depends=depends))
+    return packages
+
+
+# --------------------------------------------------------------------------- analyzer
+
+
+class PythonAnalyzer(ManifestAnalyzer):
+    """Installed Python distributions and pinned/locked Python requirements."""
+
+    name = NAME
+    version = 1
+    tags = frozenset({"lang", "python"})
+    max_size = 16 * 1024 * 1024
+
+    def wants(self, path: str, info: FileInfo) -> bool:
+        """Distribution metadata files and the lock/requirements file names."""
+        return self.parser_for(path, info.kind) is not None
+
+    def parser_for(self, path: str, kind: str = "file") -> Parser | None:
+        """Which parser reads ``path``."""
+        if kind != "file":
+            return None
+        if path.endswith((".dist-info/METADATA", ".egg-info/PKG-INFO", "/EGG-INFO/PKG-INFO", ".egg-info")):
+            return parse_metadata
+        base = basename(path)
+        if base == "poetry.lock":
+            return parse_poetry_lock
+        if base == "Pipfile.lock":
+            return parse_pipfile_lock
+        if base == "uv.lock":
+            return parse_uv_lock
+        if _is_requirements(base) or (path.endswith(".txt") and "/requirements/" in path):
+            return parse_requirements
+        return None
