@@ -29,6 +29,7 @@ import os
 import secrets
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -193,7 +194,7 @@ class TokenServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
     def _answer(self, handler: BaseHTTPRequestHandler, user: str | None | bool, query: dict[str, list[str]],
@@ -268,6 +269,11 @@ class RegistryServer:
     token_server: TokenServer | None = None
 
     @property
+    def verify(self) -> bool | ssl.SSLContext:
+        """The httpx ``verify`` argument for this server (a context trusting the test CA over TLS)."""
+        return ssl.create_default_context(cafile=self.ca_bundle) if self.ca_bundle else True
+
+    @property
     def insecure(self) -> bool:
         """Plain http."""
         return self.url.startswith("http://")
@@ -295,7 +301,7 @@ class RegistryServer:
 
     def http(self) -> httpx.Client:
         """A raw httpx client with push rights (for tests that talk to the API directly)."""
-        return httpx.Client(base_url=self.url, auth=self.push_auth(), verify=self.ca_bundle or True, timeout=30)
+        return httpx.Client(base_url=self.url, auth=self.push_auth(), verify=self.verify, timeout=30)
 
     def stop(self) -> None:
         """Stop the process (and the token service)."""
@@ -353,7 +359,7 @@ def start_registry(root: Path, auth: str = "none", tls: bool = False, ca: CertAu
         if server.process.poll() is not None:
             raise RuntimeError(f"docker-registry exited: {(root / 'registry.log').read_text()[-2000:]}")
         try:
-            r = httpx.get(f"{server.url}/v2/", verify=server.ca_bundle or True, timeout=2)
+            r = httpx.get(f"{server.url}/v2/", verify=server.verify, timeout=2)
             if r.status_code in (200, 401):
                 return server
         except httpx.HTTPError:
@@ -369,7 +375,7 @@ def start_registry(root: Path, auth: str = "none", tls: bool = False, ca: CertAu
 
 def push_image(registry: RegistryServer, builder: ImageBuilder, repo: str, tag: str = "latest") -> str:
     """Push an ImageBuilder image; returns ``"127.0.0.1:PORT/repo:tag"``."""
-    builder.push(registry.url, repo, tag, auth=registry.push_auth(), verify=registry.ca_bundle or True)
+    builder.push(registry.url, repo, tag, auth=registry.push_auth(), verify=registry.verify)
     return registry.ref(repo, tag)
 
 
@@ -388,7 +394,7 @@ def push_index(registry: RegistryServer, builders: list[ImageBuilder], repo: str
     entries = []
     for i, builder in enumerate(builders):
         digest = builder.push(registry.url, repo, builder.digest, auth=registry.push_auth(),
-                              verify=registry.ca_bundle or True)
+                              verify=registry.verify)
         manifest = builder.manifest_bytes()
         plat = {"os": builder.os, "architecture": builder.architecture}
         if variants and i in variants:
@@ -398,6 +404,25 @@ def push_index(registry: RegistryServer, builders: list[ImageBuilder], repo: str
     index = json.dumps({"schemaVersion": 2, "mediaType": media_type, "manifests": entries}).encode()
     digest = put_manifest(registry, repo, tag, index, media_type)
     return registry.ref(repo, tag), digest
+
+
+def pull_image(reference: str, options: RegistryOptions, platform: Any = None) -> tuple[Any, dict[str, bytes]]:
+    """Resolve ``reference`` through :class:`RegistrySource` and read every layer blob (verified).
+
+    Returns ``(ResolvedImage, {layer digest: stored bytes})``.
+    """
+    from hullscan.image.registry_source import RegistrySource
+
+    with RegistrySource(reference, options) as source:
+        image = source.resolve(platform)
+        blobs = {}
+        for desc in image.layers:
+            reader = source.open_blob(desc)
+            try:
+                blobs[desc.digest] = reader.read()
+            finally:
+                reader.close()
+    return image, blobs
 
 
 # ----------------------------------------------------------------------------- fault-injecting proxy
@@ -460,7 +485,7 @@ class FaultProxy:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._httpd.daemon_threads = True
         self._httpd.block_on_close = False
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
     # -- control

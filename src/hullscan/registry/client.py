@@ -200,11 +200,11 @@ class RegistryClient:
             reader.close()
 
     def catalog(self, page_size: int = 100) -> list[str]:
-        """Every repository the registry lists (``/v2/_catalog``, all pages)."""
+        """Every repository the registry lists (``/v2/_catalog``, all pages), sorted."""
         return self._paginate(f"/v2/_catalog?n={page_size}", "repositories", "catalog")
 
     def tags(self, repo: str, page_size: int = 100) -> list[str]:
-        """Every tag of ``repo`` (``/v2/<repo>/tags/list``, all pages)."""
+        """Every tag of ``repo`` (``/v2/<repo>/tags/list``, all pages), sorted."""
         return self._paginate(f"/v2/{repo}/tags/list?n={page_size}", "tags", f"tags of {repo}")
 
     # ------------------------------------------------------------------ plumbing
@@ -225,7 +225,7 @@ class RegistryClient:
                 raise RegistryError(f"registry {self.host}: malformed answer for {what} ('{key}' is not a list)")
             out.extend(str(x) for x in items or [])
             url = _next_link(resp.headers.get("Link", ""), self.base_url + url if url.startswith("/") else url)
-        return sorted(set(out)) if key == "repositories" else out
+        return sorted(set(out))
 
     def _request(
         self, method: str, url: str, *, what: str, headers: dict[str, str] | None = None, read_limit: int | None = None
