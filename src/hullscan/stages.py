@@ -47,4 +47,5 @@ class Stage:
 
 #: the one explicit list of stages, run in this order
 STAGES: list[Stage] = [
+    Stage(name="vuln", version=1, scanner="vuln", target="hullscan.match:vulnerability_stage"),
 ]

@@ -1,0 +1,185 @@
+"""Folding the advisory entries that hit one package into findings: **one finding per vulnerability
+per package**, however many sources and aliases name it.
+
+Grouping: a record whose id is a CVE, or which aliases exactly one CVE, belongs to that CVE's group.
+A record naming no CVE joins the group it shares an id/alias with, else stands alone. A record
+naming several CVEs (a DSA, an ALSA errata) is folded into those CVEs' groups (its id becomes an alias)
+when every one of them is already a group; otherwise it stands alone.
+
+Primary id: for OS packages the CVE when the group has one; otherwise the record id (the smallest
+when several records agree). Every other id goes to ``aliases``.
+Severity: the distro's rating when a distro feed gives one, else the CVSS base score (v3.1 > v3.0 >
+v4.0 > v2), else the record's own word (GHSA ``database_specific.severity``...), else UNKNOWN.
+Fix status: ``fixed`` when some source names a fixed version above the installed one, else the most
+specific of will_not_fix > end_of_life > affected > unknown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hullscan.model import Category, Finding, FixStatus, Location, Package, Severity, VulnInfo
+from hullscan.severity import best_cvss, from_word
+from hullscan.version import InvalidVersionError, UnknownEcosystemError, scheme_for
+from hullscan.vulndb.db import Candidate
+
+_STATUS_ORDER = [FixStatus.FIXED, FixStatus.WILL_NOT_FIX, FixStatus.END_OF_LIFE, FixStatus.AFFECTED, FixStatus.UNKNOWN]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A candidate entry that does affect the installed version, with the fixes above it."""
+
+    candidate: Candidate
+    fixed: tuple[str, ...]
+
+
+@dataclass
+class _Group:
+    hits: list[Hit] = field(default_factory=list)
+    extra_ids: set[str] = field(default_factory=set)
+    extra_sources: set[str] = field(default_factory=set)
+
+    def ids(self) -> set[str]:
+        out = set(self.extra_ids)
+        for hit in self.hits:
+            out.add(hit.candidate.advisory.id)
+            out.update(hit.candidate.advisory.aliases)
+        return out
+
+
+def _cves(hit: Hit) -> list[str]:
+    adv = hit.candidate.advisory
+    return sorted({i for i in (adv.id, *adv.aliases) if i.startswith("CVE-")})
+
+
+def group_hits(hits: list[Hit]) -> list[_Group]:
+    """Group hits per vulnerability (see the module doc)."""
+    groups: dict[str, _Group] = {}
+    no_cve: list[Hit] = []
+    multi: list[Hit] = []
+    for hit in sorted(hits, key=lambda h: (h.candidate.advisory.id, h.candidate.advisory.source)):
+        adv = hit.candidate.advisory
+        cves = _cves(hit)
+        if adv.id.startswith("CVE-"):
+            groups.setdefault(adv.id, _Group()).hits.append(hit)
+        elif len(cves) == 1:
+            groups.setdefault(cves[0], _Group()).hits.append(hit)
+        elif not cves:
+            no_cve.append(hit)
+        else:
+            multi.append(hit)
+    for hit in no_cve:
+        adv = hit.candidate.advisory
+        names = {adv.id, *adv.aliases}
+        target = next((g for g in groups.values() if g.ids() & names), None)
+        if target is None:
+            target = groups.setdefault(adv.id, _Group())
+        target.hits.append(hit)
+    for hit in multi:
+        adv = hit.candidate.advisory
+        cves = _cves(hit)
+        if all(c in groups for c in cves):
+            for c in cves:
+                groups[c].extra_ids.add(adv.id)
+                groups[c].extra_sources.add(adv.source)
+        else:
+            groups.setdefault(adv.id, _Group()).hits.append(hit)
+    return [groups[k] for k in sorted(groups)]
+
+
+def _sort_versions(namespace: str, versions: set[str]) -> tuple[str, ...]:
+    try:
+        scheme = scheme_for(namespace)
+        return tuple(sorted(versions, key=lambda v: (scheme.key(v), v)))
+    except (InvalidVersionError, UnknownEcosystemError, TypeError):
+        return tuple(sorted(versions))
+
+
+def _primary(pkg: Package, group: _Group) -> str:
+    cves = sorted({i for i in group.ids() if i.startswith("CVE-")})
+    record_ids = sorted({h.candidate.advisory.id for h in group.hits})
+    if len(cves) == 1 and (pkg.is_os or cves[0] in record_ids):
+        return cves[0]
+    non_cve = [i for i in record_ids if not i.startswith("CVE-")]
+    return (non_cve or record_ids)[0]
+
+
+def _severity(pkg: Package, hits: list[Hit]) -> tuple[Severity, str, float | None, str]:
+    """(severity, severity_source, cvss score, cvss vector) for a group."""
+    ordered = sorted(hits, key=lambda h: (not h.candidate.advisory.native, h.candidate.advisory.source))
+    vectors = [v for h in ordered for v in h.candidate.advisory.cvss]
+    cvss = best_cvss(vectors)
+    score, vector = (cvss.score, cvss.vector) if cvss else (None, "")
+    if pkg.is_os:
+        for h in ordered:
+            word = h.candidate.severity or h.candidate.advisory.severity  # every OS record is the distro's
+            sev = from_word(word)
+            if sev is not Severity.UNKNOWN:
+                return sev, h.candidate.advisory.source, score, vector
+    if cvss is not None:
+        source = next(h.candidate.advisory.source for h in ordered if cvss.vector in h.candidate.advisory.cvss
+                      or f"CVSS:2.0/{cvss.vector}" in h.candidate.advisory.cvss)
+        return cvss.severity, f"{source} (CVSS {cvss.version})", score, vector
+    for h in ordered:
+        sev = from_word(h.candidate.severity or h.candidate.advisory.severity)
+        if sev is not Severity.UNKNOWN:
+            return sev, h.candidate.advisory.source, score, vector
+    return Severity.UNKNOWN, "", score, vector
+
+
+def _fix_status(group: _Group, fixed: tuple[str, ...]) -> FixStatus:
+    if fixed:
+        return FixStatus.FIXED
+    statuses = {FixStatus(h.candidate.fix_status) for h in group.hits} - {FixStatus.FIXED}
+    return next((s for s in _STATUS_ORDER if s in statuses), FixStatus.AFFECTED)
+
+
+def _title(primary: str, pkg: Package, group: _Group) -> tuple[str, str]:
+    advs = [h.candidate.advisory for h in sorted(group.hits, key=lambda h: h.candidate.advisory.id)]
+    summary = next((a.summary for a in advs if a.summary), "")
+    details = next((a.details for a in advs if a.details), "")
+    if not summary and details:
+        first = details.split("\n", 1)[0].split(". ", 1)[0].strip()
+        summary = first if len(first) <= 120 else first[:117].rstrip() + "..."
+    return summary or f"{primary} in {pkg.name}", details
+
+
+def build_finding(pkg: Package, group: _Group) -> Finding:
+    """The finding for one vulnerability group of one package."""
+    primary = _primary(pkg, group)
+    namespace = group.hits[0].candidate.namespace
+    fixed = _sort_versions(namespace, {v for h in group.hits for v in h.fixed})
+    severity, sev_source, score, vector = _severity(pkg, group.hits)
+    title, details = _title(primary, pkg, group)
+    advs = [h.candidate.advisory for h in group.hits]
+    refs = tuple(dict.fromkeys(r for a in sorted(advs, key=lambda a: a.id) for r in a.references))
+    published = min((a.published for a in advs if a.published), default="")
+    modified = max((a.modified for a in advs if a.modified and not a.modified.startswith("0001")), default="")
+    status = _fix_status(group, fixed)
+    return Finding(
+        id=primary,
+        category=Category.VULNERABILITY,
+        severity=severity,
+        title=title,
+        description=details,
+        location=Location(path=pkg.path, layer=pkg.layer),
+        remediation=f"Upgrade {pkg.name} to {fixed[0]} or later" if fixed else "",
+        vuln=VulnInfo(
+            package_name=pkg.name,
+            installed_version=pkg.version,
+            ecosystem=pkg.ecosystem,
+            purl=pkg.purl,
+            source_name=pkg.source_name,
+            aliases=tuple(sorted(group.ids() - {primary})),
+            fixed_versions=fixed,
+            fix_status=status,
+            cvss_score=score,
+            cvss_vector=vector,
+            severity_source=sev_source,
+            data_source=",".join(sorted({a.source for a in advs} | group.extra_sources)),
+            references=refs,
+            published=published,
+            modified=modified,
+        ),
+    )
