@@ -1,0 +1,329 @@
+"""CycloneDX 1.6 JSON: the image as ``metadata.component`` (type ``container``), the OS as an
+``operating-system`` component, every package as a ``library`` with its purl, layer and path as properties,
+dependency relations where known, and the vulnerability findings in ``vulnerabilities`` (VEX: id, source,
+CVSS ratings, ``affects`` -> the package's ``bom-ref``).
+
+Built with ``cyclonedx-python-lib`` (imported lazily: ``hullscan image`` start-up stays cheap).
+The helpers at the top (:func:`package_refs`, :func:`dependency_edges`, :func:`image_name`) are shared with
+the SPDX writer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import defaultdict
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, TextIO
+
+from hullscan import __version__
+from hullscan.model import Category, Finding, Package, ScanReport, Severity
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cyclonedx.model.bom import Bom
+    from cyclonedx.model.component import Component
+
+PROPERTY_PREFIX = "hullscan:"
+
+
+# --------------------------------------------------------------------------- shared with spdx.py
+
+
+def package_refs(packages: list[Package]) -> list[str]:
+    """A unique, stable reference per package: its purl, with ``#<path>`` (and a counter) where purls repeat."""
+    bases = [p.purl or f"{p.ecosystem}:{p.name}@{p.version}" for p in packages]
+    counts: dict[str, int] = defaultdict(int)
+    for base in bases:
+        counts[base] += 1
+    refs: list[str] = []
+    used: set[str] = set()
+    for pkg, base in zip(packages, bases):
+        ref = base if counts[base] == 1 else f"{base}#{pkg.path}"
+        n = 1
+        candidate = ref
+        while candidate in used:
+            n += 1
+            candidate = f"{ref}#{n}"
+        used.add(candidate)
+        refs.append(candidate)
+    return refs
+
+
+def dependency_edges(packages: list[Package]) -> dict[int, list[int]]:
+    """Package index -> indices of its direct dependencies (``Package.depends`` resolved by name).
+
+    A name resolves to packages of the same ecosystem, preferring those read from the same file.
+    """
+    by_name: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, pkg in enumerate(packages):
+        by_name[(pkg.ecosystem, pkg.name)].append(i)
+    edges: dict[int, list[int]] = {}
+    for i, pkg in enumerate(packages):
+        targets: set[int] = set()
+        for dep in pkg.depends:
+            candidates = [j for j in by_name.get((pkg.ecosystem, dep), []) if j != i]
+            same_file = [j for j in candidates if packages[j].path == pkg.path]
+            targets.update(same_file or candidates)
+        if targets:
+            edges[i] = sorted(targets)
+    return edges
+
+
+def image_name(report: ScanReport) -> str:
+    """The root component's name: the repository (or the path/reference scanned)."""
+    art = report.artifact
+    return art.repository or art.name
+
+
+def image_purl(report: ScanReport) -> str:
+    """``pkg:oci/<name>@<digest>?repository_url=...&tag=...`` when the image has a digest, else ""."""
+    from packageurl import PackageURL
+
+    art = report.artifact
+    if not art.digest.startswith("sha256:"):
+        return ""
+    name = image_name(report).rstrip("/").rsplit("/", 1)[-1].split(":")[0].lower() or "image"
+    qualifiers = {"arch": art.platform.architecture}
+    if art.repository:
+        qualifiers["repository_url"] = art.repository
+    if art.tag:
+        qualifiers["tag"] = art.tag
+    return PackageURL(type="oci", name=name, version=art.digest, qualifiers=qualifiers).to_string()
+
+
+def package_properties(pkg: Package) -> list[tuple[str, str]]:
+    """(name, value) facts about a package that have no standard SBOM field."""
+    props = [("ecosystem", pkg.ecosystem), ("found_by", pkg.found_by), ("layer", pkg.layer), ("path", pkg.path)]
+    if not pkg.installed:
+        props.append(("installed", "false"))
+    props += [("arch", pkg.arch), ("source_name", pkg.source_name), ("source_version", pkg.source_version)]
+    props += [(f"extra:{k}", v) for k, v in pkg.extra]
+    return [(f"{PROPERTY_PREFIX}{k}", v) for k, v in props if v]
+
+
+def document_time(report: ScanReport) -> datetime:
+    """The scan time (UTC, whole seconds), or now."""
+    if report.scanned_at:
+        try:
+            return datetime.fromisoformat(report.scanned_at.replace("Z", "+00:00")).astimezone(timezone.utc)
+        except ValueError:
+            pass
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def document_id(report: ScanReport) -> uuid.UUID:
+    """A stable id for the document: the same scan gives the same serial number / namespace."""
+    seed = "|".join([report.artifact.name, report.artifact.digest, report.scanned_at] + [p.purl for p in report.packages])
+    return uuid.UUID(hashlib.sha256(seed.encode()).hexdigest()[:32], version=4)
+
+
+# --------------------------------------------------------------------------- CycloneDX
+
+
+_SEVERITY = {
+    Severity.CRITICAL: "critical",
+    Severity.HIGH: "high",
+    Severity.MEDIUM: "medium",
+    Severity.LOW: "low",
+    Severity.NEGLIGIBLE: "info",
+    Severity.UNKNOWN: "unknown",
+}
+
+
+def _score_method(vector: str) -> str:
+    if vector.startswith("CVSS:4"):
+        return "CVSSv4"
+    if vector.startswith("CVSS:3.1"):
+        return "CVSSv31"
+    if vector.startswith("CVSS:3"):
+        return "CVSSv3"
+    if vector.startswith(("AV:", "(AV:")):
+        return "CVSSv2"
+    return "other"
+
+
+def _datetime(text: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _component(pkg: Package, ref: str) -> "Component":
+    from cyclonedx.model import Property
+    from cyclonedx.model.component import Component, ComponentType
+    from cyclonedx.model.license import DisjunctiveLicense
+    from packageurl import PackageURL
+
+    purl = PackageURL.from_string(pkg.purl) if pkg.purl else None
+    group, name = None, pkg.name
+    if pkg.ecosystem == "Maven" and ":" in pkg.name:
+        group, name = pkg.name.split(":", 1)
+    return Component(
+        type=ComponentType.LIBRARY,
+        name=name,
+        group=group,
+        version=pkg.version or None,
+        bom_ref=ref,
+        purl=purl,
+        licenses=[DisjunctiveLicense(name=lic) for lic in pkg.licenses],
+        properties=[Property(name=k, value=v) for k, v in package_properties(pkg)],
+    )
+
+
+def _root(report: ScanReport) -> "Component":
+    from cyclonedx.model import HashAlgorithm, HashType, Property
+    from cyclonedx.model.component import Component, ComponentType
+    from packageurl import PackageURL
+
+    art = report.artifact
+    props = [
+        ("image:kind", art.kind),
+        ("image:name", art.name),
+        ("image:digest", art.digest),
+        ("image:config_digest", art.config_digest),
+        ("image:tag", art.tag),
+        ("image:platform", str(art.platform)),
+    ] + [(f"layer:{layer.index}", layer.diff_id) for layer in report.layers]
+    purl = image_purl(report)
+    hashes = [HashType(alg=HashAlgorithm.SHA_256, content=art.digest.split(":", 1)[1])] if art.digest.startswith("sha256:") else []
+    return Component(
+        type=ComponentType.CONTAINER,
+        name=image_name(report),
+        version=art.digest or art.tag or None,
+        bom_ref="image",
+        purl=PackageURL.from_string(purl) if purl else None,
+        hashes=hashes,
+        properties=[Property(name=PROPERTY_PREFIX + k, value=v) for k, v in props if v],
+    )
+
+
+def _vulnerabilities(findings: list[Finding], refs: dict[tuple[str, str, str, str], str], by_purl: dict[str, str]) -> list[Any]:
+    from decimal import Decimal
+
+    from cyclonedx.model import XsUri
+    from cyclonedx.model.impact_analysis import ImpactAnalysisAffectedStatus
+    from cyclonedx.model.vulnerability import (
+        BomTarget,
+        BomTargetVersionRange,
+        Vulnerability,
+        VulnerabilityAdvisory,
+        VulnerabilityRating,
+        VulnerabilityReference,
+        VulnerabilityScoreSource,
+        VulnerabilitySeverity,
+        VulnerabilitySource,
+    )
+
+    grouped: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        if f.category is Category.VULNERABILITY and f.vuln is not None:
+            grouped[f.id].append(f)
+    out = []
+    for vid in sorted(grouped):
+        group = grouped[vid]
+        first = group[0]
+        info = first.vuln
+        assert info is not None
+        source = VulnerabilitySource(name=info.data_source or "hullscan")
+        ratings = []
+        if info.cvss_score is not None or info.cvss_vector:
+            ratings.append(
+                VulnerabilityRating(
+                    source=VulnerabilitySource(name=info.severity_source or info.data_source or "hullscan"),
+                    score=Decimal(str(info.cvss_score)) if info.cvss_score is not None else None,
+                    severity=VulnerabilitySeverity(_SEVERITY[first.severity]),
+                    method=VulnerabilityScoreSource(_score_method(info.cvss_vector)),
+                    vector=info.cvss_vector or None,
+                )
+            )
+        else:
+            ratings.append(VulnerabilityRating(source=source, severity=VulnerabilitySeverity(_SEVERITY[first.severity])))
+        affects: dict[str, BomTarget] = {}
+        fixed: set[str] = set()
+        for f in group:
+            v = f.vuln
+            assert v is not None
+            ref = refs.get((v.ecosystem, v.package_name, v.installed_version, f.location.path)) or by_purl.get(v.purl)
+            if ref is None or ref in affects:
+                continue
+            fixed.update(v.fixed_versions)
+            affects[ref] = BomTarget(
+                ref=ref,
+                versions=[BomTargetVersionRange(version=v.installed_version, status=ImpactAnalysisAffectedStatus.AFFECTED)],
+            )
+        if not affects:
+            continue
+        out.append(
+            Vulnerability(
+                bom_ref=f"vuln:{vid}",
+                id=vid,
+                source=source,
+                ratings=ratings,
+                description=first.description or first.title or None,
+                recommendation=f"Upgrade to {', '.join(sorted(fixed))}" if fixed else (first.remediation or None),
+                references=[VulnerabilityReference(id=a, source=VulnerabilitySource(name=a.split("-", 1)[0])) for a in sorted(set(info.aliases))],
+                advisories=[VulnerabilityAdvisory(url=XsUri(r)) for r in info.references if r.startswith(("http://", "https://"))][:20],
+                published=_datetime(info.published),
+                updated=_datetime(info.modified),
+                affects=[affects[r] for r in sorted(affects)],
+            )
+        )
+    return out
+
+
+def build_bom(report: ScanReport) -> "Bom":
+    """The CycloneDX model of a scan report (with the vulnerability findings it holds)."""
+    from cyclonedx.model import Property
+    from cyclonedx.model.bom import Bom, BomMetaData
+    from cyclonedx.model.component import Component, ComponentType
+
+    packages = sorted(report.packages, key=Package.key)
+    refs = package_refs(packages)
+    components = [_component(p, r) for p, r in zip(packages, refs)]
+    root = _root(report)
+    bom = Bom(serial_number=document_id(report), metadata=BomMetaData(component=root, timestamp=document_time(report)))
+    bom.metadata.tools.components.add(Component(type=ComponentType.APPLICATION, name="hullscan", version=__version__))
+    os_component = None
+    if report.os is not None:
+        os_component = Component(
+            type=ComponentType.OPERATING_SYSTEM,
+            name=report.os.id,
+            version=report.os.version_id or report.os.codename or None,
+            bom_ref=f"os:{report.os.id}@{report.os.version_id}",
+            description=report.os.pretty_name or None,
+            properties=[Property(name=PROPERTY_PREFIX + "os:codename", value=report.os.codename)] if report.os.codename else [],
+        )
+        bom.components.add(os_component)
+    for comp in components:
+        bom.components.add(comp)
+    edges = dependency_edges(packages)
+    for i, targets in edges.items():
+        bom.register_dependency(components[i], [components[j] for j in targets])
+    os_children = [c for p, c in zip(packages, components) if p.is_os]
+    app_children = [c for p, c in zip(packages, components) if not p.is_os]
+    if os_component is not None:
+        bom.register_dependency(os_component, os_children)
+        bom.register_dependency(root, [os_component] + app_children)
+    else:
+        bom.register_dependency(root, os_children + app_children)
+    key_to_ref = {(p.ecosystem, p.name, p.version, p.path): r for p, r in zip(packages, refs)}
+    by_purl = {p.purl: r for p, r in zip(packages, refs) if p.purl}
+    for vuln in _vulnerabilities(report.findings, key_to_ref, by_purl):
+        bom.vulnerabilities.add(vuln)
+    return bom
+
+
+def render(report: ScanReport) -> str:
+    """CycloneDX 1.6 JSON text."""
+    from cyclonedx.output.json import JsonV1Dot6
+
+    return JsonV1Dot6(build_bom(report)).output_as_string(indent=2)
+
+
+def write(report: ScanReport, out: TextIO) -> None:
+    """Write the report as CycloneDX 1.6 JSON (components and vulnerabilities)."""
+    out.write(render(report))
+    out.write("\n")
