@@ -1,0 +1,95 @@
+"""Shared API dependencies: the runtime, a store session, the authenticated user and role checks, errors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from hullscan.server.auth import role_allows, user_for_password, user_for_token
+from hullscan.server.runtime import Runtime
+
+bearer = HTTPBearer(auto_error=False, description="API token (`hullscan admin create` prints the first one)")
+
+
+def runtime(request: Request) -> Runtime:
+    """The server runtime."""
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def session(rt: Annotated[Runtime, Depends(runtime)]) -> Iterator[Session]:
+    """A store session, committed when the handler returns normally."""
+    with rt.session() as s:
+        yield s
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling."""
+
+    id: int
+    username: str
+    role: str
+
+
+def api_error(status: int, code: str, message: str) -> HTTPException:
+    """An HTTP error with the ``{"code", "message"}`` body."""
+    return HTTPException(status_code=status, detail={"code": code, "message": message})
+
+
+def current_user(
+    request: Request,
+    rt: Annotated[Runtime, Depends(runtime)],
+    token: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The caller, from ``Authorization: Bearer <token>``, ``Authorization: Basic``, or ``?token=`` on webhooks."""
+    header = request.headers.get("authorization", "")
+    with rt.session() as s:
+        user = None
+        if token is not None:
+            user = user_for_token(s, token.credentials)
+        elif header.lower().startswith("basic "):
+            try:
+                name, _, pw = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                name, pw = "", ""
+            user = user_for_password(s, name, pw) if name else None
+        elif request.url.path.startswith("/api/webhooks/") and request.query_params.get("token"):
+            user = user_for_token(s, request.query_params["token"])
+        if user is None:
+            raise HTTPException(
+                status_code=401,
+                detail={"code": "Unauthorized", "message": "missing or invalid credentials (API token or username/password)"},
+                headers={"WWW-Authenticate": 'Bearer realm="hullscan"'},
+            )
+        return Principal(user.id, user.username, user.role)
+
+
+def require(role: str) -> Callable[..., Principal]:
+    """A dependency that lets only users of at least ``role`` through."""
+
+    def check(user: Annotated[Principal, Depends(current_user)]) -> Principal:
+        if not role_allows(user.role, role):
+            raise api_error(403, "Forbidden", f"this needs the {role} role; {user.username!r} is {user.role}")
+        return user
+
+    return check
+
+
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+Operator = Annotated[Principal, Depends(require("operator"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+Store = Annotated[Session, Depends(session)]
+RT = Annotated[Runtime, Depends(runtime)]
+
+
+def page_of(items: list[Any], total: int, page: int, page_size: int) -> dict[str, Any]:
+    """A pagination envelope."""
+    return {"items": items, "total": total, "page": page, "page_size": page_size}

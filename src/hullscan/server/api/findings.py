@@ -1,0 +1,120 @@
+"""``/api/findings``: findings per category with filters and pagination; marking them handled or ignored."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+
+from hullscan.server import whitelist
+from hullscan.server.api.deps import RT, Operator, Store, Viewer, api_error, page_of
+from hullscan.server.db.models import FindingRow, ImageTag, Repository
+from hullscan.server.timeutil import iso
+
+router = APIRouter(prefix="/api/findings", tags=["findings"])
+
+CategoryName = Literal["vulnerability", "baseline", "malicious", "sensitive", "history"]
+SeverityName = Literal["UNKNOWN", "NEGLIGIBLE", "LOW", "MEDIUM", "HIGH", "CRITICAL"]
+FixName = Literal["fixed", "affected", "will_not_fix", "end_of_life", "unknown"]
+
+
+def finding_out(f: FindingRow) -> dict[str, Any]:
+    """Public view of a finding."""
+    return {
+        "id": f.id, "image_id": f.image_id, "category": f.category, "rule_id": f.rule_id, "severity": f.severity,
+        "title": f.title, "description": f.description, "path": f.path, "line": f.line, "layer": f.layer,
+        "removed_in": f.removed_in, "evidence": f.evidence, "remediation": f.remediation,
+        "package": {"name": f.package_name, "version": f.package_version, "ecosystem": f.ecosystem, "purl": f.purl}
+        if f.package_name else None,
+        "fix_status": f.fix_status or None, "fixed_versions": f.fixed_versions, "cvss_score": f.cvss_score,
+        "data_source": f.data_source, "state": f.state, "state_reason": f.state_reason, "state_by": f.state_by,
+        "state_at": iso(f.state_at), "suppressed_by": f.suppressed_by, "first_seen": iso(f.first_seen),
+        "last_seen": iso(f.last_seen),
+    }
+
+
+@router.get("", summary="List findings (filters: category, severity, fix status, package, repository, image, state)")
+def list_findings(
+    s: Store, rt: RT, _: Viewer,
+    category: CategoryName | None = None,
+    severity: list[SeverityName] = Query(default=[]),
+    fix_status: FixName | None = None,
+    package: str | None = Query(None, max_length=300),
+    repository_id: int | None = None,
+    image_id: int | None = None,
+    rule_id: str | None = Query(None, max_length=200),
+    state: Literal["open", "handled", "ignored"] | None = None,
+    include_suppressed: bool = False,
+    page: int = Query(1, ge=1, le=1_000_000),
+    page_size: int = Query(50, ge=1, le=500),
+) -> dict[str, Any]:
+    whitelist.expire_due(s, rt.now())
+    q = select(FindingRow)
+    if category:
+        q = q.where(FindingRow.category == category)
+    if severity:
+        q = q.where(FindingRow.severity.in_(severity))
+    if fix_status:
+        q = q.where(FindingRow.fix_status == fix_status)
+    if package:
+        q = q.where(FindingRow.package_name == package)
+    if image_id is not None:
+        q = q.where(FindingRow.image_id == image_id)
+    if rule_id:
+        q = q.where(FindingRow.rule_id == rule_id)
+    if repository_id is not None:
+        q = q.where(FindingRow.image_id.in_(select(ImageTag.image_id).where(ImageTag.repository_id == repository_id)))
+    if state:
+        q = q.where(FindingRow.state == state)
+    if not include_suppressed:
+        q = q.where(FindingRow.suppressed_by.is_(None))
+    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = s.scalars(q.order_by(FindingRow.severity_rank.desc(), FindingRow.category, FindingRow.rule_id, FindingRow.id)
+                     .offset((page - 1) * page_size).limit(page_size)).all()
+    return page_of([finding_out(r) for r in rows], total, page, page_size)
+
+
+@router.get("/summary", summary="Open finding counts per category and severity (optionally for one repository)")
+def summary(s: Store, rt: RT, _: Viewer, repository_id: int | None = None) -> dict[str, dict[str, int]]:
+    whitelist.expire_due(s, rt.now())
+    q = (select(FindingRow.category, FindingRow.severity, func.count())
+         .where(FindingRow.suppressed_by.is_(None), FindingRow.state == "open"))
+    if repository_id is not None:
+        if s.get(Repository, repository_id) is None:
+            raise api_error(404, "NotFound", f"no repository with id {repository_id}")
+        q = q.where(FindingRow.image_id.in_(select(ImageTag.image_id).where(ImageTag.repository_id == repository_id)))
+    out: dict[str, dict[str, int]] = {}
+    for cat, sev, n in s.execute(q.group_by(FindingRow.category, FindingRow.severity)):
+        out.setdefault(cat, {})[sev] = n
+    return out
+
+
+@router.get("/{finding_id}", summary="Show one finding with its full detail")
+def get_finding(finding_id: int, s: Store, _: Viewer) -> dict[str, Any]:
+    row = s.get(FindingRow, finding_id)
+    if row is None:
+        raise api_error(404, "NotFound", f"no finding with id {finding_id}")
+    out = finding_out(row)
+    out["detail"] = row.detail
+    return out
+
+
+class StateIn(BaseModel):
+    """Mark a finding handled or ignored (with a reason), or open again."""
+
+    model_config = ConfigDict(extra="forbid")
+    state: Literal["open", "handled", "ignored"]
+    reason: str = Field(default="", max_length=2000)
+
+
+@router.put("/{finding_id}/state", summary="Mark a finding handled/ignored with a reason")
+def set_state(finding_id: int, body: StateIn, s: Store, rt: RT, user: Operator) -> dict[str, Any]:
+    row = s.get(FindingRow, finding_id)
+    if row is None:
+        raise api_error(404, "NotFound", f"no finding with id {finding_id}")
+    if body.state != "open" and not body.reason.strip():
+        raise api_error(422, "ReasonRequired", f"marking a finding {body.state} needs a reason")
+    row.state, row.state_reason, row.state_by, row.state_at = body.state, body.reason, user.username, rt.now()
+    return finding_out(row)

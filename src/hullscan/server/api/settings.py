@@ -1,0 +1,105 @@
+"""``/api/settings`` (the one versioned scan settings object, with the repository scope) and ``/api/whitelist``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+
+from hullscan.server import whitelist
+from hullscan.server.api.deps import RT, Admin, Operator, Store, Viewer, api_error
+from hullscan.server.db.models import Repository, WhitelistRule
+from hullscan.server.scansettings import VersionConflict, get_settings, update_settings
+from hullscan.server.timeutil import aware, iso
+
+router = APIRouter(tags=["settings"])
+
+
+def _settings_out(s: Any) -> dict[str, Any]:
+    settings, version = get_settings(s)
+    scope = list(s.scalars(select(Repository.id).where(Repository.in_scope.is_(True)).order_by(Repository.id)))
+    return {"version": version, "settings": settings.model_dump(), "scope_repository_ids": scope}
+
+
+@router.get("/api/settings", summary="The scan settings and their version")
+def read_settings(s: Store, _: Viewer) -> dict[str, Any]:
+    return _settings_out(s)
+
+
+class SettingsIn(BaseModel):
+    """New values (any subset of the settings) and the version they were based on."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int = Field(ge=0)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    scope_repository_ids: list[int] | None = Field(default=None, max_length=100_000)
+
+
+@router.put("/api/settings", summary="Change the scan settings (optimistic: 409 if the version is stale)")
+def write_settings(body: SettingsIn, s: Store, user: Admin) -> dict[str, Any]:
+    try:
+        update_settings(s, body.settings, body.version, user.username)
+    except VersionConflict as exc:
+        raise api_error(409, "VersionConflict", str(exc)) from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise api_error(422, "InvalidSettings", f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+    if body.scope_repository_ids is not None:
+        wanted = set(body.scope_repository_ids)
+        for repo in s.scalars(select(Repository)):
+            repo.in_scope = repo.id in wanted
+    return _settings_out(s)
+
+
+class RuleIn(BaseModel):
+    """A whitelist rule: a vulnerability id, or a risky-file alert (check id or path glob) per alert type."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["vulnerability", "sensitive", "history", "malicious"] = Field(
+        description="vulnerability; sensitive file; history (build command); malicious (sample)")
+    value: str = Field(min_length=1, max_length=500, description="vulnerability id, or check id / path glob")
+    scope: Literal["all", "images", "repositories"] = "all"
+    scope_ids: list[int] = Field(default_factory=list, max_length=10_000)
+    note: str = Field(default="", max_length=2000)
+    expires_at: datetime | None = None
+
+
+def rule_out(r: WhitelistRule, now: datetime) -> dict[str, Any]:
+    """Public view of a rule."""
+    active = r.expires_at is None or aware(r.expires_at) > now
+    return {"id": r.id, "kind": r.kind, "value": r.value, "scope": r.scope, "scope_ids": r.scope_ids, "note": r.note,
+            "author": r.author, "created_at": iso(r.created_at), "expires_at": iso(r.expires_at), "active": active}
+
+
+@router.get("/api/whitelist", summary="List whitelist rules")
+def list_rules(s: Store, rt: RT, _: Viewer) -> list[dict[str, Any]]:
+    return [rule_out(r, rt.now()) for r in s.scalars(select(WhitelistRule).order_by(WhitelistRule.id))]
+
+
+@router.post("/api/whitelist", status_code=201, summary="Add a whitelist rule (applies at once)")
+def add_rule(body: RuleIn, s: Store, rt: RT, user: Operator) -> dict[str, Any]:
+    if body.scope != "all" and not body.scope_ids:
+        raise api_error(422, "ScopeRequired", f"scope {body.scope!r} needs scope_ids")
+    if body.kind != "vulnerability" and body.scope == "images":
+        raise api_error(422, "InvalidScope", "risky-file rules apply to all repositories or chosen repositories")
+    expires = aware(body.expires_at) if body.expires_at else None
+    rule = WhitelistRule(kind=body.kind, value=body.value, scope=body.scope, scope_ids=sorted(set(body.scope_ids)),
+                         note=body.note, author=user.username, created_at=rt.now(), expires_at=expires,
+                         expired=bool(expires and expires <= rt.now()))
+    s.add(rule)
+    s.flush()
+    whitelist.apply(s, rt.now())
+    return rule_out(rule, rt.now())
+
+
+@router.delete("/api/whitelist/{rule_id}", status_code=204, summary="Delete a whitelist rule (its suppression ends)")
+def delete_rule(rule_id: int, s: Store, rt: RT, _: Operator) -> None:
+    rule = s.get(WhitelistRule, rule_id)
+    if rule is None:
+        raise api_error(404, "NotFound", f"no whitelist rule with id {rule_id}")
+    s.delete(rule)
+    s.flush()
+    whitelist.apply(s, rt.now())

@@ -1,0 +1,133 @@
+"""``/api/tasks``: start sync / scan / re-match tasks, pre-check a scan, stop, and read status, items and logs."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+
+from hullscan.server import quota
+from hullscan.server.api.deps import RT, Operator, Store, Viewer, api_error, page_of
+from hullscan.server.db.models import Task, TaskItem, TaskLog
+from hullscan.server.scanning import precheck
+from hullscan.server.tasks import FINAL, create_task
+from hullscan.server.timeutil import iso
+
+router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+
+
+def task_out(t: Task) -> dict[str, Any]:
+    """Public view of a task."""
+    return {"id": t.id, "kind": t.kind, "status": t.status, "trigger": t.trigger, "params": t.params,
+            "progress": {"done": t.progress_done, "total": t.progress_total}, "error": t.error,
+            "created_by": t.created_by, "created_at": iso(t.created_at), "started_at": iso(t.started_at),
+            "finished_at": iso(t.finished_at), "time_limit_seconds": t.time_limit_seconds, "attempts": t.attempts,
+            "result": {k: v for k, v in (t.result or {}).items() if k not in ("deadline", "planned")}}
+
+
+class SyncIn(BaseModel):
+    """Which registries to sync (all when empty)."""
+
+    model_config = ConfigDict(extra="forbid")
+    registry_ids: list[int] = Field(default_factory=list, max_length=1000)
+
+
+class ScanIn(BaseModel):
+    """What to scan: by registry type, registry, repository or image (default: the scan scope)."""
+
+    model_config = ConfigDict(extra="forbid")
+    registry_types: list[Literal["harbor", "quay", "gitlab", "registry"]] = Field(default_factory=list, max_length=4)
+    registry_ids: list[int] = Field(default_factory=list, max_length=1000)
+    repository_ids: list[int] = Field(default_factory=list, max_length=100_000)
+    image_ids: list[int] = Field(default_factory=list, max_length=100_000)
+    time_limit_seconds: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
+
+
+@router.get("", summary="List tasks")
+def list_tasks(
+    s: Store, _: Viewer,
+    kind: Literal["sync", "scan", "rematch"] | None = None,
+    status: Literal["pending", "running", "succeeded", "partially failed", "failed", "stopped"] | None = None,
+    page: int = Query(1, ge=1, le=1_000_000),
+    page_size: int = Query(50, ge=1, le=500),
+) -> dict[str, Any]:
+    q = select(Task)
+    if kind:
+        q = q.where(Task.kind == kind)
+    if status:
+        q = q.where(Task.status == status)
+    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = s.scalars(q.order_by(Task.id.desc()).offset((page - 1) * page_size).limit(page_size)).all()
+    return page_of([task_out(t) for t in rows], total, page, page_size)
+
+
+@router.post("/sync", status_code=202, summary="Sync assets now")
+def start_sync(body: SyncIn, rt: RT, user: Operator) -> dict[str, Any]:
+    task_id = create_task(rt, "sync", body.model_dump(), user=user.username)
+    return {"id": task_id}
+
+
+@router.post("/scan/precheck", summary="How many images a scan covers and how much quota it would consume")
+def scan_precheck(body: ScanIn, s: Store, rt: RT, _: Viewer) -> dict[str, Any]:
+    return precheck(s, body.model_dump(exclude_none=True), rt.now())
+
+
+@router.post("/scan", status_code=202, summary="Scan now (refused when the quota can't cover the new images)")
+def start_scan(body: ScanIn, s: Store, rt: RT, user: Operator) -> dict[str, Any]:
+    check = precheck(s, body.model_dump(exclude_none=True), rt.now())
+    if not check["quota_sufficient"]:
+        st = quota.status(s)
+        raise api_error(403, "QuotaExhausted",
+                        f"this scan needs {check['quota_needed']} image scans of quota but only {st.remaining} of "
+                        f"{st.purchased} are left")
+    task_id = create_task(rt, "scan", body.model_dump(exclude_none=True), user=user.username)
+    return {"id": task_id, **check}
+
+
+@router.post("/rematch", status_code=202, summary="Re-match every stored inventory against the vulnerability DB")
+def start_rematch(rt: RT, user: Operator) -> dict[str, Any]:
+    return {"id": create_task(rt, "rematch", {}, user=user.username)}
+
+
+def _task(s: Any, task_id: int) -> Task:
+    t = s.get(Task, task_id)
+    if t is None:
+        raise api_error(404, "NotFound", f"no task with id {task_id}")
+    return t
+
+
+@router.get("/{task_id}", summary="Show a task")
+def get_task(task_id: int, s: Store, _: Viewer) -> dict[str, Any]:
+    return task_out(_task(s, task_id))
+
+
+@router.post("/{task_id}/stop", summary="Ask a task to stop")
+def stop_task(task_id: int, s: Store, _: Operator) -> dict[str, Any]:
+    t = _task(s, task_id)
+    if t.status in FINAL:
+        raise api_error(409, "TaskFinished", f"task {task_id} already {t.status}")
+    t.stop_requested = True
+    return task_out(t)
+
+
+@router.get("/{task_id}/logs", summary="A task's log lines")
+def task_logs(task_id: int, s: Store, _: Viewer,
+              page: int = Query(1, ge=1, le=1_000_000), page_size: int = Query(200, ge=1, le=1000)) -> dict[str, Any]:
+    _task(s, task_id)
+    q = select(TaskLog).where(TaskLog.task_id == task_id)
+    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = s.scalars(q.order_by(TaskLog.id).offset((page - 1) * page_size).limit(page_size)).all()
+    return page_of([{"at": iso(r.at), "level": r.level, "message": r.message} for r in rows], total, page, page_size)
+
+
+@router.get("/{task_id}/items", summary="The images of a scan task and their outcome")
+def task_items(task_id: int, s: Store, _: Viewer,
+               page: int = Query(1, ge=1, le=1_000_000), page_size: int = Query(200, ge=1, le=1000)) -> dict[str, Any]:
+    _task(s, task_id)
+    q = select(TaskItem).where(TaskItem.task_id == task_id)
+    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = s.scalars(q.order_by(TaskItem.id).offset((page - 1) * page_size).limit(page_size)).all()
+    return page_of([{"image_id": r.image_id, "reference": r.reference, "status": r.status, "error": r.error}
+                    for r in rows], total, page, page_size)

@@ -1,0 +1,55 @@
+"""The FastAPI application: every router included here, errors as ``{"code", "message"}``, never a 5xx for bad input."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hullscan.server.runtime import Runtime
+
+log = logging.getLogger("hullscan.server.app")
+
+
+def _detail(detail: Any) -> dict[str, Any]:
+    if isinstance(detail, dict) and "code" in detail:
+        return detail
+    return {"code": "HTTPError", "message": str(detail)}
+
+
+def create_app(rt: Runtime) -> FastAPI:
+    """The API over ``rt`` (queue and scheduler are started by the caller)."""
+    from hullscan import __version__
+    from hullscan.server.api import admin, assets, findings, harbor, hooks, registries, settings, system, tasks
+
+    app = FastAPI(title="hullscan security center", version=str(__version__),
+                  description="Registries, asset sync, scan tasks, findings and settings of a hullscan server.")
+    app.state.runtime = rt
+    for module in (system, registries, assets, findings, settings, tasks, admin, hooks, harbor):
+        app.include_router(module.router)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(_detail(exc.detail), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return JSONResponse({"code": "InvalidRequest", "message": f"{where}: {first.get('msg')}",
+                             "errors": [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg"))} for e in errors]},
+                            status_code=422)
+
+    @app.exception_handler(IntegrityError)
+    async def conflict(_: Request, exc: IntegrityError) -> JSONResponse:
+        log.warning("integrity error: %s", exc.orig)
+        return JSONResponse({"code": "Conflict", "message": "the change conflicts with existing data"}, status_code=409)
+
+    rt.metrics.track_queue(lambda: float(rt.queue.depth()) if rt.queue is not None else 0.0)
+    return app

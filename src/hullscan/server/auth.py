@@ -1,0 +1,92 @@
+"""Users, roles and API tokens: bcrypt password hashes, SHA-256 token hashes, role ranks."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hullscan.server.db.models import ApiToken, User
+
+#: roles from least to most privileged
+ROLES = ("viewer", "operator", "admin")
+TOKEN_PREFIX = "hs_"
+
+
+def hash_password(password: str) -> str:
+    """A bcrypt hash of ``password`` (bcrypt only reads the first 72 bytes; longer passwords are refused)."""
+    import bcrypt
+
+    raw = password.encode()
+    if len(raw) > 72:
+        raise ValueError("password longer than 72 bytes")
+    return bcrypt.hashpw(raw, bcrypt.gensalt()).decode()
+
+
+def check_password(password: str, hashed: str) -> bool:
+    """True when ``password`` matches the bcrypt ``hashed``."""
+    import bcrypt
+
+    raw = password.encode()
+    if len(raw) > 72:
+        return False
+    try:
+        return bcrypt.checkpw(raw, hashed.encode())
+    except ValueError:
+        return False
+
+
+def role_allows(role: str, needed: str) -> bool:
+    """True when ``role`` is at least ``needed``."""
+    return role in ROLES and ROLES.index(role) >= ROLES.index(needed)
+
+
+def token_hash(token: str) -> str:
+    """The stored form of an API token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(session: Session, username: str, password: str, role: str) -> User:
+    """Add a user; ValueError for an unknown role, a taken name or an empty password."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
+    if not username.strip() or not password:
+        raise ValueError("username and password must not be empty")
+    if session.scalar(select(User).where(User.username == username)) is not None:
+        raise ValueError(f"user {username!r} already exists")
+    user = User(username=username, password_hash=hash_password(password), role=role)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def create_token(session: Session, user: User, name: str = "") -> str:
+    """Issue a new API token for ``user``; the plain token is returned once and never stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, name=name, token_hash=token_hash(token), prefix=token[:8]))
+    session.flush()
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The enabled user owning ``token``, or None."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
+    if row is None:
+        return None
+    from hullscan.server.db.models import utcnow
+    from hullscan.server.timeutil import aware
+
+    if row.expires_at is not None and aware(row.expires_at) <= utcnow():
+        return None
+    user = session.get(User, row.user_id)
+    return user if user is not None and not user.disabled else None
+
+
+def user_for_password(session: Session, username: str, password: str) -> User | None:
+    """The enabled user with these credentials, or None."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or user.disabled or not check_password(password, user.password_hash):
+        return None
+    return user

@@ -1,0 +1,1 @@
+"""The store: SQLAlchemy models, Alembic migrations and query helpers (portable SQL: SQLite and PostgreSQL)."""

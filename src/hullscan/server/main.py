@@ -1,0 +1,37 @@
+"""Starting a server process: runtime, recovery of interrupted tasks, workers, scheduler, then uvicorn."""
+
+from __future__ import annotations
+
+import logging
+
+from hullscan.server.runtime import ServerConfig
+
+log = logging.getLogger("hullscan.server")
+
+
+def run_server(config: ServerConfig, host: str, port: int, log_level: str = "info") -> None:
+    """Serve until interrupted."""
+    import uvicorn
+
+    from hullscan.server import jsonlog
+    from hullscan.server.app import create_app
+    from hullscan.server.runtime import build_runtime
+    from hullscan.server.scheduler import Scheduler
+    from hullscan.server.tasks import InProcessQueue, recover
+
+    jsonlog.configure(log_level)
+    rt = build_runtime(config)
+    queue = InProcessQueue(rt, config.workers)
+    rt.queue = queue
+    for task_id in recover(rt):
+        queue.enqueue(task_id)
+    scheduler = Scheduler(rt, config.tick_seconds)
+    if config.scheduler:
+        scheduler.start()
+    log.info("hullscan server on http://%s:%d (data dir %s)", host, port, config.data_dir,
+             extra={"data_dir": str(config.data_dir), "db": rt.engine.url.render_as_string(hide_password=True)})
+    try:
+        uvicorn.run(create_app(rt), host=host, port=port, log_config=None, log_level=log_level)
+    finally:
+        scheduler.stop()
+        queue.shutdown()

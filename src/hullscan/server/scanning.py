@@ -1,0 +1,303 @@
+"""Scan tasks: choose the images (scope, registry types, time range), then scan each unique digest once.
+
+Per image: stop/time-limit check, the registry's rate limit (shared token bucket), the quota (one unit
+per new digest), ``hullscan.scan.scan``, then one transaction storing the scan, the inventory, the
+findings and the item's outcome. The task resumes after a restart from its items: finished items stay
+finished, the one in flight is scanned again and replaces its findings atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from hullscan.errors import HullscanError
+from hullscan.server import quota, whitelist
+from hullscan.server.db.models import (
+    HarborScanRequest,
+    Image,
+    ImageTag,
+    Registry,
+    Repository,
+    Scan,
+    Task,
+    TaskItem,
+)
+from hullscan.server.ratelimit import try_acquire
+from hullscan.server.registries import pull_options
+from hullscan.server.results import replace_findings, store_inventory
+from hullscan.server.runtime import Runtime
+from hullscan.server.scansettings import ScanSettings, get_settings
+from hullscan.server.tasks import add_log, finish
+from hullscan.server.timeutil import aware
+
+TIME_LIMIT = "not scanned: time limit"
+STOPPED = "not scanned: stopped"
+NO_QUOTA = "not scanned: quota exhausted"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One image a scan covers."""
+
+    image_id: int
+    digest: str
+    registry_id: int | None
+    reference: str
+
+
+def select_targets(session: Any, params: dict[str, Any], settings: ScanSettings, now: datetime) -> list[Target]:
+    """The unique images a scan with ``params`` covers, in a stable order."""
+    explicit = [int(x) for x in params.get("image_ids") or []]
+    types = params.get("registry_types") or settings.registry_types
+    q = (
+        select(ImageTag, Repository, Registry, Image)
+        .join(Repository, ImageTag.repository_id == Repository.id)
+        .join(Registry, Repository.registry_id == Registry.id)
+        .join(Image, ImageTag.image_id == Image.id)
+        .order_by(Registry.id, Repository.name, ImageTag.tag)
+    )
+    if explicit:
+        q = q.where(Image.id.in_(explicit))
+    else:
+        q = q.where(Repository.in_scope.is_(True), Registry.type.in_(list(types)))
+    if params.get("registry_ids"):
+        q = q.where(Registry.id.in_([int(x) for x in params["registry_ids"]]))
+    if params.get("repository_ids"):
+        q = q.where(Repository.id.in_([int(x) for x in params["repository_ids"]]))
+    cutoff = now - timedelta(days=settings.time_range_days) if settings.time_range_days and not explicit else None
+    out: dict[int, Target] = {}
+    for tag, repo, reg, image in session.execute(q):
+        if image.id in out:
+            continue
+        if cutoff is not None:
+            when = tag.updated_at or tag.pushed_at or image.image_created
+            if when is None or aware(when) < cutoff:
+                continue
+        prefix = repo.pull_prefix or f"{reg.domain or reg.ip}{':' + str(reg.port) if reg.port else ''}/{repo.name}"
+        out[image.id] = Target(image.id, image.digest, reg.id, f"{prefix}@{image.digest}")
+    return list(out.values())
+
+
+def precheck(session: Any, params: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """How many images a scan covers and how much quota it would consume."""
+    settings, _ = get_settings(session)
+    targets = select_targets(session, params, settings, now)
+    digests = [t.digest for t in targets]
+    need = quota.would_consume(session, digests)
+    st = quota.status(session)
+    return {
+        "images": len(targets),
+        "quota_needed": need,
+        "quota_remaining": st.remaining,
+        "quota_sufficient": need <= st.remaining,
+    }
+
+
+def _plan(rt: Runtime, task_id: int, params: dict[str, Any]) -> None:
+    """First run: fix the task's items."""
+    with rt.session() as s:
+        if params.get("harbor_request"):
+            req = s.get(HarborScanRequest, params["harbor_request"])
+            image = s.scalar(select(Image).where(Image.digest == req.digest)) if req else None
+            targets = [Target(image.id, image.digest, None, _harbor_ref(req))] if req and image else []
+        else:
+            settings, _ = get_settings(s)
+            targets = select_targets(s, params, settings, rt.now())
+        for t in targets:
+            s.add(TaskItem(task_id=task_id, image_id=t.image_id, registry_id=t.registry_id, reference=t.reference))
+        task = s.get(Task, task_id)
+        assert task is not None
+        task.progress_total = len(targets)
+        task.result = {**(task.result or {}), "deadline": rt.clock() + task.time_limit_seconds, "planned": True}
+    add_log(rt, task_id, f"scan covers {len(targets)} images")
+
+
+def _harbor_ref(req: HarborScanRequest) -> str:
+    host = req.registry_url.split("://", 1)[-1].rstrip("/")
+    return f"{host}/{req.repository}@{req.digest}"
+
+
+def _options(rt: Runtime, settings: ScanSettings, reg: Registry | None, harbor: HarborScanRequest | None) -> Any:
+    from hullscan.options import RegistryOptions, ScanOptions
+
+    reg_kwargs = pull_options(reg, rt.secrets)
+    if harbor is not None:
+        auth = rt.secrets.decrypt(harbor.authorization_enc)
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() == "basic":
+            user, _, pw = base64.b64decode(value).decode(errors="replace").partition(":")
+            reg_kwargs = {"username": user, "password": pw}
+        elif scheme.lower() == "bearer":
+            reg_kwargs = {"registry_token": value}
+        reg_kwargs["insecure"] = harbor.registry_url.startswith("http://")
+    checks: tuple[str, ...] = ()
+    if settings.checks.sensitive and settings.checks.sensitive_types:
+        checks = ("vulnerability", "baseline", "malicious", "history", *settings.checks.sensitive_types)
+    return ScanOptions(
+        scanners=settings.scanners(),
+        cache_dir=rt.cache_dir,
+        db_path=rt.vuln_db_path,
+        registry=RegistryOptions(**reg_kwargs),
+        checks=checks,
+        quiet=True,
+    )
+
+
+def _mark_rest(rt: Runtime, task_id: int, status: str) -> int:
+    with rt.session() as s:
+        rows = s.scalars(select(TaskItem).where(TaskItem.task_id == task_id, TaskItem.status == "pending")).all()
+        for row in rows:
+            row.status = status
+        return len(rows)
+
+
+def _wait_for_rate(rt: Runtime, task_id: int, registry_id: int | None, rate: int | None, deadline: float) -> bool:
+    """Block until the registry's bucket gives a token; False when the deadline or a stop comes first."""
+    if registry_id is None:
+        return True
+    logged = False
+    while True:
+        wait = try_acquire(rt.sessions, registry_id, rate, rt.clock())
+        if wait <= 0:
+            return True
+        if rt.clock() + wait > deadline or _stop_requested(rt, task_id):
+            return False
+        if not logged:
+            add_log(rt, task_id, f"rate limit of registry {registry_id} ({rate} images/hour): waiting {wait:.0f}s")
+            logged = True
+        rt.sleep(min(wait, 5.0))
+
+
+def _stop_requested(rt: Runtime, task_id: int) -> bool:
+    with rt.session() as s:
+        task = s.get(Task, task_id)
+        return bool(task and task.stop_requested)
+
+
+def _scan_item(rt: Runtime, task_id: int, item_id: int, settings: ScanSettings) -> tuple[str, str]:
+    """Scan one item; returns (status, error)."""
+    with rt.session() as s:
+        item = s.get(TaskItem, item_id)
+        assert item is not None
+        image = s.get(Image, item.image_id)
+        assert image is not None
+        reg = s.get(Registry, item.registry_id) if item.registry_id else None
+        task = s.get(Task, task_id)
+        harbor_id = (task.params or {}).get("harbor_request") if task else None
+        harbor = s.get(HarborScanRequest, harbor_id) if harbor_id else None
+        options = _options(rt, settings, reg, harbor)
+        reference, digest = item.reference, image.digest
+        try:
+            quota.consume(s, digest, task_id)
+        except quota.QuotaExhausted as exc:
+            item.status, item.error = NO_QUOTA, str(exc)
+            return NO_QUOTA, str(exc)
+    started, t0 = rt.now(), rt.clock()
+    try:
+        report = rt.scan_fn(reference, options)
+    except HullscanError as exc:
+        error = str(exc) or type(exc).__name__
+    except Exception as exc:  # a crashing scanner fails this image only
+        error = f"{type(exc).__name__}: {exc}"
+    else:
+        error = ""
+    duration = max(rt.clock() - t0, 0.0)
+    rt.metrics.scan_done("failed" if error else "succeeded", duration)
+    with rt.session() as s:
+        item = s.get(TaskItem, item_id)
+        image = s.get(Image, item.image_id)  # type: ignore[union-attr]
+        assert item is not None and image is not None
+        scan = Scan(image_id=image.id, task_id=task_id, status="failed" if error else "succeeded", error=error,
+                    started_at=started, finished_at=rt.now(), duration_seconds=duration)
+        s.add(scan)
+        s.flush()
+        image.last_scanned_at = rt.now()
+        if error:
+            item.status, item.error = "failed", error
+            image.scan_status, image.scan_error = "failed", error
+        else:
+            store_inventory(image, report)
+            image.inventory_fingerprint = _db_fingerprint(rt)
+            replace_findings(s, image, report.findings, rt.now(), scan.id)
+            whitelist.apply(s, rt.now(), [image.id])
+            scan.summary = {"findings": len(report.findings), "packages": len(report.packages),
+                            "notes": list(report.notes)[:20]}
+            item.status = "succeeded"
+            image.scan_status, image.scan_error = "succeeded", ""
+    return ("failed", error) if error else ("succeeded", "")
+
+
+def _db_fingerprint(rt: Runtime) -> str:
+    from hullscan.server.rematch import db_fingerprint
+
+    return db_fingerprint(rt.vuln_db_path)
+
+
+def run_scan(rt: Runtime, task_id: int) -> None:
+    """The scan task function."""
+    with rt.session() as s:
+        task = s.get(Task, task_id)
+        assert task is not None
+        params, planned = dict(task.params or {}), bool((task.result or {}).get("planned"))
+        settings, _ = get_settings(s)
+    if not planned:
+        _plan(rt, task_id, params)
+    with rt.session() as s:
+        task = s.get(Task, task_id)
+        assert task is not None
+        deadline = float(task.result["deadline"])
+        limit = task.time_limit_seconds
+        items = [(i.id, i.reference, i.registry_id) for i in
+                 s.scalars(select(TaskItem).where(TaskItem.task_id == task_id, TaskItem.status == "pending").order_by(TaskItem.id))]
+        rates = {r.id: r.rate_limit for r in s.scalars(select(Registry))}
+    stopped = ""
+    for item_id, reference, registry_id in items:
+        if _stop_requested(rt, task_id):
+            stopped = "stopped by a user"
+            break
+        if rt.clock() >= deadline or not _wait_for_rate(rt, task_id, registry_id, rates.get(registry_id or -1), deadline):
+            stopped = "" if _stop_requested(rt, task_id) else f"time limit of {limit}s reached"
+            stopped = stopped or "stopped by a user"
+            break
+        status, error = _scan_item(rt, task_id, item_id, settings)
+        if status != "succeeded":
+            add_log(rt, task_id, f"image {reference} {status}: {error}", "error")
+        with rt.session() as s:
+            task = s.get(Task, task_id)
+            assert task is not None
+            task.progress_done = int(s.scalar(select(_count()).where(TaskItem.task_id == task_id, TaskItem.status != "pending")) or 0)
+    if stopped:
+        n = _mark_rest(rt, task_id, TIME_LIMIT if stopped.startswith("time limit") else STOPPED)
+        add_log(rt, task_id, f"{stopped}: {n} images not scanned", "warning")
+    _finish_scan(rt, task_id, stopped)
+
+
+def _count() -> Any:
+    from sqlalchemy import func
+
+    return func.count(TaskItem.id)
+
+
+def _finish_scan(rt: Runtime, task_id: int, stopped: str) -> None:
+    with rt.session() as s:
+        counts: dict[str, int] = {}
+        for (status,) in s.execute(select(TaskItem.status).where(TaskItem.task_id == task_id)):
+            counts[status] = counts.get(status, 0) + 1
+        task = s.get(Task, task_id)
+        assert task is not None
+        task.progress_done = sum(counts.values())
+    ok, failed = counts.get("succeeded", 0), counts.get("failed", 0) + counts.get(NO_QUOTA, 0)
+    result = {"counts": counts}
+    if stopped:
+        finish(rt, task_id, "stopped", f"{stopped}; {sum(v for k, v in counts.items() if k.startswith('not scanned'))} images not scanned", result)
+    elif failed and not ok:
+        finish(rt, task_id, "failed", f"all {failed} images failed (see log)", result)
+    elif failed:
+        finish(rt, task_id, "partially failed", f"{failed} of {ok + failed} images failed (see log)", result)
+    else:
+        finish(rt, task_id, "succeeded", "", result)

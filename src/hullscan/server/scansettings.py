@@ -1,0 +1,109 @@
+"""The one scan settings object: defaults, validation (pydantic) and optimistic versioned updates."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.orm import Session
+
+from hullscan.server.db.models import SettingsRow, utcnow
+
+SETTINGS_ID = 1
+
+
+class CheckItems(BaseModel):
+    """Which image checks run besides vulnerability matching."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    baseline: bool = True
+    sensitive: bool = True
+    #: sensitive-file rule ids to keep (empty: every rule)
+    sensitive_types: list[str] = Field(default_factory=list, max_length=500)
+    malware: bool = True
+    history: bool = True
+
+
+class ScanSettings(BaseModel):
+    """Editable scan settings (the repository scope itself lives on each repository: ``in_scope``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    auto_add_new_repositories: bool = True
+    #: only images updated in the last N days (creation time when never updated); None: every image
+    time_range_days: int | None = Field(default=None, ge=1, le=36500)
+    #: periodic scan every N hours; None: no periodic scan
+    scan_cycle_hours: int | None = Field(default=24, ge=1, le=24 * 366)
+    #: findings not seen for this many days are purged
+    retention_days: int = Field(default=90, ge=1, le=36500)
+    #: daily asset sync, local time HH:MM
+    sync_time: str = "03:00"
+    checks: CheckItems = Field(default_factory=CheckItems)
+    #: a task stops by itself after this many seconds
+    task_time_limit_seconds: int = Field(default=4 * 3600, ge=1, le=7 * 24 * 3600)
+    #: URLs that receive event POSTs (findings changed after a DB update, task finished)
+    webhook_urls: list[str] = Field(default_factory=list, max_length=50)
+    registry_types: list[Literal["harbor", "quay", "gitlab", "registry"]] = Field(
+        default_factory=lambda: ["harbor", "quay", "gitlab", "registry"]
+    )
+
+    @field_validator("sync_time")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        parts = v.split(":")
+        if len(parts) != 2 or not all(p.isdigit() for p in parts) or not (0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60):
+            raise ValueError("sync_time must be HH:MM (24-hour clock)")
+        return f"{int(parts[0]):02d}:{int(parts[1]):02d}"
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _urls(cls, v: list[str]) -> list[str]:
+        for url in v:
+            if not url.startswith(("http://", "https://")) or len(url) > 2000:
+                raise ValueError(f"webhook URL must be http(s)://...: {url[:80]!r}")
+        return v
+
+    def scanners(self) -> frozenset[str]:
+        """The ``ScanOptions.scanners`` these settings turn on."""
+        on = {"vuln"}
+        if self.checks.sensitive:
+            on.add("secret")
+        if self.checks.malware:
+            on.add("malware")
+        if self.checks.baseline:
+            on.add("baseline")
+        if self.checks.history:
+            on.add("history")
+        return frozenset(on)
+
+
+class VersionConflict(Exception):
+    """The settings were changed by someone else since the given version."""
+
+
+def get_settings(session: Session) -> tuple[ScanSettings, int]:
+    """The current settings and their version."""
+    row = session.get(SettingsRow, SETTINGS_ID)
+    if row is None:
+        return ScanSettings(), 0
+    return ScanSettings.model_validate(row.data), row.version
+
+
+def update_settings(session: Session, data: dict[str, Any], version: int, user: str) -> tuple[ScanSettings, int]:
+    """Replace the fields given in ``data`` if ``version`` is current; the version goes up by one."""
+    row = session.get(SettingsRow, SETTINGS_ID, with_for_update=True)
+    current = ScanSettings.model_validate(row.data) if row else ScanSettings()
+    if row is None or row.version != version:
+        raise VersionConflict(f"settings are at version {row.version if row else 0}, not {version}; reload and retry")
+    merged = ScanSettings.model_validate({**current.model_dump(), **data})
+    from sqlalchemy import update
+
+    res = session.execute(
+        update(SettingsRow)
+        .where(SettingsRow.id == SETTINGS_ID, SettingsRow.version == version)
+        .values(data=merged.model_dump(), version=version + 1, updated_at=utcnow(), updated_by=user)
+    )
+    if res.rowcount != 1:  # type: ignore[attr-defined]
+        raise VersionConflict("settings changed concurrently; reload and retry")
+    return merged, version + 1

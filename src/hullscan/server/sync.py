@@ -1,0 +1,129 @@
+"""Asset sync: list repositories, tags, digests and update times of every registry into the store.
+
+Progress is repositories done / total; every registry and repository problem is logged and makes the task
+"partially failed" (or "failed" when nothing could be listed). New repositories join the scan scope when
+the "auto-add new repositories" setting is on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from hullscan.server.db.models import Image, ImageTag, Registry, Repository, Task
+from hullscan.server.providers.base import ProviderError, RepoInfo, TagInfo
+from hullscan.server.registries import provider_of
+from hullscan.server.runtime import Runtime
+from hullscan.server.scansettings import get_settings
+from hullscan.server.tasks import add_log, finish
+
+
+def _registries(rt: Runtime, params: dict[str, Any]) -> list[int]:
+    with rt.session() as s:
+        q = select(Registry.id).where(Registry.builtin.is_(False)).order_by(Registry.id)
+        if params.get("registry_ids"):
+            q = q.where(Registry.id.in_([int(x) for x in params["registry_ids"]]))
+        return list(s.scalars(q))
+
+
+def upsert_tag(rt: Runtime, repo_id: int, tag: TagInfo, now: datetime) -> int:
+    """Record that ``tag`` of a repository points at ``tag.digest``; returns the image id."""
+    with rt.session() as s:
+        image = s.scalar(select(Image).where(Image.digest == tag.digest))
+        if image is None:
+            image = Image(digest=tag.digest, created_at=now, image_created=tag.pushed_at)
+            s.add(image)
+            s.flush()
+        row = s.scalar(select(ImageTag).where(ImageTag.repository_id == repo_id, ImageTag.tag == tag.tag))
+        if row is None:
+            row = ImageTag(repository_id=repo_id, tag=tag.tag, image_id=image.id)
+            s.add(row)
+        row.image_id = image.id
+        row.pushed_at = tag.pushed_at or row.pushed_at
+        row.updated_at = tag.updated_at or row.updated_at
+        row.last_seen_at = now
+        return image.id
+
+
+def _sync_repo(rt: Runtime, registry_id: int, info: RepoInfo, tags: list[TagInfo], auto_add: bool, now: datetime) -> bool:
+    """Store one repository and its tags; True when the repository is new."""
+    with rt.session() as s:
+        repo = s.scalar(select(Repository).where(Repository.registry_id == registry_id, Repository.name == info.name))
+        new = repo is None
+        if repo is None:
+            repo = Repository(registry_id=registry_id, name=info.name, in_scope=auto_add, created_at=now)
+            s.add(repo)
+        repo.pull_prefix = info.pull_prefix
+        repo.last_seen_at = now
+        s.flush()
+        repo_id = repo.id
+    for tag in tags:
+        if tag.digest:
+            upsert_tag(rt, repo_id, tag, now)
+    with rt.session() as s:  # tags that disappeared from the registry
+        s.execute(delete(ImageTag).where(ImageTag.repository_id == repo_id, ImageTag.last_seen_at < now))
+    return new
+
+
+def run_sync(rt: Runtime, task_id: int) -> None:
+    """The sync task function."""
+    with rt.session() as s:
+        params = dict(s.get(Task, task_id).params or {})  # type: ignore[union-attr]
+        settings, _ = get_settings(s)
+    now = rt.now()
+    failures = 0
+    listed: list[tuple[int, str, Any, list[RepoInfo]]] = []
+    for registry_id in _registries(rt, params):
+        with rt.session() as s:
+            row = s.get(Registry, registry_id)
+            assert row is not None
+            name = row.name
+            try:
+                provider = provider_of(row, rt.secrets)
+            except ProviderError as exc:
+                failures += 1
+                add_log(rt, task_id, f"registry {name!r}: {exc.message}", "error")
+                continue
+        try:
+            repos = provider.repositories()
+        except ProviderError as exc:
+            failures += 1
+            add_log(rt, task_id, f"registry {name!r}: cannot list repositories: {exc.code}: {exc.message}", "error")
+            continue
+        add_log(rt, task_id, f"registry {name!r}: {len(repos)} repositories")
+        listed.append((registry_id, name, provider, repos))
+    total = sum(len(r) for *_, r in listed)
+    with rt.session() as s:
+        task = s.get(Task, task_id)
+        assert task is not None
+        task.progress_total, task.progress_done = total, 0
+    done = new_repos = tags_seen = 0
+    for registry_id, name, provider, repos in listed:
+        for info in repos:
+            try:
+                tags = provider.tags(info)
+                new_repos += _sync_repo(rt, registry_id, info, tags, settings.auto_add_new_repositories, now)
+                tags_seen += len(tags)
+            except ProviderError as exc:
+                failures += 1
+                add_log(rt, task_id, f"registry {name!r} repository {info.name}: {exc.code}: {exc.message}", "error")
+            done += 1
+            with rt.session() as s:
+                task = s.get(Task, task_id)
+                assert task is not None
+                task.progress_done = done
+        with rt.session() as s:
+            reg = s.get(Registry, registry_id)
+            if reg is not None:
+                reg.last_sync_at = now
+    result = {"repositories": total, "new_repositories": new_repos, "tags": tags_seen, "errors": failures}
+    add_log(rt, task_id, f"synced {total} repositories ({new_repos} new, "
+            f"{'added to' if settings.auto_add_new_repositories else 'not added to'} the scan scope), {tags_seen} tags")
+    if failures and not listed:
+        finish(rt, task_id, "failed", f"{failures} registries could not be listed", result)
+    elif failures:
+        finish(rt, task_id, "partially failed", f"{failures} errors (see log)", result)
+    else:
+        finish(rt, task_id, "succeeded", "", result)
