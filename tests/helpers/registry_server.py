@@ -139,6 +139,19 @@ class CertAuthority:
 # ----------------------------------------------------------------------------- token service
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A threading HTTP server that does not print clients hanging up (tests abort reads on purpose)."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -160,6 +173,8 @@ class TokenServer:
         self.users = users
         self.requests: list[dict[str, Any]] = []
         self.expires_in = 300
+        #: answer the next N requests with 503 (to test retries of the token request)
+        self.fail_next = 0
         self._lock = threading.Lock()
         self.port = free_port()
         self.realm = f"http://127.0.0.1:{self.port}/token"
@@ -192,8 +207,7 @@ class TokenServer:
                     return False
                 return user if server.users.get(user) == password else False
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _QuietServer(("127.0.0.1", self.port), Handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
@@ -203,6 +217,13 @@ class TokenServer:
         with self._lock:
             self.requests.append({"method": method, "user": user, "scopes": scopes,
                                   "service": query.get("service", [""])[0]})
+            failing = self.fail_next > 0
+            self.fail_next -= 1 if failing else 0
+        if failing:
+            handler.send_response(503)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
         if user is False:
             body = json.dumps({"errors": [{"code": "UNAUTHORIZED", "message": "invalid credentials"}]}).encode()
             handler.send_response(401)
@@ -241,9 +262,10 @@ class TokenServer:
         return f"{signing_input}.{_b64url(signature)}"
 
     def reset(self) -> None:
-        """Forget recorded requests."""
+        """Forget recorded requests and pending failures."""
         with self._lock:
             self.requests.clear()
+            self.fail_next = 0
 
     def stop(self) -> None:
         """Shut the service down."""
@@ -482,9 +504,7 @@ class FaultProxy:
 
             do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.block_on_close = False
+        self._httpd = _QuietServer(("127.0.0.1", self.port), Handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
