@@ -13,7 +13,8 @@ installed package describe its development, not what is installed):
 
 * ``package-lock.json`` / ``npm-shrinkwrap.json`` v1 (recursive ``dependencies`` tree) and v2/v3
   (``packages`` map keyed ``node_modules/...``; the root ``""`` and workspace sources are skipped,
-  ``link`` entries take the version of their target; ``dev``/``optional`` flags kept as ``scope``),
+  ``link`` entries (workspace packages) take the version of their target and keep ``link=<folder>``;
+  ``dev``/``optional`` flags kept as ``scope``),
 * ``yarn.lock`` v1 (yarn's own format) and berry (YAML with ``__metadata``; names from
   ``resolution``, ``npm:`` protocol only, so ``workspace:``/``link:``/``portal:`` entries are the
   project's own code and skipped),
@@ -144,10 +145,11 @@ def _lock_v2(file: FileInput, packages_map: dict[str, Any]) -> list[Package]:
         head, sep, tail = str(key).rpartition("node_modules/")
         if not sep or not isinstance(entry, dict):
             continue  # the root "" and workspace folders are the project itself
-        target = entry
-        if entry.get("link") is True:
+        target, extra = entry, _scope(entry)
+        if entry.get("link") is True:  # a workspace package (or `npm link`): the target holds the data
             resolved = packages_map.get(text_field(entry, "resolved"))
             target = resolved if isinstance(resolved, dict) else {}
+            extra.append(("link", text_field(entry, "resolved")))
         name = text_field(entry, "name") or tail
         version = text_field(target, "version")
         if not _registry_version(version):
@@ -157,7 +159,7 @@ def _lock_v2(file: FileInput, packages_map: dict[str, Any]) -> list[Package]:
                 file, NAME, ECOSYSTEM, name, version, installed=False,
                 licenses=license_names(target.get("license")),
                 depends=dict_keys(target, "dependencies", "optionalDependencies"),
-                extra=_scope(entry),
+                extra=extra,
             )
         )
     return out
@@ -197,9 +199,10 @@ def _yarn_v1(file: FileInput, text: str) -> list[Package]:
     depends: list[str] = []
     in_deps = False
     seen_header = False
+    local = False  # file:/link:/workspace:/portal:/patch: ranges are the project's own code
 
     def flush() -> None:
-        if name and _registry_version(version):
+        if name and _registry_version(version) and not local:
             out.append(make_package(file, NAME, ECOSYSTEM, name, version, installed=False, depends=depends))
 
     for lineno, raw in enumerate(text.splitlines(), 1):
@@ -215,6 +218,7 @@ def _yarn_v1(file: FileInput, text: str) -> list[Package]:
             name, spec_range = _split_spec(first)
             if spec_range.startswith("npm:"):  # alias: "alias@npm:real@^1"
                 name, _ = _split_spec(spec_range[4:])
+            local = spec_range.startswith(("file:", "link:", "workspace:", "portal:", "patch:"))
             version, depends, in_deps, seen_header = "", [], False, True
         elif not seen_header:
             raise MalformedFileError(f"line {lineno}: indented line before any package header")
@@ -280,6 +284,7 @@ def parse_pnpm_lock(file: FileInput) -> list[Package]:
     for snap_key, snap in snapshots.items():
         base = str(snap_key).split("(", 1)[0]
         snapshot_deps.setdefault(base, []).extend(dict_keys(snap, "dependencies", "optionalDependencies"))
+    dev_only = _pnpm9_dev_only(data, snapshots) if major >= 9 else set()
     out: list[Package] = []
     for key, entry in packages_map.items():
         name, version = _pnpm_key(str(key), slash_form=major < 6)
@@ -289,9 +294,38 @@ def parse_pnpm_lock(file: FileInput) -> list[Package]:
             continue
         depends = dict_keys(entry, "dependencies", "optionalDependencies") + snapshot_deps.get(str(key), [])
         out.append(
-            make_package(file, NAME, ECOSYSTEM, name, version, installed=False, depends=depends, extra=_scope(entry))
+            make_package(
+                file, NAME, ECOSYSTEM, name, version, installed=False, depends=depends,
+                extra=[("scope", "dev")] if str(key) in dev_only else _scope(entry),
+            )
         )
     return out
+
+
+def _pnpm9_dev_only(data: dict[str, Any], snapshots: dict[str, Any]) -> set[str]:
+    """Lockfile 9 has no ``dev`` flags: the ``packages`` keys reachable only from ``devDependencies``."""
+
+    def walk(kinds: tuple[str, ...]) -> set[str]:
+        todo: list[str] = []
+        for importer in (data.get("importers") or {}).values():
+            for kind in kinds:
+                deps = importer.get(kind) if isinstance(importer, dict) else None
+                for dep, spec in (deps or {}).items() if isinstance(deps, dict) else ():
+                    todo.append(f"{dep}@{text_field(spec, 'version')}")
+        seen: set[str] = set()
+        while todo:
+            key = todo.pop()
+            if key in seen:
+                continue
+            seen.add(key)
+            snap = snapshots.get(key)
+            for kind in ("dependencies", "optionalDependencies"):
+                deps = snap.get(kind) if isinstance(snap, dict) else None
+                if isinstance(deps, dict):
+                    todo.extend(f"{dep}@{ver}" for dep, ver in deps.items())
+        return {k.split("(", 1)[0] for k in seen}
+
+    return walk(("devDependencies",)) - walk(("dependencies", "optionalDependencies"))
 
 
 # --------------------------------------------------------------------------- analyzer
