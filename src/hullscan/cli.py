@@ -24,6 +24,9 @@ app = typer.Typer(
 )
 cache_app = typer.Typer(help="The layer analysis cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
+from hullscan.vulndb.cli import db_app  # noqa: E402  (light: typer only)
+
+app.add_typer(db_app, name="db")
 
 
 def _err(message: str) -> None:
@@ -94,6 +97,12 @@ def image_cmd(
     workers: Annotated[int, typer.Option(help="Layers analysed in parallel (0: number of cores).")] = 0,
     timeout: Annotated[float, typer.Option(help="Registry request timeout in seconds.")] = 60.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    severity: Annotated[Optional[str], typer.Option(help="Report only these severities, e.g. HIGH,CRITICAL (others are suppressed).")] = None,
+    ignore_unfixed: Annotated[bool, typer.Option("--ignore-unfixed", help="Suppress vulnerabilities without a released fix.")] = False,
+    exit_code: Annotated[int, typer.Option(help="Exit with this code when findings remain after filtering (CI gate).")] = 0,
+    ignorefile: Annotated[Optional[Path], typer.Option(help="Ignore file (default: .hullscanignore when present).")] = None,
+    vex: Annotated[Optional[list[Path]], typer.Option(help="OpenVEX document (repeatable).")] = None,
+    show_suppressed: Annotated[bool, typer.Option("--show-suppressed", help="List suppressed findings and why (table format).")] = False,
 ) -> None:
     """Scan one image: packages, and the risks chosen with --scanners."""
     from dataclasses import replace
@@ -123,8 +132,15 @@ def image_cmd(
         options = replace(options, cache_dir=cache_dir)
     if db is not None:
         options = replace(options, db_path=db)
-    report = _run_scan(target, options)
+    from hullscan.suppress import apply_filters, build_filters, write_suppressed
+
+    filters = build_filters(severity, ignore_unfixed, ignorefile, vex or ())
+    report = apply_filters(_run_scan(target, options), filters)
     _emit(writer, report, output)
+    if show_suppressed and format == "table" and output is None:
+        write_suppressed(report, sys.stdout)
+    if exit_code and report.findings:
+        raise typer.Exit(exit_code)
 
 
 def _run_scan(target: str, options: "ScanOptions") -> "ScanReport":  # type: ignore[name-defined]  # noqa: F821

@@ -30,6 +30,7 @@ FORMATS: dict[str, Format] = {
     for f in [
         Format("table", "hullscan.report.table:write", "human-readable tables (default)"),
         Format("json", "hullscan.report.json:write", "the versioned JSON report (docs/report-schema.md)"),
+        Format("sarif", "hullscan.report.sarif:write", "SARIF 2.1.0 (code scanning: GitHub, Azure DevOps...)"),
         Format("cyclonedx", "hullscan.report.cyclonedx:write", "CycloneDX 1.6 JSON SBOM with vulnerabilities"),
         Format("spdx-json", "hullscan.report.spdx:write", "SPDX 2.3 JSON SBOM"),
     ]
