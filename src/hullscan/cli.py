@@ -96,6 +96,10 @@ def image_cmd(
     db: Annotated[Optional[Path], typer.Option(envvar="HULLSCAN_DB", help="Vulnerability database file.")] = None,
     workers: Annotated[int, typer.Option(help="Layers analysed in parallel (0: number of cores).")] = 0,
     timeout: Annotated[float, typer.Option(help="Registry request timeout in seconds.")] = 60.0,
+    registry_token: Annotated[Optional[str], typer.Option(envvar="HULLSCAN_REGISTRY_TOKEN", help="Bearer token for the registry, used as is.")] = None,
+    docker_config: Annotated[Optional[Path], typer.Option(help="Docker config.json with registry credentials (default: $DOCKER_CONFIG or ~/.docker/config.json).")] = None,
+    retries: Annotated[int, typer.Option(min=0, help="Registry retries on 5xx, 429, timeouts and connection errors.")] = 5,
+    max_retry_seconds: Annotated[float, typer.Option(min=0, help="Total seconds spent backing off between registry retries.")] = 60.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     severity: Annotated[Optional[str], typer.Option(help="Report only these severities, e.g. HIGH,CRITICAL (others are suppressed).")] = None,
     ignore_unfixed: Annotated[bool, typer.Option("--ignore-unfixed", help="Suppress vulnerabilities without a released fix.")] = False,
@@ -126,7 +130,9 @@ def image_cmd(
         workers=workers,
         quiet=quiet,
         registry=RegistryOptions(username=username, password=password, insecure=insecure,
-                                 ca_bundle=str(ca_bundle) if ca_bundle else None, timeout=timeout),
+                                 ca_bundle=str(ca_bundle) if ca_bundle else None, timeout=timeout,
+                                 registry_token=registry_token, docker_config=str(docker_config) if docker_config else None,
+                                 retries=retries, max_retry_seconds=max_retry_seconds),
     )
     if cache_dir is not None:
         options = replace(options, cache_dir=cache_dir)

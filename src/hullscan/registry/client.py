@@ -275,6 +275,8 @@ class RegistryClient:
                     f"registry {self.host}: TLS verification failed ({tls}); pass --ca-bundle with its CA"
                     " (or --insecure for a plain-http registry)"
                 ) from None
+            if _unknown_host(exc):
+                raise RegistryError(f"registry {self.host}: unknown host ({_unknown_host(exc)})") from None
             raise _Retry(_describe_transport(exc, self.options.timeout)) from exc
         if resp.status_code in RETRY_STATUSES:
             cause = f"answered {resp.status_code} {resp.reason_phrase}".rstrip()
@@ -507,6 +509,23 @@ def _describe_transport(exc: httpx.TransportError, timeout: float) -> str:
     if isinstance(exc, httpx.RemoteProtocolError):
         return f"broke the connection ({exc or exc.__class__.__name__})"
     return f"failed ({exc.__class__.__name__}: {exc})"
+
+
+def _unknown_host(exc: BaseException) -> str:
+    """The resolver's message when the host name does not exist (not worth retrying), else ''.
+
+    A temporary resolver failure (``EAI_AGAIN``) is not matched: it is retried like other connection errors.
+    """
+    import socket
+
+    cur: BaseException | None = exc
+    seen: set[int] = set()
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, socket.gaierror) and cur.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)):
+            return str(cur.strerror or cur)
+        cur = cur.__cause__ or cur.__context__
+    return ""
 
 
 def _tls_failure(exc: BaseException) -> str:
