@@ -27,6 +27,9 @@ app.add_typer(cache_app, name="cache")
 from hullscan.vulndb.cli import db_app  # noqa: E402  (light: typer only)
 
 app.add_typer(db_app, name="db")
+from hullscan.server.cli import register as _register_server  # noqa: E402  (light: typer only)
+
+_register_server(app)  # hullscan server, hullscan admin create
 
 
 def _err(message: str) -> None:
