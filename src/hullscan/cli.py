@@ -30,6 +30,9 @@ app.add_typer(db_app, name="db")
 from hullscan.server.cli import register as _register_server  # noqa: E402  (light: typer only)
 
 _register_server(app)  # hullscan server, hullscan admin create
+from hullscan.sbom import register as _register_sbom  # noqa: E402  (light: no SBOM library at import)
+
+_register_sbom(app)  # hullscan sbom, hullscan sbom-scan
 
 
 def _err(message: str) -> None:
