@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tarfile
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -171,7 +171,7 @@ def analyze_entries(
                         content.append(entry.read())
                     except HullscanError:
                         raise
-                    except (OSError, EOFError, ValueError, tarfile.TarError) as exc:
+                    except (OSError, EOFError, ValueError, zlib.error) as exc:
                         raise BlobError(f"layer {layer_id}: cannot read {entry.info.path}: {exc}") from None
                     if len(content[0]) <= _HARDLINK_KEEP:
                         kept[entry.info.path] = content[0]
@@ -323,7 +323,7 @@ def analyze_image(
         return result
 
     workers = options.workers or min(len(layers), os.cpu_count() or 1, 8) or 1
-    if workers <= 1 or len(layers) <= 1:
+    if workers <= 1 or len(layers) <= 1 or not source.parallel:
         results = [one(i) for i in range(len(layers))]
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="layer") as pool:

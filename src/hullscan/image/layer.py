@@ -18,17 +18,24 @@ from __future__ import annotations
 
 import io
 import posixpath
-import tarfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from hullscan.errors import BlobError, LimitExceededError
+from hullscan.errors import BlobError, HullscanError, LimitExceededError
+from hullscan.image.tarstream import BLOCKDEV, CHAR, FIFO, GNU_SPARSE, HARDLINK, SYMLINK, Member, TarReader
 from hullscan.model import FileInfo, ScanWarning
 from hullscan.options import Limits
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
+
+try:
+    from zstandard import ZstdError as _ZstdError
+except ImportError:  # pragma: no cover
+    class _ZstdError(Exception):  # type: ignore[no-redef]
+        """Placeholder when zstandard is missing."""
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -205,36 +212,24 @@ def walk_layer(
     valid tar / compressed tar, LimitExceededError when a limit is exceeded.
     """
     what = f"layer {layer_id}"
-    counting = _CountingReader(decompressed(raw), limits, budget, what)
-    stream = io.BufferedReader(counting, buffer_size=1 << 20)
     try:
-        tar = tarfile.open(fileobj=stream, mode="r|", errorlevel=1)  # type: ignore[call-overload]
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-        raise BlobError(f"{what}: not a readable tar stream ({_cause(exc)})") from None
-    try:
-        while True:
-            try:
-                member = tar.next()
-            except (tarfile.TarError, EOFError, OSError, ValueError, UnicodeDecodeError) as exc:
-                if isinstance(exc, LimitExceededError):
-                    raise
-                raise BlobError(f"{what}: truncated or corrupt tar stream ({_cause(exc)})") from None
-            if member is None:
-                break
+        counting = _CountingReader(decompressed(raw), limits, budget, what)
+        stream = io.BufferedReader(counting, buffer_size=1 << 20)
+        reader = TarReader(stream, what)  # type: ignore[arg-type]
+        for member in reader:
             budget.take_entry(what)
-            entry = _entry(tar, member, layer_id, warnings)
+            entry = _entry(reader, member, layer_id, warnings)
             if entry is not None:
                 yield entry
-    finally:
-        tar.close()
-    # read what is left (tar padding, compression trailer) so the caller's digest check sees every byte
-    try:
+        # read what is left (tar padding, compression trailer) so the caller's digest check sees every byte
         while stream.read(1 << 20):
             pass
-    except (EOFError, OSError, ValueError) as exc:
-        if isinstance(exc, LimitExceededError):
+    except (EOFError, OSError, ValueError, zlib.error) as exc:
+        if isinstance(exc, HullscanError):
             raise
         raise BlobError(f"{what}: truncated or corrupt compressed stream ({_cause(exc)})") from None
+    except _ZstdError as exc:
+        raise BlobError(f"{what}: corrupt zstd stream ({_cause(exc)})") from None
 
 
 def _cause(exc: BaseException) -> str:
@@ -242,7 +237,7 @@ def _cause(exc: BaseException) -> str:
     return text[:200]
 
 
-def _entry(tar: tarfile.TarFile, m: tarfile.TarInfo, layer_id: str, warnings: list[ScanWarning]) -> Entry | None:
+def _entry(reader: TarReader, m: Member, layer_id: str, warnings: list[ScanWarning]) -> Entry | None:
     path, problem = normalise(m.name)
     if path is None:
         warnings.append(ScanWarning("path-traversal", f"entry {m.name!r} leaves the image root: ignored", m.name, layer_id))
@@ -255,13 +250,14 @@ def _entry(tar: tarfile.TarFile, m: tarfile.TarInfo, layer_id: str, warnings: li
     if base.startswith(WHITEOUT_PREFIX):
         target = posixpath.join(posixpath.dirname(path), base[len(WHITEOUT_PREFIX):])
         return Entry(FileInfo(path=target, kind="file"), whiteout=True)
-    if m.ischr() or m.isblk():
+    t = m.type
+    if t in (CHAR, BLOCKDEV):
         warnings.append(ScanWarning("device-file", f"device file {path} ignored", path, layer_id))
         return None
-    if m.isfifo():
+    if t == FIFO:
         return None
     mode = m.mode & 0o7777
-    if m.issym():
+    if t == SYMLINK:
         target = m.linkname
         if link_escapes(path, target):
             warnings.append(
@@ -269,8 +265,8 @@ def _entry(tar: tarfile.TarFile, m: tarfile.TarInfo, layer_id: str, warnings: li
             )
             target = ""
         return Entry(FileInfo(path=path, size=0, mode=mode, uid=m.uid, gid=m.gid, kind="symlink", linkname=target))
-    if m.islnk():
-        target_path, lproblem = normalise(m.linkname)
+    if t == HARDLINK:
+        target_path, _ = normalise(m.linkname)
         if target_path is None:
             warnings.append(
                 ScanWarning("link-escape", f"hard link {path} -> {m.linkname!r} points outside the image root: ignored", path, layer_id)
@@ -279,14 +275,6 @@ def _entry(tar: tarfile.TarFile, m: tarfile.TarInfo, layer_id: str, warnings: li
         return Entry(FileInfo(path=path, size=0, mode=mode, uid=m.uid, gid=m.gid, kind="hardlink", linkname=target_path))
     if m.isdir():
         return Entry(FileInfo(path=path, size=0, mode=mode, uid=m.uid, gid=m.gid, kind="dir"))
-    if m.isreg():
-        return Entry(FileInfo(path=path, size=m.size, mode=mode, uid=m.uid, gid=m.gid, kind="file"), reader=_member_reader(tar, m))
+    if m.isreg() or t == GNU_SPARSE:
+        return Entry(FileInfo(path=path, size=m.size, mode=mode, uid=m.uid, gid=m.gid, kind="file"), reader=reader.read)
     return None
-
-
-def _member_reader(tar: tarfile.TarFile, member: tarfile.TarInfo) -> Callable[[], bytes]:
-    def read() -> bytes:
-        fh = tar.extractfile(member)
-        return fh.read() if fh is not None else b""
-
-    return read

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import tarfile
 from pathlib import Path
@@ -64,26 +65,76 @@ class _DirBlobs(_BlobStore):
             raise BlobError(f"blob {digest} missing from {self.root}") from None
 
 
+class _Slice(io.RawIOBase):
+    """An independent, bounded reader over ``size`` bytes at ``offset`` of a file (one per blob, so layers
+    can be read by several threads at once)."""
+
+    def __init__(self, path: Path, offset: int, size: int) -> None:
+        self._fh = open(path, "rb")
+        self._fh.seek(offset)
+        self._start = offset
+        self._left = size
+        self._size = size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if whence != 0 or not 0 <= pos <= self._size:
+            raise OSError("only absolute seeks inside the member are supported")
+        self._fh.seek(self._start + pos)
+        self._left = self._size - pos
+        return pos
+
+    def readinto(self, buf: Any) -> int:
+        n = min(len(buf), self._left)
+        if n <= 0:
+            return 0
+        data = self._fh.read(n)
+        buf[: len(data)] = data
+        self._left -= len(data)
+        return len(data)
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
 class _TarBlobs(_BlobStore):
-    def __init__(self, tar: tarfile.TarFile, origin: str) -> None:
+    def __init__(self, tar: tarfile.TarFile, origin: str, path: Path) -> None:
         self.tar = tar
         self.origin = origin
+        self.path = path
         self.members = {m.name.lstrip("./"): m for m in tar.getmembers() if m.isreg()}
+        #: an uncompressed archive can be read at member offsets by independent handles
+        self.direct = _is_plain_tar(path)
 
     def open_name(self, name: str) -> BinaryIO:
         member = self.members.get(name.lstrip("./"))
         if member is None:
             raise BlobError(f"{name} missing from {self.origin}")
+        if self.direct:
+            return io.BufferedReader(_Slice(self.path, member.offset_data, member.size), 1 << 20)  # type: ignore[return-value]
         fh = self.tar.extractfile(member)
         if fh is None:  # pragma: no cover - regular members always extract
             raise BlobError(f"{name} unreadable in {self.origin}")
         return fh  # type: ignore[return-value]
+
 
     def open(self, digest: str) -> BinaryIO:
         if not valid_digest(digest):
             raise ManifestError(f"invalid digest {digest!r}")
         algo, hexpart = digest.split(":", 1)
         return self.open_name(f"blobs/{algo}/{hexpart}")
+
+
+def _is_plain_tar(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    return not (head[:2] == b"\x1f\x8b" or head == b"\x28\xb5\x2f\xfd" or head[:3] == b"BZh" or head[:5] == b"\xfd7zXZ")
 
 
 class OCILayoutSource(ImageSource):
@@ -101,7 +152,8 @@ class OCILayoutSource(ImageSource):
         else:
             self.kind = "oci-archive"
             self._tar = _open_tar(self.path)
-            tblobs = _TarBlobs(self._tar, str(self.path))
+            tblobs = _TarBlobs(self._tar, str(self.path), self.path)
+            self.parallel = tblobs.direct
             self.blobs = tblobs
             with tblobs.open_name("index.json") as fh:
                 index_bytes = fh.read()
@@ -164,7 +216,8 @@ class DockerArchiveSource(ImageSource):
         self.path = Path(path)
         self.tag = tag
         self._tar = _open_tar(self.path)
-        self._blobs = _TarBlobs(self._tar, str(self.path))
+        self._blobs = _TarBlobs(self._tar, str(self.path), self.path)
+        self.parallel = self._blobs.direct
         with self._blobs.open_name("manifest.json") as fh:
             raw = fh.read()
         try:

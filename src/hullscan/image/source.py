@@ -88,6 +88,8 @@ class ImageSource(ABC):
     """Where an image comes from. Use as a context manager."""
 
     kind: str = ""
+    #: whether ``open_blob`` streams may be read by several threads at once
+    parallel: bool = True
 
     @abstractmethod
     def resolve(self, platform: Platform | None = None) -> ResolvedImage:
@@ -132,6 +134,45 @@ def verify_bytes(data: bytes, digest: str, what: str) -> None:
         raise DigestMismatchError(f"{what}: digest mismatch: expected {digest}, got {actual}")
 
 
+_BACKGROUND_HASH_MIN = 4 * 1024 * 1024
+
+
+class _BackgroundHash:
+    """Hashes on a helper thread: ``hashlib`` releases the GIL on large updates, so the digest of a big blob is
+    computed on another core while the reading thread parses the tar stream."""
+
+    def __init__(self, algo: str) -> None:
+        import queue
+        import threading
+
+        self._h = hashlib.new(algo)
+        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
+        self._thread = threading.Thread(target=self._run, name="blob-hash", daemon=True)
+        self._thread.start()
+        self._result: str | None = None
+
+    def _run(self) -> None:
+        while (chunk := self._q.get()) is not None:
+            self._h.update(chunk)
+
+    def update(self, data: bytes) -> None:
+        """Queue ``data`` for hashing."""
+        self._q.put(bytes(data))
+
+    def hexdigest(self) -> str:
+        """Wait for the queued data, then return the digest."""
+        if self._result is None:
+            self._q.put(None)
+            self._thread.join()
+            self._result = self._h.hexdigest()
+        return self._result
+
+    def close(self) -> None:
+        """Stop the helper thread (without a digest)."""
+        if self._result is None and self._thread.is_alive():
+            self._q.put(None)
+
+
 class VerifyingReader:
     """Wraps a binary stream; hashes what passes through and checks size and digest at EOF."""
 
@@ -140,7 +181,8 @@ class VerifyingReader:
         self._digest = digest
         self._size = size
         self._what = what
-        self._hash = hashlib.new(digest.split(":", 1)[0])
+        algo = digest.split(":", 1)[0]
+        self._hash: Any = _BackgroundHash(algo) if size is None or size > _BACKGROUND_HASH_MIN else hashlib.new(algo)
         self._count = 0
         self._done = False
 
@@ -184,6 +226,9 @@ class VerifyingReader:
 
     def close(self) -> None:
         """Close the underlying stream."""
+        stop = getattr(self._hash, "close", None)
+        if stop is not None:
+            stop()
         close = getattr(self._raw, "close", None)
         if close:
             close()

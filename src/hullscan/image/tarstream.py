@@ -1,0 +1,228 @@
+"""A lean streaming tar reader (POSIX ustar, GNU long names/links, PAX extended headers).
+
+Why not :mod:`tarfile`: its stream mode spends ~45 µs per entry in Python header handling, which is
+most of a cold scan of a Debian base layer (9k entries). This reader parses the 512-byte header with
+slices and skips member data by ``readinto`` into one reusable buffer. It reads forward only and
+never writes anything. Every malformed header is a :class:`~hullscan.errors.BlobError` naming the offset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from hullscan.errors import BlobError
+
+BLOCK = 512
+_SKIP = 1 << 20
+
+REGULAR = frozenset(b"0\x007")
+HARDLINK = ord("1")
+SYMLINK = ord("2")
+CHAR = ord("3")
+BLOCKDEV = ord("4")
+DIRECTORY = ord("5")
+FIFO = ord("6")
+GNU_LONGNAME = ord("L")
+GNU_LONGLINK = ord("K")
+PAX_HEADER = ord("x")
+PAX_GLOBAL = ord("g")
+GNU_SPARSE = ord("S")
+
+
+@dataclass
+class Member:
+    """One tar entry's header."""
+
+    name: str
+    type: int  # typeflag byte
+    size: int
+    mode: int
+    uid: int
+    gid: int
+    linkname: str
+
+    def isreg(self) -> bool:
+        """Regular file (incl. contiguous files)."""
+        return self.type in REGULAR
+
+    def isdir(self) -> bool:
+        """Directory."""
+        return self.type == DIRECTORY or (self.type in REGULAR and self.name.endswith("/"))
+
+
+def _octal(field: bytes, what: str, offset: int) -> int:
+    if field and field[0] & 0x80:  # GNU base-256
+        value = int.from_bytes(field[1:], "big")
+        return -value if field[0] & 0x40 else value
+    text = field.split(b"\0", 1)[0].strip()
+    if not text:
+        return 0
+    try:
+        return int(text, 8)
+    except ValueError:
+        raise BlobError(f"invalid tar header at offset {offset}: bad {what} field {field!r}") from None
+
+
+def _name(field: bytes) -> str:
+    return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
+
+class TarReader:
+    """Iterate members of a tar stream; :meth:`read` returns the current member's data."""
+
+    def __init__(self, stream: BinaryIO, what: str) -> None:
+        self._stream = stream
+        self._what = what
+        self._offset = 0
+        self._left = 0  # data + padding of the current member not yet consumed
+        self._data_left = 0  # data of the current member not yet consumed
+        self._buf = bytearray(_SKIP)
+        self._global: dict[str, str] = {}
+
+    def _read_exact(self, n: int) -> bytes:
+        data = self._stream.read(n)
+        if len(data) != n:
+            chunks = [data]
+            got = len(data)
+            while got < n:
+                more = self._stream.read(n - got)
+                if not more:
+                    raise BlobError(f"{self._what}: truncated tar stream at offset {self._offset + got}")
+                chunks.append(more)
+                got += len(more)
+            data = b"".join(chunks)
+        self._offset += n
+        return data
+
+    def _skip(self, n: int) -> None:
+        view = memoryview(self._buf)
+        readinto = getattr(self._stream, "readinto", None)
+        while n > 0:
+            step = min(n, _SKIP)
+            if readinto is not None:
+                got = readinto(view[:step])
+            else:
+                got = len(self._stream.read(step))
+            if not got:
+                raise BlobError(f"{self._what}: truncated tar stream at offset {self._offset}")
+            n -= got
+            self._offset += got
+
+    def read(self) -> bytes:
+        """The whole data of the current member (once; an empty result afterwards)."""
+        n = self._data_left
+        if n <= 0:
+            return b""
+        data = self._read_exact(n)
+        self._data_left = 0
+        self._left -= n
+        return data
+
+    def __iter__(self) -> Iterator[Member]:
+        pax: dict[str, str] = {}
+        long_name: str | None = None
+        long_link: str | None = None
+        while True:
+            if self._left:
+                self._skip(self._left)
+                self._left = self._data_left = 0
+            start = self._offset
+            header = self._stream.read(BLOCK)
+            if not header:
+                return  # EOF without end-of-archive blocks: accepted (some writers omit them)
+            if len(header) < BLOCK:
+                header += self._read_exact_tail(BLOCK - len(header), start)
+            self._offset = start + BLOCK
+            if header.count(0) == BLOCK:
+                return  # end-of-archive marker
+            self._check(header, start)
+            typeflag = header[156]
+            size = _octal(header[124:136], "size", start)
+            if size < 0:
+                raise BlobError(f"invalid tar header at offset {start}: negative size")
+            if typeflag in (PAX_HEADER, PAX_GLOBAL, GNU_LONGNAME, GNU_LONGLINK):
+                if size > 16 * 1024 * 1024:
+                    raise BlobError(f"{self._what}: extended header of {size} bytes at offset {start}")
+                data = self._read_exact(size)
+                self._skip(-size % BLOCK)
+                if typeflag == PAX_HEADER:
+                    pax.update(self._pax(data, start))
+                elif typeflag == PAX_GLOBAL:
+                    self._global.update(self._pax(data, start))
+                elif typeflag == GNU_LONGNAME:
+                    long_name = _name(data)
+                else:
+                    long_link = _name(data)
+                continue
+            name = _name(header[0:100])
+            if header[257:263] == b"ustar\x00":  # POSIX: a prefix field extends the name
+                prefix = _name(header[345:500])
+                if prefix:
+                    name = f"{prefix}/{name}"
+            linkname = _name(header[157:257])
+            attrs = {**self._global, **pax}
+            if long_name is not None:
+                name = long_name
+            if long_link is not None:
+                linkname = long_link
+            name = attrs.get("path", name)
+            linkname = attrs.get("linkpath", linkname)
+            if "size" in attrs:
+                try:
+                    size = int(attrs["size"])
+                except ValueError:
+                    raise BlobError(f"{self._what}: bad PAX size at offset {start}") from None
+            data_size = 0 if typeflag in (HARDLINK, SYMLINK, DIRECTORY, CHAR, BLOCKDEV, FIFO) else size
+            member = Member(
+                name=name,
+                type=typeflag,
+                size=data_size,
+                mode=_octal(header[100:108], "mode", start),
+                uid=int(attrs["uid"]) if attrs.get("uid", "").isdigit() else _octal(header[108:116], "uid", start),
+                gid=int(attrs["gid"]) if attrs.get("gid", "").isdigit() else _octal(header[116:124], "gid", start),
+                linkname=linkname,
+            )
+            pax = {}
+            long_name = long_link = None
+            self._data_left = data_size
+            self._left = data_size + (-data_size % BLOCK)
+            yield member
+
+    def _read_exact_tail(self, n: int, start: int) -> bytes:
+        data = self._stream.read(n)
+        if len(data) != n:
+            raise BlobError(f"{self._what}: truncated tar stream at offset {start}")
+        return data
+
+    def _check(self, header: bytes, start: int) -> None:
+        stored = header[148:156]
+        try:
+            expected = int(stored.split(b"\0", 1)[0].strip() or b"-1", 8)
+        except ValueError:
+            raise BlobError(f"{self._what}: not a tar stream (bad header checksum field at offset {start})") from None
+        actual = sum(header[:148]) + 256 + sum(header[156:])
+        if expected != actual and expected != actual - 2 * sum(b for b in header[:148] + header[156:] if b > 127):
+            raise BlobError(f"{self._what}: corrupt tar header at offset {start} (checksum {expected} != {actual})")
+
+    def _pax(self, data: bytes, start: int) -> dict[str, str]:
+        out: dict[str, str] = {}
+        pos = 0
+        while pos < len(data):
+            if data[pos] == 0:
+                break
+            space = data.find(b" ", pos)
+            if space < 0:
+                raise BlobError(f"{self._what}: malformed PAX header at offset {start}")
+            try:
+                length = int(data[pos:space])
+            except ValueError:
+                raise BlobError(f"{self._what}: malformed PAX header at offset {start}") from None
+            if length <= 0 or pos + length > len(data):
+                raise BlobError(f"{self._what}: malformed PAX record length at offset {start}")
+            record = data[space + 1 : pos + length - 1]
+            key, _, value = record.partition(b"=")
+            out[key.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")
+            pos += length
+        return out
