@@ -84,7 +84,7 @@ class _Run:
                 continue
             fixed = tuple(osvrange.fixed_versions(cand.entry, cand.namespace, installed))
             hits.append(Hit(cand, fixed))
-        return [build_finding(pkg, group) for group in group_hits(hits)]
+        return [build_finding(pkg, group) for group in group_hits(hits, split_multi=pkg.is_os)]
 
     def _unmatched_label(self, pkg: Package) -> str:
         if self.distro is None:

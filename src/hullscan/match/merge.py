@@ -3,8 +3,9 @@ per package**, however many sources and aliases name it.
 
 Grouping: a record whose id is a CVE, or which aliases exactly one CVE, belongs to that CVE's group.
 A record naming no CVE joins the group it shares an id/alias with, else stands alone. A record
-naming several CVEs (a DSA, an ALSA errata) is folded into those CVEs' groups (its id becomes an alias)
-when every one of them is already a group; otherwise it stands alone.
+naming several CVEs (a DSA, an ALSA errata) counts, for OS packages, once for each of its CVEs (its
+id becomes an alias of each CVE's finding, its fix applies to each); for language packages it is
+folded into its CVEs' groups when all of them are already there, else it stands alone.
 
 Primary id: for OS packages the CVE when the group has one; otherwise the record id (the smallest
 when several records agree). Every other id goes to ``aliases``.
@@ -37,15 +38,16 @@ class Hit:
 @dataclass
 class _Group:
     hits: list[Hit] = field(default_factory=list)
-    extra_ids: set[str] = field(default_factory=set)
-    extra_sources: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)  # every id and alias this finding answers to
+
+    def add(self, hit: Hit, only: str | None = None) -> None:
+        """Add a hit with all its ids, or (``only``: one CVE of a multi-CVE record) with its id and that CVE."""
+        adv = hit.candidate.advisory
+        self.hits.append(hit)
+        self.names.update((adv.id, only) if only else (adv.id, *adv.aliases))
 
     def ids(self) -> set[str]:
-        out = set(self.extra_ids)
-        for hit in self.hits:
-            out.add(hit.candidate.advisory.id)
-            out.update(hit.candidate.advisory.aliases)
-        return out
+        return set(self.names)
 
 
 def _cves(hit: Hit) -> list[str]:
@@ -53,8 +55,9 @@ def _cves(hit: Hit) -> list[str]:
     return sorted({i for i in (adv.id, *adv.aliases) if i.startswith("CVE-")})
 
 
-def group_hits(hits: list[Hit]) -> list[_Group]:
-    """Group hits per vulnerability (see the module doc)."""
+def group_hits(hits: list[Hit], split_multi: bool = True) -> list[_Group]:
+    """Group hits per vulnerability (see the module doc). ``split_multi`` (OS packages): a record naming
+    several CVEs joins (or opens) the group of each of its CVEs."""
     groups: dict[str, _Group] = {}
     no_cve: list[Hit] = []
     multi: list[Hit] = []
@@ -62,29 +65,24 @@ def group_hits(hits: list[Hit]) -> list[_Group]:
         adv = hit.candidate.advisory
         cves = _cves(hit)
         if adv.id.startswith("CVE-"):
-            groups.setdefault(adv.id, _Group()).hits.append(hit)
+            groups.setdefault(adv.id, _Group()).add(hit)
         elif len(cves) == 1:
-            groups.setdefault(cves[0], _Group()).hits.append(hit)
+            groups.setdefault(cves[0], _Group()).add(hit)
         elif not cves:
             no_cve.append(hit)
         else:
             multi.append(hit)
     for hit in no_cve:
         adv = hit.candidate.advisory
-        names = {adv.id, *adv.aliases}
-        target = next((g for g in groups.values() if g.ids() & names), None)
-        if target is None:
-            target = groups.setdefault(adv.id, _Group())
-        target.hits.append(hit)
+        target = next((g for g in groups.values() if g.names & {adv.id, *adv.aliases}), None)
+        (target or groups.setdefault(adv.id, _Group())).add(hit)
     for hit in multi:
-        adv = hit.candidate.advisory
         cves = _cves(hit)
-        if all(c in groups for c in cves):
+        if split_multi or all(c in groups for c in cves):
             for c in cves:
-                groups[c].extra_ids.add(adv.id)
-                groups[c].extra_sources.add(adv.source)
+                groups.setdefault(c, _Group()).add(hit, only=c)
         else:
-            groups.setdefault(adv.id, _Group()).hits.append(hit)
+            groups.setdefault(hit.candidate.advisory.id, _Group()).add(hit)
     return [groups[k] for k in sorted(groups)]
 
 
@@ -177,7 +175,7 @@ def build_finding(pkg: Package, group: _Group) -> Finding:
             cvss_score=score,
             cvss_vector=vector,
             severity_source=sev_source,
-            data_source=",".join(sorted({a.source for a in advs} | group.extra_sources)),
+            data_source=",".join(sorted({a.source for a in advs})),
             references=refs,
             published=published,
             modified=modified,
