@@ -194,3 +194,41 @@ def test_wants_all_database_paths() -> None:
     a = RpmAnalyzer()
     assert not a.wants("/var/lib/rpm/Basenames", FileInfo(path="/var/lib/rpm/Basenames"))
     assert not a.wants("/var/lib/rpm/rpmdb.sqlite-wal", FileInfo(path="/var/lib/rpm/rpmdb.sqlite-wal"))
+
+
+@pytest.mark.parametrize("pagesize", [512, 65536])
+def test_many_headers_across_buckets_inline_and_overflow(tmp_path: Path, pagesize: int) -> None:
+    """300 records: many buckets and bucket page chains; 64 KiB pages keep values inline (H_KEYDATA),
+    512-byte pages put every value on an overflow chain (H_OFFPAGE). rpm's bdb_ro is the reference."""
+    import shutil
+
+    if not (shutil.which("db5.3_load") and shutil.which("rpm")):
+        pytest.skip("db5.3-util / rpm not installed")
+    blobs = [b for _, b in rpmdb_writers.sqlite_blobs(DATA / "rpmdb.sqlite")]
+    rpmdb_writers.write_bdb([(i + 1, blobs[i % len(blobs)]) for i in range(300)], tmp_path / "Packages", pagesize=pagesize)
+    reference = sorted(rpmdb_writers.read_back_with_rpm(tmp_path, "%{NAME}|%{EPOCHNUM}:%{VERSION}-%{RELEASE}\\n").split())
+    res = run("/var/lib/rpm/Packages", (tmp_path / "Packages").read_bytes())
+    assert res.warnings == [] and len(res.packages) == 300
+    got = sorted(f"{p.name}|{p.version if ':' in p.version else '0:' + p.version}" for p in res.packages)
+    assert got == reference
+
+
+def test_bdb_page_loop_is_rejected_not_followed() -> None:
+    def loop(buf: bytearray) -> bytearray:
+        pagesize = struct.unpack_from("<I", buf, 20)[0]
+        struct.pack_into("<I", buf, pagesize + 16, 1)  # bucket page 1 -> next page 1
+        return buf
+
+    res = run("/var/lib/rpm/Packages", damaged("Packages", loop))
+    assert res.packages == [] or len(res.packages) < len(WANT)
+    assert len(res.warnings) == 1 and "linked twice" in res.warnings[0].message
+
+
+def test_ndb_overlapping_blobs_are_rejected() -> None:
+    def overlap(buf: bytearray) -> bytearray:
+        first_blkoff = struct.unpack_from("<I", buf, 32 + 8)[0]
+        struct.pack_into("<I", buf, 48 + 8, first_blkoff)  # second slot points at the first blob
+        return buf
+
+    res = run("/var/lib/rpm/Packages.db", damaged("Packages.db", overlap))
+    assert res.packages == [] and "overlaps" in res.warnings[0].message

@@ -57,6 +57,14 @@ class _HashDb:
         self.spares = [self._u32(data, 96 + 4 * i) for i in range(32)]
         if self.max_bucket > self.last_pgno:
             raise RpmDbError(f"max bucket {self.max_bucket} beyond last page {self.last_pgno}")
+        #: every page belongs to one bucket chain or one overflow chain: a second visit means a
+        #: hostile or corrupt file (and would make the walk quadratic), so it is an error
+        self.visited: set[int] = set()
+
+    def _visit(self, pgno: int) -> None:
+        if pgno in self.visited:
+            raise RpmDbError(f"page {pgno} is linked twice")
+        self.visited.add(pgno)
 
     def _u32(self, buf: bytes, off: int) -> int:
         value: int = struct.unpack_from(self.order + "I", buf, off)[0]
@@ -85,6 +93,7 @@ class _HashDb:
         for _ in range(self.last_pgno + 1):
             if got >= total:
                 break
+            self._visit(pgno)
             page = self.page(pgno)
             if page[25] != P_OVERFLOW:
                 raise RpmDbError(f"page {pgno} is not an overflow page")
@@ -97,7 +106,7 @@ class _HashDb:
             if got < total and pgno == 0:
                 raise RpmDbError("overflow chain ends early")
         if got != total:
-            raise RpmDbError("overflow chain loops")
+            raise RpmDbError("overflow chain longer than the file")
         return b"".join(parts)
 
     def item(self, page: bytes, off: int, length: int) -> bytes:
@@ -115,9 +124,8 @@ class _HashDb:
     def bucket_items(self, bucket: int) -> Iterator[tuple[bytes, bytes]]:
         """Key/value pairs of one bucket, following its page chain."""
         pgno = bucket + self.spares[bucket.bit_length()]
-        seen: set[int] = set()
-        while pgno and pgno not in seen:
-            seen.add(pgno)
+        while pgno:
+            self._visit(pgno)
             page = self.page(pgno)
             if page[25] not in (P_HASH, P_HASH_UNSORTED, P_HASHMETA):
                 raise RpmDbError(f"page {pgno} is not a hash page (type {page[25]})")

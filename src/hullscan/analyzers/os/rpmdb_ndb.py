@@ -44,6 +44,11 @@ def _slots(data: bytes) -> list[tuple[int, int, int]]:
         pkgidx, blkoff, blkcnt = struct.unpack_from("<III", data, off + 4)
         if blkoff:
             slots.append((pkgidx, blkoff, blkcnt))
+    end = slotnpages * PAGE_SIZE // BLK_SIZE  # blobs start after the slot pages and never overlap
+    for pkgidx, blkoff, blkcnt in sorted(slots, key=lambda s: s[1]):
+        if blkoff < end:
+            raise RpmDbError(f"package {pkgidx}: blob overlaps the slot pages or another blob")
+        end = blkoff + blkcnt
     return slots
 
 

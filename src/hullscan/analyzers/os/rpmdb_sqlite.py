@@ -25,11 +25,12 @@ def iter_blobs(data: bytes) -> Iterator[bytes]:
     if len(image) > 19 and (image[18] == 2 or image[19] == 2):
         image[18] = image[19] = 1
     conn = sqlite3.connect(":memory:")
+    conn.text_factory = bytes  # a damaged file may hold any bytes in a TEXT column
     try:
         try:
             conn.deserialize(bytes(image))
             rows = conn.execute("SELECT hnum, blob FROM Packages ORDER BY hnum").fetchall()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, ValueError, OverflowError, MemoryError) as exc:
             raise RpmDbError(f"SQLite: {exc}") from None
     finally:
         conn.close()
