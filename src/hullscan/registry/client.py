@@ -60,6 +60,7 @@ SCHEMA1_TYPES = (
     "application/vnd.docker.distribution.manifest.v1+prettyjws",
 )
 _CHUNK = 1 << 20
+_NOT_TLS = "plain http"
 T = TypeVar("T")
 
 
@@ -270,6 +271,10 @@ class RegistryClient:
             raise _Retry(exc.cause, exc.retry_after) from exc
         except httpx.TransportError as exc:
             tls = _tls_failure(exc)
+            if tls == _NOT_TLS:
+                raise RegistryError(
+                    f"registry {self.host} does not speak TLS on this port; use --insecure for a plain-http registry"
+                ) from None
             if tls:
                 raise RegistryError(
                     f"registry {self.host}: TLS verification failed ({tls}); pass --ca-bundle with its CA"
@@ -540,6 +545,6 @@ def _tls_failure(exc: BaseException) -> str:
         if "CERTIFICATE_VERIFY_FAILED" in text:
             return text.split("] ", 1)[-1] if "] " in text else text
         if "WRONG_VERSION_NUMBER" in text:
-            return "the registry does not speak TLS on this port"
+            return _NOT_TLS
         cur = cur.__cause__ or cur.__context__
     return ""
