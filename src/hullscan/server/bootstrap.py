@@ -20,5 +20,5 @@ def ensure_defaults(session: Session) -> None:
         session.add(Quota(id=1, purchased=DEFAULT_QUOTA, used=0))
     if session.scalar(select(Registry).where(Registry.builtin.is_(True))) is None:
         # images that reach the server without a configured registry (Harbor scanner API, webhooks) live here
-        session.add(Registry(name=DEFAULT_REGISTRY, type="registry", version="v2", builtin=True, rate_limit=None))
+        session.add(Registry(name=DEFAULT_REGISTRY, type="registry", version="v2", builtin=True, rate_limit=0))
     session.flush()

@@ -110,7 +110,7 @@ def add_registry(body: RegistryIn, s: Store, rt: RT, user: Admin) -> dict[str, A
         raise api_error(409, "Conflict", f"a registry named {body.name!r} already exists")
     data = body.model_dump()
     data["version"] = body.version or DEFAULT_VERSIONS[body.type]
-    data["rate_limit"] = None if body.rate_limit == "unlimited" else body.rate_limit
+    data["rate_limit"] = 0 if body.rate_limit == "unlimited" else body.rate_limit
     data["namespaces"] = [n.model_dump() for n in body.namespaces] if body.namespaces is not None else None
     row = Registry()
     apply_fields(row, data, rt.secrets)
@@ -118,7 +118,7 @@ def add_registry(body: RegistryIn, s: Store, rt: RT, user: Admin) -> dict[str, A
     s.add(row)
     s.flush()
     out = registry_out(row)
-    out["warnings"] = [UNLIMITED_WARNING] if row.rate_limit is None else []
+    out["warnings"] = [UNLIMITED_WARNING] if not row.rate_limit else []
     return out
 
 
@@ -137,7 +137,7 @@ def update_registry(registry_id: int, body: RegistryUpdate, s: Store, rt: RT, _:
         if data["rate_limit"] is None:
             data.pop("rate_limit")
         elif data["rate_limit"] == "unlimited":
-            data["rate_limit"] = None
+            data["rate_limit"] = 0
         elif not 1 <= int(data["rate_limit"]) <= 100_000:
             raise api_error(422, "InvalidRateLimit", "rate_limit must be 1..100000 images per hour or 'unlimited'")
     if data.get("name") and s.scalar(select(Registry).where(Registry.name == data["name"], Registry.id != registry_id)):
@@ -145,7 +145,7 @@ def update_registry(registry_id: int, body: RegistryUpdate, s: Store, rt: RT, _:
     apply_fields(row, data, rt.secrets)
     _verify(rt, row)
     out = registry_out(row)
-    out["warnings"] = [UNLIMITED_WARNING] if row.rate_limit is None else []
+    out["warnings"] = [UNLIMITED_WARNING] if not row.rate_limit else []
     return out
 
 

@@ -51,7 +51,7 @@ class Registry(Base):
     ip: Mapped[str] = mapped_column(String(100), default="")
     port: Mapped[int | None] = mapped_column(Integer, nullable=True)
     domain: Mapped[str] = mapped_column(String(255), default="")
-    rate_limit: Mapped[int | None] = mapped_column(Integer, nullable=True, default=10)  # images/hour; None: unlimited
+    rate_limit: Mapped[int | None] = mapped_column(Integer, nullable=True, default=10)  # images/hour; 0: unlimited
     username: Mapped[str] = mapped_column(String(200), default="")
     password_enc: Mapped[str] = mapped_column(Text, default="")
     #: organisations (quay) or groups (gitlab) with their tokens: Fernet-encrypted JSON list

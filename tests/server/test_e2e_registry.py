@@ -1,0 +1,114 @@
+"""End to end against a real ``docker-registry``: add it, sync, scan now, read findings, whitelist one,
+rescan and see it suppressed; quota consumed once per digest; handled marks survive rescans."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.helpers.registry_server import RegistryServer, push_image
+from tests.server.conftest import REQUESTS_VULN, URLLIB3_VULN, python_image, wait_task
+
+
+def add_registry(api: Any, registry: RegistryServer, **kw: Any) -> dict[str, Any]:
+    host, port = registry.host.split(":")
+    body = {"name": kw.pop("name", "local"), "type": "registry", "protocol": "http", "ip": host, "port": int(port), **kw}
+    resp = api.post("/api/registries", json=body)
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+def test_add_sync_scan_whitelist_rescan(api: Any, registry: RegistryServer) -> None:
+    vulnerable = python_image(("urllib3", "1.26.4"), ("requests", "2.19.0"))
+    clean = python_image(("urllib3", "1.26.18"))
+    push_image(registry, vulnerable, "e2e/api", "1.0")
+    push_image(registry, vulnerable, "e2e/api", "latest")  # same digest, second tag
+    push_image(registry, vulnerable, "e2e/mirror", "1.0")  # same digest, other repository
+    push_image(registry, clean, "e2e/web", "2.0")
+
+    reg = add_registry(api, registry, rate_limit=100_000)
+    assert reg["rate_limit"] == 100_000 and reg["has_password"] is False and "password" not in reg
+
+    sync = wait_task(api, api.post("/api/tasks/sync", json={"registry_ids": [reg["id"]]}).json()["id"])
+    assert sync["status"] == "succeeded", sync
+    assert sync["progress"]["done"] == sync["progress"]["total"] >= 3
+    repos = {r["name"]: r for r in api.get("/api/repositories", params={"registry_id": reg["id"]}).json()["items"]}
+    assert {"e2e/api", "e2e/mirror", "e2e/web"} <= set(repos)
+    assert all(repos[n]["in_scope"] for n in ("e2e/api", "e2e/mirror", "e2e/web"))  # auto-add is on by default
+    scope = {"repository_ids": [repos[n]["id"] for n in ("e2e/api", "e2e/mirror", "e2e/web")]}
+
+    pre = api.post("/api/tasks/scan/precheck", json=scope).json()
+    assert pre == {"images": 2, "quota_needed": 2, "quota_remaining": 1000, "quota_sufficient": True}
+
+    first = wait_task(api, api.post("/api/tasks/scan", json=scope).json()["id"])
+    assert first["status"] == "succeeded", api.get(f"/api/tasks/{first['id']}/logs").json()
+    assert first["progress"] == {"done": 2, "total": 2}
+    assert api.get("/api/quota").json() == {"purchased": 1000, "used": 2, "remaining": 998}
+
+    vulns = api.get("/api/findings", params={"category": "vulnerability", "repository_id": repos["e2e/api"]["id"]}).json()
+    assert sorted(f["rule_id"] for f in vulns["items"]) == sorted([URLLIB3_VULN, REQUESTS_VULN])
+    assert vulns["total"] == 2
+    by_id = {f["rule_id"]: f for f in vulns["items"]}
+    assert by_id[URLLIB3_VULN]["package"] == {"name": "urllib3", "version": "1.26.4", "ecosystem": "PyPI",
+                                             "purl": by_id[URLLIB3_VULN]["package"]["purl"]}
+    assert by_id[URLLIB3_VULN]["fixed_versions"] == ["1.26.5"] and by_id[URLLIB3_VULN]["fix_status"] == "fixed"
+    assert api.get("/api/findings", params={"repository_id": repos["e2e/web"]["id"], "category": "vulnerability"}).json()["total"] == 0
+
+    images = {i["digest"]: i for i in api.get("/api/images", params={"registry_id": reg["id"]}).json()["items"]}
+    vuln_image = images[vulnerable.digest]
+    assert vuln_image["risks"]["vulnerability"] == {"HIGH": 2}
+    assert {(t["repository"], t["tag"]) for t in vuln_image["tags"]} == {("e2e/api", "1.0"), ("e2e/api", "latest"), ("e2e/mirror", "1.0")}
+    assert api.get(f"/api/images/{vuln_image['id']}/packages").json()["packages"]  # the inventory is stored
+
+    # mark one handled with a reason: the mark must survive the rescan
+    handled = api.put(f"/api/findings/{by_id[REQUESTS_VULN]['id']}/state", json={"state": "handled", "reason": "pinned upstream"})
+    assert handled.status_code == 200 and handled.json()["state_by"] == "admin"
+    assert api.put(f"/api/findings/{by_id[REQUESTS_VULN]['id']}/state", json={"state": "ignored"}).status_code == 422
+
+    # whitelist the urllib3 advisory by its CVE alias, for the e2e/api repository only
+    rule = api.post("/api/whitelist", json={"kind": "vulnerability", "value": "CVE-2021-33503", "scope": "repositories",
+                                            "scope_ids": [repos["e2e/api"]["id"]], "note": "not reachable"})
+    assert rule.status_code == 201 and rule.json()["author"] == "admin" and rule.json()["active"]
+
+    second = wait_task(api, api.post("/api/tasks/scan", json=scope).json()["id"])
+    assert second["status"] == "succeeded"
+    assert api.get("/api/quota").json()["used"] == 2  # rescanning unchanged digests is free
+
+    visible = api.get("/api/findings", params={"category": "vulnerability", "image_id": vuln_image["id"]}).json()
+    assert [f["rule_id"] for f in visible["items"]] == [REQUESTS_VULN]
+    assert visible["items"][0]["state"] == "handled" and visible["items"][0]["state_reason"] == "pinned upstream"
+    everything = api.get("/api/findings", params={"category": "vulnerability", "image_id": vuln_image["id"],
+                                                  "include_suppressed": True}).json()
+    assert everything["total"] == 2  # nothing duplicated by the rescan
+    suppressed = next(f for f in everything["items"] if f["rule_id"] == URLLIB3_VULN)
+    assert suppressed["suppressed_by"] == rule.json()["id"]
+    assert api.get(f"/api/images/{vuln_image['id']}").json()["risks"] == {}  # handled + whitelisted: nothing open
+
+    # deleting the rule lifts the suppression at once
+    assert api.delete(f"/api/whitelist/{rule.json()['id']}").status_code == 204
+    assert api.get("/api/findings", params={"rule_id": URLLIB3_VULN, "image_id": vuln_image["id"]}).json()["total"] == 1
+
+    # a new digest consumes one more unit
+    push_image(registry, python_image(("requests", "2.18.0")), "e2e/web", "2.1")
+    wait_task(api, api.post("/api/tasks/sync", json={"registry_ids": [reg["id"]]}).json()["id"])
+    assert api.post("/api/tasks/scan/precheck", json=scope).json()["quota_needed"] == 1
+    third = wait_task(api, api.post("/api/tasks/scan", json=scope).json()["id"])
+    assert third["status"] == "succeeded"
+    assert api.get("/api/quota").json()["used"] == 3
+
+
+def test_quota_exhausted_is_refused_with_a_reason(api: Any, registry: RegistryServer) -> None:
+    push_image(registry, python_image(("urllib3", "1.20")), "quota/a", "1")
+    push_image(registry, python_image(("urllib3", "1.21")), "quota/b", "1")
+    reg = add_registry(api, registry, name="quota-reg", rate_limit="unlimited")
+    assert reg["rate_limit"] == "unlimited" and reg["warnings"]
+    wait_task(api, api.post("/api/tasks/sync", json={"registry_ids": [reg["id"]]}).json()["id"])
+    repo_ids = [r["id"] for r in api.get("/api/repositories", params={"registry_id": reg["id"]}).json()["items"]
+                if r["name"].startswith("quota/")]
+    assert api.put("/api/quota", json={"purchased": 1}).json() == {"purchased": 1, "used": 0, "remaining": 1}
+    pre = api.post("/api/tasks/scan/precheck", json={"repository_ids": repo_ids}).json()
+    assert pre["images"] == 2 and pre["quota_needed"] == 2 and pre["quota_sufficient"] is False
+    refused = api.post("/api/tasks/scan", json={"repository_ids": repo_ids})
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "QuotaExhausted" and "needs 2" in refused.json()["message"]
+    ok = wait_task(api, api.post("/api/tasks/scan", json={"repository_ids": repo_ids[:1]}).json()["id"])
+    assert ok["status"] == "succeeded" and api.get("/api/quota").json()["remaining"] == 0
