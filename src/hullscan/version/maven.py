@@ -8,8 +8,10 @@ qualifiers: ``alpha`` (``a1`` = alpha-1) < ``beta`` (``b1``) < ``milestone`` (``
 strings in lexical order. Trailing "null" items (``0``, ``""``/``ga``/``final``, empty lists) are
 dropped, so ``1`` == ``1.0`` == ``1-ga`` == ``1.0.0``.
 
-The reference is ``org.apache.maven.artifact.versioning.ComparableVersion`` of maven-artifact
-3.8.7 (Debian's ``libmaven3-core-java``); the tests compare against it when Java is present.
+A qualifier after a dot is treated like one after a hyphen (``1.0.RC1`` == ``1.0-RC1``), and a
+list compares with a missing item through all of its items (MNG-6964). The reference is
+``org.apache.maven.artifact.versioning.ComparableVersion`` of maven-artifact 3.8.7 (Debian's
+``libmaven3-core-java``); the tests compare against it when Java is present.
 """
 
 from __future__ import annotations
@@ -81,7 +83,12 @@ def compare_items(a: Item | None, b: Item | None) -> int:
     # list
     items: list[Item] = value  # type: ignore[assignment]
     if b is None:
-        return 0 if not items else compare_items(items[0], None)
+        # MNG-6964: the whole list is compared with "nothing", not just its first item.
+        for item in items:
+            result = compare_items(item, None)
+            if result:
+                return result
+        return 0
     if b[0] == "i":
         return -1  # 1-1 < 1.0.x
     if b[0] == "s":
@@ -119,6 +126,12 @@ def parse(version: str) -> Item:
                 stack.append(current)
         elif c.isdecimal():
             if not is_digit and i > start:
+                # 1.0.0.X1 < 1.0.0-X2: a qualifier after a dot opens a sub-list like a hyphen.
+                if current:
+                    new = []
+                    current.append(("l", new))
+                    current = new
+                    stack.append(current)
                 current.append(_string_item(v[start:i], True))
                 start = i
                 new = []
@@ -136,6 +149,11 @@ def parse(version: str) -> Item:
                 stack.append(current)
             is_digit = False
     if len(v) > start:
+        if not is_digit and current:  # treat .X as -X for any string qualifier X
+            new = []
+            current.append(("l", new))
+            current = new
+            stack.append(current)
         current.append(_parse_item(is_digit, v[start:]))
     while stack:
         _normalize(stack.pop())
