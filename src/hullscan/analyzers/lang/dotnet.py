@@ -92,7 +92,8 @@ class DotnetAnalyzer(ManifestAnalyzer):
 
     def wants(self, path: str, info: FileInfo) -> bool:
         """``*.deps.json`` and ``packages.lock.json``."""
-        return info.kind == "file" and self.parser_for(path) is not None
+        return path.endswith((".deps.json", "/packages.lock.json")) and info.kind == "file" \
+            and self.parser_for(path) is not None
 
     def parser_for(self, path: str) -> Parser | None:
         """Which parser reads ``path``."""

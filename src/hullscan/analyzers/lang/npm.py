@@ -337,6 +337,7 @@ def _pnpm9_dev_only(data: dict[str, Any], snapshots: dict[str, Any]) -> set[str]
 
 # --------------------------------------------------------------------------- analyzer
 
+_SUFFIXES = ("/package.json", "/package-lock.json", "/npm-shrinkwrap.json", "/yarn.lock", "/pnpm-lock.yaml")
 _LOCKS: dict[str, Parser] = {
     "package-lock.json": parse_package_lock,
     "npm-shrinkwrap.json": parse_package_lock,
@@ -355,7 +356,7 @@ class NpmAnalyzer(ManifestAnalyzer):
 
     def wants(self, path: str, info: FileInfo) -> bool:
         """Package manifests (installed ones and project ones) and lock files outside ``node_modules``."""
-        return info.kind == "file" and self.parser_for(path) is not None
+        return path.endswith(_SUFFIXES) and info.kind == "file" and self.parser_for(path) is not None
 
     def parser_for(self, path: str) -> Parser | None:
         """Which parser reads ``path``."""

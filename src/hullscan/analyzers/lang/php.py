@@ -91,7 +91,8 @@ class PhpAnalyzer(ManifestAnalyzer):
 
     def wants(self, path: str, info: FileInfo) -> bool:
         """``vendor/composer/installed.json`` and ``composer.lock``."""
-        return info.kind == "file" and self.parser_for(path) is not None
+        return path.endswith(("/installed.json", "/composer.lock")) and info.kind == "file" \
+            and self.parser_for(path) is not None
 
     def parser_for(self, path: str) -> Parser | None:
         """Which parser reads ``path``."""

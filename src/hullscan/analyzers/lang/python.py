@@ -47,7 +47,8 @@ from hullscan.model import FileInfo, Package
 
 NAME = "lang/python"
 ECOSYSTEM = "PyPI"
-LOCK_NAMES = ("poetry.lock", "Pipfile.lock", "uv.lock")
+#: cheap pre-filter for ``wants``: every claimed path ends with one of these
+_SUFFIXES = ("/METADATA", "/PKG-INFO", ".egg-info", ".lock", ".txt")
 #: a one-line License value longer than this is a license text, not a name
 MAX_LICENSE_NAME = 120
 #: a Requires-Dist that applies only when an extra is requested (``; extra == "socks"``)
@@ -250,7 +251,7 @@ class PythonAnalyzer(ManifestAnalyzer):
 
     def wants(self, path: str, info: FileInfo) -> bool:
         """Distribution metadata files and the lock/requirements file names."""
-        return self.parser_for(path, info.kind) is not None
+        return path.endswith(_SUFFIXES) and self.parser_for(path, info.kind) is not None
 
     def parser_for(self, path: str, kind: str = "file") -> Parser | None:
         """Which parser reads ``path``."""

@@ -148,7 +148,8 @@ class RubyAnalyzer(ManifestAnalyzer):
 
     def wants(self, path: str, info: FileInfo) -> bool:
         """``specifications/*.gemspec`` and ``Gemfile.lock``/``gems.locked``."""
-        return info.kind == "file" and self.parser_for(path) is not None
+        return path.endswith((".gemspec", "/Gemfile.lock", "/gems.locked")) and info.kind == "file" \
+            and self.parser_for(path) is not None
 
     def parser_for(self, path: str) -> Parser | None:
         """Which parser reads ``path``."""
