@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -270,8 +271,11 @@ def cyclonedx_xml_to_data(text: bytes) -> dict[str, Any]:
 
     data: dict[str, Any] = {"components": [], "dependencies": []}
     meta = root.find(ns + "metadata")
-    if meta is not None and meta.find(ns + "component") is not None:
-        data["metadata"] = {"component": comp(meta.find(ns + "component"))}  # type: ignore[arg-type]
+    if meta is not None:
+        data["metadata"] = {"component": comp(meta.find(ns + "component"))} if meta.find(ns + "component") is not None else {}
+        tools = meta.find(ns + "tools")
+        if tools is not None:  # 1.5+: tools/components/component; older: tools/tool
+            data["metadata"]["tools"] = [comp(t) for t in tools.iter() if t.tag in (ns + "component", ns + "tool")]
     comps = root.find(ns + "components")
     if comps is not None:
         data["components"] = [comp(c) for c in comps.findall(ns + "component")]
@@ -481,4 +485,4 @@ def register(app: Any) -> None:
         report = scan_sbom(file, options)
         _emit(writer, report, output)
         if exit_code and report.findings:
-            raise typer.Exit(exit_code)
+            sys.exit(exit_code)  # typer.Exit is swallowed by click's standalone_mode=False
