@@ -20,6 +20,7 @@ Helpers for everybody's tests: :func:`push_image` (an ``ImageBuilder`` image -> 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import http.client
@@ -89,7 +90,7 @@ class CertAuthority:
 
         self._key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hullscan test CA")])
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         self._cert = (
             x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(self._key.public_key())
             .serial_number(x509.random_serial_number())
@@ -114,7 +115,7 @@ class CertAuthority:
 
         key = rsa_mod.generate_private_key(public_exponent=65537, key_size=2048) if rsa else ec.generate_private_key(
             ec.SECP256R1())
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
@@ -125,7 +126,8 @@ class CertAuthority:
         )
         if server_ip:
             builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(server_ip)), x509.DNSName("localhost")]),
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(server_ip)),
+                                             x509.DNSName("localhost")]),
                 critical=False,
             ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         cert = builder.sign(self._key, hashes.SHA256())
@@ -241,7 +243,7 @@ class TokenServer:
         token = self.make_token(str(user or ""), access, query.get("service", [TOKEN_SERVICE])[0])
         key = "access_token" if method == "POST" else "token"
         body = json.dumps({key: token, "expires_in": self.expires_in,
-                           "issued_at": dt.datetime.now(dt.timezone.utc).isoformat()}).encode()
+                           "issued_at": dt.datetime.now(dt.UTC).isoformat()}).encode()
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(body)))
@@ -338,7 +340,9 @@ class RegistryServer:
             self.token_server.stop()
 
 
-def start_registry(root: Path, auth: str = "none", tls: bool = False, ca: CertAuthority | None = None) -> RegistryServer:
+def start_registry(
+    root: Path, auth: str = "none", tls: bool = False, ca: CertAuthority | None = None
+) -> RegistryServer:
     """Start ``docker-registry serve`` with its storage under ``root``; waits until it answers ``/v2/``."""
     if not os.path.exists(REGISTRY_BIN):
         pytest.skip(f"{REGISTRY_BIN} not installed (apt-get install docker-registry)")
@@ -618,10 +622,8 @@ class FaultProxy:
             h.wfile.write(body[: len(body) // 2])
             h.wfile.flush()
             h.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 h.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         self._record(method, path, outcome)
         h.wfile.write(body)

@@ -28,7 +28,8 @@ from tests.helpers.registry_server import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-APK_DB = "P:musl\nV:1.2.4-r2\nA:x86_64\no:musl\nL:MIT\n\nP:busybox\nV:1.36.1-r15\nA:x86_64\no:busybox\nL:GPL-2.0-only\n\n"
+APK_DB = ("P:musl\nV:1.2.4-r2\nA:x86_64\no:musl\nL:MIT\n\n"
+          "P:busybox\nV:1.36.1-r15\nA:x86_64\no:busybox\nL:GPL-2.0-only\n\n")
 
 
 def hullscan(*args: str, tmp: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -43,8 +44,8 @@ def hullscan(*args: str, tmp: Path, env: dict[str, str] | None = None) -> subpro
 
 def alpine_like(marker: str = "", arch: str = "amd64") -> ImageBuilder:
     b = ImageBuilder(architecture=arch)
-    b.add_layer({"etc/os-release": 'ID=alpine\nVERSION_ID=3.19.1\nNAME="Alpine Linux"\n', "lib/apk/db/installed": APK_DB},
-                created_by="ADD rootfs")
+    b.add_layer({"etc/os-release": 'ID=alpine\nVERSION_ID=3.19.1\nNAME="Alpine Linux"\n',
+                 "lib/apk/db/installed": APK_DB}, created_by="ADD rootfs")
     b.add_layer({"app/marker": marker or uuid.uuid4().hex}, created_by="COPY app")
     return b
 

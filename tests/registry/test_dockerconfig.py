@@ -115,7 +115,8 @@ def _helper(tmp_path: Path, name: str, script: str) -> dict[str, str]:
 
 def test_credential_helper_is_asked_with_the_server_url(tmp_path: Path) -> None:
     env = _helper(tmp_path, "fake", 'read server; [ "$1" = get ] || exit 3\n'
-                  'if [ "$server" = "https://index.docker.io/v1/" ]; then echo \'{"Username":"<token>","Secret":"idtok"}\'; '
+                  'if [ "$server" = "https://index.docker.io/v1/" ]; then '
+                  'echo \'{"Username":"<token>","Secret":"idtok"}\'; '
                   'elif [ "$server" = "ghcr.io" ]; then echo \'{"Username":"gh","Secret":"ghpass"}\'; '
                   'else echo "credentials not found in native keychain"; exit 1; fi\n')
     cfg = write_config(tmp_path, {"credHelpers": {"ghcr.io": "fake"}, "credsStore": "fake",

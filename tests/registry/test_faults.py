@@ -55,7 +55,8 @@ def test_500_outlasting_retries(faulty_registry: FaultProxy) -> None:
 def test_429_outlasting_retries(faulty_registry: FaultProxy) -> None:
     ref, _ = pushed(faulty_registry)
     faulty_registry.inject("status", times=100, match="/blobs/", status=429, retry_after="0")
-    with pytest.raises(RegistryUnavailableError, match="answered 429 Too Many Requests 4 times for GET /v2/.*/blobs/sha256:"):
+    with pytest.raises(RegistryUnavailableError,
+                       match="answered 429 Too Many Requests 4 times for GET /v2/.*/blobs/sha256:"):
         pull_image(ref, faulty_registry.options())
 
 

@@ -72,7 +72,9 @@ class RegistrySource(ImageSource):
                 raise ManifestError(f"{what}: platform entry {digest} is an index, not an image manifest")
         config_desc = Descriptor.parse(doc.get("config"), f"{what} manifest {digest} config")
         if config_desc.size > MAX_CONFIG_BYTES:
-            raise ManifestError(f"{what}: config {config_desc.digest} is {config_desc.size} bytes (limit {MAX_CONFIG_BYTES})")
+            raise ManifestError(
+                f"{what}: config {config_desc.digest} is {config_desc.size} bytes (limit {MAX_CONFIG_BYTES})"
+            )
         config = self.client.get_blob(repo, config_desc, MAX_CONFIG_BYTES)
         artifact = Artifact(
             name=self.name,

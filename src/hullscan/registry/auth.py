@@ -71,7 +71,8 @@ def parse_challenges(header: str) -> list[Challenge]:
             if not pm:
                 break
             # a bare word followed by a space is the next scheme, not a parameter
-            params[pm.group(1).lower()] = re.sub(r"\\(.)", r"\1", pm.group(2)) if pm.group(2) is not None else pm.group(3)
+            quoted, bare = pm.group(2), pm.group(3)
+            params[pm.group(1).lower()] = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else bare
             rest = rest[pm.end() :]
         out.append(Challenge(scheme, params))
         rest = rest.lstrip(", ")
@@ -187,7 +188,7 @@ class RegistryAuth(httpx.Auth):
         if cached:
             return cached
         creds = self.credentials
-        query: list[tuple[str, str]] = []
+        query: list[tuple[str, str | int | float | bool | None]] = []
         if service:
             query.append(("service", service))
         for one in scope.split(" "):
@@ -244,10 +245,11 @@ def basic_header(creds: Credentials) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
-def _merge(pairs: list[tuple[str, str]]) -> dict[str, str | list[str]]:
+def _merge(pairs: list[tuple[str, str | int | float | bool | None]]) -> dict[str, str | list[str]]:
     """Form fields, repeated keys as lists (several scopes)."""
     out: dict[str, str | list[str]] = {}
-    for key, value in pairs:
+    for key, raw in pairs:
+        value = str(raw)
         if key in out:
             prev = out[key]
             out[key] = (prev if isinstance(prev, list) else [prev]) + [value]
@@ -273,6 +275,6 @@ def retry_after(response: httpx.Response) -> float | None:
     import datetime as _dt
 
     if when.tzinfo is None:
-        when = when.replace(tzinfo=_dt.timezone.utc)
-    return max(0.0, (when - _dt.datetime.now(_dt.timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=_dt.UTC)
+    return max(0.0, (when - _dt.datetime.now(_dt.UTC)).total_seconds())
 

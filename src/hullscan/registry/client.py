@@ -40,7 +40,14 @@ from hullscan.errors import (
     RegistryError,
     RegistryUnavailableError,
 )
-from hullscan.image.source import ACCEPT_MANIFESTS, Descriptor, VerifyingReader, digest_bytes, valid_digest, verify_bytes
+from hullscan.image.source import (
+    ACCEPT_MANIFESTS,
+    Descriptor,
+    VerifyingReader,
+    digest_bytes,
+    valid_digest,
+    verify_bytes,
+)
 from hullscan.options import RegistryOptions
 from hullscan.registry.auth import RegistryAuth, TransientAuthError, retry_after
 from hullscan.registry.dockerconfig import Credentials, resolve_credentials
@@ -135,7 +142,7 @@ class RegistryClient:
         """Close the connection pool."""
         self._client.close()
 
-    def __enter__(self) -> "RegistryClient":
+    def __enter__(self) -> RegistryClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -174,7 +181,7 @@ class RegistryClient:
         what = _manifest_name(repo, ref)
         resp, _ = self._request("HEAD", f"/v2/{repo}/manifests/{ref}", what=what,
                                 headers={"Accept": ACCEPT_MANIFESTS})
-        claimed = resp.headers.get("Docker-Content-Digest", "")
+        claimed = str(resp.headers.get("Docker-Content-Digest", ""))
         if valid_digest(claimed):
             if ref.startswith(("sha256:", "sha512:")) and claimed != ref:
                 raise DigestMismatchError(f"{what}: digest mismatch: registry {self.host} says {claimed}")

@@ -73,7 +73,8 @@ def resolve_credentials(
     if env.get(ENV_TOKEN):
         return Credentials(registry_token=env[ENV_TOKEN], source=ENV_TOKEN)
     if env.get(ENV_USERNAME) or env.get(ENV_PASSWORD):
-        return Credentials(env.get(ENV_USERNAME, ""), env.get(ENV_PASSWORD, ""), source=f"{ENV_USERNAME}/{ENV_PASSWORD}")
+        source = f"{ENV_USERNAME}/{ENV_PASSWORD}"
+        return Credentials(env.get(ENV_USERNAME, ""), env.get(ENV_PASSWORD, ""), source=source)
     path = docker_config_path(options, env)
     if path is not None and path.is_file():
         return credentials_from_config(registry, path, env)
@@ -132,7 +133,8 @@ def credentials_from_config(registry: str, path: Path, env: Mapping[str, str] | 
     if entry is None:
         return Credentials()
     if isinstance(entry.get("identitytoken"), str) and entry["identitytoken"]:
-        return Credentials(username=str(entry.get("username", "")), identity_token=entry["identitytoken"], source=source)
+        token = entry["identitytoken"]
+        return Credentials(username=str(entry.get("username", "")), identity_token=token, source=source)
     auth = entry.get("auth")
     if isinstance(auth, str) and auth:
         try:

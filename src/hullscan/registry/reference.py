@@ -28,7 +28,8 @@ DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.dock
 _COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
 _TAG = re.compile(r"[\w][\w.-]{0,127}")
 _DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
-_DNS_HOST = re.compile(r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*")
+_LABEL = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DNS_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 _IPV6_HOST = re.compile(r"\[[a-fA-F0-9:]+\]")
 _PORT = re.compile(r"[0-9]+")
 _DIGEST_HEX = {"sha256": 64, "sha512": 128}
@@ -75,7 +76,7 @@ class Reference:
         """``https://host[:port]`` (``http://`` when ``insecure``)."""
         return f"{'http' if insecure else 'https'}://{self.registry}"
 
-    def with_digest(self, digest: str) -> "Reference":
+    def with_digest(self, digest: str) -> Reference:
         """The same reference pinned to ``digest``."""
         return Reference(self.registry, self.repository, self.tag, digest)
 
@@ -163,9 +164,10 @@ def _check_domain(domain: str, bad: Callable[[str], InputError]) -> None:
         port_part = f":{port}" if _ else ""
         if not _DNS_HOST.fullmatch(host):
             raise bad(f"invalid registry host {domain!r}")
-    if port_part:
-        if not port_part.startswith(":") or not _PORT.fullmatch(port_part[1:]) or not 0 < int(port_part[1:]) < 65536:
-            raise bad(f"invalid registry port in {domain!r}")
+    if port_part and (
+        not port_part.startswith(":") or not _PORT.fullmatch(port_part[1:]) or not 0 < int(port_part[1:]) < 65536
+    ):
+        raise bad(f"invalid registry port in {domain!r}")
 
 
 def parse_registry(text: str) -> str:
