@@ -1,0 +1,153 @@
+"""Our schemes against the ecosystems' own tools, on generated and on real-world versions.
+
+* hypothesis generates batches of tricky versions; every batch is compared pairwise by the
+  reference tool in one subprocess (dpkg, rpm, Maven, RubyGems, Composer, node-semver, Go);
+* every version in this machine's dpkg status database is sorted with our key and each adjacent
+  pair, plus a seeded random sample of pairs, is checked with ``dpkg --compare-versions``;
+* every version named in the real OSV records under ``$HULLSCAN_VULNDATA`` is sorted and checked
+  the same way against the ecosystem's reference tool.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import zipfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hullscan.version import InvalidVersionError, get_scheme
+
+from . import references
+from .strategies import BY_SCHEME
+
+DPKG_STATUS = Path("/var/lib/dpkg/status")
+
+
+def _check_against_reference(name: str, pairs: list[tuple[str, str]], ref_pairs: list[tuple[str, str]] | None = None) -> None:
+    """Assert our compare() equals the reference on every pair (ref_pairs: same pairs as the tool spells them)."""
+    scheme = get_scheme(name)
+    ours = [scheme.compare(a, b) for a, b in pairs]
+    theirs = references.RUNNERS[name](ref_pairs or pairs)
+    wrong = [(a, b, o, t) for (a, b), o, t in zip(pairs, ours, theirs) if o != t]
+    assert wrong == [], f"{len(wrong)} of {len(pairs)} pairs differ from the reference: {wrong[:20]}"
+
+
+def _sorted_neighbours_and_sample(name: str, versions: set[str], sample: int, seed: int) -> list[tuple[str, str]]:
+    """Adjacent pairs of the sorted versions (proves the whole order) plus a seeded random sample."""
+    scheme = get_scheme(name)
+    ordered = sorted(versions, key=lambda v: (scheme.key(v),))
+    pairs = list(zip(ordered, ordered[1:]))
+    rnd = random.Random(seed)
+    pairs += [(rnd.choice(ordered), rnd.choice(ordered)) for _ in range(sample)]
+    return pairs
+
+
+GENERATED = ["deb", "rpm", "maven", "gem", "composer", "semver", "go"]
+
+
+@pytest.mark.parametrize("name", GENERATED)
+def test_generated_batches_agree_with_reference(name: str) -> None:
+    if not references.available(name):
+        pytest.skip(f"reference tool for {name} not installed")
+
+    @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(st.lists(BY_SCHEME[name], min_size=2, max_size=16, unique=True))
+    def check(versions: list[str]) -> None:
+        pairs = list(itertools.combinations(versions, 2))[:60]
+        _check_against_reference(name, pairs)
+
+    check()
+
+
+def _dpkg_status_versions() -> set[str]:
+    versions: set[str] = set()
+    for line in DPKG_STATUS.read_text(errors="replace").splitlines():
+        if line.startswith("Version: "):
+            versions.add(line.split(": ", 1)[1].strip())
+        elif line.startswith("Source: ") and "(" in line:
+            versions.add(line.split("(", 1)[1].rstrip(")").strip())
+    return versions
+
+
+def test_dpkg_status_versions_agree_with_dpkg() -> None:
+    if not references.available("deb") or not DPKG_STATUS.exists():
+        pytest.skip("no dpkg here")
+    versions = _dpkg_status_versions()
+    assert len(versions) >= 50
+    pairs = _sorted_neighbours_and_sample("deb", versions, sample=300, seed=20261124)
+    _check_against_reference("deb", pairs)
+
+
+# --- real OSV records --------------------------------------------------------------------------------
+
+def _vulndata() -> Path:
+    root = os.environ.get("HULLSCAN_VULNDATA")
+    if not root or not Path(root, "README.md").exists():
+        pytest.skip("HULLSCAN_VULNDATA not set (offline vulnerability data snapshot)")
+    return Path(root)
+
+
+def osv_versions(zip_path: Path) -> set[str]:
+    """Every version string in the ECOSYSTEM/SEMVER events and ``versions`` lists of an OSV bundle."""
+    out: set[str] = set()
+    with zipfile.ZipFile(zip_path) as zf:
+        for member in zf.namelist():
+            record = json.loads(zf.read(member))
+            for affected in record.get("affected") or ():
+                out.update(v for v in affected.get("versions") or () if isinstance(v, str))
+                for rng in affected.get("ranges") or ():
+                    if rng.get("type") not in ("ECOSYSTEM", "SEMVER"):
+                        continue
+                    for event in rng.get("events") or ():
+                        out.update(v for k, v in event.items() if k != "limit" and v != "0" and isinstance(v, str))
+    return out
+
+
+REAL = [
+    ("AlmaLinux", "rpm", 600),
+    ("npm", "semver", 300),
+    ("crates.io", "cargo", 300),
+    ("Go", "go", 300),
+    ("RubyGems", "gem", 300),
+    ("Packagist", "composer", 300),
+]
+
+
+@pytest.mark.parametrize(("bundle", "name", "sample"), REAL)
+def test_real_osv_versions_agree_with_reference(bundle: str, name: str, sample: int) -> None:
+    root = _vulndata()
+    if not references.available(name):
+        pytest.skip(f"reference tool for {name} not installed")
+    scheme = get_scheme(name)
+    valid = set()
+    for v in osv_versions(root / bundle / "all.zip"):
+        try:
+            scheme.key(v)
+        except InvalidVersionError:
+            continue
+        valid.add(v)
+    assert len(valid) >= 100
+    pairs = _sorted_neighbours_and_sample(name, valid, sample=sample, seed=3)
+    ref_pairs = None
+    if name == "go":  # x/mod/semver needs the v that OSV's Go records leave out
+        ref_pairs = [(a if a.startswith("v") else "v" + a, b if b.startswith("v") else "v" + b) for a, b in pairs]
+    _check_against_reference(name, pairs, ref_pairs)
+
+
+@pytest.mark.parametrize(("bundle", "name"), [("Wolfi", "apk"), ("PyPI", "pep440"), ("Bitnami", "semver")])
+def test_real_osv_versions_parse(bundle: str, name: str) -> None:
+    """Bundles without a reference tool here: (nearly) every version parses and sorts."""
+    root = _vulndata()
+    scheme = get_scheme(name)
+    versions = osv_versions(root / bundle / "all.zip")
+    bad = [v for v in versions if not scheme.valid(v)]
+    assert len(versions) >= 100
+    assert len(bad) <= len(versions) // 100, bad[:20]
+    ordered = sorted((v for v in versions if scheme.valid(v)), key=scheme.key)
+    assert all(scheme.compare(a, b) <= 0 for a, b in zip(ordered, ordered[1:]))
