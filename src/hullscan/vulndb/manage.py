@@ -152,13 +152,16 @@ def update(db_path: Path, sources: list[SourceSpec], progress: Progress | None =
     previous = read_sources(db_path)
     outcomes: list[Outcome] = []
     db_path.parent.mkdir(parents=True, exist_ok=True)
+    import httpx
+
     with tempfile.TemporaryDirectory(dir=db_path.parent, prefix=".download-") as tmp, \
+            httpx.Client(timeout=300.0, follow_redirects=True) as client, \
             Builder(db_path, keep_existing=False) as builder:
         for i, spec in enumerate(sources):
             old = previous.get(spec.name)
             dest = Path(tmp) / f"{i}-{spec.url.rstrip('/').rsplit('/', 1)[-1] or 'feed'}"
             try:
-                got = fetch(spec.url, old.fingerprint if old else "", dest)
+                got = fetch(spec.url, old.fingerprint if old else "", dest, client=client)
             except FeedNotFoundError as exc:
                 if not spec.optional:
                     raise

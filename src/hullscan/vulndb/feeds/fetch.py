@@ -10,6 +10,7 @@ import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from hullscan.errors import FeedError
@@ -45,8 +46,9 @@ def local_path(url: str) -> Path | None:
     return Path(url)
 
 
-def fetch(url: str, fingerprint: str, dest: Path, timeout: float = 300.0) -> Fetched | None:
-    """Fetch ``url`` into ``dest`` (a file path). None when its fingerprint equals ``fingerprint``."""
+def fetch(url: str, fingerprint: str, dest: Path, timeout: float = 300.0, client: Any = None) -> Fetched | None:
+    """Fetch ``url`` into ``dest`` (a file path). None when its fingerprint equals ``fingerprint``.
+    ``client``: an ``httpx.Client`` to reuse across fetches (one is made per call otherwise)."""
     path = local_path(url)
     if path is not None:
         if not path.exists():
@@ -63,8 +65,10 @@ def fetch(url: str, fingerprint: str, dest: Path, timeout: float = 300.0) -> Fet
     headers = {"User-Agent": "hullscan"}
     if fingerprint.startswith("etag:"):
         headers["If-None-Match"] = fingerprint[5:]
+    own = client is None
+    client = client or httpx.Client(timeout=timeout, follow_redirects=True)
     try:
-        with httpx.stream("GET", url, headers=headers, timeout=timeout, follow_redirects=True) as resp:
+        with client.stream("GET", url, headers=headers) as resp:
             if resp.status_code == 304:
                 return None
             if resp.status_code == 404:
@@ -79,6 +83,9 @@ def fetch(url: str, fingerprint: str, dest: Path, timeout: float = 300.0) -> Fet
             etag = resp.headers.get("etag", "")
     except httpx.HTTPError as exc:
         raise FeedError(f"{url}: download failed ({exc.__class__.__name__}: {exc})") from None
+    finally:
+        if own:
+            client.close()
     digest = "sha256:" + h.hexdigest()
     if digest == fingerprint or (etag and f"etag:{etag}" == fingerprint):
         return None
