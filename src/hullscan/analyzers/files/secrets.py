@@ -1,0 +1,330 @@
+"""Secret detection in text files (``--scanners secret``), driven by ``rules/secrets.yaml``.
+
+Each rule has a lower-case keyword prefilter: one combined keyword regex finds which keywords occur in a
+file, and only the rules owning one of them run their own regex. A match is reported with its line and a
+**masked** value (never the whole secret); placeholders, allow-listed paths and values below a rule's
+entropy threshold are dropped. The scanning functions are reused by the image-config stage and the
+baseline analyzer.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from hullscan.analyzers.base import Analyzer, FileInput
+from hullscan.analyzers.files import is_binary, rule_yaml, rules_digest
+from hullscan.model import AnalysisResult, Category, FileInfo, Finding, Location, ScanWarning, Severity
+
+RULES_FILE = "secrets.yaml"
+#: files larger than this are not scanned for secrets
+MAX_SECRET_FILE = 10 * 1024 * 1024
+SECRET_GROUPS = ("secret", "secret2", "secret3")
+#: a marker on a line that silences secret findings on it
+INLINE_ALLOW = ("hullscan:allow", "gitleaks:allow", "nosec")
+REMEDIATION = (
+    "Remove the secret from the image (including earlier layers: rebuild without it, e.g. with build secrets "
+    "or a multi-stage build), rotate it, and pass it at run time instead."
+)
+#: extensions of files that are never text worth scanning
+_SKIP_EXT = re.compile(
+    r"\.(?:so(?:\.\d+)*|a|o|ko|pyc|pyo|class|jar|war|ear|zip|gz|tgz|bz2|xz|zst|lz4|7z|rar|png|jpe?g|gif|bmp|ico|"
+    r"svgz|webp|tiff?|woff2?|ttf|otf|eot|pdf|mo|gmo|db|sqlite|mp3|mp4|ogg|wav|avi|mov|deb|rpm|apk|whl|egg|"
+    r"exe|dll|bin|dat|pack|idx|cache|bc|wasm|node)$",
+    re.IGNORECASE,
+)
+_CODE_EXT = re.compile(
+    r"\.(?:py|pyi|go|rb|js|mjs|cjs|ts|tsx|jsx|java|kt|scala|groovy|c|h|cc|cpp|hpp|cs|pl|pm|t|php|tcl|tm|rs|swift|lua|"
+    r"r|jl|ex|exs|erl|hs|ml|dart|vue|el|lisp|scm|m)$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class SecretRule:
+    """One secret rule from ``rules/secrets.yaml``."""
+
+    id: str
+    title: str
+    severity: Severity
+    keywords: tuple[str, ...]
+    regex: re.Pattern[str]
+    entropy: float = 0.0
+    examples_match: tuple[str, ...] = ()
+    examples_no_match: tuple[str, ...] = ()
+    boundary: bool = False  # the match must not follow a letter or digit
+    line_scope: bool = False  # run the regex only on lines holding a keyword (cheap for generic rules)
+    unquoted_in_code: bool = True  # False: in source code only quoted values count (``x = other_var`` is code)
+    generic: bool = False  # keyword-assignment rule: identifier-shaped values are code, not secrets
+
+
+@dataclass
+class SecretRules:
+    """The compiled rule set: rules, the keyword prefilter and the allow lists."""
+
+    rules: list[SecretRule]
+    allow_paths: re.Pattern[str] | None
+    allow_patterns: list[re.Pattern[str]]
+    match_patterns: list[re.Pattern[str]] = field(default_factory=list)  # on the whole match (example hosts)
+    generic_patterns: list[re.Pattern[str]] = field(default_factory=list)  # on values of generic rules only
+    index: "_KeywordIndex | None" = None
+    by_keyword: dict[str, list[int]] = field(default_factory=dict)
+
+    def path_allowed(self, path: str) -> bool:
+        """True when ``path`` is allow-listed (docs, vendored test data...)."""
+        return bool(self.allow_paths and self.allow_paths.search(path))
+
+    def value_allowed(self, value: str, whole: str = "") -> bool:
+        """True when ``value`` looks like a placeholder (``EXAMPLE``, ``xxxx``, ``${VAR}``, ``<your-key>``...)
+        or the whole match names an example host (``user:pw@db.example.com``)."""
+        return any(p.search(value) for p in self.allow_patterns) or any(p.search(whole) for p in self.match_patterns)
+
+
+@dataclass(frozen=True)
+class SecretMatch:
+    """One secret found in a text."""
+
+    rule: SecretRule
+    line: int
+    masked: str  # the matched text with the secret masked
+    start: int
+    end: int
+
+
+def entropy(text: str) -> float:
+    """Shannon entropy of ``text`` in bits per character."""
+    if not text:
+        return 0.0
+    n = len(text)
+    return -sum(c / n * math.log2(c / n) for c in Counter(text).values())
+
+
+def mask(secret: str) -> str:
+    """``secret`` with its middle replaced by ``*``: at most a sixth (and at most 4 chars) shown at each end."""
+    n = len(secret)
+    show = min(4, n // 6)
+    stars = min(n - 2 * show, 24)
+    return secret[:show] + "*" * max(stars, 3) + (secret[n - show :] if show else "")
+
+
+def compile_rules(data: dict[str, object]) -> SecretRules:
+    """Compile a parsed secrets YAML document (``rules`` and ``allow``)."""
+    rules: list[SecretRule] = []
+    for item in data.get("rules") or []:  # type: ignore[union-attr]
+        ex = item.get("examples") or {}
+        rules.append(
+            SecretRule(
+                id=str(item["id"]),
+                title=str(item["title"]),
+                severity=Severity.parse(str(item.get("severity", "MEDIUM"))),
+                keywords=tuple(str(k).lower() for k in item.get("keywords") or ()),
+                regex=re.compile(str(item["regex"]), re.MULTILINE),
+                entropy=float(item.get("entropy") or 0.0),
+                examples_match=tuple(ex.get("match") or ()),
+                examples_no_match=tuple(ex.get("no_match") or ()),
+                boundary=bool(item.get("boundary", False)),
+                line_scope=item.get("scope") == "line",
+                unquoted_in_code=bool(item.get("unquoted_in_code", True)),
+                generic=bool(item.get("generic", False)),
+            )
+        )
+    allow = data.get("allow") or {}
+    paths = [str(p) for p in allow.get("paths") or ()]  # type: ignore[union-attr]
+    patterns = [re.compile(str(p)) for p in allow.get("patterns") or ()]  # type: ignore[union-attr]
+    out = SecretRules(rules=rules, allow_paths=re.compile("|".join(f"(?:{p})" for p in paths)) if paths else None,
+                      allow_patterns=patterns,
+                      match_patterns=[re.compile(str(p)) for p in allow.get("match_patterns") or ()],  # type: ignore[union-attr]
+                      generic_patterns=[re.compile(str(p)) for p in allow.get("generic_patterns") or ()])  # type: ignore[union-attr]
+    keywords: dict[str, list[int]] = {}
+    for i, rule in enumerate(rules):
+        for kw in rule.keywords or ("",):
+            keywords.setdefault(kw, []).append(i)
+    out.by_keyword = keywords
+    words = sorted((k for k in keywords if k), key=len, reverse=True)
+    out.index = _KeywordIndex(words) if words else None
+    return out
+
+
+@functools.cache
+def builtin_rules() -> SecretRules:
+    """The shipped rule set, compiled once per process."""
+    return compile_rules(rule_yaml(RULES_FILE))
+
+
+class _KeywordIndex:
+    """Finds which keywords occur in a text: one yara-x scan (a multi-pattern automaton) when available,
+    else one substring test per keyword."""
+
+    def __init__(self, keywords: list[str]) -> None:
+        self.keywords = keywords
+        self._scanner: object | None = None
+        try:
+            import yara_x
+
+            src = "\n".join(
+                "rule k%d { strings: $a = { %s } condition: $a }" % (i, " ".join(f"{b:02x}" for b in kw.encode()))
+                for i, kw in enumerate(keywords)
+            )
+            self._scanner = yara_x.Scanner(yara_x.compile(src))
+        except Exception:  # yara-x missing or unusable: fall back to plain substring tests
+            self._scanner = None
+
+    def present(self, lower: str) -> set[str]:
+        """The keywords occurring in the lower-cased ``lower``."""
+        if self._scanner is None:
+            return {kw for kw in self.keywords if kw in lower}
+        results = self._scanner.scan(lower.encode("utf-8", "surrogatepass"))  # type: ignore[attr-defined]
+        return {self.keywords[int(r.identifier[1:])] for r in results.matching_rules}
+
+
+def _candidates(rules: SecretRules, lower: str) -> list[SecretRule]:
+    """The rules whose keywords occur in ``lower`` (the lower-cased text), in file order."""
+    wanted = set(rules.by_keyword.get("", ()))
+    if rules.index is not None:
+        for kw in rules.index.present(lower):
+            wanted.update(rules.by_keyword.get(kw, ()))
+    return [rules.rules[i] for i in sorted(wanted)]
+
+
+#: how far before / after a keyword a line-scoped rule's match may start / end
+_WINDOW_BEFORE, _WINDOW_AFTER = 48, 320
+
+
+def _keyword_windows(rule: SecretRule, lower: str) -> list[tuple[int, int]]:
+    """Merged (start, end) windows around each keyword occurrence, clipped to the keyword's line."""
+    windows: list[tuple[int, int]] = []
+    for kw in rule.keywords:
+        at = lower.find(kw)
+        while at >= 0:
+            line_start = lower.rfind("\n", 0, at) + 1
+            line_end = lower.find("\n", at)
+            line_end = len(lower) if line_end < 0 else line_end
+            windows.append((max(line_start, at - _WINDOW_BEFORE), min(line_end, at + _WINDOW_AFTER)))
+            at = lower.find(kw, at + len(kw))
+    windows.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in windows:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _matches(rule: SecretRule, text: str, lower: str) -> Iterator[re.Match[str]]:
+    if not rule.line_scope:
+        yield from rule.regex.finditer(text)
+        return
+    for start, end in _keyword_windows(rule, lower):
+        yield from rule.regex.finditer(text, start, end)
+
+
+def _secret_span(m: re.Match[str]) -> tuple[int, int]:
+    for name in SECRET_GROUPS:
+        if name in m.re.groupindex and m.group(name) is not None:
+            return m.span(name)
+    return m.span(0)
+
+
+def _evidence(text: str, m: re.Match[str], span: tuple[int, int]) -> str:
+    s0, s1 = span
+    shown = text[m.start() : s0] + mask(text[s0:s1]) + text[s1 : m.end()]
+    shown = " ".join(shown.split())
+    return shown if len(shown) <= 160 else shown[:157] + "..."
+
+
+def scan_text(text: str, rules: SecretRules | None = None, rule_ids: frozenset[str] | None = None,
+              code: bool = False) -> list[SecretMatch]:
+    """All secrets in ``text``: one match per secret span (the first, most specific rule wins), sorted by place.
+
+    ``code``: the text is source code, where rules with ``unquoted_in_code: false`` need a quoted value.
+    """
+    rules = rules or builtin_rules()
+    lower = text.lower()
+    found: list[SecretMatch] = []
+    taken: list[tuple[int, int]] = []
+    for rule in _candidates(rules, lower):
+        if rule_ids is not None and rule.id not in rule_ids:
+            continue
+        for m in _matches(rule, text, lower):
+            if rule.boundary and m.start() > 0 and text[m.start() - 1].isalnum():
+                continue
+            if code and not rule.unquoted_in_code and m.groupdict().get("secret3") is not None:
+                continue
+            s0, s1 = _secret_span(m)
+            value = text[s0:s1]
+            if not value or rules.value_allowed(value, m.group(0)):
+                continue
+            if rule.generic and any(p.search(value) for p in rules.generic_patterns):
+                continue
+            if rule.entropy and entropy(value) < rule.entropy:
+                continue
+            if any(s0 < t1 and t0 < s1 for t0, t1 in taken):
+                continue
+            line_start = text.rfind("\n", 0, s0) + 1
+            line_end = text.find("\n", s0)
+            if any(marker in text[line_start : line_end if line_end >= 0 else len(text)] for marker in INLINE_ALLOW):
+                continue
+            taken.append((s0, s1))
+            found.append(SecretMatch(rule, text.count("\n", 0, s0) + 1, _evidence(text, m, (s0, s1)), s0, s1))
+    found.sort(key=lambda f: (f.start, f.rule.id))
+    return found
+
+
+def is_code(path: str) -> bool:
+    """True for source-code files (by extension), where ``name = other_name`` is code, not a secret."""
+    return bool(_CODE_EXT.search(path))
+
+
+def finding_for(match: SecretMatch, path: str, layer: str, where: str = "") -> Finding:
+    """The report finding for one secret match (category sensitive, id ``secret-<rule id>``)."""
+    place = where or f"{path}:{match.line}"
+    return Finding(
+        id=f"secret-{match.rule.id}",
+        category=Category.SENSITIVE,
+        severity=match.rule.severity,
+        title=match.rule.title,
+        description=f"{match.rule.title} found in {place} (rule {match.rule.id}); the value is masked.",
+        location=Location(path=path, line=match.line, layer=layer),
+        evidence=match.masked,
+        remediation=REMEDIATION,
+    )
+
+
+class SecretAnalyzer(Analyzer):
+    """Finds secrets in every text file of every layer."""
+
+    name = "files/secrets"
+    version = 1
+    tags = frozenset({"secret"})
+    max_size = MAX_SECRET_FILE
+
+    def wants(self, path: str, info: FileInfo) -> bool:
+        """Regular, non-empty files under the size limit, not binary by extension and not allow-listed."""
+        if info.kind != "file" or info.size == 0 or info.size > MAX_SECRET_FILE:
+            return False
+        if _SKIP_EXT.search(path):
+            return False
+        return not builtin_rules().path_allowed(path)
+
+    def analyze(self, file: FileInput) -> AnalysisResult | None:
+        """Scan the file's text; binaries (a NUL byte in the first 8 KiB) are skipped."""
+        try:
+            data = file.read()
+            if is_binary(data):
+                return None
+            text = data.decode("utf-8", errors="replace")
+            matches = scan_text(text, code=is_code(file.path))
+        except Exception as exc:  # malformed input never escapes an analyzer
+            return AnalysisResult(warnings=[ScanWarning("malformed-file", f"secret scan failed: {exc}", file.path, file.layer)])
+        if not matches:
+            return None
+        return AnalysisResult(findings=[finding_for(m, file.path, file.layer) for m in matches])
+
+    def cache_salt(self) -> str:
+        """Digest of ``rules/secrets.yaml``."""
+        return rules_digest(RULES_FILE)
