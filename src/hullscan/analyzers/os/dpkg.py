@@ -108,14 +108,9 @@ def _with_purl(pkg: Package) -> Package:
 
 def list_files(entries: list[str]) -> list[str]:
     """Paths of a ``.list`` file without the directories (entries that are a parent of another entry)."""
-    paths = [e for e in (x.strip() for x in entries) if e.startswith("/") and e != "/."]
-    parents: set[str] = set()
-    for p in paths:
-        head = p.rpartition("/")[0]
-        while head and head not in parents:
-            parents.add(head)
-            head = head.rpartition("/")[0]
-    return sorted({p for p in paths if p not in parents})
+    paths = {e for e in entries if e.startswith("/") and e != "/."}
+    parents = {p.rpartition("/")[0] for p in paths}  # dpkg lists every directory level
+    return sorted(paths - parents)
 
 
 def owner_key(filename: str, suffix: str) -> str:
@@ -148,7 +143,7 @@ class DpkgAnalyzer(Analyzer):
         base = file.path.rpartition("/")[2]
         text = file.text()
         if file.path.startswith(INFO):
-            return AnalysisResult(owners={owner_key(base, ".list"): list_files(text.splitlines())})
+            return AnalysisResult(owners={owner_key(base, ".list"): list_files(text.rstrip().split("\n"))})
         if file.path.startswith(STATUS_D) and base.endswith(".md5sums"):
             lines = [ln.split(None, 1) for ln in text.splitlines()]
             paths = ["/" + p[1].strip().lstrip("/") for p in lines if len(p) == 2]
