@@ -323,3 +323,24 @@ def test_malformed_go_mod_and_sum_warn() -> None:
         result = analyzer.analyze(FileInput.from_bytes(path, data))
         assert result is not None and not result.packages
         assert result.warnings[0].code == "malformed-file" and path in result.warnings[0].message
+
+
+def test_end_to_end_scan(hello_binary: Path, tmp_path: Path) -> None:
+    from hullscan.options import ScanOptions
+    from hullscan.scan import scan
+    from tests.helpers.imagebuild import F, ImageBuilder
+
+    garbage = b"\x7fELF\x02\x01\x01" + bytes(9) + b"\xff" * 48 + BUILDINFO_MAGIC + bytes(300 * 1024)
+    image = ImageBuilder()
+    image.add_layer({"usr/local/bin/hello": F(hello_binary.read_bytes(), mode=0o755),
+                     "usr/local/bin/broken": F(garbage, mode=0o755),
+                     "usr/local/bin/notes.txt": F(hello_binary.read_bytes(), mode=0o644)})  # not executable: not read
+    image.add_layer({"src/go.mod": (DATA / "cmd" / "go.mod").read_bytes()})
+    image.write_oci_layout(tmp_path / "layout")
+    report = scan(str(tmp_path / "layout"), ScanOptions(scanners=frozenset(), use_cache=False, cache_dir=tmp_path / "c"))
+    go = {(p.name, p.version, p.path, p.installed) for p in report.packages if p.ecosystem == "Go"}
+    assert ("example.com/hello", "(devel)", "/usr/local/bin/hello", True) in go
+    assert ("stdlib", stdlib_version(go_version_m(hello_binary)["go"]), "/usr/local/bin/hello", True) in go  # type: ignore[arg-type]
+    assert ("golang.org/x/sys", "v0.0.0-20220614162138-6c1b26c55098", "/src/go.mod", False) in go
+    assert not any(p.path == "/usr/local/bin/notes.txt" for p in report.packages)
+    assert any(w.path == "/usr/local/bin/broken" and w.code == "malformed-file" for w in report.warnings)

@@ -205,3 +205,24 @@ def test_manifest_and_properties_parsers() -> None:
     assert props == {"version": "1.2", "groupId": "org.x", "artifactId": "ab"}
     assert filename_coordinates("/x/guava-31.1-jre.jar") == ("guava", "31.1-jre")
     assert filename_coordinates("commons-lang3.jar") == ("commons-lang3", "")
+
+
+def test_end_to_end_scan_keeps_going_past_broken_archives(tmp_path: Path) -> None:
+    from hullscan.options import ScanOptions
+    from hullscan.scan import scan
+    from tests.helpers.imagebuild import ImageBuilder
+
+    data = LANG3.read_bytes()
+    image = ImageBuilder()
+    image.add_layer({"opt/app/lib/commons-lang3-3.12.0.jar": data, "opt/app/lib/broken.jar": data[:5000]})
+    image.add_layer({"opt/app/lib/bomb.jar": _bomb(), "opt/app/lib/jackson-databind.jar": DATABIND.read_bytes()})
+    image.write_oci_layout(tmp_path / "layout")
+    report = scan(str(tmp_path / "layout"), ScanOptions(scanners=frozenset(), use_cache=False, cache_dir=tmp_path / "c"))
+    maven = {(p.name, p.version, p.layer) for p in report.packages if p.ecosystem == "Maven"}
+    assert maven == {
+        ("org.apache.commons:commons-lang3", "3.12.0", report.layers[0].diff_id),
+        ("com.fasterxml.jackson.core:jackson-databind", "2.14.0", report.layers[1].diff_id),
+    }
+    warned = {w.path: w.message for w in report.warnings if w.code == "malformed-file"}
+    assert set(warned) >= {"/opt/app/lib/broken.jar", "/opt/app/lib/bomb.jar"}
+    assert "possible zip bomb" in warned["/opt/app/lib/bomb.jar"]

@@ -173,3 +173,22 @@ def test_malformed_cargo_lock_warns() -> None:
         result = analyzer.analyze(FileInput.from_bytes("/app/Cargo.lock", data))
         assert result is not None and not result.packages
         assert result.warnings[0].code == "malformed-file" and "/app/Cargo.lock" in result.warnings[0].message
+
+
+def test_end_to_end_scan(workspace: Path, tmp_path: Path) -> None:
+    from hullscan.options import ScanOptions
+    from hullscan.scan import scan
+    from tests.helpers.imagebuild import F, ImageBuilder
+
+    binary = audited(workspace, CRATES_AUDIT, "demo-e2e")
+    image = ImageBuilder()
+    image.add_layer({"usr/bin/demo": F(binary.read_bytes(), mode=0o755),
+                     "srv/Cargo.lock": (DATA / "v1" / "Cargo.lock").read_bytes(),
+                     "srv/broken/Cargo.lock": b"[[package]\n"})
+    image.write_oci_layout(tmp_path / "layout")
+    report = scan(str(tmp_path / "layout"), ScanOptions(scanners=frozenset(), use_cache=False, cache_dir=tmp_path / "c"))
+    crates = {(p.name, p.version, p.path, p.installed) for p in report.packages if p.ecosystem == "crates.io"}
+    assert ("flate2", "1.0.26", "/usr/bin/demo", True) in crates
+    assert ("flate2", "1.0.13", "/srv/Cargo.lock", False) in crates
+    assert len(crates) == 10
+    assert any(w.path == "/srv/broken/Cargo.lock" and w.code == "malformed-file" for w in report.warnings)

@@ -135,8 +135,13 @@ def test_malformed_sbom_is_one_line_error(content: bytes, message: str, tmp_path
     cli = run_cli("sbom-scan", str(path), check=False)
     assert cli.returncode == 2 and str(path) in cli.stderr and "Traceback" not in cli.stderr
     assert len(cli.stderr.strip().splitlines()) == 1
+
+
+def test_missing_sbom_file(tmp_path: Path) -> None:
     missing = run_cli("sbom-scan", str(tmp_path / "nope.json"), check=False)
-    assert missing.returncode == 2 and "no such file" in missing.stderr
+    assert missing.returncode == 2 and f"{tmp_path / 'nope.json'}: no such file" in missing.stderr
+    with pytest.raises(InputError, match="is a directory"):
+        read_sbom(tmp_path)
 
 
 def test_bad_purl_is_a_warning(tmp_path: Path) -> None:
