@@ -130,6 +130,19 @@ def test_rpm_images(tmp_path: Path, case: str, fixture: str, db_path: str, names
     assert lib.path == "/" + db_path and lib.layer == report.layers[0].diff_id
 
 
+def test_wolfi_usr_merged_image(tmp_path: Path) -> None:
+    image = ImageBuilder().add_layer({
+        **release_files("wolfi"),
+        "lib": F(kind="symlink", linkname="usr/lib"),
+        "usr/lib/apk/db/installed": (DATA / "apk" / "installed").read_bytes(),
+    })
+    report = run(tmp_path, image)
+    assert report.os is not None and report.os.id == "wolfi"
+    assert len(report.packages) == 8
+    assert all(p.purl.startswith("pkg:apk/wolfi/") and "distro=wolfi-20230201" in p.purl for p in report.packages)
+    assert {p.path for p in report.packages} == {"/usr/lib/apk/db/installed"}
+
+
 def test_whiteout_removes_database_and_distro_file_precedence(tmp_path: Path) -> None:
     image = ImageBuilder()
     image.add_layer({**release_files("alpine-3.19"), "lib/apk/db/installed": (DATA / "apk" / "installed").read_bytes()})

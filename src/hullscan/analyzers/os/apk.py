@@ -1,4 +1,4 @@
-"""Alpine / Wolfi / Chainguard apk database: ``/lib/apk/db/installed``.
+"""Alpine / Wolfi / Chainguard apk database: ``/lib/apk/db/installed`` (``/usr/lib/...`` when usr-merged).
 
 Format (apk-tools ``database.c``, https://wiki.alpinelinux.org/wiki/Apk_spec): one stanza per
 package, separated by blank lines; each line is ``<letter>:<value>``. The letters used here:
@@ -20,6 +20,8 @@ from hullscan.analyzers.os.purls import os_purl
 from hullscan.model import AnalysisResult, FileInfo, Package, ScanWarning
 
 INSTALLED = "/lib/apk/db/installed"
+#: the database paths: Wolfi/Chainguard (usr-merged, ``/lib`` -> ``usr/lib``) keep it under /usr/lib
+PATHS = frozenset({INSTALLED, "/usr/lib/apk/db/installed"})
 _OP = re.compile(r"[<>=~]")
 
 
@@ -106,8 +108,8 @@ class ApkAnalyzer(Analyzer):
     tags = frozenset({"os"})
 
     def wants(self, path: str, info: FileInfo) -> bool:
-        """Only ``/lib/apk/db/installed``."""
-        return path == INSTALLED and info.kind in ("file", "hardlink")
+        """Only the database (``/lib/apk/db/installed`` or ``/usr/lib/apk/db/installed``)."""
+        return path in PATHS and info.kind in ("file", "hardlink")
 
     def analyze(self, file: FileInput) -> AnalysisResult:
         """All packages of the database; broken stanzas are skipped with one warning."""

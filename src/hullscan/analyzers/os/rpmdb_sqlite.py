@@ -24,6 +24,8 @@ def iter_blobs(data: bytes) -> Iterator[bytes]:
     image = bytearray(data)
     if len(image) > 19 and (image[18] == 2 or image[19] == 2):
         image[18] = image[19] = 1
+    if not hasattr(sqlite3.Connection, "deserialize"):  # SQLite built without it (before 3.36 / Python 3.11)
+        raise RpmDbError("this Python's sqlite3 cannot open a database from memory")
     conn = sqlite3.connect(":memory:")
     conn.text_factory = bytes  # a damaged file may hold any bytes in a TEXT column
     try:
