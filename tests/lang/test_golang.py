@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -18,7 +19,7 @@ from hullscan.analyzers.lang.gobuildinfo import (
     parse_modinfo,
     read_go_buildinfo,
 )
-from hullscan.analyzers.lang.golang import GoBinaryAnalyzer, GoModAnalyzer, stdlib_version
+from hullscan.analyzers.lang.golang import GoBinaryAnalyzer, GoModAnalyzer, ldflags_version, stdlib_version
 from hullscan.model import FileInfo
 
 DATA = Path(__file__).parent.parent / "data" / "lang" / "go"
@@ -166,6 +167,25 @@ def test_trivy_binary_with_hundreds_of_modules() -> None:
     assert len(expected) > 100
     assert got == expected
     assert dict((p.name, p.version) for p in packages)["stdlib"] == str(want["go"]).removeprefix("go")
+    # the main module is (devel) in the build info; its release version is stamped with -ldflags -X
+    main = next(p for p in packages if p.name == want["mod"][0])  # type: ignore[index]
+    stamped = re.search(r"app\.ver=(\S+)", want["build"]["-ldflags"]).group(1)  # type: ignore[index,union-attr]
+    assert main.version == f"v{stamped}" and dict(main.extra)["version_source"] == "ldflags"
+
+
+@pytest.mark.parametrize(
+    ("ldflags", "want"),
+    [
+        ("-s -w -X main.version=1.2.3 -X main.commit=abc", "v1.2.3"),
+        ("-X 'example.com/app/internal/build.Version=v2.0.1-rc.1'", "v2.0.1-rc.1"),
+        ("-X=main.gitVersion=0.9.0", "v0.9.0"),
+        ("-X github.com/other/lib.Version=1.0.0", ""),  # not the main module
+        ("-X main.version=dev", ""),  # not a version
+        ("-X main.commit=1.2.3", ""),  # not a version variable
+    ],
+)
+def test_ldflags_version(ldflags: str, want: str) -> None:
+    assert ldflags_version(ldflags, "example.com/app") == want
 
 
 def _pointer_format_elf(version: bytes, modinfo: bytes) -> bytes:

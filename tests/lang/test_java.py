@@ -140,6 +140,18 @@ def test_manifest_fallback_with_the_jar_tool(tmp_path: Path) -> None:
     assert (pkg.name, pkg.version, pkg.purl) == ("org.example:util", "4.5.6", "pkg:maven/org.example/util@4.5.6")
     assert dict(pkg.extra)["version_source"] == "MANIFEST.MF:Implementation-Version"
 
+    # a Jenkins plugin: Group-Id, Short-Name and Plugin-Version
+    (tmp_path / "plugin.txt").write_text("Group-Id: org.jenkins-ci.plugins\nShort-Name: git\nPlugin-Version: 4.11.0\n")
+    hpi = tmp_path / "git.hpi"
+    subprocess.run(
+        ["jar", "--create", "--file", str(hpi), "--manifest", str(tmp_path / "plugin.txt"), "-C", str(tmp_path / "classes"), "."],
+        check=True,
+        capture_output=True,
+    )
+    [plugin] = analyze("/var/jenkins_home/plugins/git.hpi", hpi.read_bytes()).packages
+    assert (plugin.name, plugin.version) == ("org.jenkins-ci.plugins:git", "4.11.0")
+    assert dict(plugin.extra)["version_source"] == "MANIFEST.MF:Plugin-Version"
+
 
 def test_filename_is_the_last_resort() -> None:
     bare = rezip([COMMONS_IO], drop=("META-INF/",))

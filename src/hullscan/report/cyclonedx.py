@@ -146,9 +146,10 @@ def _datetime(text: str) -> datetime | None:
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
+    return when if when.year >= 1970 else None  # e.g. Go's "0001-01-01T00:00:00Z" placeholders
 
 
 def _component(pkg: Package, ref: str) -> "Component":

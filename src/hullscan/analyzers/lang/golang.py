@@ -79,6 +79,26 @@ def _resolved(mod: GoModule) -> tuple[str, str, tuple[tuple[str, str], ...]]:
     return repl.path, repl.version or mod.version, note
 
 
+_LDFLAG_X = re.compile(r"""-X[= ]?\s*['"]?([^\s='"]+)=['"]?([^\s'"]+)""")
+
+
+def ldflags_version(ldflags: str, main_module: str) -> str:
+    """The main module's version set with ``-ldflags "-X <pkg>.version=1.2.3"``, or "" (as Trivy and Syft do).
+
+    Only symbols in package ``main`` or under the main module whose name is ``version``/``ver``
+    (any case, e.g. ``Version``, ``gitVersion``) and whose value looks like a version count.
+    """
+    for symbol, value in _LDFLAG_X.findall(ldflags):
+        package, _, var = symbol.rpartition(".")
+        if not (package == "main" or package == main_module or package.startswith(main_module + "/")):
+            continue
+        if not (var.lower().endswith("version") or var.lower() == "ver"):
+            continue
+        if re.fullmatch(r"v?\d+(\.\d+){1,2}([-+][0-9A-Za-z.+-]+)?", value):
+            return value if value.startswith("v") else f"v{value}"
+    return ""
+
+
 def buildinfo_packages(info: GoBuildInfo, file: FileInput, found_by: str) -> list[Package]:
     """Packages for one binary's build info."""
     settings = tuple((f"build:{k}", v) for k, v in info.settings)
@@ -108,8 +128,12 @@ def buildinfo_packages(info: GoBuildInfo, file: FileInput, found_by: str) -> lis
     if info.main is not None:
         name, version, extra = _resolved(info.main)
         if version in ("", DEVEL):
-            version = DEVEL
-            extra += (("version_note", "(devel): built from a source tree without a module version"),)
+            stamped = ldflags_version(dict(info.settings).get("-ldflags", ""), name)
+            if stamped:
+                version, extra = stamped, extra + (("version_source", "ldflags"),)
+            else:
+                version = DEVEL
+                extra += (("version_note", "(devel): built from a source tree without a module version"),)
         depends = tuple(sorted({p.name for p in packages}))
         packages.append(make(name, version, extra + toolchain + main_path + settings, depends))
     return sorted(packages, key=Package.key)
@@ -119,7 +143,7 @@ class GoBinaryAnalyzer(Analyzer):
     """Modules embedded in Go executables (ELF, PE, Mach-O), read in pure Python."""
 
     name = "lang/go-binary"
-    version = 1
+    version = 2
     tags = frozenset({"lang", "go"})
     max_size = 512 * 1024 * 1024
 

@@ -5,9 +5,10 @@ artifact's coordinates come from, in order (recorded in ``extra`` as ``version_s
 
 1. every ``META-INF/maven/<group>/<artifact>/pom.properties`` (a shaded jar yields several packages);
 2. ``META-INF/maven/**/pom.xml`` when there are no properties (``parent`` fills a missing group or version);
-3. ``META-INF/MANIFEST.MF``: the version from ``Implementation-Version``, ``Bundle-Version`` or
-   ``Specification-Version``; the artifact from the file name, ``Implementation-Title`` or
-   ``Bundle-SymbolicName``; the group from ``Implementation-Vendor-Id`` or the symbolic name;
+3. ``META-INF/MANIFEST.MF``: the version from ``Implementation-Version``, ``Bundle-Version``,
+   ``Plugin-Version`` (Jenkins) or ``Specification-Version``; the artifact from ``Short-Name`` (Jenkins), the file
+   name, ``Implementation-Title`` or ``Bundle-SymbolicName``; the group from ``Group-Id`` (Jenkins),
+   ``Implementation-Vendor-Id`` or the symbolic name;
 4. the file name ``name-1.2.3.jar`` as the last resort.
 
 Package name is ``group:artifact`` (the OSV Maven spelling), purl ``pkg:maven/group/artifact@version``.
@@ -214,12 +215,13 @@ def _coordinates(reader: _ArchiveReader, infos: list[zipfile.ZipInfo], archive_n
     manifest = next((i for i in infos if i.filename.upper() == "META-INF/MANIFEST.MF"), None)
     if manifest is not None:
         headers = parse_manifest(reader.read(manifest, _METADATA_CAP).decode("utf-8", "replace"))
-        for key in ("Implementation-Version", "Bundle-Version", "Specification-Version"):
+        for key in ("Implementation-Version", "Bundle-Version", "Plugin-Version", "Specification-Version"):
             version = _plain(headers.get(key))
             if version:
                 symbolic = _plain(headers.get("Bundle-SymbolicName", "").split(";")[0])
-                artifact = file_artifact or _plain(headers.get("Implementation-Title")) or symbolic
-                group = _plain(headers.get("Implementation-Vendor-Id"))
+                short_name = _plain(headers.get("Short-Name"))  # Jenkins plugins (.jpi/.hpi)
+                artifact = short_name or file_artifact or _plain(headers.get("Implementation-Title")) or symbolic
+                group = _plain(headers.get("Group-Id")) or _plain(headers.get("Implementation-Vendor-Id"))
                 if not group and symbolic.endswith("." + artifact):
                     group = symbolic[: -len(artifact) - 1]
                 if artifact:
@@ -233,7 +235,7 @@ class JavaArchiveAnalyzer(Analyzer):
     """Maven artifacts inside Java archives, recursively through nested archives."""
 
     name = "lang/java-archive"
-    version = 1
+    version = 2
     tags = frozenset({"lang", "java"})
     max_size = 1024 * 1024 * 1024
 
