@@ -39,6 +39,7 @@ PY_PACKAGES = ["requests==2.25.0", "urllib3==1.26.4", "idna==2.10", "chardet==3.
                "markupsafe==2.1.3", "pyyaml==6.0.1", "zope.interface==6.0", "python-dateutil==2.8.1", "six==1.15.0"]
 NODE_PACKAGES = {"express": "4.17.1", "lodash": "4.17.20", "minimist": "1.2.5", "@sindresorhus/is": "4.6.0",
                  "debug": "2.6.9", "ms": "2.1.3"}
+JAVA_DEBS = ["libcommons-lang3-java", "libjackson2-databind-java"]
 JAVA_JARS = ["commons-lang3", "jackson-core", "jackson-databind", "jackson-annotations"]
 TYPES = ("pypi", "npm", "maven")
 
@@ -71,7 +72,7 @@ def java_layer() -> bytes:
             elif entry.is_file():
                 shutil.copyfile(entry, staging / entry.name)
         if not any(staging.iterdir()):
-            raise SystemExit("no jars in /usr/share/java: apt-get install libcommons-lang3-java libjackson2-databind-java")
+            raise SystemExit("no jars in /usr/share/java: apt-get install " + " ".join(JAVA_DEBS))
         return tar_dir(staging, prefix="usr/share/java/")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -86,9 +87,10 @@ def build_image() -> Path:
         return out
     CACHE.mkdir(parents=True, exist_ok=True)
     b = ImageBuilder()
-    b.add_layer(pip_layer(PY_PACKAGES), compression="none", created_by="pip install --target ... " + " ".join(PY_PACKAGES))
+    b.add_layer(pip_layer(PY_PACKAGES), compression="none",
+                created_by="pip install --target ... " + " ".join(PY_PACKAGES))
     b.add_layer(node_layer(), compression="none", created_by="npm install " + " ".join(NODE_PACKAGES))
-    b.add_layer(java_layer(), compression="none", created_by="apt-get install libcommons-lang3-java libjackson2-databind-java")
+    b.add_layer(java_layer(), compression="none", created_by="apt-get install " + " ".join(JAVA_DEBS))
     b.write_docker_archive(out, "bench/apps:latest")
     return out
 
@@ -216,7 +218,8 @@ def main() -> None:
             print(f"\nonly {a}, not {b} ({len(diff)}):", *[f"  {x[0]} {x[1]}@{x[2]}" for x in diff], sep="\n")
     missed = (found["trivy"] | found["syft"]) - found["hullscan"]
     faster = med["hullscan"] < min(med["trivy"], med["syft"])
-    print(f"\ntargets: every package either reference finds: {'met' if not missed else f'NOT met ({len(missed)} missed)'}; "
+    found_all = "met" if not missed else f"NOT met ({len(missed)} missed)"
+    print(f"\ntargets: every package either reference finds: {found_all}; "
           f"faster than both: {'met' if faster else 'NOT met'}")
 
 

@@ -60,3 +60,18 @@ def analyze_bytes(analyzer: Analyzer, path: str, data: bytes) -> Any:
     """``analyzer.analyze`` on in-memory content, after checking that ``wants`` claims ``path``."""
     assert analyzer.wants(path, FileInfo(path=path, size=len(data))), path
     return analyzer.analyze(FileInput.from_bytes(path, data, layer=LAYER))
+
+
+def assert_malformed(result: Any, path: str) -> None:
+    """``result`` holds no package and exactly one ``malformed-file`` warning naming ``path`` in its layer."""
+    assert result is not None and result.packages == []
+    (warning,) = result.warnings
+    assert warning.code == "malformed-file" and warning.path == path and path in warning.message
+    assert warning.layer == LAYER
+
+
+def truncated_case(eco: str, rel: str, keep: int | bytes) -> tuple[str, bytes]:
+    """(image path, content) of fixture ``<eco>/<rel>`` cut after ``keep`` bytes, or just after the marker ``keep``."""
+    data = (DATA / eco / rel).read_bytes()
+    end = keep if isinstance(keep, int) else data.index(keep) + len(keep)
+    return "/" + rel.split("/root/", 1)[1], data[:end]

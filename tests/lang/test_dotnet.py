@@ -8,7 +8,9 @@ import pytest
 
 from hullscan.analyzers.lang.dotnet import DotnetAnalyzer
 from hullscan.model import FileInfo
-from tests.lang._golden import DATA, LAYER, analyze_bytes, check_case, nv, run_tree
+from tests.lang._golden import (
+    DATA, LAYER, analyze_bytes, assert_malformed, check_case, nv, run_tree, truncated_case,
+)
 
 NET = DATA / "dotnet"
 
@@ -52,11 +54,8 @@ def test_wants(analyzer: DotnetAnalyzer) -> None:
 
 @pytest.mark.parametrize("rel", ["app/root/app/WebApi.deps.json", "app/root/src/WebApi/packages.lock.json"])
 def test_truncated_json_gives_warning(analyzer: DotnetAnalyzer, rel: str) -> None:
-    data = (NET / rel).read_bytes()
-    path = "/" + rel.split("/root/", 1)[1]
-    result = analyze_bytes(analyzer, path, data[: len(data) // 3])
-    (warning,) = result.warnings
-    assert result.packages == [] and warning.code == "malformed-file" and path in warning.message
+    path, truncated = truncated_case("dotnet", rel, len((NET / rel).read_bytes()) // 3)
+    assert_malformed(analyze_bytes(analyzer, path, truncated), path)
 
 
 def test_wrong_shapes_give_warnings(tmp_path: Path, analyzer: DotnetAnalyzer) -> None:

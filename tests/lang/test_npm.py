@@ -10,7 +10,9 @@ import pytest
 
 from hullscan.analyzers.lang.npm import NpmAnalyzer, installed_manifest
 from hullscan.model import FileInfo
-from tests.lang._golden import DATA, LAYER, analyze_bytes, check_case, nv, run_tree
+from tests.lang._golden import (
+    DATA, LAYER, analyze_bytes, assert_malformed, check_case, nv, run_tree, truncated_case,
+)
 
 NPM = DATA / "npm"
 FOUR = {"@sindresorhus/is@4.6.0", "debug@2.6.9", "left-pad@1.3.0", "ms@2.0.0", "ms@2.1.3"}
@@ -111,7 +113,8 @@ def test_lock_files_inside_node_modules_are_not_claimed(analyzer: NpmAnalyzer) -
 def test_package_json_without_version_is_skipped(analyzer: NpmAnalyzer) -> None:
     assert analyze_bytes(analyzer, "/a/node_modules/x/package.json", b'{"name": "x", "private": true}') is None
     assert analyze_bytes(analyzer, "/srv/site/package.json", b'{"private": true, "scripts": {}}') is None
-    assert not analyzer.wants("/a/node_modules/x/dist/package.json", FileInfo(path="/a/node_modules/x/dist/package.json"))
+    inner = "/a/node_modules/x/dist/package.json"
+    assert not analyzer.wants(inner, FileInfo(path=inner))
 
 
 def test_yarn_v1_alias_and_multi_spec_headers(analyzer: NpmAnalyzer) -> None:
@@ -138,13 +141,8 @@ def test_yarn_v1_alias_and_multi_spec_headers(analyzer: NpmAnalyzer) -> None:
     ],
 )
 def test_truncated_files_give_warning(analyzer: NpmAnalyzer, rel: str, cut_after: bytes) -> None:
-    data = (NPM / rel).read_bytes()
-    truncated = data[: data.index(cut_after) + len(cut_after)]
-    path = "/" + rel.split("/root/", 1)[1]
-    result = analyze_bytes(analyzer, path, truncated)
-    assert result is not None and result.packages == []
-    (warning,) = result.warnings
-    assert warning.code == "malformed-file" and warning.path == path and path in warning.message
+    path, truncated = truncated_case("npm", rel, cut_after)
+    assert_malformed(analyze_bytes(analyzer, path, truncated), path)
 
 
 def test_broken_yarn_v1_and_wrong_shapes(tmp_path: Path, analyzer: NpmAnalyzer) -> None:

@@ -12,7 +12,9 @@ import pytest
 
 from hullscan.analyzers.lang.php import PhpAnalyzer
 from hullscan.model import FileInfo
-from tests.lang._golden import DATA, LAYER, analyze_bytes, check_case, nv, run_tree
+from tests.lang._golden import (
+    DATA, LAYER, analyze_bytes, assert_malformed, check_case, nv, run_tree, truncated_case,
+)
 
 PHP = DATA / "php"
 ACME = {"acme/http@v2.0.1", "acme/log@1.2.0", "acme/testkit@0.3.0"}
@@ -80,11 +82,8 @@ def test_wants(analyzer: PhpAnalyzer) -> None:
 @pytest.mark.parametrize("rel", ["composer2/root/var/www/app/composer.lock",
                                  "composer2/root/var/www/app/vendor/composer/installed.json"])
 def test_truncated_json_gives_warning(analyzer: PhpAnalyzer, rel: str) -> None:
-    data = (PHP / rel).read_bytes()
-    path = "/" + rel.split("/root/", 1)[1]
-    result = analyze_bytes(analyzer, path, data[: len(data) // 2])
-    (warning,) = result.warnings
-    assert result.packages == [] and warning.code == "malformed-file" and path in warning.message
+    path, truncated = truncated_case("php", rel, len((PHP / rel).read_bytes()) // 2)
+    assert_malformed(analyze_bytes(analyzer, path, truncated), path)
 
 
 def test_wrong_shapes_give_warnings(tmp_path: Path, analyzer: PhpAnalyzer) -> None:

@@ -10,9 +10,8 @@ import pytest
 
 from hullscan.analyzers.lang.python import PythonAnalyzer
 from hullscan.model import FileInfo
-from tests.lang._golden import DATA, LAYER, analyze_bytes, check_case, nv, run_tree
+from tests.lang._golden import LAYER, analyze_bytes, assert_malformed, check_case, nv, run_tree, truncated_case
 
-PY = DATA / "python"
 
 
 @pytest.fixture()
@@ -87,7 +86,8 @@ def test_requirement_pins_with_continuations_and_markers(analyzer: PythonAnalyze
 
 
 def test_license_text_is_not_a_license_name(analyzer: PythonAnalyzer) -> None:
-    meta = b"Metadata-Version: 2.1\nName: x_y\nVersion: 1.0\nLicense: Copyright (c) 2020 someone\n        Permission is hereby granted\n"
+    meta = (b"Metadata-Version: 2.1\nName: x_y\nVersion: 1.0\n"
+            b"License: Copyright (c) 2020 someone\n        Permission is hereby granted\n")
     result = analyze_bytes(analyzer, "/a/x_y-1.0.dist-info/METADATA", meta)
     (pkg,) = result.packages
     assert pkg.licenses == () and pkg.purl == "pkg:pypi/x-y@1.0"
@@ -102,14 +102,8 @@ def test_license_text_is_not_a_license_name(analyzer: PythonAnalyzer) -> None:
     ],
 )
 def test_truncated_lock_file_gives_warning(analyzer: PythonAnalyzer, path: str, cut_after: bytes) -> None:
-    data = (PY / path).read_bytes()
-    truncated = data[: data.index(cut_after) + len(cut_after) + 2]
-    image_path = "/" + path.split("/root/", 1)[1]
-    result = analyze_bytes(analyzer, image_path, truncated)
-    assert result is not None and result.packages == []
-    (warning,) = result.warnings
-    assert warning.code == "malformed-file" and warning.path == image_path and image_path in warning.message
-    assert warning.layer == LAYER
+    image_path, truncated = truncated_case("python", path, cut_after)
+    assert_malformed(analyze_bytes(analyzer, image_path, truncated), image_path)
 
 
 def test_malformed_files_do_not_stop_the_others(tmp_path: Path, analyzer: PythonAnalyzer) -> None:

@@ -30,7 +30,7 @@ from hullscan.analyzers.lang.lockfiles import (
     make_package,
     text_field,
 )
-from hullscan.model import FileInfo, Package
+from hullscan.model import Package
 
 NAME = "lang/dotnet"
 ECOSYSTEM = "NuGet"
@@ -89,14 +89,10 @@ class DotnetAnalyzer(ManifestAnalyzer):
     version = 1
     tags = frozenset({"lang", "dotnet"})
     max_size = 32 * 1024 * 1024
-
-    def wants(self, path: str, info: FileInfo) -> bool:
-        """``*.deps.json`` and ``packages.lock.json``."""
-        return path.endswith((".deps.json", "/packages.lock.json")) and info.kind == "file" \
-            and self.parser_for(path) is not None
+    suffixes = (".deps.json", "/packages.lock.json")
 
     def parser_for(self, path: str) -> Parser | None:
-        """Which parser reads ``path``."""
+        """``*.deps.json`` and ``packages.lock.json``."""
         if path.endswith(".deps.json"):
             return parse_deps_json
         if basename(path) == "packages.lock.json":

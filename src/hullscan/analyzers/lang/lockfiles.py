@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from packageurl import PackageURL
 
 from hullscan.analyzers.base import Analyzer, FileInput
-from hullscan.model import AnalysisResult, Package, ScanWarning
+from hullscan.model import AnalysisResult, FileInfo, Package, ScanWarning
 
 #: OSV ecosystem name -> purl type
 PURL_TYPES = {
@@ -178,10 +178,15 @@ def dedupe(packages: Iterable[Package]) -> list[Package]:
 class ManifestAnalyzer(Analyzer):
     """An analyzer that maps each claimed file to a parser and reports malformed files as warnings.
 
-    Subclasses implement :meth:`wants` and :meth:`parser_for` (which parser reads a claimed path).
+    Subclasses set :attr:`suffixes` and implement :meth:`parser_for` (which parser reads a path).
     """
 
-    what: ClassVar[str] = "package file"
+    #: every claimed path ends with one of these: a cheap pre-filter, since ``wants`` runs for every entry
+    suffixes: ClassVar[tuple[str, ...]] = ()
+
+    def wants(self, path: str, info: FileInfo) -> bool:
+        """Regular files whose path has a parser."""
+        return path.endswith(self.suffixes) and info.kind == "file" and self.parser_for(path) is not None
 
     def parser_for(self, path: str) -> Parser | None:  # pragma: no cover - abstract
         """The parser for ``path`` (None: not ours after all)."""

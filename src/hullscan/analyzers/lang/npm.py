@@ -49,7 +49,7 @@ from hullscan.analyzers.lang.lockfiles import (
     make_package,
     text_field,
 )
-from hullscan.model import FileInfo, Package
+from hullscan.model import Package
 
 NAME = "lang/npm"
 ECOSYSTEM = "npm"
@@ -256,7 +256,9 @@ def _yarn_berry(file: FileInput) -> list[Package]:
         if not _registry_version(version):
             continue
         out.append(
-            make_package(file, NAME, ECOSYSTEM, name, version, installed=False, depends=dict_keys(entry, "dependencies"))
+            make_package(
+                file, NAME, ECOSYSTEM, name, version, installed=False, depends=dict_keys(entry, "dependencies")
+            )
         )
     return out
 
@@ -337,7 +339,6 @@ def _pnpm9_dev_only(data: dict[str, Any], snapshots: dict[str, Any]) -> set[str]
 
 # --------------------------------------------------------------------------- analyzer
 
-_SUFFIXES = ("/package.json", "/package-lock.json", "/npm-shrinkwrap.json", "/yarn.lock", "/pnpm-lock.yaml")
 _LOCKS: dict[str, Parser] = {
     "package-lock.json": parse_package_lock,
     "npm-shrinkwrap.json": parse_package_lock,
@@ -353,13 +354,10 @@ class NpmAnalyzer(ManifestAnalyzer):
     version = 2
     tags = frozenset({"lang", "javascript", "node"})
     max_size = 64 * 1024 * 1024
-
-    def wants(self, path: str, info: FileInfo) -> bool:
-        """Package manifests (installed ones and project ones) and lock files outside ``node_modules``."""
-        return path.endswith(_SUFFIXES) and info.kind == "file" and self.parser_for(path) is not None
+    suffixes = ("/package.json", "/package-lock.json", "/npm-shrinkwrap.json", "/yarn.lock", "/pnpm-lock.yaml")
 
     def parser_for(self, path: str) -> Parser | None:
-        """Which parser reads ``path``."""
+        """Package manifests (installed and project ones) and lock files outside ``node_modules``."""
         if path.endswith("/package.json"):
             wanted = installed_manifest(path) or "node_modules/" not in path
             return parse_package_json if wanted else None

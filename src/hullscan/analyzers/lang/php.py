@@ -30,7 +30,7 @@ from hullscan.analyzers.lang.lockfiles import (
     make_package,
     text_field,
 )
-from hullscan.model import FileInfo, Package
+from hullscan.model import Package
 
 NAME = "lang/php"
 ECOSYSTEM = "Packagist"
@@ -88,14 +88,10 @@ class PhpAnalyzer(ManifestAnalyzer):
     version = 1
     tags = frozenset({"lang", "php"})
     max_size = 32 * 1024 * 1024
-
-    def wants(self, path: str, info: FileInfo) -> bool:
-        """``vendor/composer/installed.json`` and ``composer.lock``."""
-        return path.endswith(("/installed.json", "/composer.lock")) and info.kind == "file" \
-            and self.parser_for(path) is not None
+    suffixes = ("/installed.json", "/composer.lock")
 
     def parser_for(self, path: str) -> Parser | None:
-        """Which parser reads ``path``."""
+        """``vendor/composer/installed.json`` and ``composer.lock`` (not a dependency's own)."""
         if path.endswith("/vendor/composer/installed.json") or path == "vendor/composer/installed.json":
             return parse_installed_json
         if basename(path) == "composer.lock" and "/vendor/" not in path:

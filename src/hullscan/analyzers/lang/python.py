@@ -3,14 +3,15 @@
 Installed (``installed=True``), read wherever they sit (``site-packages``, ``dist-packages``, or a
 ``pip install --target`` folder):
 
-* ``<name>-<ver>.dist-info/METADATA`` (wheels; Core Metadata, https://packaging.python.org/specifications/core-metadata/)
+* ``<name>-<ver>.dist-info/METADATA`` (wheels; Core Metadata,
+  https://packaging.python.org/specifications/core-metadata/)
 * ``<name>.egg-info/PKG-INFO``, ``<name>-<ver>.egg-info`` as a single file (distutils/Debian), and
   ``<name>.egg/EGG-INFO/PKG-INFO`` (unzipped eggs).
 
 Licenses come from ``License-Expression`` (PEP 639), else a one-line ``License`` field (multi-line
-values are whole license texts and are dropped), plus ``License ::`` classifiers (last segment, as
-Trivy does) only when neither field names one. ``Requires-Dist`` names (PEP 503 normalised) are the depends, except requirements that
-only apply to an extra.
+values are whole license texts and are dropped), else the ``License ::`` classifiers (last segment,
+as Trivy does). ``Requires-Dist`` names (PEP 503 normalised) are the depends, except requirements
+that only apply to an extra.
 
 Declared (``installed=False``):
 
@@ -43,12 +44,10 @@ from hullscan.analyzers.lang.lockfiles import (
     pep503,
     text_field,
 )
-from hullscan.model import FileInfo, Package
+from hullscan.model import Package
 
 NAME = "lang/python"
 ECOSYSTEM = "PyPI"
-#: cheap pre-filter for ``wants``: every claimed path ends with one of these
-_SUFFIXES = ("/METADATA", "/PKG-INFO", ".egg-info", ".lock", ".txt")
 #: a one-line License value longer than this is a license text, not a name
 MAX_LICENSE_NAME = 120
 #: a Requires-Dist that applies only when an extra is requested (``; extra == "socks"``)
@@ -128,7 +127,8 @@ def _requirement_name(spec: str) -> str:
 # --------------------------------------------------------------------------- requirements.txt
 
 _PIN = re.compile(
-    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(?P<op>===|==)\s*(?P<version>[^\s;,#*]+)\s*(?P<rest>.*)$"
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?"  # name and extras
+    r"\s*(?P<op>===|==)\s*(?P<version>[^\s;,#*]+)\s*(?P<rest>.*)$"  # the pin, then markers/options
 )
 
 
@@ -172,17 +172,23 @@ def parse_requirements(file: FileInput) -> list[Package]:
 # --------------------------------------------------------------------------- lock files
 
 
-def parse_poetry_lock(file: FileInput) -> list[Package]:
-    """``poetry.lock``: every ``[[package]]`` with its dependencies and group."""
-    data = load_toml(file)
-    entries = data.get("package", [])
+def _toml_packages(file: FileInput) -> list[tuple[str, str, dict[str, Any]]]:
+    """(name, version, table) of every ``[[package]]`` table of a poetry/uv lock file that has both."""
+    entries = load_toml(file).get("package", [])
     if not isinstance(entries, list):
         raise MalformedFileError("'package' is not an array of tables")
-    packages = []
+    out = []
     for entry in entries:
         name, version = text_field(entry, "name"), text_field(entry, "version")
-        if not name or not version:
-            continue
+        if name and version:
+            out.append((name, version, entry))
+    return out
+
+
+def parse_poetry_lock(file: FileInput) -> list[Package]:
+    """``poetry.lock``: every ``[[package]]`` with its dependencies and group."""
+    packages = []
+    for name, version, entry in _toml_packages(file):
         extra: list[tuple[str, str]] = []
         category = text_field(entry, "category")
         groups = entry.get("groups")
@@ -220,17 +226,10 @@ def parse_pipfile_lock(file: FileInput) -> list[Package]:
 
 def parse_uv_lock(file: FileInput) -> list[Package]:
     """``uv.lock``: every ``[[package]]`` except the project itself (editable/virtual source)."""
-    data = load_toml(file)
-    entries = data.get("package", [])
-    if not isinstance(entries, list):
-        raise MalformedFileError("'package' is not an array of tables")
     packages = []
-    for entry in entries:
-        name, version = text_field(entry, "name"), text_field(entry, "version")
-        source: Any = entry.get("source") if isinstance(entry, dict) else None
+    for name, version, entry in _toml_packages(file):
+        source = entry.get("source")
         if isinstance(source, dict) and ("editable" in source or "virtual" in source):
-            continue
-        if not name or not version:
             continue
         deps = entry.get("dependencies")
         depends = [pep503(text_field(d, "name")) for d in deps] if isinstance(deps, list) else []
@@ -248,15 +247,10 @@ class PythonAnalyzer(ManifestAnalyzer):
     version = 1
     tags = frozenset({"lang", "python"})
     max_size = 16 * 1024 * 1024
+    suffixes = ("/METADATA", "/PKG-INFO", ".egg-info", ".lock", ".txt")
 
-    def wants(self, path: str, info: FileInfo) -> bool:
-        """Distribution metadata files and the lock/requirements file names."""
-        return path.endswith(_SUFFIXES) and self.parser_for(path, info.kind) is not None
-
-    def parser_for(self, path: str, kind: str = "file") -> Parser | None:
+    def parser_for(self, path: str) -> Parser | None:
         """Which parser reads ``path``."""
-        if kind != "file":
-            return None
         if path.endswith((".dist-info/METADATA", ".egg-info/PKG-INFO", "/EGG-INFO/PKG-INFO", ".egg-info")):
             return parse_metadata
         base = basename(path)

@@ -25,16 +25,22 @@ import re
 
 from hullscan.analyzers.base import FileInput
 from hullscan.analyzers.lang.lockfiles import ManifestAnalyzer, MalformedFileError, Parser, basename, make_package
-from hullscan.model import FileInfo, Package
+from hullscan.model import Package
 
 NAME = "lang/ruby"
 ECOSYSTEM = "RubyGems"
 
 # a Ruby string literal: "x", 'x', %q<x>, %q{x}, %q(x), %q[x], %Q..., optionally .freeze
-_STR = r"""(?:"(?P<{0}_dq>[^"]*)"|'(?P<{0}_sq>[^']*)'|%[qQ]?(?:<(?P<{0}_lt>[^>]*)>|\{{(?P<{0}_br>[^}}]*)\}}|\((?P<{0}_pa>[^)]*)\)|\[(?P<{0}_sb>[^\]]*)\]))(?:\.freeze)?"""
+_STR = (
+    r"""(?:"(?P<{0}_dq>[^"]*)"|'(?P<{0}_sq>[^']*)'"""  # "x" 'x'
+    r"""|%[qQ]?(?:<(?P<{0}_lt>[^>]*)>|\{{(?P<{0}_br>[^}}]*)\}}"""  # %q<x> %q{x}
+    r"""|\((?P<{0}_pa>[^)]*)\)|\[(?P<{0}_sb>[^\]]*)\]))"""  # %q(x) %q[x]
+    r"""(?:\.freeze)?"""
+)
 
 
 def _string_re(group: str) -> str:
+    """The string-literal pattern with its capture groups named ``<group>_dq``, ``<group>_sq``..."""
     return _STR.format(group)
 
 
@@ -145,14 +151,10 @@ class RubyAnalyzer(ManifestAnalyzer):
     version = 1
     tags = frozenset({"lang", "ruby"})
     max_size = 8 * 1024 * 1024
-
-    def wants(self, path: str, info: FileInfo) -> bool:
-        """``specifications/*.gemspec`` and ``Gemfile.lock``/``gems.locked``."""
-        return path.endswith((".gemspec", "/Gemfile.lock", "/gems.locked")) and info.kind == "file" \
-            and self.parser_for(path) is not None
+    suffixes = (".gemspec", "/Gemfile.lock", "/gems.locked")
 
     def parser_for(self, path: str) -> Parser | None:
-        """Which parser reads ``path``."""
+        """``specifications/*.gemspec`` and ``Gemfile.lock``/``gems.locked``."""
         if path.endswith(".gemspec"):
             return parse_gemspec if ("/specifications/" in path) else None
         if basename(path) in ("Gemfile.lock", "gems.locked"):
