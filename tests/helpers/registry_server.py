@@ -460,8 +460,11 @@ class Fault:
 
     kinds: ``status`` (answer ``status``, with ``Retry-After: retry_after`` when set), ``hang`` (say nothing
     for ``seconds``, then drop the connection), ``drop`` (close without answering), ``truncate`` (send the
-    headers and half the body, then close), ``corrupt`` (flip one byte of the body), ``replace`` (serve
-    ``body`` with ``content_type``; ``Docker-Content-Digest`` recomputed unless ``keep_digest``).
+    headers and the first ``keep`` fraction of the body, then close), ``corrupt`` (flip one byte of the body), ``replace`` (serve
+    ``body`` with ``content_type``; ``Docker-Content-Digest`` recomputed unless ``keep_digest``),
+    ``ignore-range`` (forward without the ``Range`` header, so the whole blob comes back with 200; any
+    forwarding fault does the same with ``strip_range=True``),
+    ``redirect`` (answer ``307`` to ``location`` + the same path, as registries do to a CDN for blobs).
     """
 
     kind: str
@@ -474,6 +477,9 @@ class Fault:
     body: bytes = b""
     content_type: str = ""
     keep_digest: bool = False
+    location: str = ""
+    keep: float = 0.5
+    strip_range: bool = False
 
 
 MALFORMED_MANIFEST = b'{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": {'
@@ -491,6 +497,7 @@ class FaultProxy:
         self._up_host, self._up_port = up.hostname or "127.0.0.1", up.port or 80
         self.faults: list[Fault] = []
         self.log: list[tuple[str, str, str]] = []  # (method, path, outcome)
+        self.request_headers: list[tuple[str, dict[str, str]]] = []  # (path, headers as received)
         self._lock = threading.Lock()
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
@@ -526,6 +533,7 @@ class FaultProxy:
         with self._lock:
             self.faults.clear()
             self.log.clear()
+            self.request_headers.clear()
 
     def ref(self, repo: str, tag: str = "latest") -> str:
         """``proxyhost/repo:tag``."""
@@ -564,7 +572,16 @@ class FaultProxy:
         method, path = h.command, h.path
         length = int(h.headers.get("Content-Length") or 0)
         body_in = h.rfile.read(length) if length else b""
+        with self._lock:
+            self.request_headers.append((path, {k.lower(): v for k, v in h.headers.items()}))
         fault = self._take(method, path)
+        if fault and fault.kind == "redirect":
+            self._record(method, path, "redirect")
+            h.send_response(307)
+            h.send_header("Location", fault.location.rstrip("/") + path)
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
         if fault and fault.kind == "status":
             self._record(method, path, str(fault.status))
             payload = json.dumps({"errors": [{"code": "UNAVAILABLE", "message": "injected fault"}]}).encode()
@@ -584,6 +601,8 @@ class FaultProxy:
             return
         headers = {k: v for k, v in h.headers.items() if k.lower() not in _HOP and k.lower() != "host"}
         headers["Host"] = f"{self._up_host}:{self._up_port}"
+        if fault and (fault.kind == "ignore-range" or fault.strip_range):
+            headers = {k: v for k, v in headers.items() if k.lower() != "range"}
         conn = http.client.HTTPConnection(self._up_host, self._up_port, timeout=30)
         try:
             conn.request(method, path, body=body_in or None, headers=headers)
@@ -619,7 +638,7 @@ class FaultProxy:
             return
         if fault and fault.kind == "truncate":
             self._record(method, path, "truncate")
-            h.wfile.write(body[: len(body) // 2])
+            h.wfile.write(body[: int(len(body) * fault.keep)])
             h.wfile.flush()
             h.close_connection = True
             with contextlib.suppress(OSError):

@@ -266,3 +266,53 @@ def test_oversized_manifest_is_refused(faulty_registry: FaultProxy) -> None:
                            content_type="application/vnd.oci.image.manifest.v1+json")
     with pytest.raises(ManifestError, match="over the 4194304-byte limit"):
         pull_image(ref, faulty_registry.options())
+
+
+def test_resume_when_the_registry_ignores_range(faulty_registry: FaultProxy) -> None:
+    """The second request gets the whole blob (200, no Range): the bytes already read are skipped."""
+    ref, builder = pushed(faulty_registry)
+    layer = builder.layers[1]
+    faulty_registry.inject("truncate", times=1, match=f"/blobs/{layer.digest}")
+    faulty_registry.inject("ignore-range", times=1, match=f"/blobs/{layer.digest}")
+    with RegistrySource(ref, faulty_registry.options()) as src:
+        image = src.resolve()
+        assert src.open_blob(image.layers[1]).read() == layer.blob
+    sent = [hdrs for path, hdrs in faulty_registry.request_headers if layer.digest in path]
+    assert "range" not in sent[0] and sent[1]["range"].startswith("bytes=")
+
+
+def test_resume_fails_again_while_skipping(faulty_registry: FaultProxy) -> None:
+    ref, builder = pushed(faulty_registry)
+    layer = builder.layers[1]
+    faulty_registry.inject("truncate", times=1, match=f"/blobs/{layer.digest}", keep=0.5)
+    # every resume gets the whole blob again and breaks before reaching the bytes already read
+    faulty_registry.inject("truncate", times=3, match=f"/blobs/{layer.digest}", keep=0.25, strip_range=True)
+    with pytest.raises(BlobError) as err:
+        pull_image(ref, faulty_registry.options())
+    assert f"blob {layer.digest} of faults/" in str(err.value)
+    assert f"truncated: the connection broke after {len(layer.blob) // 2} of {len(layer.blob)} bytes" in str(err.value)
+    assert "(4 attempts" in str(err.value)
+    assert faulty_registry.count(layer.digest, "truncate") == 4
+
+
+def test_blob_redirect_to_another_host_drops_credentials(token_registry: RegistryServer,
+                                                         registry: RegistryServer) -> None:
+    """Registries redirect blob downloads to a CDN: follow it, but never send the registry's token there."""
+    builder = ImageBuilder().add_layer({"etc/x": "y"})
+    name = f"redir/{uuid.uuid4().hex[:8]}"
+    push_image(token_registry, builder, name)
+    push_image(registry, builder, name)  # the "CDN" holds the same blobs
+    front, cdn = FaultProxy(token_registry), FaultProxy(registry)
+    try:
+        front.inject("redirect", times=10, match="/blobs/", location=cdn.url)
+        image, blobs = pull_image(front.ref(name), token_registry.options())
+        assert blobs == {builder.layers[0].digest: builder.layers[0].blob}
+        assert front.count("/blobs/", "redirect") == 2  # config + layer
+        cdn_requests = [hdrs for path, hdrs in cdn.request_headers if "/blobs/" in path]
+        assert len(cdn_requests) == 2
+        assert all("authorization" not in hdrs for hdrs in cdn_requests)
+        assert any(hdrs.get("authorization", "").startswith("Bearer ") for p, hdrs in front.request_headers
+                   if "/blobs/" in p)
+    finally:
+        front.stop()
+        cdn.stop()

@@ -270,3 +270,21 @@ def test_environment_credentials(monkeypatch: pytest.MonkeyPatch, basic_registry
     monkeypatch.setenv("HULLSCAN_PASSWORD", "s3cret-Pa55")
     image, blobs = pull_image(ref, basic_registry.options(with_credentials=False))
     assert len(blobs) == 2
+
+
+def test_check_catalog_and_tags_behind_auth(token_registry: RegistryServer, basic_registry: RegistryServer) -> None:
+    """What the server uses for asset sync: a credential check, the catalog and tag lists, on both auth kinds."""
+    for server in (token_registry, basic_registry):
+        name = repo()
+        push_image(server, build("sync"), name, "a")
+        push_image(server, build("sync"), name, "b")
+        with RegistryClient(server.host, server.options()) as client:
+            client.check()
+            assert name in client.catalog(page_size=1)
+            assert client.tags(name) == ["a", "b"]
+        with RegistryClient(server.host, server.options(password="wrong")) as client, \
+                pytest.raises(AuthError, match="user 'hulltester'"):
+            client.check()
+    if token_registry.token_server is not None:
+        scopes = [s for r in token_registry.token_server.requests for s in r["scopes"]]
+        assert "registry:catalog:*" in scopes

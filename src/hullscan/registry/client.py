@@ -365,10 +365,13 @@ class _BlobStream(io.RawIOBase):
         self._open(0)
 
     def _open(self, start: int) -> None:
-        headers = {"Range": f"bytes={start}-"} if start else None
+        # identity: the stored bytes as they are (a Range over a transfer encoding would be ambiguous)
+        headers = {"Accept-Encoding": "identity"}
+        if start:
+            headers["Range"] = f"bytes={start}-"
         resp = self._client._open_stream(self._url, self._what, headers)
         self._resp = resp
-        self._iter = resp.iter_bytes(_CHUNK)
+        self._iter = resp.iter_bytes()  # chunks as they arrive: nothing received is lost if the connection breaks
         skip = start
         if start and resp.status_code == 206:
             content_range = resp.headers.get("Content-Range", "")
@@ -410,23 +413,30 @@ class _BlobStream(io.RawIOBase):
         return n
 
     def _recover(self, exc: httpx.TransportError) -> None:
-        cause = _describe_transport(exc, self._client.options.timeout)
-        self._close_resp()
-        if self._resumes >= max(0, self._client.options.retries):
-            size = self._desc.size
-            if isinstance(exc, httpx.TimeoutException):
-                raise RegistryUnavailableError(
-                    f"registry {self._client.host} {cause} reading {self._what} after {self._pos} of {size} bytes"
-                    f" ({self._resumes + 1} attempts)"
+        """Reopen at the current offset after a lost connection, at most ``retries`` times in all."""
+        while True:
+            cause = _describe_transport(exc, self._client.options.timeout)
+            self._close_resp()
+            if self._resumes >= max(0, self._client.options.retries):
+                size = self._desc.size
+                if isinstance(exc, httpx.TimeoutException):
+                    raise RegistryUnavailableError(
+                        f"registry {self._client.host} {cause} reading {self._what} after {self._pos} of {size}"
+                        f" bytes ({self._resumes + 1} attempts)"
+                    ) from None
+                raise BlobError(
+                    f"{self._what}: truncated: the connection broke after {self._pos} of {size} bytes"
+                    f" ({self._resumes + 1} attempts; {cause})"
                 ) from None
-            raise BlobError(
-                f"{self._what}: truncated: the connection broke after {self._pos} of {size} bytes"
-                f" ({self._resumes + 1} attempts; {cause})"
-            ) from None
-        self._resumes += 1
-        log.info("registry %s: %s reading %s at byte %d; resuming", self._client.host, cause, self._what, self._pos)
-        self._client.retry_log.append(("GET", self._url, cause, 0.0))
-        self._open(self._pos)
+            self._resumes += 1
+            log.info("registry %s: %s reading %s at byte %d; resuming", self._client.host, cause, self._what,
+                     self._pos)
+            self._client.retry_log.append(("GET", self._url, cause, 0.0))
+            try:
+                self._open(self._pos)
+                return
+            except httpx.TransportError as again:  # lost again while skipping what we already had
+                exc = again
 
     def _close_resp(self) -> None:
         if self._resp is not None:
