@@ -152,7 +152,7 @@ def image_cmd(
     if show_suppressed and format == "table" and output is None:
         write_suppressed(report, sys.stdout)
     if exit_code and report.findings:
-        raise typer.Exit(exit_code)
+        sys.exit(exit_code)  # typer.Exit's code is lost under standalone_mode=False
 
 
 def _run_scan(target: str, options: "ScanOptions") -> "ScanReport":  # type: ignore[name-defined]  # noqa: F821
