@@ -460,8 +460,8 @@ class Fault:
 
     kinds: ``status`` (answer ``status``, with ``Retry-After: retry_after`` when set), ``hang`` (say nothing
     for ``seconds``, then drop the connection), ``drop`` (close without answering), ``truncate`` (send the
-    headers and the first ``keep`` fraction of the body, then close), ``corrupt`` (flip one byte of the body), ``replace`` (serve
-    ``body`` with ``content_type``; ``Docker-Content-Digest`` recomputed unless ``keep_digest``),
+    headers and the first ``keep`` fraction of the body, then close), ``corrupt`` (flip one byte of the body),
+    ``replace`` (serve ``body`` with ``content_type``; ``Docker-Content-Digest`` recomputed unless ``keep_digest``),
     ``ignore-range`` (forward without the ``Range`` header, so the whole blob comes back with 200; any
     forwarding fault does the same with ``strip_range=True``),
     ``redirect`` (answer ``307`` to ``location`` + the same path, as registries do to a CDN for blobs).
