@@ -3,6 +3,7 @@ every stored inventory and record which images gained or lost findings (task log
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,10 @@ from typing import Any
 from sqlalchemy import select
 
 from hullscan.server import whitelist
-from hullscan.server.db.models import Image, Meta, Task
-from hullscan.server.results import load_inventory, replace_findings
+from hullscan.server.db.models import FindingRow, Image, Meta, Task
+from hullscan.server.results import fingerprint, replace_findings
 from hullscan.server.runtime import Runtime
-from hullscan.server.tasks import add_log, finish
+from hullscan.server.tasks import add_log, add_logs, finish
 from hullscan.server.webhooks import emit
 
 DB_META_KEY = "vuln_db_fingerprint"
@@ -36,11 +37,73 @@ def vuln_stage() -> Any:
     return stage.load() if stage else None
 
 
+def _key(f: Any) -> tuple[str, str, str, str, str]:
+    v = f.vuln
+    return (v.ecosystem, v.package_name, v.installed_version, f.location.path, f.location.layer) if v else ("", "", "", "", "")
+
+
+def _pkg_key(p: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    return (p.get("ecosystem", ""), p.get("name", ""), p.get("version", ""), p.get("path", ""), p.get("layer", ""))
+
+
+def match_fleet(stage: Any, options: Any, inventories: dict[int, dict[str, Any]]) -> tuple[dict[int, list[Any]], dict[int, str]]:
+    """Vulnerability findings of every stored inventory, matching each distinct package once per distro.
+
+    Images sharing packages (the common case: shared base images) cost one lookup per package, not one
+    per image. A package whose identity (ecosystem, name, version, path, layer) is ambiguous in a group
+    falls back to matching that image on its own. Returns findings and per-image errors.
+    """
+    from hullscan.model import Distro, Inventory, Package
+    from hullscan.serde import load
+    from hullscan.stages import ScanContext
+
+    def run_stage(distro: Any, packages: list[Any]) -> list[Any]:
+        return list(stage(ScanContext(options=options, inventory=Inventory(distro=distro, packages=packages))))
+
+    groups: dict[str, list[int]] = {}
+    for image_id, inv in inventories.items():
+        groups.setdefault(json.dumps(inv.get("os"), sort_keys=True), []).append(image_id)
+    out: dict[int, list[Any]] = {}
+    errors: dict[int, str] = {}
+    for distro_json, image_ids in groups.items():
+        distro_data = json.loads(distro_json)
+        distro = load(Distro, distro_data) if distro_data else None
+        uniq: dict[str, dict[str, Any]] = {}
+        by_key: dict[tuple[str, ...], set[str]] = {}
+        members: dict[int, set[tuple[str, ...]]] = {}
+        for image_id in image_ids:
+            keys = set()
+            for p in inventories[image_id].get("packages") or []:
+                pj = json.dumps(p, sort_keys=True)
+                uniq.setdefault(pj, p)
+                by_key.setdefault(_pkg_key(p), set()).add(pj)
+                keys.add(_pkg_key(p))
+            members[image_id] = keys
+        ambiguous = {k for k, v in by_key.items() if len(v) > 1}
+        shared = [load(Package, p) for pj, p in uniq.items() if _pkg_key(p) not in ambiguous]
+        try:
+            found: dict[tuple[str, ...], list[Any]] = {}
+            for f in run_stage(distro, shared):
+                found.setdefault(_key(f), []).append(f)
+        except Exception as exc:  # the whole group fails alike
+            for image_id in image_ids:
+                errors[image_id] = f"{type(exc).__name__}: {exc}"
+            continue
+        for image_id in image_ids:
+            if members[image_id] & ambiguous:
+                try:
+                    pkgs = [load(Package, p) for p in inventories[image_id].get("packages") or []]
+                    out[image_id] = run_stage(distro, pkgs)
+                except Exception as exc:
+                    errors[image_id] = f"{type(exc).__name__}: {exc}"
+                continue
+            out[image_id] = [f for k in sorted(members[image_id]) for f in found.get(k, [])]
+    return out, errors
+
+
 def run_rematch(rt: Runtime, task_id: int) -> None:
     """Re-match every stored inventory against the current vulnerability DB."""
-    from hullscan.model import Inventory
     from hullscan.options import ScanOptions
-    from hullscan.stages import ScanContext
 
     stage = vuln_stage()
     if stage is None:
@@ -48,45 +111,51 @@ def run_rematch(rt: Runtime, task_id: int) -> None:
         return
     fp = db_fingerprint(rt.vuln_db_path)
     options = ScanOptions(scanners=frozenset({"vuln"}), db_path=rt.vuln_db_path, cache_dir=rt.cache_dir, quiet=True)
+    t0 = rt.clock()
     with rt.session() as s:
-        ids = list(s.scalars(select(Image.id).where(Image.inventory.is_not(None)).order_by(Image.id)))
+        inventories = {i: inv for i, inv in s.execute(select(Image.id, Image.inventory).where(Image.inventory.is_not(None)))}
+        existing: dict[int, set[str]] = {}
+        for image_id, fpr in s.execute(select(FindingRow.image_id, FindingRow.fingerprint).where(FindingRow.category == "vulnerability")):
+            existing.setdefault(image_id, set()).add(fpr)
         task = s.get(Task, task_id)
         assert task is not None
-        task.progress_total = len(ids)
+        task.progress_total = len(inventories)
+    results, errors = match_fleet(stage, options, inventories)
+    for image_id, error in sorted(errors.items()):
+        add_log(rt, task_id, f"image {image_id}: re-match failed: {error}", "error")
     changed: list[dict[str, Any]] = []
-    failures = 0
-    t0 = rt.clock()
-    for n, image_id in enumerate(ids, 1):
+    ids = sorted(results)
+    for start in range(0, len(ids), 200):
+        batch = ids[start : start + 200]
         with rt.session() as s:
-            image = s.get(Image, image_id)
-            assert image is not None
-            distro, packages = load_inventory(image)
-            try:
-                findings = stage(ScanContext(options=options, inventory=Inventory(distro=distro, packages=packages)))
-            except Exception as exc:  # one broken inventory must not stop the fleet
-                failures += 1
-                add_log(rt, task_id, f"image {image.digest}: re-match failed: {type(exc).__name__}: {exc}", "error")
-                continue
-            added, removed = replace_findings(s, image, findings, rt.now(), categories={"vulnerability"})
-            image.inventory_fingerprint = fp
-            if added or removed:
-                whitelist.apply(s, rt.now(), [image.id])
-                changed.append({"image_id": image.id, "digest": image.digest, "gained": len(added), "lost": len(removed)})
-            if n % 200 == 0 or n == len(ids):
-                task = s.get(Task, task_id)
-                assert task is not None
-                task.progress_done = n
-    for c in changed:
-        add_log(rt, task_id, f"image {c['digest']}: +{c['gained']} / -{c['lost']} vulnerabilities")
+            touched = []
+            for image_id in batch:
+                findings = results[image_id]
+                image = s.get(Image, image_id)
+                assert image is not None
+                image.inventory_fingerprint = fp
+                if {fingerprint(f) for f in findings} == existing.get(image_id, set()):
+                    continue
+                added, removed = replace_findings(s, image, findings, rt.now(), categories={"vulnerability"})
+                if added or removed:
+                    touched.append(image_id)
+                    changed.append({"image_id": image_id, "digest": image.digest, "gained": len(added), "lost": len(removed)})
+            whitelist.apply(s, rt.now(), touched)
+            task = s.get(Task, task_id)
+            assert task is not None
+            task.progress_done = min(start + len(batch), len(ids))
+    add_logs(rt, task_id, [f"image {c['digest']}: +{c['gained']} / -{c['lost']} vulnerabilities" for c in changed])
     with rt.session() as s:
         row = s.get(Meta, DB_META_KEY) or Meta(key=DB_META_KEY)
         row.value = fp
         s.add(row)
     elapsed = rt.clock() - t0
-    add_log(rt, task_id, f"re-matched {len(ids)} stored inventories in {elapsed:.2f}s; {len(changed)} images changed")
+    add_log(rt, task_id, f"re-matched {len(inventories)} stored inventories in {elapsed:.2f}s; {len(changed)} images changed")
     if changed:
-        emit(rt, "findings.changed", {"reason": "vulnerability database updated", "task_id": task_id, "images": changed})
-    result = {"images": len(ids), "changed": changed[:1000], "seconds": round(elapsed, 3)}
+        emit(rt, "findings.changed", {"reason": "vulnerability database updated", "task_id": task_id, "images": changed[:1000],
+                                      "images_changed": len(changed)})
+    result = {"images": len(inventories), "changed": changed[:1000], "images_changed": len(changed), "seconds": round(elapsed, 3)}
+    failures = len(errors)
     finish(rt, task_id, "partially failed" if failures else "succeeded", f"{failures} failed" if failures else "", result)
 
 

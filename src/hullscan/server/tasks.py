@@ -62,6 +62,13 @@ def add_log(rt: Runtime, task_id: int, message: str, level: str = "info") -> Non
     )
 
 
+def add_logs(rt: Runtime, task_id: int, messages: list[str], level: str = "info") -> None:
+    """Append many lines in one transaction."""
+    now = rt.now()
+    with rt.session() as s:
+        s.add_all([TaskLog(task_id=task_id, message=m, level=level, at=now) for m in messages])
+
+
 def create_task(rt: Runtime, kind: str, params: dict[str, Any], user: str = "", trigger: str = "manual",
                 enqueue: bool = True) -> int:
     """Insert a pending task and hand it to the queue."""
