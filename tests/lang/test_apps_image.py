@@ -1,6 +1,7 @@
 """End to end: an image with a Python layer, a Node layer and an upgrade layer, scanned through
 ``hullscan.scan.scan`` and the CLI; exactly the expected application packages, attributed to the
-right layers, and a malformed lock file reported as a warning while the scan goes on."""
+right layers, and a malformed lock file reported as a warning while the scan goes on. Plus a
+property test: no input of any shape makes a language analyzer raise."""
 
 from __future__ import annotations
 
@@ -10,6 +11,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hullscan.analyzers.base import FileInput
+from hullscan.analyzers.lang.dotnet import DotnetAnalyzer
+from hullscan.analyzers.lang.npm import NpmAnalyzer
+from hullscan.analyzers.lang.php import PhpAnalyzer
+from hullscan.analyzers.lang.python import PythonAnalyzer
+from hullscan.analyzers.lang.ruby import RubyAnalyzer
 from hullscan.options import ScanOptions
 from hullscan.scan import scan
 from tests.helpers.imagebuild import ImageBuilder, make_tar
@@ -81,3 +92,39 @@ def test_cli_json_lists_the_packages(tmp_path: Path) -> None:
     assert {"pkg:pypi/urllib3@1.26.18", "pkg:pypi/zope-interface@6.0", "pkg:npm/%40sindresorhus/is@4.6.0",
             "pkg:npm/string-width@4.2.3"} <= purls
     assert "pkg:pypi/urllib3@1.26.4" not in purls
+
+
+# --------------------------------------------------------------------------- robustness
+
+CLAIMED = [
+    (PythonAnalyzer, "/s/a-1.dist-info/METADATA"), (PythonAnalyzer, "/app/poetry.lock"),
+    (PythonAnalyzer, "/app/Pipfile.lock"), (PythonAnalyzer, "/app/uv.lock"), (PythonAnalyzer, "/app/requirements.txt"),
+    (NpmAnalyzer, "/app/node_modules/a/package.json"), (NpmAnalyzer, "/app/package-lock.json"),
+    (NpmAnalyzer, "/app/yarn.lock"), (NpmAnalyzer, "/app/pnpm-lock.yaml"),
+    (RubyAnalyzer, "/g/specifications/a-1.gemspec"), (RubyAnalyzer, "/app/Gemfile.lock"),
+    (PhpAnalyzer, "/app/vendor/composer/installed.json"), (PhpAnalyzer, "/app/composer.lock"),
+    (DotnetAnalyzer, "/app/a.deps.json"), (DotnetAnalyzer, "/app/packages.lock.json"),
+]
+#: JSON-ish values of any shape, to hit every "wrong type here" branch
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@pytest.mark.parametrize("cls, path", CLAIMED, ids=[p for _, p in CLAIMED])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.binary(max_size=300), shaped=JSONISH)
+def test_no_input_raises(cls: type, path: str, raw: bytes, shaped: object) -> None:
+    """Random bytes, and JSON/YAML documents of random shape, give packages or warnings, never an exception."""
+    analyzer = cls()
+    docs = [raw, json.dumps(shaped).encode()]
+    if isinstance(shaped, dict):  # the right top-level keys with wrong contents
+        for key in ("packages", "dependencies", "libraries", "package", "default", "snapshots", "importers"):
+            docs.append(json.dumps({key: shaped, "lockfileVersion": 3, "targets": shaped}).encode())
+    for data in docs:
+        result = analyzer.analyze(FileInput.from_bytes(path, data, layer="sha256:" + "0" * 64))
+        if result is not None:
+            assert all(w.code == "malformed-file" and w.path == path for w in result.warnings)
+            assert all(p.name and p.version and p.path == path for p in result.packages)
