@@ -16,9 +16,9 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 from xml.etree import ElementTree
 
 import typer
@@ -272,7 +272,8 @@ def cyclonedx_xml_to_data(text: bytes) -> dict[str, Any]:
     data: dict[str, Any] = {"components": [], "dependencies": []}
     meta = root.find(ns + "metadata")
     if meta is not None:
-        data["metadata"] = {"component": comp(meta.find(ns + "component"))} if meta.find(ns + "component") is not None else {}
+        root_comp = meta.find(ns + "component")
+        data["metadata"] = {"component": comp(root_comp)} if root_comp is not None else {}
         tools = meta.find(ns + "tools")
         if tools is not None:  # 1.5+: tools/components/component; older: tools/tool
             data["metadata"]["tools"] = [comp(t) for t in tools.iter() if t.tag in (ns + "component", ns + "tool")]
@@ -415,7 +416,7 @@ def scan_sbom(path: Path, options: ScanOptions) -> ScanReport:
     ctx = ScanContext(options=options, inventory=inventory)
     run_stages(ctx, report)
     report.findings.sort(key=lambda f: f.sort_key())
-    report.scanned_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    report.scanned_at = datetime.now(UTC).replace(microsecond=0).isoformat()
     report.duration_seconds = round(time.monotonic() - started, 3)
     return report
 
@@ -430,15 +431,15 @@ def register(app: Any) -> None:
     """Add ``hullscan sbom`` and ``hullscan sbom-scan`` to the Typer app (thin adapters over this module)."""
     @app.command("sbom")
     def sbom_cmd(
-        ref: Annotated[Optional[str], typer.Argument(help="Image: registry reference, OCI layout dir, docker-save/OCI archive, or rootfs dir.")] = None,
-        input: Annotated[Optional[Path], typer.Option("--input", "-i", help="Image archive or layout path (instead of REF).")] = None,
+        ref: Annotated[str | None, typer.Argument(help="Image: registry reference, OCI layout dir, docker-save/OCI archive, or rootfs dir.")] = None,
+        input: Annotated[Path | None, typer.Option("--input", "-i", help="Image archive or layout path (instead of REF).")] = None,
         format: Annotated[str, typer.Option("--format", "-f", help="cyclonedx (CycloneDX 1.6 JSON) or spdx-json (SPDX 2.3).")] = "cyclonedx",
-        output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the SBOM to this file.")] = None,
-        platform: Annotated[Optional[str], typer.Option(help="Platform in an image index, e.g. linux/arm64.")] = None,
-        username: Annotated[Optional[str], typer.Option(envvar="HULLSCAN_USERNAME", help="Registry user name.")] = None,
-        password: Annotated[Optional[str], typer.Option(envvar="HULLSCAN_PASSWORD", help="Registry password or token.")] = None,
+        output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the SBOM to this file.")] = None,
+        platform: Annotated[str | None, typer.Option(help="Platform in an image index, e.g. linux/arm64.")] = None,
+        username: Annotated[str | None, typer.Option(envvar="HULLSCAN_USERNAME", help="Registry user name.")] = None,
+        password: Annotated[str | None, typer.Option(envvar="HULLSCAN_PASSWORD", help="Registry password or token.")] = None,
         insecure: Annotated[bool, typer.Option(help="Plain http and no TLS verification for the registry.")] = False,
-        cache_dir: Annotated[Optional[Path], typer.Option(envvar="HULLSCAN_CACHE_DIR", help="Cache folder.")] = None,
+        cache_dir: Annotated[Path | None, typer.Option(envvar="HULLSCAN_CACHE_DIR", help="Cache folder.")] = None,
         no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the layer cache.")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     ) -> None:
@@ -469,8 +470,8 @@ def register(app: Any) -> None:
     def sbom_scan_cmd(
         file: Annotated[Path, typer.Argument(help="CycloneDX (JSON/XML) or SPDX (JSON/tag-value) SBOM, from hullscan or another tool.")],
         format: Annotated[str, typer.Option("--format", "-f", help="table, json, sarif, cyclonedx, spdx-json.")] = "table",
-        output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file.")] = None,
-        db: Annotated[Optional[Path], typer.Option(envvar="HULLSCAN_DB", help="Vulnerability database file.")] = None,
+        output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
+        db: Annotated[Path | None, typer.Option(envvar="HULLSCAN_DB", help="Vulnerability database file.")] = None,
         exit_code: Annotated[int, typer.Option(help="Exit with this code when vulnerabilities are found (CI gate).")] = 0,
     ) -> None:
         """Report the vulnerabilities of the packages an SBOM lists, without the image."""

@@ -166,7 +166,7 @@ def test_trivy_binary_with_hundreds_of_modules() -> None:
             expected[path] = version
     assert len(expected) > 100
     assert got == expected
-    assert dict((p.name, p.version) for p in packages)["stdlib"] == str(want["go"]).removeprefix("go")
+    assert {p.name: p.version for p in packages}["stdlib"] == str(want["go"]).removeprefix("go")
     # the main module is (devel) in the build info; its release version is stamped with -ldflags -X
     main = next(p for p in packages if p.name == want["mod"][0])  # type: ignore[index]
     stamped = re.search(r"app\.ver=(\S+)", want["build"]["-ldflags"]).group(1)  # type: ignore[index,union-attr]
@@ -218,10 +218,10 @@ SENTINEL_END = bytes.fromhex("f932433186182072008242104116d8f2")
 
 def test_pre_118_pointer_format_and_replacement() -> None:
     modinfo = (
-        "path\texample.com/tool\nmod\texample.com/tool\tv0.3.1\th1:abc=\n"
-        "dep\tgolang.org/x/text\tv0.3.0\th1:x=\n=>\tgithub.com/fork/text\tv0.3.8\th1:y=\n"
-        "dep\tgithub.com/pkg/errors\tv0.9.1\th1:z=\n"
-    ).encode()
+        b"path\texample.com/tool\nmod\texample.com/tool\tv0.3.1\th1:abc=\n"
+        b"dep\tgolang.org/x/text\tv0.3.0\th1:x=\n=>\tgithub.com/fork/text\tv0.3.8\th1:y=\n"
+        b"dep\tgithub.com/pkg/errors\tv0.9.1\th1:z=\n"
+    )
     elf = _pointer_format_elf(b"go1.16.15", SENTINEL_START + modinfo + SENTINEL_END)
     info = read_go_buildinfo(parse_executable(elf))  # type: ignore[arg-type]
     assert info is not None and info.go_version == "go1.16.15"

@@ -11,10 +11,10 @@ import pytest
 
 from hullscan.errors import InputError
 from hullscan.model import Distro, ScanReport
+from hullscan.options import ScanOptions
 from hullscan.report.cyclonedx import build_bom, render
 from hullscan.report.spdx import write as write_spdx
 from hullscan.sbom import package_from_purl, read_sbom, scan_sbom, split_distro
-from hullscan.options import ScanOptions
 from tests.sbom.conftest import DEB_PACKAGES, run_cli
 
 

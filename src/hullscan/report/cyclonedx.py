@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from hullscan import __version__
@@ -105,10 +105,10 @@ def document_time(report: ScanReport) -> datetime:
     """The scan time (UTC, whole seconds), or now."""
     if report.scanned_at:
         try:
-            return datetime.fromisoformat(report.scanned_at.replace("Z", "+00:00")).astimezone(timezone.utc)
+            return datetime.fromisoformat(report.scanned_at).astimezone(UTC)
         except ValueError:
             pass
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def document_id(report: ScanReport) -> uuid.UUID:
@@ -146,13 +146,13 @@ def _datetime(text: str) -> datetime | None:
     if not text:
         return None
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        when = datetime.fromisoformat(text)
     except ValueError:
         return None
     return when if when.year >= 1970 else None  # e.g. Go's "0001-01-01T00:00:00Z" placeholders
 
 
-def _component(pkg: Package, ref: str) -> "Component":
+def _component(pkg: Package, ref: str) -> Component:
     from cyclonedx.model import Property
     from cyclonedx.model.component import Component, ComponentType
     from cyclonedx.model.license import DisjunctiveLicense
@@ -174,7 +174,7 @@ def _component(pkg: Package, ref: str) -> "Component":
     )
 
 
-def _root(report: ScanReport) -> "Component":
+def _root(report: ScanReport) -> Component:
     from cyclonedx.model import HashAlgorithm, HashType, Property
     from cyclonedx.model.component import Component, ComponentType
     from packageurl import PackageURL
@@ -275,7 +275,7 @@ def _vulnerabilities(findings: list[Finding], refs: dict[tuple[str, str, str, st
     return out
 
 
-def build_bom(report: ScanReport) -> "Bom":
+def build_bom(report: ScanReport) -> Bom:
     """The CycloneDX model of a scan report (with the vulnerability findings it holds)."""
     from cyclonedx.model import Property
     from cyclonedx.model.bom import Bom, BomMetaData

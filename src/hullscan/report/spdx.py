@@ -43,7 +43,7 @@ def source_info(pkg: Package) -> str:
     return f"{state}; found by {pkg.found_by} in {pkg.path} (layer {pkg.layer or 'unknown'})"
 
 
-def build_document(report: ScanReport) -> "Document":
+def build_document(report: ScanReport) -> Document:
     """The SPDX model of a scan report."""
     from spdx_tools.spdx.model import (
         Actor,
@@ -61,7 +61,7 @@ def build_document(report: ScanReport) -> "Document":
     )
     from spdx_tools.spdx.model import Package as SpdxPackage
 
-    def spdx_package(sid: str, name: str, version: str | None, purpose: "PackagePurpose", purl: str = "", **kw: object) -> SpdxPackage:
+    def spdx_package(sid: str, name: str, version: str | None, purpose: PackagePurpose, purl: str = "", **kw: object) -> SpdxPackage:
         refs = [ExternalPackageRef(ExternalPackageRefCategory.PACKAGE_MANAGER, "purl", purl)] if purl else []
         return SpdxPackage(
             spdx_id=sid,

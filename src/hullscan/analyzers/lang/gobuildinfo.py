@@ -208,7 +208,7 @@ class GoModule:
     path: str
     version: str = ""
     sum: str = ""
-    replace: "GoModule | None" = None
+    replace: GoModule | None = None
 
 
 @dataclass(frozen=True)

@@ -259,7 +259,8 @@ class GoModAnalyzer(Analyzer):
             return malformed(file, "no module or require directive")
         packages = []
         for path, version, indirect in requires:
-            name, ver, extra = path, version, (("indirect", "true"),) if indirect else ()
+            extra: tuple[tuple[str, str], ...] = (("indirect", "true"),) if indirect else ()
+            name, ver = path, version
             repl = replaces.get(f"{path}@{version}") or replaces.get(path)
             if repl is not None:
                 extra += (("replaces", f"{path}@{version}"),)

@@ -26,12 +26,12 @@ import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from typing import BinaryIO
 from xml.etree import ElementTree
 
 from packageurl import PackageURL
 
 from hullscan.analyzers.base import Analyzer, FileInput
-from hullscan.analyzers.lang.golang import malformed
 from hullscan.model import AnalysisResult, FileInfo, Package, ScanWarning
 
 ECOSYSTEM = "Maven"
@@ -258,7 +258,7 @@ class JavaArchiveAnalyzer(Analyzer):
         return AnalysisResult(packages=sorted(unique.values(), key=Package.key), warnings=warnings)
 
     def _walk(
-        self, file: FileInput, stream: io.BytesIO, label: str, depth: int, budget: _Budget, out: list[Package]
+        self, file: FileInput, stream: BinaryIO, label: str, depth: int, budget: _Budget, out: list[Package]
     ) -> None:
         try:
             with zipfile.ZipFile(stream) as zf:
