@@ -1,0 +1,150 @@
+"""REST API: authentication and roles, registries (verification errors as 400 {code, message}, secrets never
+returned nor stored in clear), settings versioning, whitelist validation, metrics and health."""
+
+from __future__ import annotations
+
+import base64
+import sqlite3
+from typing import Any
+
+import pytest
+
+from hullscan.server.runtime import Runtime
+from tests.server.conftest import admin_token
+from tests.server.recorded import serve_recording
+
+
+def harbor_body(base: str, **kw: Any) -> dict[str, Any]:
+    host, port = base.removeprefix("http://").split(":")
+    return {"name": "harbor", "type": "harbor", "version": "v2", "protocol": "http", "domain": host, "port": int(port),
+            "username": "admin", "password": "Harbor12345", **kw}
+
+
+def test_every_endpoint_but_health_requires_auth(api: Any) -> None:
+    anon = {"Authorization": ""}
+    assert api.get("/healthz", headers=anon).json()["status"] == "ok"
+    for path in ("/api/registries", "/api/images", "/api/findings", "/api/tasks", "/api/settings", "/metrics",
+                 "/api/quota", "/api/v1/metadata"):
+        resp = api.get(path, headers=anon)
+        assert resp.status_code == 401, path
+        assert resp.json()["code"] == "Unauthorized"
+    assert api.get("/api/registries", headers={"Authorization": "Bearer hs_not-a-token"}).status_code == 401
+
+
+def test_roles_and_password_login(api: Any, rt: Runtime) -> None:
+    viewer = {"Authorization": f"Bearer {admin_token(rt, 'vera', 'viewer')}"}
+    operator = {"Authorization": f"Bearer {admin_token(rt, 'otto', 'operator')}"}
+    assert api.get("/api/findings", headers=viewer).status_code == 200
+    denied = api.post("/api/tasks/sync", json={}, headers=viewer)
+    assert denied.status_code == 403 and "operator" in denied.json()["message"]
+    assert api.post("/api/tasks/sync", json={}, headers=operator).status_code == 202
+    assert api.put("/api/quota", json={"purchased": 5}, headers=operator).status_code == 403
+    basic = "Basic " + base64.b64encode(b"vera:correct horse battery").decode()
+    assert api.get("/api/users/me", headers={"Authorization": basic}).json() == {"id": 2, "username": "vera", "role": "viewer"}
+    wrong = "Basic " + base64.b64encode(b"vera:wrong").decode()
+    assert api.get("/api/users/me", headers={"Authorization": wrong}).status_code == 401
+    # users are created by admins, with bcrypt hashes
+    created = api.post("/api/users", json={"username": "nina", "password": "longenough1", "role": "operator"})
+    assert created.status_code == 201 and "password" not in created.text
+    assert api.post("/api/users", json={"username": "nina", "password": "longenough1"}).status_code == 409
+    with rt.session() as s:
+        from hullscan.server.db.models import User
+
+        assert s.query(User).filter_by(username="nina").one().password_hash.startswith("$2b$")
+    token = api.post("/api/tokens", json={"name": "ci"}, headers={"Authorization": basic}).json()["token"]
+    assert api.get("/api/users/me", headers={"Authorization": f"Bearer {token}"}).json()["username"] == "vera"
+
+
+def test_registry_verification_errors_and_secrets(api: Any, rt: Runtime) -> None:
+    with serve_recording("harbor_v2") as (base, _):
+        for body, code in [
+            (harbor_body(base, password="wrong"), "FailedToVerifyUsernameOrPwd"),
+            (harbor_body(base, username="dev", password="devpass123"), "UserDoesNotHaveAdminRole"),
+            (harbor_body(base, version="v1"), "RegistryVersionError"),
+            (harbor_body(base, port=1), "NetworkConnectError"),
+        ]:
+            resp = api.post("/api/registries", json=body)
+            assert resp.status_code == 400, resp.text
+            assert resp.json()["code"] == code and resp.json()["message"]
+            assert "Harbor12345" not in resp.text and "devpass123" not in resp.text
+        ok = api.post("/api/registries", json=harbor_body(base))
+        assert ok.status_code == 201, ok.text
+        reg = ok.json()
+        assert reg["rate_limit"] == 10 and reg["has_password"] and reg["version"] == "v2"
+        assert "Harbor12345" not in ok.text
+        listed = api.get("/api/registries")
+        assert "Harbor12345" not in listed.text
+        assert api.post("/api/registries", json=harbor_body(base)).status_code == 409
+        # a sync through the Harbor API
+        from tests.server.conftest import wait_task
+
+        task = wait_task(api, api.post("/api/tasks/sync", json={"registry_ids": [reg["id"]]}).json()["id"])
+        assert task["status"] == "succeeded" and task["progress"] == {"done": 3, "total": 3}
+        repos = api.get("/api/repositories", params={"registry_id": reg["id"]}).json()
+        assert [r["name"] for r in repos["items"]] == ["library/nginx", "library/tools/busybox", "team-a/api"]
+        logs = api.get(f"/api/tasks/{task['id']}/logs").json()["items"]
+        assert any("3 repositories" in line["message"] for line in logs)
+        # update keeps the stored password when none is given; re-verified
+        upd = api.put(f"/api/registries/{reg['id']}", json={"region": "eu-1", "rate_limit": "unlimited"})
+        assert upd.status_code == 200 and upd.json()["region"] == "eu-1" and upd.json()["warnings"]
+        assert api.put(f"/api/registries/{reg['id']}", json={"username": "dev", "password": "devpass123"}).json()["code"] == "UserDoesNotHaveAdminRole"
+    # stored encrypted: the clear password is nowhere in the database file
+    raw = b"".join(p.read_bytes() for p in rt.config.data_dir.glob("hullscan.db*"))
+    assert b"Harbor12345" not in raw
+    conn = sqlite3.connect(rt.config.data_dir / "hullscan.db")
+    enc = conn.execute("select password_enc from registries where name='harbor'").fetchone()[0]
+    assert enc and rt.secrets.decrypt(enc) == "Harbor12345"
+
+
+def test_builtin_registry_cannot_be_deleted(api: Any) -> None:
+    builtin = next(r for r in api.get("/api/registries").json() if r["builtin"])
+    resp = api.delete(f"/api/registries/{builtin['id']}")
+    assert resp.status_code == 409 and resp.json()["code"] == "BuiltinRegistry"
+    assert api.delete("/api/registries/9999").status_code == 404
+
+
+@pytest.mark.parametrize("body", [
+    {"name": "x", "type": "registry"},  # no host
+    {"name": "x", "type": "nexus", "domain": "h"},
+    {"name": "x", "type": "registry", "domain": "h", "rate_limit": 0},
+    {"name": "x", "type": "registry", "domain": "h/evil"},
+    {"name": "x", "type": "registry", "domain": "h", "protocol": "ftp"},
+])
+def test_invalid_registry_input_is_422(api: Any, body: dict[str, Any]) -> None:
+    resp = api.post("/api/registries", json=body)
+    assert resp.status_code == 422 and resp.json()["code"] == "InvalidRequest" and resp.json()["message"]
+
+
+def test_settings_are_versioned(api: Any) -> None:
+    cur = api.get("/api/settings").json()
+    assert cur["version"] == 1 and cur["settings"]["auto_add_new_repositories"] is True
+    assert cur["settings"]["sync_time"] == "03:00" and cur["settings"]["task_time_limit_seconds"] == 14400
+    new = api.put("/api/settings", json={"version": 1, "settings": {"time_range_days": 30, "retention_days": 60,
+                                                                   "checks": {"malware": False, "sensitive_types": ["aws-access-key"]}}})
+    assert new.status_code == 200, new.text
+    assert new.json()["version"] == 2 and new.json()["settings"]["checks"]["malware"] is False
+    stale = api.put("/api/settings", json={"version": 1, "settings": {"retention_days": 10}})
+    assert stale.status_code == 409 and stale.json()["code"] == "VersionConflict"
+    bad = api.put("/api/settings", json={"version": 2, "settings": {"sync_time": "25:00"}})
+    assert bad.status_code == 422 and "sync_time" in bad.json()["message"]
+    unknown = api.put("/api/settings", json={"version": 2, "settings": {"nope": 1}})
+    assert unknown.status_code == 422
+    assert api.get("/api/settings").json()["version"] == 2
+
+
+def test_whitelist_validation(api: Any) -> None:
+    assert api.post("/api/whitelist", json={"kind": "vulnerability", "value": "CVE-1", "scope": "images"}).json()["code"] == "ScopeRequired"
+    assert api.post("/api/whitelist", json={"kind": "sensitive", "value": "/etc/*.pem", "scope": "images",
+                                            "scope_ids": [1]}).json()["code"] == "InvalidScope"
+    ok = api.post("/api/whitelist", json={"kind": "history", "value": "history-curl-pipe-shell", "note": "build image",
+                                          "expires_at": "2999-01-01T00:00:00Z"})
+    assert ok.status_code == 201 and ok.json()["expires_at"] == "2999-01-01T00:00:00Z" and ok.json()["active"]
+    assert api.delete("/api/whitelist/999").status_code == 404
+
+
+def test_metrics_and_task_errors(api: Any) -> None:
+    text = api.get("/metrics").text
+    assert "hullscan_scans_total" in text and "hullscan_queue_depth" in text and "hullscan_scan_duration_seconds" in text
+    assert api.get("/api/tasks/12345").status_code == 404
+    assert api.get("/api/findings", params={"page_size": 0}).status_code == 422
+    assert api.get("/api/findings", params={"severity": "SEVERE"}).status_code == 422
