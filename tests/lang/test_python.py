@@ -4,6 +4,10 @@ dist-packages, lock files written by the real poetry, pipenv, uv and pip-compile
 
 from __future__ import annotations
 
+import io
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -121,3 +125,38 @@ def test_malformed_files_do_not_stop_the_others(tmp_path: Path, analyzer: Python
         "/app/Pipfile.lock", "/app/poetry.lock", "/usr/lib/python3/site-packages/bad-1.0.dist-info/METADATA",
     ]
     assert all(w["code"] == "malformed-file" for w in got["warnings"])
+
+
+def _bdist_egg(tmp_path: Path) -> Path:
+    """A real zipped egg built by setuptools' ``bdist_egg``."""
+    src = tmp_path / "src"
+    (src / "tinyegg").mkdir(parents=True)
+    (src / "tinyegg/__init__.py").write_text("")
+    (src / "setup.py").write_text(
+        'from setuptools import setup\n'
+        'setup(name="tiny_egg", version="0.3.1", packages=["tinyegg"], license="MIT", install_requires=["six"])\n'
+    )
+    proc = subprocess.run([sys.executable, "setup.py", "-q", "bdist_egg"], cwd=src, capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"setuptools cannot build eggs here: {proc.stderr[-300:]}")
+    (egg,) = (src / "dist").glob("*.egg")
+    return egg
+
+
+def test_zipped_egg(tmp_path: Path, analyzer: PythonAnalyzer) -> None:
+    egg = _bdist_egg(tmp_path)
+    path = f"/usr/lib/python3/site-packages/{egg.name}"
+    result = analyze_bytes(analyzer, path, egg.read_bytes())
+    (pkg,) = result.packages
+    assert (pkg.name, pkg.version, pkg.purl, pkg.licenses, pkg.path) == (
+        "tiny-egg", "0.3.1", "pkg:pypi/tiny-egg@0.3.1", ("MIT",), path)
+    # truncated, not a zip, or a PKG-INFO member claiming to be huge: warnings, never an exception
+    data = egg.read_bytes()
+    assert_malformed(analyze_bytes(analyzer, path, data[: len(data) // 2]), path)
+    assert_malformed(analyze_bytes(analyzer, path, b"PK\x03\x04 not really"), path)
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("EGG-INFO/PKG-INFO", b"Name: x\nVersion: 1\n" + b" " * (4 * 1024 * 1024))
+    result = analyze_bytes(analyzer, path, bomb.getvalue())
+    assert_malformed(result, path)
+    assert "limit" in result.warnings[0].message

@@ -6,7 +6,8 @@ Installed (``installed=True``), read wherever they sit (``site-packages``, ``dis
 * ``<name>-<ver>.dist-info/METADATA`` (wheels; Core Metadata,
   https://packaging.python.org/specifications/core-metadata/)
 * ``<name>.egg-info/PKG-INFO``, ``<name>-<ver>.egg-info`` as a single file (distutils/Debian), and
-  ``<name>.egg/EGG-INFO/PKG-INFO`` (unzipped eggs).
+  ``<name>.egg/EGG-INFO/PKG-INFO`` (unzipped eggs) and zipped ``*.egg`` files (their
+  ``EGG-INFO/PKG-INFO`` member, read from memory; a member larger than 1 MiB is refused).
 
 Licenses come from ``License-Expression`` (PEP 639), else a one-line ``License`` field (multi-line
 values are whole license texts and are dropped), else the ``License ::`` classifiers (last segment,
@@ -50,6 +51,8 @@ NAME = "lang/python"
 ECOSYSTEM = "PyPI"
 #: a one-line License value longer than this is a license text, not a name
 MAX_LICENSE_NAME = 120
+#: the largest PKG-INFO member read out of a zipped egg
+MAX_EGG_PKG_INFO = 1024 * 1024
 #: a Requires-Dist that applies only when an extra is requested (``; extra == "socks"``)
 _EXTRA_MARKER = re.compile(r";.*\bextra\s*==")
 
@@ -89,7 +92,32 @@ def core_metadata(text: str) -> dict[str, list[str]]:
 
 def parse_metadata(file: FileInput) -> list[Package]:
     """A ``METADATA``/``PKG-INFO`` file (RFC 822 style headers) -> one installed package."""
-    headers = core_metadata(file.read().decode("utf-8", errors="replace"))
+    return _metadata_package(file, file.read())
+
+
+def parse_egg(file: FileInput) -> list[Package]:
+    """A zipped ``.egg``: the package of its ``EGG-INFO/PKG-INFO`` member."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(file.open()) as egg:
+            info = egg.getinfo("EGG-INFO/PKG-INFO")
+            if info.file_size > MAX_EGG_PKG_INFO:
+                raise MalformedFileError(f"EGG-INFO/PKG-INFO is {info.file_size} bytes (limit {MAX_EGG_PKG_INFO})")
+            with egg.open(info) as member:
+                data = member.read(MAX_EGG_PKG_INFO + 1)
+    except KeyError:
+        raise MalformedFileError("no EGG-INFO/PKG-INFO member") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as exc:
+        raise MalformedFileError(f"not a readable zip: {exc}") from None
+    if len(data) > MAX_EGG_PKG_INFO:  # the header lied about the size
+        raise MalformedFileError(f"EGG-INFO/PKG-INFO is larger than {MAX_EGG_PKG_INFO} bytes")
+    return _metadata_package(file, data)
+
+
+def _metadata_package(file: FileInput, data: bytes) -> list[Package]:
+    """One installed package from Core Metadata bytes read from ``file``."""
+    headers = core_metadata(data.decode("utf-8", errors="replace"))
 
     def first(key: str) -> str:
         return (headers.get(key) or [""])[0].strip()
@@ -244,15 +272,17 @@ class PythonAnalyzer(ManifestAnalyzer):
     """Installed Python distributions and pinned/locked Python requirements."""
 
     name = NAME
-    version = 1
+    version = 2
     tags = frozenset({"lang", "python"})
     max_size = 16 * 1024 * 1024
-    suffixes = ("/METADATA", "/PKG-INFO", ".egg-info", ".lock", ".txt")
+    suffixes = ("/METADATA", "/PKG-INFO", ".egg-info", ".egg", ".lock", ".txt")
 
     def parser_for(self, path: str) -> Parser | None:
         """Which parser reads ``path``."""
         if path.endswith((".dist-info/METADATA", ".egg-info/PKG-INFO", "/EGG-INFO/PKG-INFO", ".egg-info")):
             return parse_metadata
+        if path.endswith(".egg"):
+            return parse_egg
         base = basename(path)
         if base == "poetry.lock":
             return parse_poetry_lock
