@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import time
 import json
 import uuid
 from dataclasses import replace
@@ -288,3 +289,42 @@ def test_check_catalog_and_tags_behind_auth(token_registry: RegistryServer, basi
     if token_registry.token_server is not None:
         scopes = [s for r in token_registry.token_server.requests for s in r["scopes"]]
         assert "registry:catalog:*" in scopes
+
+
+def test_expired_tokens_are_fetched_again(token_registry: RegistryServer) -> None:
+    server = token_registry.token_server
+    assert server is not None
+    ref = push_image(token_registry, build("expiry"), repo())
+    server.expires_in = 2  # cached for max(1, 2 - 5) = 1 second
+    try:
+        with RegistrySource(ref, token_registry.options()) as src:
+            image = src.resolve()
+            src.open_blob(image.layers[0]).drain()
+            assert src.client.auth.token_fetches == 1
+            time.sleep(1.2)
+            src.open_blob(image.layers[1]).drain()
+            assert src.client.auth.token_fetches == 2
+    finally:
+        server.expires_in = 300
+
+
+def test_parallel_blob_reads_share_one_client(token_registry: RegistryServer) -> None:
+    """The scan reads layers from several threads through one source: every blob verifies, one token serves all."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    builder = build("parallel", layers=8)
+    ref = push_image(token_registry, builder, repo())
+    with RegistrySource(ref, token_registry.options()) as src:
+        image = src.resolve()
+
+        def read(desc: Descriptor) -> tuple[str, bytes]:
+            reader = src.open_blob(desc)
+            try:
+                return desc.digest, reader.read()
+            finally:
+                reader.close()
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            blobs = dict(pool.map(read, image.layers))
+        assert src.client.auth.token_fetches == 1
+    assert blobs == {layer.digest: layer.blob for layer in builder.layers}
