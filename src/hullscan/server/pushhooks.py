@@ -51,6 +51,8 @@ def parse_harbor(body: Any) -> list[Push]:
     data = _dict(body.get("event_data"), "event_data")
     repo = _dict(data.get("repository") or {}, "event_data.repository")
     full = str(repo.get("repo_full_name") or "")
+    if not data.get("resources"):
+        raise PushError("a Harbor push event needs event_data.resources")
     out: list[Push] = []
     for res in data.get("resources") or []:
         res = _dict(res, "resource")
