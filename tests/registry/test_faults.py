@@ -316,3 +316,23 @@ def test_blob_redirect_to_another_host_drops_credentials(token_registry: Registr
     finally:
         front.stop()
         cdn.stop()
+
+
+def test_token_service_outage_outside_the_client_is_a_registry_error(token_registry: RegistryServer) -> None:
+    """Other code (the server's providers) uses RegistryAuth with its own httpx client: still a HullscanError."""
+    import httpx
+
+    from hullscan.registry.auth import RegistryAuth
+    from hullscan.registry.dockerconfig import Credentials
+
+    assert token_registry.token_server is not None
+    token_registry.token_server.fail_next = 1
+    auth = RegistryAuth(Credentials("hulltester", "s3cret-Pa55"), token_registry.host)
+    try:
+        with httpx.Client(base_url=token_registry.url, auth=auth) as client, \
+                pytest.raises(RegistryUnavailableError) as err:
+            client.get("/v2/")
+        assert str(err.value) == f"registry {token_registry.host}: token service " \
+                                 f"127.0.0.1:{token_registry.token_server.port} answered 503 Service Unavailable"
+    finally:
+        token_registry.token_server.reset()

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from hullscan.errors import AuthError
+from hullscan.errors import AuthError, RegistryUnavailableError
 from hullscan.registry.dockerconfig import Credentials
 
 #: default token lifetime when the endpoint does not say (distribution's token spec: 60 seconds)
@@ -38,11 +38,12 @@ _TOKEN_REQUEST = "hullscan_token_request"
 _CHALLENGE_PARAM = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
 
 
-class TransientAuthError(Exception):
-    """The token endpoint failed in a way worth retrying (5xx, 429, connection error); the client retries."""
+class TransientAuthError(RegistryUnavailableError):
+    """The token endpoint failed in a way worth retrying (5xx, 429). :class:`RegistryClient` retries it; other
+    callers of :class:`RegistryAuth` see a RegistryUnavailableError whose message names the registry and cause."""
 
-    def __init__(self, cause: str, retry_after: float | None = None) -> None:
-        super().__init__(cause)
+    def __init__(self, cause: str, retry_after: float | None = None, registry: str = "") -> None:
+        super().__init__(f"registry {registry}: {cause}" if registry else cause)
         self.cause = cause
         self.retry_after = retry_after
 
@@ -222,7 +223,7 @@ class RegistryAuth(httpx.Auth):
             )
         if status == 429 or status >= 500:
             raise TransientAuthError(f"token service {host} answered {status} {response.reason_phrase}",
-                                     retry_after(response))
+                                     retry_after(response), self.registry)
         if status != 200:
             raise AuthError(f"registry {self.registry or host}: token service {host} answered {status} "
                             f"{response.reason_phrase}")
