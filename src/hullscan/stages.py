@@ -48,4 +48,8 @@ class Stage:
 #: the one explicit list of stages, run in this order
 STAGES: list[Stage] = [
     Stage(name="vuln", version=1, scanner="vuln", target="hullscan.match:vulnerability_stage"),
+    # risk checks (hullscan.checks.CHECKS)
+    Stage(name="checks/config-secrets", version=1, scanner="secret", target="hullscan.checks.config:secrets_in_config"),
+    Stage(name="checks/baseline-config", version=1, scanner="baseline", target="hullscan.checks.config:baseline_config"),
+    Stage(name="checks/history", version=1, scanner="history", target="hullscan.checks.history:check_history"),
 ]

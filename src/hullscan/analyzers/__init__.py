@@ -31,6 +31,11 @@ CATALOG: list[str] = [
     "hullscan.analyzers.lang.php:PhpAnalyzer",
     "hullscan.analyzers.lang.dotnet:DotnetAnalyzer",
     # files: secrets, malware, baseline
+    "hullscan.analyzers.files.secrets:SecretAnalyzer",
+    "hullscan.analyzers.files.sensitive:SensitiveFileAnalyzer",
+    "hullscan.analyzers.files.malware:MalwareAnalyzer",
+    "hullscan.analyzers.files.baseline:BaselineFileAnalyzer",
+    "hullscan.analyzers.files.baseline:PermissionAnalyzer",
 ]
 
 

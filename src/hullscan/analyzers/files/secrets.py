@@ -12,9 +12,11 @@ from __future__ import annotations
 import functools
 import math
 import re
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from hullscan.analyzers.base import Analyzer, FileInput
 from hullscan.analyzers.files import is_binary, rule_yaml, rules_digest
@@ -161,7 +163,8 @@ class _KeywordIndex:
 
     def __init__(self, keywords: list[str]) -> None:
         self.keywords = keywords
-        self._scanner: object | None = None
+        self._rules: Any = None
+        self._local = threading.local()  # a yara-x Scanner must stay on the thread that made it
         try:
             import yara_x
 
@@ -169,15 +172,20 @@ class _KeywordIndex:
                 "rule k%d { strings: $a = { %s } condition: $a }" % (i, " ".join(f"{b:02x}" for b in kw.encode()))
                 for i, kw in enumerate(keywords)
             )
-            self._scanner = yara_x.Scanner(yara_x.compile(src))
+            self._rules = yara_x.compile(src)
         except Exception:  # yara-x missing or unusable: fall back to plain substring tests
-            self._scanner = None
+            self._rules = None
 
     def present(self, lower: str) -> set[str]:
         """The keywords occurring in the lower-cased ``lower``."""
-        if self._scanner is None:
+        if self._rules is None:
             return {kw for kw in self.keywords if kw in lower}
-        results = self._scanner.scan(lower.encode("utf-8", "surrogatepass"))  # type: ignore[attr-defined]
+        scanner = getattr(self._local, "scanner", None)
+        if scanner is None:
+            import yara_x
+
+            scanner = self._local.scanner = yara_x.Scanner(self._rules)
+        results = scanner.scan(lower.encode("utf-8", "surrogatepass"))
         return {self.keywords[int(r.identifier[1:])] for r in results.matching_rules}
 
 

@@ -1,0 +1,126 @@
+"""Sensitive file types found by path and content (``--scanners secret``), driven by ``rules/sensitive.yaml``.
+
+Private keys, key stores, credential files of cloud and registry tools, kubeconfigs, ``.env`` files, shell
+histories, database dumps... A file is wanted only when its path matches an item; its content then has to
+match every ``content`` regex (text) or one ``magic`` prefix (binary). Findings never quote the content.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+from hullscan.analyzers.base import Analyzer, FileInput
+from hullscan.analyzers.files import rule_yaml, rules_digest
+from hullscan.analyzers.files.secrets import RULES_FILE as SECRET_RULES
+from hullscan.analyzers.files.secrets import builtin_rules
+from hullscan.model import AnalysisResult, Category, FileInfo, Finding, Location, Severity
+
+RULES_FILE = "sensitive.yaml"
+#: content regexes look at this many leading bytes
+HEAD_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class SensitiveItem:
+    """One sensitive file type."""
+
+    id: str
+    title: str
+    severity: Severity
+    paths: re.Pattern[str]
+    exclude: re.Pattern[str] | None
+    content: tuple[re.Pattern[str], ...]
+    content_not: tuple[re.Pattern[str], ...]
+    magic: tuple[bytes, ...]
+    remediation: str
+
+    def path_matches(self, path: str) -> bool:
+        """True when ``path`` is of this type by name."""
+        return bool(self.paths.search(path)) and not (self.exclude and self.exclude.search(path))
+
+    def content_matches(self, data: bytes) -> bool:
+        """True when the content confirms the type (every content regex, or one magic prefix)."""
+        if self.magic and not any(data.startswith(m) for m in self.magic):
+            return False
+        if self.content or self.content_not:
+            text = data[:HEAD_BYTES].decode("utf-8", errors="replace")
+            return all(p.search(text) for p in self.content) and not any(p.search(text) for p in self.content_not)
+        return bool(data)
+
+
+def _alternation(patterns: list[str]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns))
+
+
+def compile_items(data: dict[str, object]) -> list[SensitiveItem]:
+    """Compile a parsed sensitive-files YAML document."""
+    items = []
+    for raw in data.get("items") or []:  # type: ignore[union-attr]
+        magic = raw.get("magic") or []
+        magic = [magic] if isinstance(magic, str) else magic
+        items.append(
+            SensitiveItem(
+                id=str(raw["id"]),
+                title=str(raw["title"]),
+                severity=Severity.parse(str(raw.get("severity", "MEDIUM"))),
+                paths=_alternation([str(p) for p in raw["paths"]]),
+                exclude=_alternation([str(p) for p in raw["exclude"]]) if raw.get("exclude") else None,
+                content=tuple(re.compile(str(c), re.MULTILINE) for c in raw.get("content") or ()),
+                content_not=tuple(re.compile(str(c), re.MULTILINE) for c in raw.get("content_not") or ()),
+                magic=tuple(bytes.fromhex(str(m)) for m in magic),
+                remediation=str(raw.get("remediation", "")),
+            )
+        )
+    return items
+
+
+@functools.cache
+def builtin_items() -> list[SensitiveItem]:
+    """The shipped sensitive-file items, compiled once per process."""
+    return compile_items(rule_yaml(RULES_FILE))
+
+
+@functools.cache
+def _any_path() -> re.Pattern[str]:
+    return _alternation([item.paths.pattern for item in builtin_items()])
+
+
+class SensitiveFileAnalyzer(Analyzer):
+    """Reports sensitive file types in every layer."""
+
+    name = "files/sensitive"
+    version = 1
+    tags = frozenset({"secret"})
+    max_size = 256 * 1024 * 1024
+
+    def wants(self, path: str, info: FileInfo) -> bool:
+        """Regular, non-empty files whose path matches a sensitive item."""
+        if info.kind != "file" or info.size == 0 or not _any_path().search(path):
+            return False
+        return not builtin_rules().path_allowed(path)
+
+    def analyze(self, file: FileInput) -> AnalysisResult | None:
+        """One finding per matching item (the content must confirm what the name suggests)."""
+        data = file.read()
+        findings = []
+        for item in builtin_items():
+            if item.path_matches(file.path) and item.content_matches(data):
+                findings.append(
+                    Finding(
+                        id=f"sensitive-{item.id}",
+                        category=Category.SENSITIVE,
+                        severity=item.severity,
+                        title=item.title,
+                        description=f"{item.title}: {file.path} ({len(data)} bytes) is stored in the image.",
+                        location=Location(path=file.path, layer=file.layer),
+                        evidence=f"file {file.path}, {len(data)} bytes, mode {file.info.mode & 0o7777:04o}",
+                        remediation=item.remediation,
+                    )
+                )
+        return AnalysisResult(findings=findings) if findings else None
+
+    def cache_salt(self) -> str:
+        """Digest of ``rules/sensitive.yaml`` and ``rules/secrets.yaml`` (its allow-listed paths)."""
+        return rules_digest(RULES_FILE, SECRET_RULES)

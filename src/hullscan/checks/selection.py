@@ -1,0 +1,174 @@
+"""Check selection and the alert-type whitelist: pure functions over a :class:`~hullscan.model.ScanReport`.
+
+* ``--checks`` / ``--skip-checks`` (``ScanOptions.checks`` / ``skip_checks``, or the ``checks`` /
+  ``skip-checks`` keys of ``hullscan.yaml``): ids, ``fnmatch`` globs (``secret-*``) or categories
+  (``vulnerability``, ``baseline``, ``malicious``, ``sensitive``, ``history``). A finding is kept when it
+  matches ``checks`` (or ``checks`` is empty and it is not a default-off check) and matches no ``skip-checks``.
+  Findings taken out this way are counted in a report note.
+* whitelist (``whitelist`` key of ``hullscan.yaml``): alert types accepted for a scope with a reason::
+
+      whitelist:
+        - id: baseline-root-user          # id, glob or category
+          scope: all                      # all | repository name (e.g. registry.local/team/app) or glob
+          path: /usr/lib/*                # optional glob on the finding's path
+          reason: runs as root by design, see ADR-7
+
+  Matching findings move to ``report.suppressed`` with ``whitelist: <reason>``: never silently dropped.
+* files installed by packages: secret findings on paths listed in some ``Package.files`` are moved to
+  ``report.suppressed`` (distribution-shipped files are not the image author's secrets) unless
+  ``plugin_settings["secret"]["include-package-files"]`` is true.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hullscan.errors import InputError
+from hullscan.model import Category, Finding, ScanReport
+from hullscan.options import ScanOptions
+
+CATEGORIES = frozenset(c.value for c in Category)
+CONFIG_KEYS = frozenset({"checks", "skip-checks", "whitelist"})
+
+
+@dataclass(frozen=True)
+class WhitelistEntry:
+    """One accepted alert type within a scope."""
+
+    id: str
+    reason: str
+    scope: str = "all"
+    path: str = ""
+
+    def applies(self, finding: Finding, repository: str) -> bool:
+        """True when ``finding`` (of an image from ``repository``) is covered by this entry."""
+        if not matches(finding, (self.id,)):
+            return False
+        if self.scope not in ("", "all", "*") and not fnmatch.fnmatchcase(repository, self.scope):
+            return False
+        return not self.path or fnmatch.fnmatchcase(finding.location.path, self.path)
+
+
+@dataclass(frozen=True)
+class SelectionConfig:
+    """The ``hullscan.yaml`` equivalent of the selection flags."""
+
+    checks: tuple[str, ...] = ()
+    skip_checks: tuple[str, ...] = ()
+    whitelist: tuple[WhitelistEntry, ...] = field(default_factory=tuple)
+
+
+def _strings(value: object, key: str, source: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise InputError(f"{source}: {key!r} must be a list of check ids or categories")
+
+
+def parse_config(data: object, source: str = "hullscan.yaml") -> SelectionConfig:
+    """Validate a parsed ``hullscan.yaml`` (other top-level keys are left to their owners)."""
+    if data is None:
+        return SelectionConfig()
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: expected a mapping at the top level")
+    entries = []
+    raw_list = data.get("whitelist") or []
+    if not isinstance(raw_list, list):
+        raise InputError(f"{source}: 'whitelist' must be a list")
+    for i, raw in enumerate(raw_list):
+        if not isinstance(raw, dict) or not raw.get("id"):
+            raise InputError(f"{source}: whitelist entry {i + 1} needs an 'id'")
+        if not str(raw.get("reason") or "").strip():
+            raise InputError(f"{source}: whitelist entry {i + 1} ({raw['id']}) needs a 'reason'")
+        scope = raw.get("scope", "all")
+        if isinstance(scope, dict):  # {repository: name}
+            scope = scope.get("repository", "all")
+        entries.append(WhitelistEntry(id=str(raw["id"]), reason=str(raw["reason"]).strip(), scope=str(scope or "all"),
+                                      path=str(raw.get("path") or "")))
+    return SelectionConfig(
+        checks=_strings(data.get("checks"), "checks", source),
+        skip_checks=_strings(data.get("skip-checks"), "skip-checks", source),
+        whitelist=tuple(entries),
+    )
+
+
+def load_config(path: Path) -> SelectionConfig:
+    """Read ``hullscan.yaml`` (InputError naming the file when it is missing or malformed)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    return parse_config(data, str(path))
+
+
+def matches(finding: Finding, selectors: tuple[str, ...]) -> bool:
+    """True when ``finding`` matches one selector: its category, its id, a glob over its id, or an alias."""
+    ids = [finding.id, *(finding.vuln.aliases if finding.vuln else ())]
+    for sel in selectors:
+        if sel.lower() in CATEGORIES and finding.category.value == sel.lower():
+            return True
+        if any(fnmatch.fnmatchcase(i, sel) for i in ids):
+            return True
+    return False
+
+
+def _repository(report: ScanReport) -> str:
+    art = report.artifact
+    return art.repository or art.name
+
+
+def _package_files(report: ScanReport) -> dict[str, str]:
+    owned: dict[str, str] = {}
+    for pkg in report.packages:
+        for f in pkg.files:
+            owned.setdefault(f, pkg.name)
+    return owned
+
+
+def apply(report: ScanReport, options: ScanOptions, config: SelectionConfig | None = None) -> ScanReport:
+    """A new report with the selection, the package-file rule and the whitelist applied (``report`` is unchanged)."""
+    from hullscan.checks import default_off
+
+    config = config or SelectionConfig()
+    keep = tuple(options.checks) + config.checks
+    skip = tuple(options.skip_checks) + config.skip_checks
+    off = default_off()
+    settings = options.plugin_settings.get("secret") or {}
+    include_pkg_files = bool(settings.get("include-package-files", False))
+    owned = {} if include_pkg_files else _package_files(report)
+    repository = _repository(report)
+
+    findings: list[Finding] = []
+    suppressed = list(report.suppressed)
+    dropped = 0
+    for f in report.findings:
+        if keep:
+            selected = matches(f, keep)
+        else:
+            selected = f.id not in off
+        if not selected or (skip and matches(f, skip)):
+            dropped += 1
+            continue
+        owner = owned.get(f.location.path) if f.category in (Category.SENSITIVE, Category.MALICIOUS) else None
+        if owner and f.category is Category.SENSITIVE:
+            suppressed.append((f, f"file installed by package {owner} (secret.include-package-files=false)"))
+            continue
+        entry = next((w for w in config.whitelist if w.applies(f, repository)), None)
+        if entry is not None:
+            suppressed.append((f, f"whitelist: {entry.reason}"))
+            continue
+        findings.append(f)
+    notes = list(report.notes)
+    if dropped:
+        notes.append(f"{dropped} finding(s) not selected by --checks/--skip-checks")
+    return dataclasses.replace(report, findings=findings, suppressed=suppressed, notes=notes)
