@@ -113,6 +113,11 @@ def image_cmd(
     ignorefile: Annotated[Optional[Path], typer.Option(help="Ignore file (default: .hullscanignore when present).")] = None,
     vex: Annotated[Optional[list[Path]], typer.Option(help="OpenVEX document (repeatable).")] = None,
     show_suppressed: Annotated[bool, typer.Option("--show-suppressed", help="List suppressed findings and why (table format).")] = False,
+    checks: Annotated[Optional[str], typer.Option("--checks", help="Keep only these checks: comma list of ids, globs (secret-*) or categories (baseline, history...).")] = None,
+    skip_checks: Annotated[Optional[str], typer.Option("--skip-checks", help="Drop these checks: comma list of ids, globs or categories.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="hullscan.yaml with checks, skip-checks and whitelist (default: ./hullscan.yaml when present).")] = None,
+    clamd_socket: Annotated[Optional[str], typer.Option(help="Also scan files with ClamAV through this clamd socket (path or tcp://host:port).")] = None,
+    secret_package_files: Annotated[bool, typer.Option("--secret-package-files", help="Report secrets in files installed by OS/language packages too.")] = False,
 ) -> None:
     """Scan one image: packages, and the risks chosen with --scanners."""
     from dataclasses import replace
@@ -135,6 +140,10 @@ def image_cmd(
         use_cache=not no_cache,
         workers=workers,
         quiet=quiet,
+        checks=tuple(c.strip() for c in (checks or "").split(",") if c.strip()),
+        skip_checks=tuple(c.strip() for c in (skip_checks or "").split(",") if c.strip()),
+        plugin_settings={"malware": {"clamd-socket": clamd_socket} if clamd_socket else {},
+                         "secret": {"include-package-files": secret_package_files}},
         registry=RegistryOptions(username=username, password=password, insecure=insecure,
                                  ca_bundle=str(ca_bundle) if ca_bundle else None, timeout=timeout,
                                  registry_token=registry_token, docker_config=str(docker_config) if docker_config else None,
@@ -147,7 +156,11 @@ def image_cmd(
     from hullscan.suppress import apply_filters, build_filters, write_suppressed
 
     filters = build_filters(severity, ignore_unfixed, ignorefile, vex or ())
-    report = apply_filters(_run_scan(target, options), filters)
+    from hullscan.checks import selection
+
+    config_path = config if config is not None else (Path("hullscan.yaml") if Path("hullscan.yaml").is_file() else None)
+    selection_config = selection.load_config(config_path) if config_path is not None else None
+    report = apply_filters(selection.apply(_run_scan(target, options), options, selection_config), filters)
     _emit(writer, report, output)
     if show_suppressed and format == "table" and output is None:
         write_suppressed(report, sys.stdout)
