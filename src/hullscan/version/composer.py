@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from .base import CmpKey, KeyedScheme
+from .base import KeyedScheme
 
 _MODIFIER = r"[._-]?(?:(stable|beta|b|RC|alpha|a|patch|pl|p)((?:[.-]?\d+)*+)?)?([.-]?dev)?"
 _CLASSICAL = re.compile(r"v?(\d{1,5})(\.\d++)?(\.\d++)?(\.\d++)?" + _MODIFIER, re.IGNORECASE)
@@ -175,19 +175,33 @@ def version_compare(v1: str, v2: str) -> int:
     return 0
 
 
+def compare_key(normalized: str) -> tuple[tuple[int, int], ...]:
+    """A tuple key ordering normalised versions exactly as :func:`version_compare` does.
+
+    Each canonical part becomes ``(4, n)`` for a number (a number ranks as the special form ``#``)
+    or ``(order, 0)`` for a name; a closing ``(4, -1)`` makes a longer version greater when its next
+    part is a number or ``patch``/``pl``/``p`` and smaller when it is ``dev``/``alpha``/``beta``/``RC``
+    or an unknown name -- PHP's comparison of the rest against ``#N#``.
+    """
+    parts = [p for p in canonicalize(normalized).split(".") if p != ""]
+    out = [(4, _strtol(p)) if _isdigit(p[0]) else (_special(p), 0) for p in parts]
+    out.append((4, -1))
+    return tuple(out)
+
+
 class ComposerScheme(KeyedScheme):
     """Composer version ordering."""
 
     name = "composer"
 
-    def _parse(self, version: str) -> CmpKey:
+    def _parse(self, version: str) -> tuple[tuple[int, int], ...]:
         try:
             normalized = normalize(version)
         except (ValueError, re.error):
             raise self.invalid(version, "not a Composer version") from None
         if normalized.startswith("dev-"):
             raise self.invalid(version, "named branches have no version order")
-        return CmpKey(normalized, version_compare)
+        return compare_key(normalized)
 
 
 SCHEME = ComposerScheme()

@@ -22,6 +22,7 @@ with no scheme raises :class:`~hullscan.version.UnknownEcosystemError` on the sa
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from . import InvalidVersionError, UnknownEcosystemError, get_scheme, scheme_for
@@ -35,6 +36,7 @@ _SEMVER_FAMILY = frozenset({"semver", "cargo", "go"})
 _EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
 
 
+@lru_cache(maxsize=1024)
 def range_scheme(range_type: str, ecosystem: str) -> VersionScheme:
     """The scheme a range of ``range_type`` uses for ``ecosystem``."""
     if range_type == "SEMVER":
@@ -46,8 +48,8 @@ def range_scheme(range_type: str, ecosystem: str) -> VersionScheme:
     return scheme_for(ecosystem)
 
 
-def _events(rng: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The (kind, version) pairs of a range, ignoring unknown keys."""
+def _events(rng: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The (kind, version) pairs of a range, ignoring unknown keys and malformed events."""
     out: list[tuple[str, str]] = []
     for event in rng.get("events") or ():
         if not isinstance(event, Mapping):
@@ -56,88 +58,102 @@ def _events(rng: Mapping[str, Any]) -> list[tuple[str, str]]:
             value = event.get(kind)
             if isinstance(value, str):
                 out.append((kind, value))
-    return out
+    return tuple(out)
 
 
-def _sorted_events(events: Sequence[tuple[str, str]], scheme: VersionScheme) -> list[tuple[str, str, Any]]:
-    """Events (without limits) with their keys, sorted per OSV: ``introduced: "0"`` first."""
-    keyed: list[tuple[int, Any, int, str, str]] = []
-    for i, (kind, value) in enumerate(events):
-        if kind == "limit":
-            continue
-        if kind == "introduced" and value == "0":
-            keyed.append((0, None, i, kind, value))
-        else:
-            keyed.append((1, scheme.key(value), i, kind, value))
-    zero = [k for k in keyed if k[0] == 0]
-    rest = sorted((k for k in keyed if k[0] == 1), key=_SortKey)
-    return [(kind, value, key) for _, key, _, kind, value in zero + rest]
+class _CompiledRange:
+    """One range ready to evaluate: its scheme, sorted (kind, key) events and limit keys."""
 
+    __slots__ = ("scheme", "events", "limits", "fixed")
 
-class _SortKey:
-    """Sort helper: by version key, then by listed position (stable for equal versions)."""
+    def __init__(self, range_type: str, ecosystem: str, events: tuple[tuple[str, str], ...]) -> None:
+        self.scheme = range_scheme(range_type, ecosystem)
+        zero: list[tuple[str, Any]] = []
+        keyed: list[tuple[Any, int, str]] = []
+        limits: list[Any] = []
+        has_limit = False
+        fixed: list[tuple[str, Any]] = []
+        for i, (kind, value) in enumerate(events):
+            if kind == "limit":
+                has_limit = True
+                limits.append(None if "*" in value else self.scheme.key(value))
+            elif kind == "introduced" and value == "0":
+                zero.append((kind, None))
+            else:
+                key = self.scheme.key(value)
+                keyed.append((key, i, kind))
+                if kind == "fixed":
+                    fixed.append((value, key))
+        # Sorted per OSV; equal versions keep their listed order (the index breaks ties).
+        keyed.sort()
+        self.events = tuple(zero + [(kind, key) for key, _, kind in keyed])
+        self.limits = tuple(limits) if has_limit else None
+        self.fixed = tuple(fixed)
 
-    __slots__ = ("k",)
-
-    def __init__(self, k: tuple[int, Any, int, str, str]) -> None:
-        self.k = k
-
-    def __lt__(self, other: _SortKey) -> bool:
-        a, b = self.k[1], other.k[1]
-        if a < b:
-            return True
-        if b < a:
+    def contains_key(self, vkey: Any) -> bool:
+        """The OSV evaluation of one range for an already parsed version."""
+        if self.limits is not None and not any(limit is None or vkey < limit for limit in self.limits):
             return False
-        return self.k[2] < other.k[2]
+        affected = False
+        for kind, key in self.events:
+            if kind == "introduced":
+                if key is None or not vkey < key:
+                    affected = True
+            elif kind == "fixed":
+                if not vkey < key:
+                    affected = False
+            elif key < vkey:  # last_affected
+                affected = False
+        return affected
 
 
-def _before_limits(vkey: Any, events: Sequence[tuple[str, str]], scheme: VersionScheme) -> bool:
-    limits = [value for kind, value in events if kind == "limit"]
-    if not limits:
-        return True
-    for limit in limits:
-        if "*" in limit or vkey < scheme.key(limit):
-            return True
-    return False
+@lru_cache(maxsize=65536)
+def _compile(range_type: str, ecosystem: str, events: tuple[tuple[str, str], ...]) -> _CompiledRange:
+    return _CompiledRange(range_type, ecosystem, events)
+
+
+def _compiled(rng: Mapping[str, Any], ecosystem: str) -> _CompiledRange:
+    return _compile(str(rng.get("type")), ecosystem, _events(rng))
 
 
 def _in_range(version: str, rng: Mapping[str, Any], ecosystem: str) -> bool:
-    scheme = range_scheme(str(rng.get("type")), ecosystem)
-    vkey = scheme.key(version)
-    events = _events(rng)
-    if not _before_limits(vkey, events, scheme):
-        return False
-    affected = False
-    for kind, _value, key in _sorted_events(events, scheme):
-        if kind == "introduced":
-            if key is None or not vkey < key:
-                affected = True
-        elif kind == "fixed":
-            if not vkey < key:
-                affected = False
-        elif kind == "last_affected":
-            if key < vkey:
-                affected = False
-    return affected
+    compiled = _compiled(rng, ecosystem)
+    return compiled.contains_key(compiled.scheme.key(version))
+
+
+@lru_cache(maxsize=4096)
+def _listed_keys(ecosystem: str, versions: tuple[str, ...]) -> frozenset[Any] | None:
+    """Hashable keys of a ``versions`` list (None when the scheme's keys are not hashable)."""
+    try:
+        scheme = scheme_for(ecosystem)
+    except UnknownEcosystemError:
+        return None
+    keys = set()
+    for v in versions:
+        try:
+            key = scheme.key(v)
+        except InvalidVersionError:
+            continue
+        if getattr(key, "__hash__", None) is None:
+            return None
+        keys.add(key)
+    return frozenset(keys)
 
 
 def _in_versions(version: str, versions: Iterable[Any], ecosystem: str) -> bool:
-    listed = [v for v in versions if isinstance(v, str)]
+    """OSV ``IncludedInVersions``: string equality, or equality in the ecosystem's order."""
+    listed = tuple(v for v in versions if isinstance(v, str))
+    if not listed:
+        return False
     if version in listed:
         return True
-    try:
-        scheme = scheme_for(ecosystem)
-        vkey = scheme.key(version)
-    except (InvalidVersionError, UnknownEcosystemError):
+    keys = _listed_keys(ecosystem, listed)
+    if not keys:
         return False
-    for other in listed:
-        try:
-            okey = scheme.key(other)
-        except InvalidVersionError:
-            continue
-        if not (vkey < okey or okey < vkey):
-            return True
-    return False
+    try:
+        return scheme_for(ecosystem).key(version) in keys
+    except InvalidVersionError:
+        return False
 
 
 def is_affected(version: str, affected: Mapping[str, Any], ecosystem: str) -> bool:
@@ -146,8 +162,6 @@ def is_affected(version: str, affected: Mapping[str, Any], ecosystem: str) -> bo
     ``ecosystem`` is the package's ecosystem (normally ``affected["package"]["ecosystem"]``).
     Raises :class:`InvalidVersionError` / :class:`UnknownEcosystemError` as the module doc says.
     """
-    if _in_versions(version, affected.get("versions") or (), ecosystem):
-        return True
     error: Exception | None = None
     for rng in affected.get("ranges") or ():
         if not isinstance(rng, Mapping) or rng.get("type") not in EVALUATED_TYPES:
@@ -157,6 +171,8 @@ def is_affected(version: str, affected: Mapping[str, Any], ecosystem: str) -> bo
                 return True
         except (InvalidVersionError, UnknownEcosystemError) as exc:
             error = error or exc
+    if _in_versions(version, affected.get("versions") or (), ecosystem):
+        return True
     if error is not None:
         raise error
     return False
@@ -172,24 +188,40 @@ def fixed_versions(affected: Mapping[str, Any], ecosystem: str, version: str | N
     for rng in affected.get("ranges") or ():
         if not isinstance(rng, Mapping) or rng.get("type") not in EVALUATED_TYPES:
             continue
+        events = _events(rng)
         try:
-            scheme = range_scheme(str(rng["type"]), ecosystem)
-            if version is not None and not _in_range(version, rng, ecosystem):
-                continue
-            vkey = scheme.key(version) if version is not None else None
-        except (InvalidVersionError, UnknownEcosystemError):
+            compiled = _compiled(rng, ecosystem)
+            candidates = compiled.fixed
+        except UnknownEcosystemError:
             continue
-        for kind, value in _events(rng):
-            if kind != "fixed" or value in found:
+        except InvalidVersionError:
+            # One bad bound: keep the fixes that do parse (no version filter is possible then).
+            if version is not None:
                 continue
-            try:
-                key = scheme.key(value)
-            except InvalidVersionError:
-                continue
-            if vkey is not None and not vkey < key:
-                continue
-            found[value] = key
+            scheme = range_scheme(str(rng["type"]), ecosystem)
+            candidates = tuple((v, k) for v, k in _parse_all(scheme, [val for kind, val in events if kind == "fixed"]))
+        else:
+            if version is not None:
+                try:
+                    vkey = compiled.scheme.key(version)
+                except InvalidVersionError:
+                    continue
+                if not compiled.contains_key(vkey):
+                    continue
+                candidates = tuple((v, k) for v, k in candidates if vkey < k)
+        for value, key in candidates:
+            found.setdefault(value, key)
     return [v for v, _ in sorted(found.items(), key=lambda item: _Wrap(item[1], item[0]))]
+
+
+def _parse_all(scheme: VersionScheme, values: Iterable[str]) -> list[tuple[str, Any]]:
+    out = []
+    for value in values:
+        try:
+            out.append((value, scheme.key(value)))
+        except InvalidVersionError:
+            continue
+    return out
 
 
 class _Wrap:
