@@ -8,8 +8,10 @@ Analyzers (registered in :data:`hullscan.analyzers.CATALOG`, tag ``os``):
 Inventory contract (called on the squashed view, after whiteouts and "topmost wins"):
 
 1. ``distro = resolve_distro([(path, distro) for every surviving os/release FileResult])``;
-2. ``packages = attach_owners(packages, owners)`` with the merged ``AnalysisResult.owners`` of the
-   surviving files (dpkg ``info/*.list`` and distroless ``status.d/*.md5sums``);
+2. the merged ``AnalysisResult.owners`` of the surviving files (dpkg ``info/*.list`` and distroless
+   ``status.d/*.md5sums``, keyed ``deb:<name>``) fill the packages' ``files``;
+   :func:`attach_owners` does that for callers other than :func:`hullscan.inventory.squash`, which
+   joins them itself;
 3. ``packages = attach_distro(packages, distro)`` to complete the purls of OS packages.
 """
 
