@@ -328,3 +328,20 @@ def test_parallel_blob_reads_share_one_client(token_registry: RegistryServer) ->
             blobs = dict(pool.map(read, image.layers))
         assert src.client.auth.token_fetches == 1
     assert blobs == {layer.digest: layer.blob for layer in builder.layers}
+
+
+def test_a_rejected_cached_token_is_replaced(token_registry: RegistryServer) -> None:
+    """A cached token the registry refuses (here: one granting nothing) is dropped and a new one fetched."""
+    server = token_registry.token_server
+    assert server is not None
+    ref = push_image(token_registry, build("revoked"), repo())
+    with RegistrySource(ref, token_registry.options()) as src:
+        image = src.resolve()
+        auth = src.client.auth
+        assert auth.token_fetches == 1
+        # replace every cached token with a validly signed one that grants no access
+        useless = server.make_token("hulltester", [])
+        auth._tokens = {key: (useless, expiry) for key, (_, expiry) in auth._tokens.items()}
+        assert src.open_blob(image.layers[0]).read()
+        assert auth.token_fetches == 2
+        assert useless not in {tok for tok, _ in auth._tokens.values()}

@@ -144,6 +144,9 @@ class RegistryAuth(httpx.Auth):
         response = yield request
         if response.status_code != 401:
             return
+        sent = request.headers.get("Authorization", "")
+        if sent.startswith("Bearer "):
+            self._forget(sent[7:])  # rejected (revoked, expired early): never offer it again
         challenges = parse_challenges(response.headers.get("WWW-Authenticate", ""))
         bearer = next((c for c in challenges if c.scheme == "bearer" and c.params.get("realm")), None)
         basic = next((c for c in challenges if c.scheme == "basic"), None)
@@ -173,6 +176,11 @@ class RegistryAuth(httpx.Auth):
         cached = self._cached(params.get("realm", ""), params.get("service", ""), scope)
         if cached:
             request.headers["Authorization"] = f"Bearer {cached}"
+
+    def _forget(self, token: str) -> None:
+        with self._lock:
+            for key in [k for k, (tok, _) in self._tokens.items() if tok == token]:
+                del self._tokens[key]
 
     def _cached(self, realm: str, service: str, scope: str) -> str | None:
         with self._lock:
