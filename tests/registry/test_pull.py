@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import time
 import json
@@ -345,3 +346,27 @@ def test_a_rejected_cached_token_is_replaced(token_registry: RegistryServer) -> 
         assert src.open_blob(image.layers[0]).read()
         assert auth.token_fetches == 2
         assert useless not in {tok for tok, _ in auth._tokens.values()}
+
+
+def test_credentials_never_reach_the_logs(caplog: pytest.LogCaptureFixture, token_registry: RegistryServer,
+                                          basic_registry: RegistryServer) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    assert token_registry.token_server is not None
+    for server in (token_registry, basic_registry):
+        ref = push_image(server, build("logs"), repo())
+        pull_image(ref, server.options())
+        with pytest.raises(AuthError):
+            pull_image(ref, server.options(password="Wr0ng-Secret"))
+    ref = push_image(token_registry, build("logs2"), repo())
+    token_registry.token_server.fail_next = 1  # a retried token request is logged too
+    try:
+        pull_image(ref, token_registry.options(max_retry_seconds=0.2))
+    finally:
+        token_registry.token_server.reset()
+    text = caplog.text
+    assert "HTTP Request" in text and "retrying" in text  # httpx and hullscan did log
+    for secret in ("s3cret-Pa55", "Wr0ng-Secret", base64.b64encode(b"hulltester:s3cret-Pa55").decode()):
+        assert secret not in text
+    assert "eyJ" not in text  # no JWT either
