@@ -66,7 +66,7 @@ def test_retry_after_beyond_the_budget_gives_up_at_once(faulty_registry: FaultPr
     started = time.monotonic()
     with pytest.raises(RegistryUnavailableError) as err:
         pull_image(ref, faulty_registry.options())
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 10  # did not wait the 120 s
     assert "answered 429 Too Many Requests once" in str(err.value)
     assert "the next wait (120s) would pass the 1s retry budget" in str(err.value)
 
@@ -78,7 +78,8 @@ def test_timeouts_outlasting_retries(faulty_registry: FaultProxy) -> None:
     with pytest.raises(RegistryUnavailableError) as err:
         pull_image(ref, faulty_registry.options(timeout=0.3))
     assert "timed out (read timeout 0.3s) 4 times for GET /v2/" in str(err.value)
-    assert time.monotonic() - started < 1.2 + 1.0 + 1.0  # 4 timeouts + at most the 1s back-off budget + slack
+    # 4 x 0.3 s timeouts + at most the 1 s back-off budget, far below the 4 x 3 s the hangs would take
+    assert time.monotonic() - started < 7
 
 
 def test_dropped_connections_outlasting_retries(faulty_registry: FaultProxy) -> None:
