@@ -14,7 +14,6 @@ Versions keep Go's canonical ``v`` prefix (``v1.2.3``), as ``go version -m`` pri
 
 from __future__ import annotations
 
-import posixpath
 import re
 
 from packageurl import PackageURL
@@ -44,7 +43,7 @@ def malformed(file: FileInput, message: str) -> AnalysisResult:
 
 def is_candidate_binary(info: FileInfo, min_size: int) -> bool:
     """Cheap pre-filter shared by the binary analyzers: a regular executable file of plausible size."""
-    return info.kind == "file" and bool(info.mode & 0o111) and min_size <= info.size
+    return info.mode & 0o111 != 0 and info.size >= min_size and info.kind == "file"
 
 
 def go_purl(module: str, version: str) -> str:
@@ -227,7 +226,7 @@ class GoModAnalyzer(Analyzer):
 
     def wants(self, path: str, info: FileInfo) -> bool:
         """``go.mod`` and ``go.sum`` files."""
-        return info.kind == "file" and posixpath.basename(path) in ("go.mod", "go.sum")
+        return path.endswith(("/go.mod", "/go.sum")) and info.kind == "file"
 
     def analyze(self, file: FileInput) -> AnalysisResult | None:
         """Dispatch on the file name."""

@@ -36,6 +36,7 @@ from hullscan.model import AnalysisResult, FileInfo, Package, ScanWarning
 
 ECOSYSTEM = "Maven"
 ARCHIVE_SUFFIXES = (".jar", ".war", ".ear", ".jpi", ".hpi")
+_SUFFIXES = frozenset(ARCHIVE_SUFFIXES)
 _FILENAME_VERSION = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+?)-(?P<version>\d[\w.\-+]*)$")
 _METADATA_CAP = 4 * 1024 * 1024  # largest pom.properties / pom.xml / MANIFEST.MF read
 
@@ -244,7 +245,7 @@ class JavaArchiveAnalyzer(Analyzer):
 
     def wants(self, path: str, info: FileInfo) -> bool:
         """Regular files ending in a Java archive suffix."""
-        return info.kind == "file" and path.lower().endswith(ARCHIVE_SUFFIXES)
+        return path[-4:].lower() in _SUFFIXES and info.kind == "file"
 
     def analyze(self, file: FileInput) -> AnalysisResult | None:
         """Walk the archive and its nested archives; limits and corruption become warnings naming the file."""

@@ -15,7 +15,6 @@ stores zlib-compressed JSON in a ``.dep-v0`` section::
 from __future__ import annotations
 
 import json
-import posixpath
 import tomllib
 import zlib
 from typing import Any
@@ -132,7 +131,7 @@ class CargoLockAnalyzer(Analyzer):
 
     def wants(self, path: str, info: FileInfo) -> bool:
         """Files named ``Cargo.lock``."""
-        return info.kind == "file" and posixpath.basename(path) == "Cargo.lock"
+        return path.endswith("/Cargo.lock") and info.kind == "file"
 
     def analyze(self, file: FileInput) -> AnalysisResult | None:
         """Parse the TOML and turn every ``[[package]]`` into a Package."""
