@@ -36,7 +36,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
 
 from hullscan.errors import InputError
 from hullscan.model import Artifact, Finding, FixStatus, ScanReport, Severity
@@ -89,6 +88,8 @@ _TEXT_LINE = re.compile(r"^(?P<body>[^#]*?)\s*(?:#\s*(?P<reason>.*))?$")
 def parse_ignore(text: str, origin: str = ".hullscanignore") -> list[IgnoreRule]:
     """Parse an ignore file (YAML or text form, see the module doc)."""
     try:
+        import yaml  # lazy: keeps CLI start-up light
+
         doc = yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError:
         doc = None

@@ -75,31 +75,22 @@ class Budget:
         return self._bytes
 
 
-class _CountingReader(io.RawIOBase):
-    """Counts decompressed bytes, enforcing the per-layer and per-image limits."""
+class _Accountant:
+    """Counts decompressed bytes as the tar reader consumes them, enforcing the per-layer and per-image limits."""
 
-    def __init__(self, inner: BinaryIO, limits: Limits, budget: Budget, what: str) -> None:
-        self._inner = inner
+    def __init__(self, limits: Limits, budget: Budget, what: str) -> None:
         self._limits = limits
         self._budget = budget
         self._what = what
         self.count = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf: memoryview) -> int:  # type: ignore[override]
-        data = self._inner.read(len(buf))
-        n = len(data)
-        buf[:n] = data
-        if n:
-            self.count += n
-            if self.count > self._limits.max_layer_bytes:
-                raise LimitExceededError(
-                    f"{self._what}: layer decompresses to more than {self._limits.max_layer_bytes} bytes (max_layer_bytes)"
-                )
-            self._budget.take_bytes(n, self._what)
-        return n
+    def __call__(self, n: int) -> None:
+        self.count += n
+        if self.count > self._limits.max_layer_bytes:
+            raise LimitExceededError(
+                f"{self._what}: layer decompresses to more than {self._limits.max_layer_bytes} bytes (max_layer_bytes)"
+            )
+        self._budget.take_bytes(n, self._what)
 
 
 class _Peekable(io.RawIOBase):
@@ -166,6 +157,8 @@ def normalise(name: str) -> tuple[str | None, str]:
     Returns ``(path, problem)``: ``path`` is None when the entry must be dropped; ``problem`` is
     ``""``, ``"absolute-path"`` or ``"path-traversal"``.
     """
+    if not name.startswith(("/", "./", ".")) and "/." not in name and "//" not in name:
+        return "/" + name.rstrip("/"), ""  # the common case: already clean and relative
     problem = ""
     if name.startswith("/"):
         problem = "absolute-path"
@@ -213,9 +206,8 @@ def walk_layer(
     """
     what = f"layer {layer_id}"
     try:
-        counting = _CountingReader(decompressed(raw), limits, budget, what)
-        stream = io.BufferedReader(counting, buffer_size=1 << 20)
-        reader = TarReader(stream, what)  # type: ignore[arg-type]
+        stream = decompressed(raw)
+        reader = TarReader(stream, what, _Accountant(limits, budget, what))
         for member in reader:
             budget.take_entry(what)
             entry = _entry(reader, member, layer_id, warnings)
@@ -244,7 +236,7 @@ def _entry(reader: TarReader, m: Member, layer_id: str, warnings: list[ScanWarni
         return None
     if problem:
         warnings.append(ScanWarning(problem, f"entry {m.name!r} has an absolute path: confined to the root as {path}", path, layer_id))
-    base = posixpath.basename(path)
+    base = path.rpartition("/")[2]
     if base == OPAQUE_MARKER:
         return Entry(FileInfo(path=posixpath.dirname(path), kind="dir"), opaque=True)
     if base.startswith(WHITEOUT_PREFIX):
@@ -276,5 +268,19 @@ def _entry(reader: TarReader, m: Member, layer_id: str, warnings: list[ScanWarni
     if m.isdir():
         return Entry(FileInfo(path=path, size=0, mode=mode, uid=m.uid, gid=m.gid, kind="dir"))
     if m.isreg() or t == GNU_SPARSE:
-        return Entry(FileInfo(path=path, size=m.size, mode=mode, uid=m.uid, gid=m.gid, kind="file"), reader=reader.read)
+        return Entry(FileInfo(path=path, size=m.size, mode=mode, uid=m.uid, gid=m.gid, kind="file"), reader=_guarded(reader.read, layer_id))
     return None
+
+
+def _guarded(read: Callable[[], bytes], layer_id: str) -> Callable[[], bytes]:
+    """``read`` with decompression errors turned into BlobError (it runs in the consumer, outside the walk)."""
+
+    def guarded() -> bytes:
+        try:
+            return read()
+        except (EOFError, OSError, ValueError, zlib.error, _ZstdError) as exc:
+            if isinstance(exc, HullscanError):
+                raise
+            raise BlobError(f"layer {layer_id}: truncated or corrupt compressed stream ({_cause(exc)})") from None
+
+    return guarded

@@ -8,7 +8,7 @@ never writes anything. Every malformed header is a :class:`~hullscan.errors.Blob
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -72,9 +72,10 @@ def _name(field: bytes) -> str:
 class TarReader:
     """Iterate members of a tar stream; :meth:`read` returns the current member's data."""
 
-    def __init__(self, stream: BinaryIO, what: str) -> None:
+    def __init__(self, stream: BinaryIO, what: str, account: Callable[[int], None] | None = None) -> None:
         self._stream = stream
         self._what = what
+        self._account = account or (lambda n: None)
         self._offset = 0
         self._left = 0  # data + padding of the current member not yet consumed
         self._data_left = 0  # data of the current member not yet consumed
@@ -94,6 +95,7 @@ class TarReader:
                 got += len(more)
             data = b"".join(chunks)
         self._offset += n
+        self._account(n)
         return data
 
     def _skip(self, n: int) -> None:
@@ -109,6 +111,7 @@ class TarReader:
                 raise BlobError(f"{self._what}: truncated tar stream at offset {self._offset}")
             n -= got
             self._offset += got
+            self._account(got)
 
     def read(self) -> bytes:
         """The whole data of the current member (once; an empty result afterwards)."""
@@ -135,6 +138,7 @@ class TarReader:
             if len(header) < BLOCK:
                 header += self._read_exact_tail(BLOCK - len(header), start)
             self._offset = start + BLOCK
+            self._account(BLOCK)
             if header.count(0) == BLOCK:
                 return  # end-of-archive marker
             self._check(header, start)

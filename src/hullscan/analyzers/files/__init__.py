@@ -34,7 +34,8 @@ def rule_yaml(name: str) -> Any:
     """A YAML rule file from ``hullscan/rules`` parsed once per process."""
     import yaml
 
-    return yaml.safe_load(rule_bytes(name))
+    # libyaml's C loader when built in: ~20x faster than the pure-Python one on the rule files
+    return yaml.load(rule_bytes(name), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def rules_digest(*names: str) -> str:
