@@ -26,7 +26,7 @@ GO_XMOD = "/usr/share/gocode/src/golang.org/x/mod/semver"
 
 
 def _run(cmd: list[str], stdin: str = "", env: dict[str, str] | None = None) -> str:
-    proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=300, env=env, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return proc.stdout

@@ -18,7 +18,9 @@ _deb_chars = st.sampled_from(list("0123456789") + list("abcxyzAZ") + [".", "+", 
 _deb_upstream = st.tuples(st.sampled_from(list("0123456789")), st.lists(_deb_chars, max_size=8)).map(
     lambda t: t[0] + _join(t[1])
 )
-_deb_revision = st.lists(st.sampled_from(list("0123456789") + list("abuZ") + [".", "+", "~"]), min_size=1, max_size=6).map(_join)
+_deb_revision = st.lists(
+    st.sampled_from(list("0123456789") + list("abuZ") + [".", "+", "~"]), min_size=1, max_size=6
+).map(_join)
 deb = st.builds(
     lambda e, u, r: (f"{e}:" if e is not None else "") + u + (f"-{r}" if r is not None else ""),
     st.one_of(st.none(), st.integers(min_value=0, max_value=3)),
@@ -49,12 +51,14 @@ _apk_suffix = st.tuples(
     st.one_of(st.just(""), _lead_zero_num),
 ).map(lambda t: "_" + t[0] + t[1])
 apk = st.builds(
-    lambda first, rest, letter, sufs, hsh, rev: first
-    + _join("." + d for d in rest)
-    + letter
-    + _join(sufs)
-    + (f"~{hsh}" if hsh else "")
-    + (f"-r{rev}" if rev is not None else ""),
+    lambda first, rest, letter, sufs, hsh, rev: (
+        first
+        + _join("." + d for d in rest)
+        + letter
+        + _join(sufs)
+        + (f"~{hsh}" if hsh else "")
+        + (f"-r{rev}" if rev is not None else "")
+    ),
     _num,
     st.lists(_lead_zero_num, max_size=4),
     st.sampled_from(["", "", "a", "b", "z"]),
@@ -65,12 +69,9 @@ apk = st.builds(
 
 # --- PEP 440 --------------------------------------------------------------------------------------
 pep440 = st.builds(
-    lambda epoch, rel, pre, post, dev, local: (f"{epoch}!" if epoch else "")
-    + ".".join(rel)
-    + pre
-    + post
-    + dev
-    + (f"+{local}" if local else ""),
+    lambda epoch, rel, pre, post, dev, local: (
+        (f"{epoch}!" if epoch else "") + ".".join(rel) + pre + post + dev + (f"+{local}" if local else "")
+    ),
     st.sampled_from([0, 0, 0, 1]),
     st.lists(_num, min_size=1, max_size=4),
     st.one_of(st.just(""), st.builds(lambda k, n: f"{k}{n}", st.sampled_from(["a", "b", "rc", "alpha", "c"]), _small)),
@@ -80,9 +81,7 @@ pep440 = st.builds(
 )
 
 # --- SemVer 2.0.0 ----------------------------------------------------------------------------------
-_semver_id = st.one_of(
-    _small.map(str), st.sampled_from(["alpha", "beta", "rc", "x-y", "A", "a1", "1a", "-", "0a"])
-)
+_semver_id = st.one_of(_small.map(str), st.sampled_from(["alpha", "beta", "rc", "x-y", "A", "a1", "1a", "-", "0a"]))
 _semver_core = st.builds(lambda a, b, c: f"{a}.{b}.{c}", _num, _small, _small)
 semver = st.builds(
     lambda core, pre, build: core + (f"-{'.'.join(pre)}" if pre else "") + (f"+{'.'.join(build)}" if build else ""),
@@ -112,8 +111,29 @@ go = st.one_of(
 _maven_tok = st.one_of(
     _lead_zero_num,
     st.sampled_from(
-        ["alpha", "a", "beta", "b", "m", "milestone", "rc", "cr", "snapshot", "SNAPSHOT", "ga", "final", "Final",
-         "release", "RELEASE", "sp", "abc", "xyz", "jre", "android", "v20210629"]
+        [
+            "alpha",
+            "a",
+            "beta",
+            "b",
+            "m",
+            "milestone",
+            "rc",
+            "cr",
+            "snapshot",
+            "SNAPSHOT",
+            "ga",
+            "final",
+            "Final",
+            "release",
+            "RELEASE",
+            "sp",
+            "abc",
+            "xyz",
+            "jre",
+            "android",
+            "v20210629",
+        ]
     ),
 )
 # Real Maven versions start with a number; ComparableVersion is not transitive for ones that start

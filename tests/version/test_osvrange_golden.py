@@ -45,27 +45,120 @@ def _affected(bundle: str, record_id: str, package: str) -> dict[str, Any]:
 
 GOLDEN = [
     # bundle, record, package, ecosystem, {version: affected?}
-    ("PyPI", "PYSEC-2023-192", "urllib3", "PyPI",
-     {"1.25.11": True, "1.26.16": True, "1.26.17": False, "1.26.18": False, "2.0.0": True, "2.0.5": True, "2.0.6": False, "2.1.0": False}),
+    (
+        "PyPI",
+        "PYSEC-2023-192",
+        "urllib3",
+        "PyPI",
+        {
+            "1.25.11": True,
+            "1.26.16": True,
+            "1.26.17": False,
+            "1.26.18": False,
+            "2.0.0": True,
+            "2.0.5": True,
+            "2.0.6": False,
+            "2.1.0": False,
+        },
+    ),
     ("PyPI", "PYSEC-2023-207", "urllib3", "PyPI", {"1.24.1": True, "1.24.2": False, "1.26.0": False}),
-    ("Go", "GO-2022-0969", "stdlib", "Go",
-     {"go1.17.13": True, "go1.18.5": True, "go1.18.6": False, "go1.19rc1": True, "go1.19": True, "go1.19.1": False, "1.20.0": False}),
-    ("Go", "GO-2022-0969", "golang.org/x/net", "Go",
-     {"v0.0.0-20220722155237-a158d28d115b": True, "v0.0.0-20220906165146-f3363e06e74c": False, "v0.1.0": False}),
-    ("AlmaLinux", "ALSA-2024:0265", "java-1.8.0-openjdk", "AlmaLinux:8",
-     {"1:1.8.0.392.b08-4.el8": True, "1:1.8.0.402.b06-1.el8": True, "1:1.8.0.402.b06-2.el8": False, "1:1.8.0.412.b08-1.el8": False}),
+    (
+        "Go",
+        "GO-2022-0969",
+        "stdlib",
+        "Go",
+        {
+            "go1.17.13": True,
+            "go1.18.5": True,
+            "go1.18.6": False,
+            "go1.19rc1": True,
+            "go1.19": True,
+            "go1.19.1": False,
+            "1.20.0": False,
+        },
+    ),
+    (
+        "Go",
+        "GO-2022-0969",
+        "golang.org/x/net",
+        "Go",
+        {"v0.0.0-20220722155237-a158d28d115b": True, "v0.0.0-20220906165146-f3363e06e74c": False, "v0.1.0": False},
+    ),
+    (
+        "AlmaLinux",
+        "ALSA-2024:0265",
+        "java-1.8.0-openjdk",
+        "AlmaLinux:8",
+        {
+            "1:1.8.0.392.b08-4.el8": True,
+            "1:1.8.0.402.b06-1.el8": True,
+            "1:1.8.0.402.b06-2.el8": False,
+            "1:1.8.0.412.b08-1.el8": False,
+        },
+    ),
     ("npm", "x_NSWG-ECO-368", "lodash", "npm", {"4.17.4": True, "4.17.5": False, "4.17.21": False, "3.10.1": True}),
-    ("crates.io", "RUSTSEC-2018-0003", "smallvec", "crates.io",
-     {"0.3.1": False, "0.3.2": True, "0.3.4": False, "0.4.4": True, "0.4.5": False, "0.5.0": True, "0.5.1": False, "0.6.2": True, "0.6.3": False, "1.0.0": False}),
-    ("RubyGems", "x_RUBYSEC-nokogiri-CVE-2012-6685", "nokogiri", "RubyGems", {"1.5.3": True, "1.5.4": False, "1.5.4.rc1": True}),
-    ("Packagist", "x_FRIENDSOFPHP-symfony__http-kernel-CVE-2014-5245", "symfony/http-kernel", "Packagist",
-     {"v1.9.0": False, "v2.0.5": True, "v2.3.18": True, "v2.3.19": False, "v2.4.8": True, "v2.4.9": False, "v2.5.3": True, "v2.5.4": False, "v2.6.0": False}),
-    ("Wolfi", "CGA-3gfc-9462-mc8m", "openssl", "Wolfi", {"3.0.8-r0": True, "3.1.0_rc1-r0": True, "3.1.0-r0": False, "3.1.4-r2": False}),
-    ("Bitnami", "BIT-activemq-2020-11998", "activemq", "Bitnami", {"5.15.11": False, "5.15.12": True, "5.15.13": False}),
+    (
+        "crates.io",
+        "RUSTSEC-2018-0003",
+        "smallvec",
+        "crates.io",
+        {
+            "0.3.1": False,
+            "0.3.2": True,
+            "0.3.4": False,
+            "0.4.4": True,
+            "0.4.5": False,
+            "0.5.0": True,
+            "0.5.1": False,
+            "0.6.2": True,
+            "0.6.3": False,
+            "1.0.0": False,
+        },
+    ),
+    (
+        "RubyGems",
+        "x_RUBYSEC-nokogiri-CVE-2012-6685",
+        "nokogiri",
+        "RubyGems",
+        {"1.5.3": True, "1.5.4": False, "1.5.4.rc1": True},
+    ),
+    (
+        "Packagist",
+        "x_FRIENDSOFPHP-symfony__http-kernel-CVE-2014-5245",
+        "symfony/http-kernel",
+        "Packagist",
+        {
+            "v1.9.0": False,
+            "v2.0.5": True,
+            "v2.3.18": True,
+            "v2.3.19": False,
+            "v2.4.8": True,
+            "v2.4.9": False,
+            "v2.5.3": True,
+            "v2.5.4": False,
+            "v2.6.0": False,
+        },
+    ),
+    (
+        "Wolfi",
+        "CGA-3gfc-9462-mc8m",
+        "openssl",
+        "Wolfi",
+        {"3.0.8-r0": True, "3.1.0_rc1-r0": True, "3.1.0-r0": False, "3.1.4-r2": False},
+    ),
+    (
+        "Bitnami",
+        "BIT-activemq-2020-11998",
+        "activemq",
+        "Bitnami",
+        {"5.15.11": False, "5.15.12": True, "5.15.13": False},
+    ),
 ]
 
 
-@pytest.mark.parametrize(("bundle", "record_id", "package", "ecosystem", "expect"), GOLDEN, ids=[f"{g[1]}-{g[2]}" for g in GOLDEN])
+@pytest.mark.parametrize(
+    ("bundle", "record_id", "package", "ecosystem", "expect"), GOLDEN, ids=[f"{g[1]}-{g[2]}" for g in GOLDEN]
+)
 def test_golden_records(bundle: str, record_id: str, package: str, ecosystem: str, expect: dict[str, bool]) -> None:
     affected = _affected(bundle, record_id, package)
     got = {v: is_affected(v, affected, ecosystem) for v in expect}
@@ -100,7 +193,9 @@ def test_every_real_range_bound(bundle: str) -> None:
                         continue
                     scheme = range_scheme(rng["type"], ecosystem)
                     try:
-                        keys = {v: scheme.key(v) for e in rng["events"] for k, v in e.items() if k != "limit" and v != "0"}
+                        keys = {
+                            v: scheme.key(v) for e in rng["events"] for k, v in e.items() if k != "limit" and v != "0"
+                        }
                     except InvalidVersionError:
                         continue
                     single = {"ranges": [rng]}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hullscan.version import InvalidVersionError, SCHEMES, get_scheme
+from hullscan.version import SCHEMES, InvalidVersionError, get_scheme
 
 from .strategies import BY_SCHEME
 
@@ -59,7 +61,7 @@ def test_sort_key_agrees_with_compare(name: str) -> None:
     @given(st.lists(BY_SCHEME[name], min_size=2, max_size=12))
     def check(versions: list[str]) -> None:
         ordered = sorted(versions, key=scheme.key)
-        for a, b in zip(ordered, ordered[1:]):
+        for a, b in itertools.pairwise(ordered):
             assert scheme.compare(a, b) <= 0, (a, b)
 
     check()

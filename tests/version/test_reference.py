@@ -29,7 +29,9 @@ from .strategies import BY_SCHEME
 DPKG_STATUS = Path("/var/lib/dpkg/status")
 
 
-def _check_against_reference(name: str, pairs: list[tuple[str, str]], ref_pairs: list[tuple[str, str]] | None = None) -> None:
+def _check_against_reference(
+    name: str, pairs: list[tuple[str, str]], ref_pairs: list[tuple[str, str]] | None = None
+) -> None:
     """Assert our compare() equals the reference on every pair (ref_pairs: same pairs as the tool spells them)."""
     scheme = get_scheme(name)
     ours = [scheme.compare(a, b) for a, b in pairs]
@@ -42,7 +44,7 @@ def _sorted_neighbours_and_sample(name: str, versions: set[str], sample: int, se
     """Adjacent pairs of the sorted versions (proves the whole order) plus a seeded random sample."""
     scheme = get_scheme(name)
     ordered = sorted(versions, key=lambda v: (scheme.key(v),))
-    pairs = list(zip(ordered, ordered[1:]))
+    pairs = list(itertools.pairwise(ordered))
     rnd = random.Random(seed)
     pairs += [(rnd.choice(ordered), rnd.choice(ordered)) for _ in range(sample)]
     return pairs
@@ -85,6 +87,7 @@ def test_dpkg_status_versions_agree_with_dpkg() -> None:
 
 
 # --- real OSV records --------------------------------------------------------------------------------
+
 
 def _vulndata() -> Path:
     root = os.environ.get("HULLSCAN_VULNDATA")
@@ -150,4 +153,4 @@ def test_real_osv_versions_parse(bundle: str, name: str) -> None:
     assert len(versions) >= 100
     assert len(bad) <= len(versions) // 100, bad[:20]
     ordered = sorted((v for v in versions if scheme.valid(v)), key=scheme.key)
-    assert all(scheme.compare(a, b) <= 0 for a, b in zip(ordered, ordered[1:]))
+    assert all(scheme.compare(a, b) <= 0 for a, b in itertools.pairwise(ordered))

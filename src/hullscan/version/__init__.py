@@ -21,19 +21,19 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ..plugins import Entry, Registry
-from .base import InvalidVersionError, KeyedScheme, UnknownEcosystemError, VersionScheme
 from . import apk, composer, deb, gem, golang, maven, nuget, pep440, rpm, semver
+from .base import InvalidVersionError, KeyedScheme, UnknownEcosystemError, VersionScheme
 
 __all__ = [
-    "SCHEMES",
     "ECOSYSTEM_SCHEMES",
+    "SCHEMES",
     "InvalidVersionError",
+    "KeyedScheme",
     "UnknownEcosystemError",
     "VersionScheme",
-    "KeyedScheme",
     "compare",
-    "scheme_for",
     "get_scheme",
+    "scheme_for",
 ]
 
 

@@ -65,7 +65,7 @@ class CmpKey:
     Used by schemes whose ordering is not a plain lexicographic tuple (apk, Maven, RubyGems, ...).
     """
 
-    __slots__ = ("parsed", "cmp")
+    __slots__ = ("cmp", "parsed")
 
     def __init__(self, parsed: Any, cmp: Callable[[Any, Any], int]) -> None:
         self.parsed = parsed

@@ -92,7 +92,18 @@ def normalize(version: str) -> str:
 
 # --- PHP version_compare ------------------------------------------------------------------------
 
-_SPECIAL_FORMS = (("dev", 0), ("alpha", 1), ("a", 1), ("beta", 2), ("b", 2), ("RC", 3), ("rc", 3), ("#", 4), ("pl", 5), ("p", 5))
+_SPECIAL_FORMS = (
+    ("dev", 0),
+    ("alpha", 1),
+    ("a", 1),
+    ("beta", 2),
+    ("b", 2),
+    ("RC", 3),
+    ("rc", 3),
+    ("#", 4),
+    ("pl", 5),
+    ("p", 5),
+)
 
 
 def _isdigit(c: str) -> bool:

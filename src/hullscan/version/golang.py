@@ -25,7 +25,9 @@ _MODULE = re.compile(
     rf"(?:-(?P<pre>{_PRE_ID}(?:\.{_PRE_ID})*))?"
     r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?)?)?"
 )
-_TOOLCHAIN = re.compile(r"go(?P<major>[0-9]+)(?:\.(?P<minor>[0-9]+))?(?:\.(?P<patch>[0-9]+))?(?:(?P<kind>beta|rc)(?P<n>[0-9]+))?")
+_TOOLCHAIN = re.compile(
+    r"go(?P<major>[0-9]+)(?:\.(?P<minor>[0-9]+))?(?:\.(?P<patch>[0-9]+))?(?:(?P<kind>beta|rc)(?P<n>[0-9]+))?"
+)
 
 
 def toolchain_to_semver(version: str) -> str | None:
@@ -54,10 +56,9 @@ class GoScheme(KeyedScheme):
         m = _MODULE.fullmatch(v)
         if m is None:
             raise self.invalid(version, "not a Go module version (vMAJOR.MINOR.PATCH[-pre][+build])")
-        if m["minor"] is None or m["patch"] is None:
+        if (m["minor"] is None or m["patch"] is None) and not v.startswith("v"):
             # vX / vX.Y shorthands: x/mod/semver accepts them only bare and only with the v.
-            if not v.startswith("v"):
-                raise self.invalid(version, "shorthand versions need the v prefix")
+            raise self.invalid(version, "shorthand versions need the v prefix")
         return semver_key(int(m["major"]), int(m["minor"] or 0), int(m["patch"] or 0), m["pre"])
 
 

@@ -97,7 +97,9 @@ def compare_items(a: Item | None, b: Item | None) -> int:
     for i in range(max(len(items), len(other))):
         left = items[i] if i < len(items) else None
         right = other[i] if i < len(other) else None
-        result = compare_items(left, right) if left is not None else (0 if right is None else -compare_items(right, None))
+        result = (
+            compare_items(left, right) if left is not None else (0 if right is None else -compare_items(right, None))
+        )
         if result:
             return result
     return 0

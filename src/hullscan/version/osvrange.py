@@ -21,14 +21,14 @@ with no scheme raises :class:`~hullscan.version.UnknownEcosystemError` on the sa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
 from . import InvalidVersionError, UnknownEcosystemError, get_scheme, scheme_for
 from .base import VersionScheme
 
-__all__ = ["is_affected", "fixed_versions", "range_scheme", "EVALUATED_TYPES"]
+__all__ = ["EVALUATED_TYPES", "fixed_versions", "is_affected", "range_scheme"]
 
 #: Range types evaluated on version strings.
 EVALUATED_TYPES = frozenset({"ECOSYSTEM", "SEMVER"})
@@ -64,7 +64,7 @@ def _events(rng: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
 class _CompiledRange:
     """One range ready to evaluate: its scheme, sorted (kind, key) events and limit keys."""
 
-    __slots__ = ("scheme", "events", "limits", "fixed")
+    __slots__ = ("events", "fixed", "limits", "scheme")
 
     def __init__(self, range_type: str, ecosystem: str, events: tuple[tuple[str, str], ...]) -> None:
         self.scheme = range_scheme(range_type, ecosystem)
