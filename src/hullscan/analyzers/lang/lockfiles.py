@@ -9,6 +9,7 @@ package URL from the ecosystem's purl type (https://github.com/package-url/purl-
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import tomllib
@@ -52,6 +53,7 @@ def pep503(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+@functools.lru_cache(maxsize=16384)
 def make_purl(ecosystem: str, name: str, version: str) -> str:
     """The package URL of one language package.
 

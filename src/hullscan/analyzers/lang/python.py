@@ -51,6 +51,8 @@ NAME = "lang/python"
 ECOSYSTEM = "PyPI"
 #: a one-line License value longer than this is a license text, not a name
 MAX_LICENSE_NAME = 120
+#: the blank line that ends the headers of a Core Metadata file
+_BODY = re.compile(r"\r?\n[ \t]*\r?\n")
 #: the largest PKG-INFO member read out of a zipped egg
 MAX_EGG_PKG_INFO = 1024 * 1024
 #: a Requires-Dist that applies only when an extra is requested (``; extra == "socks"``)
@@ -74,7 +76,8 @@ def core_metadata(text: str) -> dict[str, list[str]]:
     """
     headers: dict[str, list[str]] = {}
     values: list[str] | None = None
-    for line in text.splitlines():
+    body = _BODY.search(text)  # do not split the (often long) description into lines
+    for line in (text[: body.start()] if body else text).splitlines():
         if not line.strip():
             break
         if line[0] in " \t":
