@@ -21,7 +21,10 @@ from pathlib import Path
 
 def sqlite_blobs(path: Path) -> list[tuple[int, bytes]]:
     """``(hnum, blob)`` rows of an rpm ``rpmdb.sqlite``."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    wal = path.with_name(path.name + "-wal")
+    # immutable: read without creating -shm/-wal files beside a committed fixture
+    immutable = "" if wal.exists() and wal.stat().st_size else "&immutable=1"
+    conn = sqlite3.connect(f"file:{path}?mode=ro{immutable}", uri=True)
     try:
         return [(int(h), bytes(b)) for h, b in conn.execute("SELECT hnum, blob FROM Packages ORDER BY hnum")]
     finally:
