@@ -89,7 +89,6 @@ def hello_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
         'package main\n\nimport (\n\t"fmt"\n\n\t"example.com/greet"\n)\n\nfunc main() { fmt.Println(greet.Hello()) }\n'
     )
     env = dict(os.environ, GOFLAGS="-mod=mod", GOPROXY="off", GOTOOLCHAIN="local", CGO_ENABLED="0")
-    env.setdefault("GOCACHE", str(tmp_path_factory.getbasetemp() / "gocache"))
     env.setdefault("HOME", str(root))
     subprocess.run(
         [GO, "build", "-ldflags=-buildid= -s -w", "-o", "hello", "."],
@@ -364,3 +363,23 @@ def test_end_to_end_scan(hello_binary: Path, tmp_path: Path) -> None:
     assert ("golang.org/x/sys", "v0.0.0-20220614162138-6c1b26c55098", "/src/go.mod", False) in go
     assert not any(p.path == "/usr/local/bin/notes.txt" for p in report.packages)
     assert any(w.path == "/usr/local/bin/broken" and w.code == "malformed-file" for w in report.warnings)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("goos", "goarch", "kind"), [("windows", "amd64", "pe"), ("darwin", "arm64", "macho")])
+def test_cross_compiled_pe_and_macho(goos: str, goarch: str, kind: str, tmp_path: Path) -> None:
+    """Go binaries for Windows (PE) and macOS (Mach-O), cross-compiled offline (the first run builds the stdlib)."""
+    if GO is None:
+        pytest.skip("go toolchain not installed")
+    (tmp_path / "go.mod").write_text("module example.com/cross\n\ngo 1.19\n")
+    (tmp_path / "main.go").write_text('package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hi") }\n')
+    env = dict(os.environ, GOOS=goos, GOARCH=goarch, GOFLAGS="-mod=mod", GOPROXY="off", GOTOOLCHAIN="local", CGO_ENABLED="0")
+    subprocess.run([GO, "build", "-o", "cross", "."], cwd=tmp_path, env=env, check=True, capture_output=True, timeout=600)
+    binary = tmp_path / "cross"
+    exe = parse_executable(binary.read_bytes())
+    assert exe is not None and exe.kind == kind
+    want = go_version_m(binary)
+    packages = {p.name: p for p in analyze_binary(binary)}
+    assert set(packages) == {"example.com/cross", "stdlib"}
+    assert packages["stdlib"].version == stdlib_version(str(want["go"]))
+    assert dict(packages["example.com/cross"].extra)["build:GOOS"] == want["build"]["GOOS"] == goos  # type: ignore[index]
