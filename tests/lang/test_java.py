@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -238,3 +240,29 @@ def test_end_to_end_scan_keeps_going_past_broken_archives(tmp_path: Path) -> Non
     warned = {w.path: w.message for w in report.warnings if w.code == "malformed-file"}
     assert set(warned) >= {"/opt/app/lib/broken.jar", "/opt/app/lib/bomb.jar"}
     assert "possible zip bomb" in warned["/opt/app/lib/bomb.jar"]
+
+
+def test_maven_packages_reach_the_matcher(tmp_path: Path) -> None:
+    """A jar's coordinates match an OSV Maven record through the shared vulnerability stage, nested jars too."""
+    from hullscan.options import ScanOptions
+    from hullscan.scan import scan
+    from tests.helpers.imagebuild import ImageBuilder
+
+    db = tmp_path / "vuln.db"
+    record = Path(__file__).parent.parent / "data" / "lang" / "java" / "GHSA-j288-q9x7-2f5v.json"
+    subprocess.run([sys.executable, "-m", "hullscan.cli", "db", "import", "--db", str(db), "-q", str(record)],
+                   check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")})
+    war = rezip([], add={"WEB-INF/lib/commons-lang3-3.12.0.jar": LANG3.read_bytes()})
+    image = ImageBuilder()
+    image.add_layer({"usr/share/java/commons-lang3-3.12.0.jar": LANG3.read_bytes(),
+                     "usr/share/java/jackson-databind.jar": DATABIND.read_bytes(),
+                     "srv/app.war": war})
+    image.write_oci_layout(tmp_path / "layout")
+    opts = ScanOptions(scanners=frozenset({"vuln"}), db_path=db, use_cache=False, cache_dir=tmp_path / "c")
+    report = scan(str(tmp_path / "layout"), opts)
+    hits = sorted((f.id, f.vuln.package_name, f.vuln.installed_version, f.location.path) for f in report.findings if f.vuln)
+    assert hits == [
+        ("GHSA-j288-q9x7-2f5v", "org.apache.commons:commons-lang3", "3.12.0", "/srv/app.war"),
+        ("GHSA-j288-q9x7-2f5v", "org.apache.commons:commons-lang3", "3.12.0", "/usr/share/java/commons-lang3-3.12.0.jar"),
+    ]
+    assert all("3.18.0" in f.vuln.fixed_versions for f in report.findings if f.vuln)
