@@ -383,3 +383,27 @@ def test_cross_compiled_pe_and_macho(goos: str, goarch: str, kind: str, tmp_path
     assert set(packages) == {"example.com/cross", "stdlib"}
     assert packages["stdlib"].version == stdlib_version(str(want["go"]))
     assert dict(packages["example.com/cross"].extra)["build:GOOS"] == want["build"]["GOOS"] == goos  # type: ignore[index]
+
+
+def test_mutated_headers_never_raise(hello_binary: Path) -> None:
+    """Corrupted ELF headers and build info blobs end in a warning or None, never an exception."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    data = hello_binary.read_bytes()
+    blob = data.find(BUILDINFO_MAGIC)
+    analyzer = GoBinaryAnalyzer()
+
+    @settings(max_examples=150, deadline=None, derandomize=True)
+    @given(st.lists(st.tuples(st.sampled_from([0, 16, 32, 64, blob, blob + 16, blob + 32]), st.integers(0, 63),
+                              st.integers(0, 255)), min_size=1, max_size=6),
+           st.sampled_from([None, 64, blob + 20, blob + 60]))
+    def check(edits: list[tuple[int, int, int]], cut: int | None) -> None:
+        mutated = bytearray(data[: blob + 4096] if cut is None else data[:cut])
+        for base, off, value in edits:
+            if base + off < len(mutated):
+                mutated[base + off] = value
+        result = analyzer.analyze(FileInput.from_bytes("/bin/x", bytes(mutated), mode=0o755))
+        assert result is None or all(w.path == "/bin/x" for w in result.warnings)
+
+    check()

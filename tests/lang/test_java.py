@@ -266,3 +266,25 @@ def test_maven_packages_reach_the_matcher(tmp_path: Path) -> None:
         ("GHSA-j288-q9x7-2f5v", "org.apache.commons:commons-lang3", "3.12.0", "/usr/share/java/commons-lang3-3.12.0.jar"),
     ]
     assert all("3.18.0" in f.vuln.fixed_versions for f in report.findings if f.vuln)
+
+
+def test_mutated_archives_never_raise() -> None:
+    """Random byte damage anywhere in a real jar ends in packages and/or warnings, never an exception."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    data = COMMONS_IO.read_bytes()
+    analyzer = JavaArchiveAnalyzer()
+
+    @settings(max_examples=120, deadline=None, derandomize=True)
+    @given(st.lists(st.tuples(st.integers(0, len(data) - 1), st.integers(0, 255)), min_size=1, max_size=8),
+           st.one_of(st.none(), st.integers(0, len(data))))
+    def check(edits: list[tuple[int, int]], cut: int | None) -> None:
+        mutated = bytearray(data if cut is None else data[:cut])
+        for pos, value in edits:
+            if pos < len(mutated):
+                mutated[pos] = value
+        result = analyzer.analyze(FileInput.from_bytes("/a.jar", bytes(mutated)))
+        assert result is not None and all(w.path == "/a.jar" for w in result.warnings)
+
+    check()

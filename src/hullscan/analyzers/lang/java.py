@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import posixpath
 import re
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -283,8 +284,9 @@ class JavaArchiveAnalyzer(Analyzer):
                     self._walk(file, io.BytesIO(data), nested_label, depth + 1, budget, out)
         except ArchiveLimitError as exc:
             budget.warnings.append(str(exc))
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:
-            budget.warnings.append(f"{label}: truncated or corrupt archive ({exc})")
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, struct.error,
+                IndexError, KeyError, OverflowError) as exc:
+            budget.warnings.append(f"{label}: truncated or corrupt archive ({type(exc).__name__}: {exc})")
 
     def _package(self, file: FileInput, coords: Coordinates, label: str) -> Package:
         name = f"{coords.group}:{coords.artifact}" if coords.group else coords.artifact
