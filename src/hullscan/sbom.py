@@ -385,19 +385,28 @@ def read_sbom(path: Path) -> SbomDocument:
         except (ValueError, RecursionError) as exc:
             raise InputError(f"{path}: not valid JSON ({exc})") from None
         if isinstance(data, dict) and data.get("bomFormat") == "CycloneDX":
-            return read_cyclonedx(data)
+            return _guarded(path, "CycloneDX", read_cyclonedx, data)
         if isinstance(data, dict) and "spdxVersion" in data:
-            return read_spdx(data)
+            return _guarded(path, "SPDX", read_spdx, data)
         raise InputError(f"{path}: JSON but neither CycloneDX (bomFormat) nor SPDX (spdxVersion)")
     if head == b"<":
         try:
             data = cyclonedx_xml_to_data(raw)
         except ElementTree.ParseError as exc:
             raise InputError(f"{path}: not valid XML ({exc})") from None
-        return read_cyclonedx(data, "cyclonedx-xml")
+        return _guarded(path, "CycloneDX XML", read_cyclonedx, data, "cyclonedx-xml")
     if raw.lstrip().startswith(b"SPDXVersion:"):
-        return read_spdx(_spdx_tag_value(path), "spdx-tag-value")
+        return _guarded(path, "SPDX tag-value", read_spdx, _spdx_tag_value(path), "spdx-tag-value")
     raise InputError(f"{path}: not a CycloneDX (JSON/XML) or SPDX (JSON/tag-value) document")
+
+
+def _guarded(path: Path, kind: str, reader: Any, data: dict[str, Any], *args: str) -> SbomDocument:
+    """Run a reader; a document of the right kind but the wrong shape is an InputError naming the file."""
+    try:
+        doc: SbomDocument = reader(data, *args)
+    except (AttributeError, TypeError, KeyError, ValueError, IndexError) as exc:
+        raise InputError(f"{path}: malformed {kind} document ({type(exc).__name__}: {exc})") from None
+    return doc
 
 
 def scan_sbom(path: Path, options: ScanOptions) -> ScanReport:

@@ -107,7 +107,7 @@ def vulndb(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the real ``hullscan`` command line."""
     env = dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    result = subprocess.run([sys.executable, "-m", "hullscan.cli", *args], capture_output=True, text=True, env=env)
+    result = subprocess.run([sys.executable, "-m", "hullscan.cli", *args], capture_output=True, text=True, env=env, check=False)
     if check and result.returncode != 0:
         pytest.fail(f"hullscan {' '.join(args)} exited {result.returncode}: {result.stderr[-2000:]}")
     return result

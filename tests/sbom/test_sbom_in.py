@@ -179,3 +179,32 @@ def test_distro_from_purl_qualifiers() -> None:
     assert pkg is not None and (pkg.source_name, pkg.source_version) == ("openssl", "3.0.7-24.el9")
     assert split_distro("opensuse-leap-15.5") == Distro(id="opensuse-leap", version_id="15.5")
     assert split_distro("alpine") == Distro(id="alpine")
+
+
+def test_wrongly_shaped_documents_are_input_errors(tmp_path: Path) -> None:
+    """Any JSON under the SBOM keys reads or fails with an InputError naming the file, never another exception."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20),
+                        st.sampled_from(["pkg:pypi/x@1", "pkg:deb/debian/a@1?distro=debian-12", "pkg:bad", "application"]))
+    values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                           st.dictionaries(st.sampled_from(
+                                                               ["name", "version", "purl", "type", "bom-ref", "components",
+                                                                "properties", "value", "ref", "dependsOn", "externalRefs",
+                                                                "referenceType", "referenceLocator", "SPDXID"]), inner, max_size=5)),
+                          max_leaves=12)
+    path = tmp_path / "doc.json"
+
+    @settings(max_examples=150, deadline=None, derandomize=True)
+    @given(st.sampled_from(["cdx", "spdx"]), st.dictionaries(
+        st.sampled_from(["metadata", "components", "dependencies", "packages", "relationships", "creationInfo"]), values, max_size=4))
+    def check(kind: str, body: dict) -> None:
+        doc = {"bomFormat": "CycloneDX", **body} if kind == "cdx" else {"spdxVersion": "SPDX-2.3", **body}
+        path.write_text(json.dumps(doc))
+        try:
+            read_sbom(path)
+        except InputError as exc:
+            assert str(path) in str(exc)
+
+    check()
