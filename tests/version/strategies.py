@@ -136,8 +136,9 @@ _maven_tok = st.one_of(
         ]
     ),
 )
-# Real Maven versions start with a number; ComparableVersion is not transitive for ones that start
-# with a qualifier (``0`` < ``a`` < ``0.alpha`` but ``0`` > ``0.alpha``, in Maven itself too).
+# Real Maven versions start with a number. (ComparableVersion is not transitive on every input --
+# ``0`` < ``a`` < ``0.alpha`` but ``0`` > ``0.alpha``, and ``1`` > ``1.alpha`` > ``1.a.0`` < ``1`` --
+# in Maven itself too; the axiom test then checks that we agree with Maven.)
 maven = st.builds(
     lambda first, parts: (first + "." + _join(tok + sep for tok, sep in parts)).rstrip(".-"),
     _num,
