@@ -14,6 +14,7 @@
           reason: runs as root by design, see ADR-7
 
   Matching findings move to ``report.suppressed`` with ``whitelist: <reason>``: never silently dropped.
+* secrets in the image config summary (Env, labels, history) are masked in the report.
 * files installed by packages: secret findings on paths listed in some ``Package.files`` are moved to
   ``report.suppressed`` (distribution-shipped files are not the image author's secrets) unless
   ``plugin_settings["secret"]["include-package-files"]`` is true.
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hullscan.errors import InputError
-from hullscan.model import Category, Finding, ScanReport
+from hullscan.model import Category, Finding, ImageConfigSummary, ScanReport
 from hullscan.options import ScanOptions
 
 CATEGORIES = frozenset(c.value for c in Category)
@@ -171,4 +172,23 @@ def apply(report: ScanReport, options: ScanOptions, config: SelectionConfig | No
     notes = list(report.notes)
     if dropped:
         notes.append(f"{dropped} finding(s) not selected by --checks/--skip-checks")
-    return dataclasses.replace(report, findings=findings, suppressed=suppressed, notes=notes)
+    return dataclasses.replace(report, findings=findings, suppressed=suppressed, notes=notes, config=mask_config(report.config))
+
+
+def _masked(text: str) -> str:
+    from hullscan.analyzers.files.secrets import mask, scan_text
+
+    for m in reversed(scan_text(text)):
+        text = text[: m.start] + mask(text[m.start : m.end]) + text[m.end :]
+    return text
+
+
+def mask_config(config: ImageConfigSummary) -> ImageConfigSummary:
+    """``config`` with every secret the secret rules find in Env, labels and history masked, so the report
+    (JSON included) never repeats a secret it reports."""
+    return dataclasses.replace(
+        config,
+        env=tuple(_masked(e) for e in config.env),
+        labels=tuple((k, _masked(f"{k}={v}").partition("=")[2]) for k, v in config.labels),
+        history=tuple((_masked(c), empty) for c, empty in config.history),
+    )

@@ -1,7 +1,8 @@
 """Baseline (hardening) checks on files (``--scanners baseline``), described in ``rules/baseline.yaml``.
 
 * ``/etc/shadow``: empty passwords, weak passwords (hashes tried against ``rules/weak-passwords.txt`` and the
-  account name, with passlib for sha512/sha256/md5/bcrypt/des crypt and the C ``crypt`` module for yescrypt),
+  account name, with passlib for sha512/sha256/md5/des crypt, the bcrypt library for bcrypt and the C ``crypt``
+  module (libxcrypt) for yescrypt),
   obsolete hash algorithms;
 * ``/etc/passwd``: accounts other than root with UID 0;
 * ``/etc/ssh/sshd_config`` and ``sshd_config.d/*.conf``: risky settings (data: ``sshd`` in baseline.yaml);
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 import warnings as _warnings
 from dataclasses import dataclass
 from typing import Any
@@ -77,7 +79,7 @@ def weak_words() -> tuple[str, ...]:
 def _context() -> Any:
     from passlib.context import CryptContext
 
-    return CryptContext(schemes=["sha512_crypt", "sha256_crypt", "md5_crypt", "bcrypt", "des_crypt"])
+    return CryptContext(schemes=["sha512_crypt", "sha256_crypt", "md5_crypt", "des_crypt"])
 
 
 def _c_crypt() -> Any:
@@ -98,6 +100,15 @@ def verify(word: str, hashed: str) -> bool | None:
             return None
         result = crypt.crypt(word, hashed)
         return None if result in (None, "*0", "*1") else result == hashed
+    if hashed.startswith(("$2a$", "$2b$", "$2y$")):
+        # passlib 1.7's bcrypt backend breaks with bcrypt >= 4.1 (its self-test hashes a >72-byte password):
+        # check bcrypt hashes with the bcrypt library itself
+        try:
+            import bcrypt
+
+            return bool(bcrypt.checkpw(word.encode()[:72], hashed.encode()))
+        except (ImportError, ValueError):
+            return None
     ctx = _context()
     try:
         if ctx.identify(hashed) is None:
@@ -107,15 +118,22 @@ def verify(word: str, hashed: str) -> bool | None:
         return None
 
 
-def weak_password(user: str, hashed: str) -> str | None | bool:
-    """The dictionary word (or the user name) that ``hashed`` is the hash of; False when none is; None when the
-    scheme is unsupported."""
+#: seconds of hashing spent on one account at most (expensive bcrypt/yescrypt costs)
+ACCOUNT_BUDGET = 3.0
+
+
+def weak_password(user: str, hashed: str, budget: float = ACCOUNT_BUDGET) -> str | None | bool:
+    """The dictionary word (or the user name) that ``hashed`` is the hash of; False when none is (or the time
+    budget ran out); None when the scheme is unsupported."""
+    deadline = time.monotonic() + budget
     for word in (user, *weak_words()):
         ok = verify(word, hashed)
         if ok is None:
             return None
         if ok:
             return word
+        if time.monotonic() > deadline:
+            return False
     return False
 
 

@@ -239,10 +239,11 @@ def _secret_span(m: re.Match[str]) -> tuple[int, int]:
 
 
 def _evidence(text: str, m: re.Match[str], span: tuple[int, int]) -> str:
+    """The match with the secret masked: at most 60 characters of context before it and 40 after."""
     s0, s1 = span
-    shown = text[m.start() : s0] + mask(text[s0:s1]) + text[s1 : m.end()]
-    shown = " ".join(shown.split())
-    return shown if len(shown) <= 160 else shown[:157] + "..."
+    before = text[max(m.start(), s0 - 60) : s0]
+    after = text[s1 : min(m.end(), s1 + 40)]
+    return " ".join((before + mask(text[s0:s1]) + after).split())
 
 
 def scan_text(text: str, rules: SecretRules | None = None, rule_ids: frozenset[str] | None = None,
@@ -278,7 +279,7 @@ def scan_text(text: str, rules: SecretRules | None = None, rule_ids: frozenset[s
             if any(marker in text[line_start : line_end if line_end >= 0 else len(text)] for marker in INLINE_ALLOW):
                 continue
             taken.append((s0, s1))
-            found.append(SecretMatch(rule, text.count("\n", 0, s0) + 1, _evidence(text, m, (s0, s1)), s0, s1))
+            found.append(SecretMatch(rule, text.count("\n", 0, m.start()) + 1, _evidence(text, m, (s0, s1)), s0, s1))
     found.sort(key=lambda f: (f.start, f.rule.id))
     return found
 

