@@ -113,6 +113,7 @@ def image_cmd(
     ignorefile: Annotated[Optional[Path], typer.Option(help="Ignore file (default: .hullscanignore when present).")] = None,
     vex: Annotated[Optional[list[Path]], typer.Option(help="OpenVEX document (repeatable).")] = None,
     show_suppressed: Annotated[bool, typer.Option("--show-suppressed", help="List suppressed findings and why (table format).")] = False,
+    package_files: Annotated[bool, typer.Option("--package-files", help="Keep each package's installed-file list in the JSON report (large).")] = False,
     checks: Annotated[Optional[str], typer.Option("--checks", help="Keep only these checks: comma list of ids, globs (secret-*) or categories (baseline, history...).")] = None,
     skip_checks: Annotated[Optional[str], typer.Option("--skip-checks", help="Drop these checks: comma list of ids, globs or categories.")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="hullscan.yaml with checks, skip-checks and whitelist (default: ./hullscan.yaml when present).")] = None,
@@ -161,11 +162,21 @@ def image_cmd(
     config_path = config if config is not None else (Path("hullscan.yaml") if Path("hullscan.yaml").is_file() else None)
     selection_config = selection.load_config(config_path) if config_path is not None else None
     report = apply_filters(selection.apply(_run_scan(target, options), options, selection_config), filters)
+    if format == "json" and not package_files:
+        report = _without_package_files(report)
     _emit(writer, report, output)
     if show_suppressed and format == "table" and output is None:
         write_suppressed(report, sys.stdout)
     if exit_code and report.findings:
         sys.exit(exit_code)  # typer.Exit's code is lost under standalone_mode=False
+
+
+def _without_package_files(report: "ScanReport") -> "ScanReport":  # type: ignore[name-defined]  # noqa: F821
+    """The report with packages' installed-file lists emptied (they can run to 100,000s of paths)."""
+    from dataclasses import replace
+
+    report.packages = [replace(p, files=()) if p.files else p for p in report.packages]
+    return report
 
 
 def _run_scan(target: str, options: "ScanOptions") -> "ScanReport":  # type: ignore[name-defined]  # noqa: F821
