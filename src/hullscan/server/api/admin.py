@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from hullscan.server import quota
-from hullscan.server.api.deps import Admin, Store, Viewer, api_error, page_of
+from hullscan.server.api.deps import Admin, PathId, Store, Viewer, api_error, page_of
 from hullscan.server.auth import create_token, create_user
 from hullscan.server.db.models import ApiToken, Event, User
 from hullscan.server.timeutil import iso
@@ -72,7 +72,7 @@ def list_tokens(s: Store, user: Viewer) -> list[dict[str, Any]]:
 
 
 @router.delete("/api/tokens/{token_id}", status_code=204, summary="Revoke one of your API tokens")
-def delete_token(token_id: int, s: Store, user: Viewer) -> None:
+def delete_token(token_id: PathId, s: Store, user: Viewer) -> None:
     row = s.get(ApiToken, token_id)
     if row is None or row.user_id != user.id:
         raise api_error(404, "NotFound", f"you have no token with id {token_id}")

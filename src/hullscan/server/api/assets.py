@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 
 from hullscan.server import whitelist
-from hullscan.server.api.deps import RT, Operator, Store, Viewer, api_error, page_of
+from hullscan.server.api.deps import RT, Operator, PathId, QueryId, Store, Viewer, api_error, page_of
 from hullscan.server.db.models import FindingRow, Image, ImageTag, Repository, Scan
 from hullscan.server.timeutil import iso
 
@@ -25,7 +25,7 @@ def repo_out(r: Repository, tags: int = 0) -> dict[str, Any]:
 @router.get("/api/repositories", summary="List repositories")
 def list_repositories(
     s: Store, _: Viewer,
-    registry_id: int | None = None,
+    registry_id: QueryId = None,
     in_scope: bool | None = None,
     page: int = Query(1, ge=1, le=1_000_000),
     page_size: int = Query(50, ge=1, le=500),
@@ -50,7 +50,7 @@ class ScopeIn(BaseModel):
 
 
 @router.put("/api/repositories/{repository_id}/scope", summary="Add a repository to or remove it from the scan scope")
-def set_scope(repository_id: int, body: ScopeIn, s: Store, _: Operator) -> dict[str, Any]:
+def set_scope(repository_id: PathId, body: ScopeIn, s: Store, _: Operator) -> dict[str, Any]:
     repo = s.get(Repository, repository_id)
     if repo is None:
         raise api_error(404, "NotFound", f"no repository with id {repository_id}")
@@ -87,8 +87,8 @@ def image_out(img: Image, s: Any, risks: dict[str, dict[str, int]]) -> dict[str,
 @router.get("/api/images", summary="List images with their risk counts per category and severity")
 def list_images(
     s: Store, rt: RT, _: Viewer,
-    registry_id: int | None = None,
-    repository_id: int | None = None,
+    registry_id: QueryId = None,
+    repository_id: QueryId = None,
     digest: str | None = Query(None, max_length=100),
     scan_status: str | None = Query(None, max_length=40),
     page: int = Query(1, ge=1, le=1_000_000),
@@ -114,7 +114,7 @@ def list_images(
 
 
 @router.get("/api/images/{image_id}", summary="Show an image, its tags, risk counts, packages and scans")
-def get_image(image_id: int, s: Store, rt: RT, _: Viewer) -> dict[str, Any]:
+def get_image(image_id: PathId, s: Store, rt: RT, _: Viewer) -> dict[str, Any]:
     whitelist.expire_due(s, rt.now())
     img = s.get(Image, image_id)
     if img is None:
@@ -128,7 +128,7 @@ def get_image(image_id: int, s: Store, rt: RT, _: Viewer) -> dict[str, Any]:
 
 
 @router.get("/api/images/{image_id}/packages", summary="The stored inventory of an image")
-def image_packages(image_id: int, s: Store, _: Viewer) -> dict[str, Any]:
+def image_packages(image_id: PathId, s: Store, _: Viewer) -> dict[str, Any]:
     img = s.get(Image, image_id)
     if img is None:
         raise api_error(404, "NotFound", f"no image with id {image_id}")

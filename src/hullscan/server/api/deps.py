@@ -8,7 +8,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from pydantic import Field
+
+from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -93,3 +95,10 @@ RT = Annotated[Runtime, Depends(runtime)]
 def page_of(items: list[Any], total: int, page: int, page_size: int) -> dict[str, Any]:
     """A pagination envelope."""
     return {"items": items, "total": total, "page": page, "page_size": page_size}
+
+
+#: largest id accepted anywhere (keeps values inside a signed 64-bit SQL integer)
+ID_MAX = 2**62
+PathId = Annotated[int, Path(ge=1, le=ID_MAX)]
+QueryId = Annotated[int | None, Query(ge=1, le=ID_MAX)]
+BodyId = Annotated[int, Field(ge=1, le=ID_MAX)]

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from hullscan.server import whitelist
-from hullscan.server.api.deps import RT, Operator, Store, Viewer, api_error, page_of
+from hullscan.server.api.deps import RT, Operator, PathId, QueryId, Store, Viewer, api_error, page_of
 from hullscan.server.db.models import FindingRow, ImageTag, Repository
 from hullscan.server.timeutil import iso
 
@@ -42,8 +42,8 @@ def list_findings(
     severity: list[SeverityName] = Query(default=[]),
     fix_status: FixName | None = None,
     package: str | None = Query(None, max_length=300),
-    repository_id: int | None = None,
-    image_id: int | None = None,
+    repository_id: QueryId = None,
+    image_id: QueryId = None,
     rule_id: str | None = Query(None, max_length=200),
     state: Literal["open", "handled", "ignored"] | None = None,
     include_suppressed: bool = False,
@@ -77,7 +77,7 @@ def list_findings(
 
 
 @router.get("/summary", summary="Open finding counts per category and severity (optionally for one repository)")
-def summary(s: Store, rt: RT, _: Viewer, repository_id: int | None = None) -> dict[str, dict[str, int]]:
+def summary(s: Store, rt: RT, _: Viewer, repository_id: QueryId = None) -> dict[str, dict[str, int]]:
     whitelist.expire_due(s, rt.now())
     q = (select(FindingRow.category, FindingRow.severity, func.count())
          .where(FindingRow.suppressed_by.is_(None), FindingRow.state == "open"))
@@ -92,7 +92,7 @@ def summary(s: Store, rt: RT, _: Viewer, repository_id: int | None = None) -> di
 
 
 @router.get("/{finding_id}", summary="Show one finding with its full detail")
-def get_finding(finding_id: int, s: Store, _: Viewer) -> dict[str, Any]:
+def get_finding(finding_id: PathId, s: Store, _: Viewer) -> dict[str, Any]:
     row = s.get(FindingRow, finding_id)
     if row is None:
         raise api_error(404, "NotFound", f"no finding with id {finding_id}")
@@ -110,7 +110,7 @@ class StateIn(BaseModel):
 
 
 @router.put("/{finding_id}/state", summary="Mark a finding handled/ignored with a reason")
-def set_state(finding_id: int, body: StateIn, s: Store, rt: RT, user: Operator) -> dict[str, Any]:
+def set_state(finding_id: PathId, body: StateIn, s: Store, rt: RT, user: Operator) -> dict[str, Any]:
     row = s.get(FindingRow, finding_id)
     if row is None:
         raise api_error(404, "NotFound", f"no finding with id {finding_id}")

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import func, select
 
-from hullscan.server.api.deps import RT, Admin, Store, Viewer, api_error
+from hullscan.server.api.deps import RT, Admin, PathId, Store, Viewer, api_error
 from hullscan.server.db.models import Registry, Repository
 from hullscan.server.providers import DEFAULT_VERSIONS
 from hullscan.server.providers.base import ProviderError
@@ -123,12 +123,12 @@ def add_registry(body: RegistryIn, s: Store, rt: RT, user: Admin) -> dict[str, A
 
 
 @router.get("/{registry_id}", summary="Show a registry")
-def get_registry(registry_id: int, s: Store, _: Viewer) -> dict[str, Any]:
+def get_registry(registry_id: PathId, s: Store, _: Viewer) -> dict[str, Any]:
     return registry_out(_get(s, registry_id))
 
 
 @router.put("/{registry_id}", summary="Update a registry (re-verified)")
-def update_registry(registry_id: int, body: RegistryUpdate, s: Store, rt: RT, _: Admin) -> dict[str, Any]:
+def update_registry(registry_id: PathId, body: RegistryUpdate, s: Store, rt: RT, _: Admin) -> dict[str, Any]:
     row = _get(s, registry_id)
     if row.builtin:
         raise api_error(409, "BuiltinRegistry", "the built-in default registry can't be changed")
@@ -150,7 +150,7 @@ def update_registry(registry_id: int, body: RegistryUpdate, s: Store, rt: RT, _:
 
 
 @router.delete("/{registry_id}", status_code=204, summary="Delete a registry (not the built-in one)")
-def delete_registry(registry_id: int, s: Store, _: Admin) -> None:
+def delete_registry(registry_id: PathId, s: Store, _: Admin) -> None:
     row = _get(s, registry_id)
     if row.builtin:
         raise api_error(409, "BuiltinRegistry", "the built-in default registry can't be deleted")
@@ -158,7 +158,7 @@ def delete_registry(registry_id: int, s: Store, _: Admin) -> None:
 
 
 @router.post("/{registry_id}/verify", summary="Check a registry's reachability and credentials again")
-def verify_registry(registry_id: int, s: Store, rt: RT, _: Admin) -> dict[str, Any]:
+def verify_registry(registry_id: PathId, s: Store, rt: RT, _: Admin) -> dict[str, Any]:
     row = _get(s, registry_id)
     if row.builtin:
         raise api_error(409, "BuiltinRegistry", "the built-in default registry has no connection to verify")

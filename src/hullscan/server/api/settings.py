@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from hullscan.server import whitelist
-from hullscan.server.api.deps import RT, Admin, Operator, Store, Viewer, api_error
+from hullscan.server.api.deps import RT, Admin, BodyId, Operator, PathId, Store, Viewer, api_error
 from hullscan.server.db.models import Repository, WhitelistRule
 from hullscan.server.scansettings import VersionConflict, get_settings, update_settings
 from hullscan.server.timeutil import aware, iso
@@ -33,9 +33,9 @@ class SettingsIn(BaseModel):
     """New values (any subset of the settings) and the version they were based on."""
 
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=0)
+    version: int = Field(ge=0, le=2**62)
     settings: dict[str, Any] = Field(default_factory=dict)
-    scope_repository_ids: list[int] | None = Field(default=None, max_length=100_000)
+    scope_repository_ids: list[BodyId] | None = Field(default=None, max_length=100_000)
 
 
 @router.put("/api/settings", summary="Change the scan settings (optimistic: 409 if the version is stale)")
@@ -62,7 +62,7 @@ class RuleIn(BaseModel):
         description="vulnerability; sensitive file; history (build command); malicious (sample)")
     value: str = Field(min_length=1, max_length=500, description="vulnerability id, or check id / path glob")
     scope: Literal["all", "images", "repositories"] = "all"
-    scope_ids: list[int] = Field(default_factory=list, max_length=10_000)
+    scope_ids: list[BodyId] = Field(default_factory=list, max_length=10_000)
     note: str = Field(default="", max_length=2000)
     expires_at: datetime | None = None
 
@@ -96,7 +96,7 @@ def add_rule(body: RuleIn, s: Store, rt: RT, user: Operator) -> dict[str, Any]:
 
 
 @router.delete("/api/whitelist/{rule_id}", status_code=204, summary="Delete a whitelist rule (its suppression ends)")
-def delete_rule(rule_id: int, s: Store, rt: RT, _: Operator) -> None:
+def delete_rule(rule_id: PathId, s: Store, rt: RT, _: Operator) -> None:
     rule = s.get(WhitelistRule, rule_id)
     if rule is None:
         raise api_error(404, "NotFound", f"no whitelist rule with id {rule_id}")

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from hullscan.server import quota
-from hullscan.server.api.deps import RT, Operator, Store, Viewer, api_error, page_of
+from hullscan.server.api.deps import RT, BodyId, Operator, PathId, Store, Viewer, api_error, page_of
 from hullscan.server.db.models import Task, TaskItem, TaskLog
 from hullscan.server.scanning import precheck
 from hullscan.server.tasks import FINAL, create_task
@@ -31,7 +31,7 @@ class SyncIn(BaseModel):
     """Which registries to sync (all when empty)."""
 
     model_config = ConfigDict(extra="forbid")
-    registry_ids: list[int] = Field(default_factory=list, max_length=1000)
+    registry_ids: list[BodyId] = Field(default_factory=list, max_length=1000)
 
 
 class ScanIn(BaseModel):
@@ -39,9 +39,9 @@ class ScanIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     registry_types: list[Literal["harbor", "quay", "gitlab", "registry"]] = Field(default_factory=list, max_length=4)
-    registry_ids: list[int] = Field(default_factory=list, max_length=1000)
-    repository_ids: list[int] = Field(default_factory=list, max_length=100_000)
-    image_ids: list[int] = Field(default_factory=list, max_length=100_000)
+    registry_ids: list[BodyId] = Field(default_factory=list, max_length=1000)
+    repository_ids: list[BodyId] = Field(default_factory=list, max_length=100_000)
+    image_ids: list[BodyId] = Field(default_factory=list, max_length=100_000)
     time_limit_seconds: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
 
 
@@ -99,12 +99,12 @@ def _task(s: Any, task_id: int) -> Task:
 
 
 @router.get("/{task_id}", summary="Show a task")
-def get_task(task_id: int, s: Store, _: Viewer) -> dict[str, Any]:
+def get_task(task_id: PathId, s: Store, _: Viewer) -> dict[str, Any]:
     return task_out(_task(s, task_id))
 
 
 @router.post("/{task_id}/stop", summary="Ask a task to stop")
-def stop_task(task_id: int, s: Store, _: Operator) -> dict[str, Any]:
+def stop_task(task_id: PathId, s: Store, _: Operator) -> dict[str, Any]:
     t = _task(s, task_id)
     if t.status in FINAL:
         raise api_error(409, "TaskFinished", f"task {task_id} already {t.status}")
@@ -113,7 +113,7 @@ def stop_task(task_id: int, s: Store, _: Operator) -> dict[str, Any]:
 
 
 @router.get("/{task_id}/logs", summary="A task's log lines")
-def task_logs(task_id: int, s: Store, _: Viewer,
+def task_logs(task_id: PathId, s: Store, _: Viewer,
               page: int = Query(1, ge=1, le=1_000_000), page_size: int = Query(200, ge=1, le=1000)) -> dict[str, Any]:
     _task(s, task_id)
     q = select(TaskLog).where(TaskLog.task_id == task_id)
@@ -123,7 +123,7 @@ def task_logs(task_id: int, s: Store, _: Viewer,
 
 
 @router.get("/{task_id}/items", summary="The images of a scan task and their outcome")
-def task_items(task_id: int, s: Store, _: Viewer,
+def task_items(task_id: PathId, s: Store, _: Viewer,
                page: int = Query(1, ge=1, le=1_000_000), page_size: int = Query(200, ge=1, le=1000)) -> dict[str, Any]:
     _task(s, task_id)
     q = select(TaskItem).where(TaskItem.task_id == task_id)
