@@ -92,6 +92,18 @@ def test_shaded_jar_yields_every_artifact() -> None:
     assert all(p.path == "/app/app-all.jar" for p in result.packages)
 
 
+def test_fat_jar_reports_itself_and_what_it_shades() -> None:
+    manifest = b"Manifest-Version: 1.0\r\nImplementation-Title: billing\r\nImplementation-Version: 2.1.0\r\n\r\n"
+    fat = rezip([LANG3, COMMONS_IO], drop=("MANIFEST.MF",), add={"META-INF/MANIFEST.MF": manifest})
+    result = analyze("/app/billing-service-2.1.0.jar", fat)
+    got = {(p.name, p.version, dict(p.extra)["version_source"]) for p in result.packages}
+    assert got == {
+        ("org.apache.commons:commons-lang3", "3.12.0", "pom.properties"),
+        ("commons-io:commons-io", "2.11.0", "pom.properties"),
+        ("billing-service", "2.1.0", "MANIFEST.MF:Implementation-Version"),
+    }
+
+
 def test_nested_war_and_depth_limit() -> None:
     inner = rezip([COMMONS_IO])
     lib = rezip([LANG3], add={"lib/commons-io-2.11.0.jar": inner})  # a jar that itself nests a jar

@@ -3,7 +3,8 @@
 The archive is read from the bytes the core hands over (in memory, never extracted to disk). Where each
 artifact's coordinates come from, in order (recorded in ``extra`` as ``version_source``):
 
-1. every ``META-INF/maven/<group>/<artifact>/pom.properties`` (a shaded jar yields several packages);
+1. every ``META-INF/maven/<group>/<artifact>/pom.properties`` (a shaded jar yields several packages; when none
+   of them is the archive itself, its own identity from 3. or 4. is added);
 2. ``META-INF/maven/**/pom.xml`` when there are no properties (``parent`` fills a missing group or version);
 3. ``META-INF/MANIFEST.MF``: the version from ``Implementation-Version``, ``Bundle-Version``,
    ``Plugin-Version`` (Jenkins) or ``Specification-Version``; the artifact from ``Short-Name`` (Jenkins), the file
@@ -196,14 +197,27 @@ class _ArchiveReader:
 
 
 def _coordinates(reader: _ArchiveReader, infos: list[zipfile.ZipInfo], archive_name: str) -> list[Coordinates]:
-    """All Maven coordinates one archive level declares, by the precedence in the module docstring."""
-    props = [i for i in infos if i.filename.startswith("META-INF/maven/") and i.filename.endswith("/pom.properties")]
+    """All Maven coordinates one archive level declares, by the precedence in the module docstring.
+
+    When the Maven metadata describes only other artifacts (a fat jar shading its dependencies), the archive's own
+    identity from the manifest or file name is added too, unless it carries the version of one of them.
+    """
+    found = _maven_metadata(reader, infos)
+    own = _own_coordinates(reader, infos, archive_name)
+    if own is not None and not any(c.artifact == own.artifact or c.version == own.version for c in found):
+        found.append(own)
+    return found
+
+
+def _maven_metadata(reader: _ArchiveReader, infos: list[zipfile.ZipInfo]) -> list[Coordinates]:
+    """Coordinates from every ``pom.properties``, or else from every ``pom.xml``, under ``META-INF/maven/``."""
     found: list[Coordinates] = []
-    for info in props:
-        values = parse_properties(reader.read(info, _METADATA_CAP).decode("utf-8", "replace"))
-        group, artifact, version = (_plain(values.get(k)) for k in ("groupId", "artifactId", "version"))
-        if artifact and version:
-            found.append(Coordinates(group, artifact, version, "pom.properties", info.filename))
+    for info in infos:
+        if info.filename.startswith("META-INF/maven/") and info.filename.endswith("/pom.properties"):
+            values = parse_properties(reader.read(info, _METADATA_CAP).decode("utf-8", "replace"))
+            group, artifact, version = (_plain(values.get(k)) for k in ("groupId", "artifactId", "version"))
+            if artifact and version:
+                found.append(Coordinates(group, artifact, version, "pom.properties", info.filename))
     if found:
         return found
     for info in infos:
@@ -211,8 +225,11 @@ def _coordinates(reader: _ArchiveReader, infos: list[zipfile.ZipInfo], archive_n
             gav = parse_pom_xml(reader.read(info, _METADATA_CAP))
             if gav:
                 found.append(Coordinates(*gav, source="pom.xml", entry=info.filename))
-    if found:
-        return found
+    return found
+
+
+def _own_coordinates(reader: _ArchiveReader, infos: list[zipfile.ZipInfo], archive_name: str) -> Coordinates | None:
+    """The archive's own identity from ``MANIFEST.MF``, else from its file name (None when neither has a version)."""
     file_artifact, file_version = filename_coordinates(archive_name)
     manifest = next((i for i in infos if i.filename.upper() == "META-INF/MANIFEST.MF"), None)
     if manifest is not None:
@@ -227,17 +244,17 @@ def _coordinates(reader: _ArchiveReader, infos: list[zipfile.ZipInfo], archive_n
                 if not group and symbolic.endswith("." + artifact):
                     group = symbolic[: -len(artifact) - 1]
                 if artifact:
-                    return [Coordinates(group, artifact, version, f"MANIFEST.MF:{key}", manifest.filename)]
+                    return Coordinates(group, artifact, version, f"MANIFEST.MF:{key}", manifest.filename)
     if file_artifact and file_version:
-        return [Coordinates("", file_artifact, file_version, "filename")]
-    return []
+        return Coordinates("", file_artifact, file_version, "filename")
+    return None
 
 
 class JavaArchiveAnalyzer(Analyzer):
     """Maven artifacts inside Java archives, recursively through nested archives."""
 
     name = "lang/java-archive"
-    version = 2
+    version = 3
     tags = frozenset({"lang", "java"})
     max_size = 1024 * 1024 * 1024
 
