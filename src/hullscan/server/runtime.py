@@ -117,7 +117,7 @@ def build_runtime(config: ServerConfig, **overrides: Any) -> Runtime:
     from hullscan.server.db.session import make_engine, make_sessionmaker
     from hullscan.server.metrics import Metrics
 
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     engine = make_engine(config.resolved_db_url())
     upgrade(engine)
     rt = Runtime(
