@@ -67,12 +67,20 @@ def parse_cvss(vector: str) -> Cvss | None:
 
 def best_cvss(vectors: Iterable[str]) -> Cvss | None:
     """The preferred valid vector of ``vectors`` (v3.1 > v3.0 > v4.0 > v2, then the highest score)."""
+    return _best(tuple(vectors))
+
+
+@lru_cache(maxsize=65536)
+def _best(vectors: tuple[str, ...]) -> Cvss | None:
+    if not vectors:
+        return None
     parsed = [c for c in (parse_cvss(v) for v in vectors) if c is not None]
     if not parsed:
         return None
     return min(parsed, key=lambda c: (_PREFERENCE.get(c.version, 9), -c.score, c.vector))
 
 
+@lru_cache(maxsize=1024)
 def from_word(word: str) -> Severity:
     """A vendor severity word (``important``, ``moderate``, ``unimportant``, ``low**``...) on the scale."""
     return Severity.parse(word.strip().rstrip("*").strip()) if word else Severity.UNKNOWN

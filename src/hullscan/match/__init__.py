@@ -82,8 +82,7 @@ class _Run:
             except (InvalidVersionError, UnknownEcosystemError) as exc:
                 self.bad_versions.append(f"{pkg.ecosystem} {pkg.name} {installed} vs {cand.advisory.id}: {exc}")
                 continue
-            fixed = tuple(osvrange.fixed_versions(cand.entry, cand.namespace, installed))
-            hits.append(Hit(cand, fixed))
+            hits.append(Hit(cand, _fixes(cand, installed)))
         return [build_finding(pkg, group) for group in group_hits(hits, split_multi=pkg.is_os)]
 
     def _unmatched_label(self, pkg: Package) -> str:
@@ -100,6 +99,18 @@ class _Run:
             out.append(f"{len(self.bad_versions)} advisory entries could not be compared with the installed "
                        f"version and were not checked (e.g. {shown})")
         return out
+
+
+def _fixes(cand: Candidate, installed: str) -> tuple[str, ...]:
+    """The fixed versions above ``installed`` in an entry that affects it. The common one-interval shape
+    (``introduced``, ``fixed``; no ``versions``) is answered directly: its fix is above every affected
+    version."""
+    ranges = cand.entry.get("ranges") or ()
+    if len(ranges) == 1 and "versions" not in cand.entry:
+        events = ranges[0].get("events") or ()
+        if len(events) == 2 and "introduced" in events[0] and "fixed" in events[1]:
+            return (str(events[1]["fixed"]),)
+    return tuple(osvrange.fixed_versions(cand.entry, cand.namespace, installed))
 
 
 def match_packages(db: VulnDB, distro: Distro | None, packages: list[Package]) -> MatchResult:

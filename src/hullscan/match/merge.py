@@ -18,11 +18,12 @@ specific of will_not_fix > end_of_life > affected > unknown.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from hullscan.model import Category, Finding, FixStatus, Location, Package, Severity, VulnInfo
 from hullscan.severity import best_cvss, from_word
 from hullscan.version import InvalidVersionError, UnknownEcosystemError, scheme_for
-from hullscan.vulndb.db import Candidate
+from hullscan.vulndb.db import Advisory, Candidate
 
 _STATUS_ORDER = [FixStatus.FIXED, FixStatus.WILL_NOT_FIX, FixStatus.END_OF_LIFE, FixStatus.AFFECTED, FixStatus.UNKNOWN]
 
@@ -87,6 +88,8 @@ def group_hits(hits: list[Hit], split_multi: bool = True) -> list[_Group]:
 
 
 def _sort_versions(namespace: str, versions: set[str]) -> tuple[str, ...]:
+    if len(versions) < 2:
+        return tuple(versions)
     try:
         scheme = scheme_for(namespace)
         return tuple(sorted(versions, key=lambda v: (scheme.key(v), v)))
@@ -105,9 +108,9 @@ def _primary(pkg: Package, group: _Group) -> str:
 
 def _severity(pkg: Package, hits: list[Hit]) -> tuple[Severity, str, float | None, str]:
     """(severity, severity_source, cvss score, cvss vector) for a group."""
-    ordered = sorted(hits, key=lambda h: (not h.candidate.advisory.native, h.candidate.advisory.source))
-    vectors = [v for h in ordered for v in h.candidate.advisory.cvss]
-    cvss = best_cvss(vectors)
+    ordered = hits if len(hits) == 1 else sorted(
+        hits, key=lambda h: (not h.candidate.advisory.native, h.candidate.advisory.source))
+    cvss = best_cvss(tuple(v for h in ordered for v in h.candidate.advisory.cvss))
     score, vector = (cvss.score, cvss.vector) if cvss else (None, "")
     if pkg.is_os:
         for h in ordered:
@@ -133,13 +136,17 @@ def _fix_status(group: _Group, fixed: tuple[str, ...]) -> FixStatus:
     return next((s for s in _STATUS_ORDER if s in statuses), FixStatus.AFFECTED)
 
 
-def _title(primary: str, pkg: Package, group: _Group) -> tuple[str, str]:
-    advs = [h.candidate.advisory for h in sorted(group.hits, key=lambda h: h.candidate.advisory.id)]
+@lru_cache(maxsize=65536)
+def _first_sentence(details: str) -> str:
+    first = details.split("\n", 1)[0].split(". ", 1)[0].strip()
+    return first if len(first) <= 120 else first[:117].rstrip() + "..."
+
+
+def _title(primary: str, pkg: Package, advs: list[Advisory]) -> tuple[str, str]:
     summary = next((a.summary for a in advs if a.summary), "")
     details = next((a.details for a in advs if a.details), "")
     if not summary and details:
-        first = details.split("\n", 1)[0].split(". ", 1)[0].strip()
-        summary = first if len(first) <= 120 else first[:117].rstrip() + "..."
+        summary = _first_sentence(details)
     return summary or f"{primary} in {pkg.name}", details
 
 
@@ -149,9 +156,13 @@ def build_finding(pkg: Package, group: _Group) -> Finding:
     namespace = group.hits[0].candidate.namespace
     fixed = _sort_versions(namespace, {v for h in group.hits for v in h.fixed})
     severity, sev_source, score, vector = _severity(pkg, group.hits)
-    title, details = _title(primary, pkg, group)
     advs = [h.candidate.advisory for h in group.hits]
-    refs = tuple(dict.fromkeys(r for a in sorted(advs, key=lambda a: a.id) for r in a.references))
+    if len(advs) > 1:
+        advs.sort(key=lambda a: (a.id, a.source))
+        refs = tuple(dict.fromkeys(r for a in advs for r in a.references))
+    else:
+        refs = advs[0].references
+    title, details = _title(primary, pkg, advs)
     published = min((a.published for a in advs if a.published), default="")
     modified = max((a.modified for a in advs if a.modified and not a.modified.startswith("0001")), default="")
     status = _fix_status(group, fixed)

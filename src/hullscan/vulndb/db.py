@@ -9,7 +9,7 @@ Layout (``SCHEMA_VERSION`` in table ``meta``)::
     affected(rid, source, ns, name, ecosystem, package, entry, fix_status, severity)   index (ns, name)
     namespaces(ns, records)               which ecosystems / distro releases have data
 
-``aliases``, ``cvss``, ``refs`` and ``entry`` are JSON. Matching is one indexed query per
+``aliases``, ``cvss`` and ``refs`` are newline-separated lists; ``entry`` is JSON (an OSV ``affected`` object). Matching is one indexed query per
 (namespace, package name): :meth:`VulnDB.candidates`.
 
 Writes go through :class:`Builder`: it copies the current database (or starts empty) into a temp file
@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from hullscan.errors import DatabaseError
 from hullscan.vulndb.records import Record, normalise_name, normalise_namespace
@@ -79,9 +79,8 @@ class SourceStatus:
     fingerprint: str
 
 
-@dataclass(frozen=True)
-class Advisory:
-    """An advisory row, decoded."""
+class Advisory(NamedTuple):
+    """An advisory row, decoded (a named tuple: matching builds tens of thousands of them)."""
 
     rid: int
     id: str
@@ -98,8 +97,7 @@ class Advisory:
     native: bool
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """One affected entry found for a package, with its advisory."""
 
     advisory: Advisory
@@ -108,6 +106,23 @@ class Candidate:
     entry: dict[str, Any]
     fix_status: str
     severity: str
+
+
+_ADV_COLUMNS = ("a.rid, a.id, a.source, a.aliases, a.summary, a.details, a.severity, a.severity_source, a.cvss, "
+                "a.published, a.modified, a.refs, a.native")
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(text.split("\n")) if text else ()
+
+
+def _join(items: Iterable[str]) -> str:
+    return "\n".join(i.replace("\n", " ") for i in items)
+
+
+def _advisory(row: tuple[Any, ...]) -> Advisory:
+    return Advisory(row[0], row[1], row[2], _split(row[3]), row[4], row[5], row[6], row[7], _split(row[8]),
+                    row[9], row[10], _split(row[11]), bool(row[12]))
 
 
 class VulnDB:
@@ -133,6 +148,7 @@ class VulnDB:
                 "run `hullscan db update` or `hullscan db import PATH` to rebuild it"
             )
         self._advisories: dict[int, Advisory] = {}
+        self._entries: dict[str, dict[str, Any]] = {}
         self._namespaces: dict[str, int] = dict(self._conn.execute("SELECT ns, records FROM namespaces"))
 
     def close(self) -> None:
@@ -154,7 +170,8 @@ class VulnDB:
         return dict(self._namespaces)
 
     def candidates(self, namespace: str, name: str) -> list[Candidate]:
-        """Every non-withdrawn affected entry for ``name`` in ``namespace`` (one indexed query)."""
+        """Every non-withdrawn affected entry for ``name`` in ``namespace`` (one indexed query; each
+        advisory is decoded once per database object)."""
         ns = normalise_namespace(namespace)
         if ns not in self._namespaces:
             return []
@@ -163,28 +180,31 @@ class VulnDB:
             "JOIN advisories a ON a.rid = f.rid WHERE f.ns = ? AND f.name = ? AND a.withdrawn = ''",
             (ns, normalise_name(namespace, name)),
         ).fetchall()
-        return [
-            Candidate(self.advisory(rid), label, package, json.loads(entry), fix_status, severity)
-            for rid, label, package, entry, fix_status, severity in rows
-        ]
+        cache = self._advisories
+        missing = list({row[0] for row in rows if row[0] not in cache})
+        for start in range(0, len(missing), 500):
+            chunk = missing[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for adv_row in self._conn.execute(f"SELECT {_ADV_COLUMNS} FROM advisories a WHERE a.rid IN ({marks})", chunk):
+                cache[adv_row[0]] = _advisory(adv_row)
+        entries = self._entries  # identical entries (subpackages of one errata...) are decoded once
+        if len(entries) > 200_000:
+            entries.clear()
+        out = []
+        for row in rows:
+            entry = entries.get(row[3])
+            if entry is None:
+                entry = entries[row[3]] = json.loads(row[3])
+            out.append(Candidate(cache[row[0]], row[1], row[2], entry, row[4], row[5]))
+        return out
 
     def advisory(self, rid: int) -> Advisory:
         """The advisory with row id ``rid`` (decoded once, then cached)."""
         cached = self._advisories.get(rid)
-        if cached is not None:
-            return cached
-        row = self._conn.execute(
-            "SELECT rid, id, source, aliases, summary, details, severity, severity_source, cvss, published, "
-            "modified, refs, native FROM advisories WHERE rid = ?",
-            (rid,),
-        ).fetchone()
-        adv = Advisory(
-            rid=row[0], id=row[1], source=row[2], aliases=tuple(json.loads(row[3])), summary=row[4], details=row[5],
-            severity=row[6], severity_source=row[7], cvss=tuple(json.loads(row[8])), published=row[9],
-            modified=row[10], references=tuple(json.loads(row[11])), native=bool(row[12]),
-        )
-        self._advisories[rid] = adv
-        return adv
+        if cached is None:
+            row = self._conn.execute(f"SELECT {_ADV_COLUMNS} FROM advisories a WHERE a.rid = ?", (rid,)).fetchone()
+            cached = self._advisories[rid] = _advisory(row)
+        return cached
 
     def find(self, vuln_id: str) -> list[Advisory]:
         """Advisories whose id is ``vuln_id`` (any source)."""
@@ -281,9 +301,9 @@ class Builder:
             stamp = max(rec.modified if not rec.modified.startswith("0001") else "", rec.published)
             newest = max(newest, stamp)
             adv_rows.append((
-                rid, rec.id, name, json.dumps(list(rec.aliases)), rec.summary, rec.details, rec.severity,
-                rec.severity_source, json.dumps(list(rec.cvss)), rec.published, rec.modified, rec.withdrawn,
-                json.dumps(list(rec.references)), int(rec.native),
+                rid, rec.id, name, _join(rec.aliases), rec.summary, rec.details, rec.severity,
+                rec.severity_source, _join(rec.cvss), rec.published, rec.modified, rec.withdrawn,
+                _join(rec.references), int(rec.native),
             ))
             for aff in rec.affected:
                 aff_rows.append((

@@ -1,0 +1,94 @@
+"""Vulnerability database benchmark: ``python bench/vulndb_bench.py [VULNDATA]``.
+
+Measures (targets from issue 3):
+
+1. importing the whole offline snapshot (``$HULLSCAN_VULNDATA`` or ``../shared/vulndata``) into a fresh
+   database (target: under 60 s);
+2. the database size on disk;
+3. matching an inventory of 10,000 packages on one core (target: under 1 s). The packages are real
+   names with versions drawn from the feeds themselves (range bounds and listed versions, so many are
+   vulnerable; each distinct package name is equally likely, as in a real image, not weighted by its
+   number of advisories): AlmaLinux 9 rpm packages plus PyPI, Go, npm, crates.io, RubyGems, Packagist and
+   Bitnami packages, matched as one image (distro AlmaLinux 9.4).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hullscan.match import match_packages
+from hullscan.model import Distro, Package
+from hullscan.vulndb.db import VulnDB
+from hullscan.vulndb.manage import import_paths
+
+LANGUAGE = ["PyPI", "Go", "npm", "crates.io", "RubyGems", "Packagist", "Bitnami"]
+
+
+def _versions(entry: dict[str, object]) -> list[str]:
+    out = [str(v) for v in entry.get("versions") or ()]  # type: ignore[union-attr]
+    for rng in entry.get("ranges") or ():  # type: ignore[union-attr]
+        for event in rng.get("events") or ():
+            out.extend(str(v) for k, v in event.items() if k in ("introduced", "fixed", "last_affected") and v != "0")
+    return out
+
+
+def inventory(db_path: Path, size: int, seed: int = 7) -> list[Package]:
+    """``size`` packages drawn from the database: 30% AlmaLinux:9 rpm, the rest language packages."""
+    rng = random.Random(seed)
+    conn = sqlite3.connect(db_path)
+    by_name: dict[tuple[str, str], list[str]] = {}
+    for ecosystem, package, entry in conn.execute("SELECT ecosystem, package, entry FROM affected"):
+        key = "rpm" if ecosystem == "AlmaLinux:9" else ecosystem
+        if key == "rpm" or key in LANGUAGE:
+            by_name.setdefault((key, package), []).extend(_versions(json.loads(entry)))
+    conn.close()
+    pools: dict[str, list[tuple[str, list[str]]]] = {}
+    for (key, package), versions in sorted(by_name.items()):  # each distinct name once, as in an image
+        if versions:
+            pools.setdefault(key, []).append((package, sorted(set(versions))))
+    packages = []
+    for n in range(size):
+        key = "rpm" if n % 10 < 3 else LANGUAGE[n % len(LANGUAGE)]
+        name, versions = rng.choice(pools[key])
+        version = rng.choice(versions)
+        if key == "Go" and name != "stdlib" and not version.startswith("v"):
+            version = "v" + version
+        packages.append(Package(name, version, "rpm" if key == "rpm" else key, path=f"/pkg/{n}"))
+    return packages
+
+
+def main() -> None:
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("HULLSCAN_VULNDATA", "../shared/vulndata"))
+    if not root.is_dir():
+        sys.exit(f"no snapshot at {root}: pass its path or set HULLSCAN_VULNDATA")
+    with tempfile.TemporaryDirectory() as tmp:
+        db_path = Path(tmp) / "vuln.db"
+        started = time.perf_counter()
+        outcomes = import_paths(db_path, [root])
+        import_s = time.perf_counter() - started
+        records = sum(o.records for o in outcomes if o.status == "imported")
+        sources = sum(o.status == "imported" for o in outcomes)
+        size_mb = db_path.stat().st_size / 1e6
+        print(f"import: {import_s:.2f} s for {records} records from {sources} sources (target < 60 s)")
+        print(f"database size: {size_mb:.1f} MB")
+        packages = inventory(db_path, 10_000)
+        distro = Distro("almalinux", "9.4")
+        with VulnDB(db_path) as db:  # cold: nothing cached
+            started = time.perf_counter()
+            cpu0 = time.process_time()
+            result = match_packages(db, distro, packages)
+            match_s = time.perf_counter() - started
+            cpu_s = time.process_time() - cpu0
+        print(f"match: {len(packages)} packages in {match_s:.3f} s wall / {cpu_s:.3f} s CPU, one thread "
+              f"(target < 1 s): {len(result.findings)} findings, {len(result.notes)} notes")
+
+
+if __name__ == "__main__":
+    main()
