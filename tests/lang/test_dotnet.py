@@ -23,8 +23,12 @@ def analyzer() -> DotnetAnalyzer:
 def test_app_golden(analyzer: DotnetAnalyzer) -> None:
     got = check_case(analyzer, "dotnet", "app")
     deps = {f"{p['name']}@{p['version']}": p for p in got["packages"] if p["installed"]}
-    # project entries (WebApi, WebApi.Core) are the app; SourceLink is not in the runtime target
-    assert set(deps) == {"Newtonsoft.Json@13.0.1", "Serilog@2.10.0", "Serilog.Sinks.Console@4.1.0"}
+    # project entries (WebApi, WebApi.Core) are the app itself (Trivy agrees; Syft lists them)
+    assert set(deps) == {"Newtonsoft.Json@13.0.1", "Serilog@2.10.0", "Serilog.Sinks.Console@4.1.0",
+                         "Microsoft.SourceLink.GitHub@1.1.1"}
+    # SourceLink is not in the runtime target: kept (as Trivy and Syft do), flagged
+    assert dict(deps["Microsoft.SourceLink.GitHub@1.1.1"]["extra"]) == {"runtime": "false"}
+    assert dict(deps["Serilog@2.10.0"]["extra"]) == {}
     assert deps["Serilog.Sinks.Console@4.1.0"]["depends"] == ["Serilog"]
     assert deps["Newtonsoft.Json@13.0.1"]["purl"] == "pkg:nuget/Newtonsoft.Json@13.0.1"
     assert deps["Newtonsoft.Json@13.0.1"]["layer"] == LAYER

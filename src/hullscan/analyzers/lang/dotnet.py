@@ -4,8 +4,9 @@ Installed (``installed=True``): ``<app>.deps.json``, written by the .NET SDK nex
 application (https://github.com/dotnet/sdk/blob/main/documentation/specs/runtime-configuration-file.md).
 Its ``libraries`` map ``"Name/Version"`` to ``{"type": "package"|"project"|"reference"...}``; only
 ``package`` entries are NuGet packages (the application's own projects are not). When the file has a
-``runtimeTarget`` whose ``targets`` entry exists, only libraries listed in that target are reported
-(the ones the runtime loads) and their ``dependencies`` there are the depends.
+``runtimeTarget`` whose ``targets`` entry exists, the libraries' ``dependencies`` there are the
+depends, and a package missing from that target (not loaded by the runtime, e.g. a build-time
+package) is still reported, as Trivy and Syft do, but with ``runtime=false`` in ``extra``.
 
 Declared (``installed=False``): ``packages.lock.json`` (NuGet lock file, ``version`` 1 or 2):
 ``dependencies`` per target framework (``net8.0``, ``net8.0/linux-x64``...), entries of ``type``
@@ -53,10 +54,9 @@ def parse_deps_json(file: FileInput) -> list[Package]:
         name, sep, version = str(key).rpartition("/")
         if not sep or not name or not version:
             continue
-        if target is not None and key not in target:
-            continue  # compile-time only (not loaded by the runtime)
         depends = dict_keys(target.get(key), "dependencies") if target is not None else []
-        out.append(make_package(file, NAME, ECOSYSTEM, name, version, installed=True, depends=depends))
+        extra = [("runtime", "false")] if target is not None and key not in target else []
+        out.append(make_package(file, NAME, ECOSYSTEM, name, version, installed=True, depends=depends, extra=extra))
     return out
 
 
@@ -86,7 +86,7 @@ class DotnetAnalyzer(ManifestAnalyzer):
     """.NET application dependency files and NuGet lock files."""
 
     name = NAME
-    version = 1
+    version = 2
     tags = frozenset({"lang", "dotnet"})
     max_size = 32 * 1024 * 1024
     suffixes = (".deps.json", "/packages.lock.json")
