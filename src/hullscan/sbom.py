@@ -94,8 +94,12 @@ def _upstream(value: str, ecosystem: str) -> tuple[str, str]:
     return value, ""
 
 
-def package_from_purl(purl_text: str, props: dict[str, str], path_hint: str = "") -> tuple[Package | None, Distro | None]:
-    """A Package (and the distro its purl names) for one purl with the component's properties."""
+def package_from_purl(purl_text: str, props: dict[str, str], path_hint: str = "", display_name: str = "") -> tuple[Package | None, Distro | None]:
+    """A Package (and the distro its purl names) for one purl with the component's properties.
+
+    Go module paths are case-sensitive but some tools lower-case them in purls (Trivy): the component's own
+    name restores the case when it is the same path. A Go purl's subpath (Syft) is part of the module path.
+    """
     from packageurl import PackageURL
 
     purl = PackageURL.from_string(purl_text)
@@ -108,6 +112,11 @@ def package_from_purl(purl_text: str, props: dict[str, str], path_hint: str = ""
         name = f"{purl.namespace}:{purl.name}"
     elif ecosystem in ("Go", "npm", "Packagist") and purl.namespace:
         name = f"{purl.namespace}/{purl.name}"
+    if ecosystem == "Go":
+        if purl.subpath:
+            name = f"{name}/{purl.subpath.strip('/')}"
+        if display_name and display_name.lower() == name.lower():
+            name = display_name
     version = purl.version or ""
     epoch = quals.get("epoch", "")
     if epoch and epoch != "0" and ecosystem in ("deb", "rpm") and ":" not in version:
@@ -190,7 +199,8 @@ def read_cyclonedx(data: dict[str, Any], fmt: str = "cyclonedx-json") -> SbomDoc
         if not purl:
             continue
         try:
-            pkg, distro = package_from_purl(str(purl), _cdx_props(comp))
+            display = "/".join(str(x) for x in (comp.get("group"), comp.get("name")) if x)
+            pkg, distro = package_from_purl(str(purl), _cdx_props(comp), display_name=display)
         except ValueError as exc:
             doc.warnings.append(ScanWarning("malformed-sbom", f"component {comp.get('name', '?')}: bad purl {purl!r}: {exc}"))
             continue
@@ -325,7 +335,7 @@ def read_spdx(data: dict[str, Any], fmt: str = "spdx-json") -> SbomDocument:
             if path_hint:
                 props["hullscan:path"] = path_hint.group(1)
         try:
-            pkg, distro = package_from_purl(purls[0], props)
+            pkg, distro = package_from_purl(purls[0], props, display_name=str(spdx_pkg.get("name", "")))
         except ValueError as exc:
             doc.warnings.append(ScanWarning("malformed-sbom", f"package {spdx_pkg.get('name', '?')}: bad purl {purls[0]!r}: {exc}"))
             continue

@@ -170,6 +170,12 @@ def test_trivy_binary_with_hundreds_of_modules() -> None:
     main = next(p for p in packages if p.name == want["mod"][0])  # type: ignore[index]
     stamped = re.search(r"app\.ver=(\S+)", want["build"]["-ldflags"]).group(1)  # type: ignore[index,union-attr]
     assert main.version == f"v{stamped}" and dict(main.extra)["version_source"] == "ldflags"
+    # the fast purl builder writes exactly what packageurl-python writes, for hundreds of real module paths
+    from packageurl import PackageURL
+
+    for pkg in packages:
+        namespace, _, name = pkg.name.rpartition("/")
+        assert pkg.purl == PackageURL(type="golang", namespace=namespace or None, name=name, version=pkg.version).to_string()
 
 
 @pytest.mark.parametrize(

@@ -75,6 +75,9 @@ def test_debian_jars_match_their_pom_properties(jar: Path) -> None:
     assert pkg.purl == f"pkg:maven/{group}/{artifact}@{version}"
     assert (pkg.layer, pkg.path, pkg.found_by, pkg.installed) == (LAYER, f"/usr/share/java/{jar.name}", "lang/java-archive", True)
     assert dict(pkg.extra)["version_source"] == "pom.properties"
+    from packageurl import PackageURL
+
+    assert pkg.purl == PackageURL(type="maven", namespace=group, name=artifact, version=version).to_string()
 
 
 def test_commons_lang3_golden() -> None:

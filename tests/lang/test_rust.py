@@ -163,6 +163,9 @@ def test_cargo_lock_v3_golden_with_two_versions_of_a_crate() -> None:
     assert ("time", "0.1.45") in names and ("time", "0.3.20") in names and len(names) == 9
     toolbox = next(p for p in result.packages if p.name == "toolbox")
     assert toolbox.depends == ("rand", "time") and dict(toolbox.extra)["source"] == "local"
+    from packageurl import PackageURL
+
+    assert all(p.purl == PackageURL(type="cargo", name=p.name, version=p.version).to_string() for p in result.packages)
     rand = next(p for p in result.packages if p.name == "rand")
     assert rand.purl == "pkg:cargo/rand@0.8.5" and dict(rand.extra) == {"source": "crates.io", "lock_version": "3"}
 

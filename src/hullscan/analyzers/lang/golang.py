@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import re
 
-from packageurl import PackageURL
-
 from hullscan.analyzers.base import Analyzer, FileInput
 from hullscan.analyzers.lang.gobuildinfo import (
     BinaryFormatError,
@@ -27,6 +25,7 @@ from hullscan.analyzers.lang.gobuildinfo import (
     read_go_buildinfo,
     sniff,
 )
+from hullscan.analyzers.os.purls import build_purl
 from hullscan.model import AnalysisResult, FileInfo, Package, ScanWarning
 
 ECOSYSTEM = "Go"
@@ -49,7 +48,7 @@ def is_candidate_binary(info: FileInfo, min_size: int) -> bool:
 def go_purl(module: str, version: str) -> str:
     """``pkg:golang/<namespace>/<name>@<version>`` for a module path."""
     namespace, _, name = module.rpartition("/")
-    return PackageURL(type="golang", namespace=namespace or None, name=name, version=version or None).to_string()
+    return build_purl("golang", namespace, name, version, {})
 
 
 def stdlib_version(go_version: str) -> str:

@@ -31,9 +31,8 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 from xml.etree import ElementTree
 
-from packageurl import PackageURL
-
 from hullscan.analyzers.base import Analyzer, FileInput
+from hullscan.analyzers.os.purls import build_purl
 from hullscan.model import AnalysisResult, FileInfo, Package, ScanWarning
 
 ECOSYSTEM = "Maven"
@@ -101,7 +100,7 @@ class Coordinates:
 
 def maven_purl(group: str, artifact: str, version: str) -> str:
     """``pkg:maven/<group>/<artifact>@<version>``."""
-    return PackageURL(type="maven", namespace=group or None, name=artifact, version=version or None).to_string()
+    return build_purl("maven", group, artifact, version, {})
 
 
 def parse_properties(text: str) -> dict[str, str]:

@@ -19,11 +19,10 @@ import tomllib
 import zlib
 from typing import Any
 
-from packageurl import PackageURL
-
 from hullscan.analyzers.base import Analyzer, FileInput
 from hullscan.analyzers.lang.gobuildinfo import BinaryFormatError, parse_executable, sniff
 from hullscan.analyzers.lang.golang import is_candidate_binary, malformed
+from hullscan.analyzers.os.purls import build_purl
 from hullscan.model import AnalysisResult, FileInfo, Package
 
 ECOSYSTEM = "crates.io"
@@ -36,7 +35,7 @@ MAX_AUDIT_JSON = 8 * 1024 * 1024
 
 def cargo_purl(name: str, version: str) -> str:
     """``pkg:cargo/<name>@<version>``."""
-    return PackageURL(type="cargo", name=name, version=version or None).to_string()
+    return build_purl("cargo", "", name, version, {})
 
 
 def _source_kind(source: str) -> str:
@@ -69,13 +68,13 @@ class RustBinaryAnalyzer(Analyzer):
         data = file.read()
         if sniff(data[:4]) is None:
             return None
-        if SECTION.encode() not in data:  # the section name is in the section name table
-            return None
         try:
             exe = parse_executable(data)
-            raw = exe.section(SECTION) if exe is not None else None
+            raw = exe.section(SECTION, "__" + SECTION) if exe is not None else None
         except BinaryFormatError as exc:
-            return malformed(file, f"cannot read {SECTION} section: {exc}")
+            if SECTION.encode() in data:
+                return malformed(file, f"cannot read {SECTION} section: {exc}")
+            return None  # a broken executable without audit data: not ours to report
         if raw is None:
             return None
         try:
