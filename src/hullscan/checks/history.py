@@ -76,20 +76,15 @@ def _layer_of(ctx: ScanContext, history_index: int) -> str:
 
 def check_history(ctx: ScanContext) -> list[Finding]:
     """Stage (scanner ``history``): one finding per rule and matching history entry / config value."""
-    from hullscan.analyzers.files.secrets import mask
+    from hullscan.analyzers.files.secrets import redact
 
     findings = []
     targets = _targets(ctx.config)
     for rule in rules():
         for text, where, index in targets.get(rule.target, []):
-            m = rule.regex.search(text)
-            if not m:
+            if not rule.regex.search(text):
                 continue
-            evidence = _short(text)
-            if rule.target in ("env", "label") or rule.id == "history-secret-in-arg":
-                matched = m.group(0)
-                value = matched.rsplit("=", 1)[1] if rule.target == "history" else matched.partition("=")[2]
-                evidence = _short(text.replace(value, mask(value))) if value else evidence
+            evidence = _short(redact(text))
             findings.append(
                 Finding(
                     id=rule.id,

@@ -175,20 +175,14 @@ def apply(report: ScanReport, options: ScanOptions, config: SelectionConfig | No
     return dataclasses.replace(report, findings=findings, suppressed=suppressed, notes=notes, config=mask_config(report.config))
 
 
-def _masked(text: str) -> str:
-    from hullscan.analyzers.files.secrets import mask, scan_text
-
-    for m in reversed(scan_text(text)):
-        text = text[: m.start] + mask(text[m.start : m.end]) + text[m.end :]
-    return text
-
-
 def mask_config(config: ImageConfigSummary) -> ImageConfigSummary:
-    """``config`` with every secret the secret rules find in Env, labels and history masked, so the report
-    (JSON included) never repeats a secret it reports."""
+    """``config`` with the secrets in Env, labels and history masked (secret rules, and values of secret-named
+    ``KEY=value`` pairs), so the report (JSON included) never repeats a secret it reports."""
+    from hullscan.analyzers.files.secrets import redact
+
     return dataclasses.replace(
         config,
-        env=tuple(_masked(e) for e in config.env),
-        labels=tuple((k, _masked(f"{k}={v}").partition("=")[2]) for k, v in config.labels),
-        history=tuple((_masked(c), empty) for c, empty in config.history),
+        env=tuple(redact(e) for e in config.env),
+        labels=tuple((k, redact(f"{k}={v}").partition("=")[2]) for k, v in config.labels),
+        history=tuple((redact(c), empty) for c, empty in config.history),
     )

@@ -77,7 +77,9 @@ def weak_words() -> tuple[str, ...]:
 
 @functools.cache
 def _context() -> Any:
-    from passlib.context import CryptContext
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", DeprecationWarning)  # passlib imports the deprecated crypt module
+        from passlib.context import CryptContext
 
     return CryptContext(schemes=["sha512_crypt", "sha256_crypt", "md5_crypt", "des_crypt"])
 

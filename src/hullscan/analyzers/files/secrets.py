@@ -284,6 +284,19 @@ def scan_text(text: str, rules: SecretRules | None = None, rule_ids: frozenset[s
     return found
 
 
+_SECRET_NAMED = re.compile(
+    r"(?i)\b([A-Z0-9_.-]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?)[A-Z0-9_.-]*)=([^\s\"']{4,})"
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret the rules find masked, and the values of secret-named ``KEY=value`` pairs
+    (build arguments, ENV lines) masked too. For evidence and report fields that quote image metadata."""
+    for m in reversed(scan_text(text)):
+        text = text[: m.start] + mask(text[m.start : m.end]) + text[m.end :]
+    return _SECRET_NAMED.sub(lambda m: f"{m.group(1)}={m.group(2) if '*' in m.group(2) else mask(m.group(2))}", text)
+
+
 def is_code(path: str) -> bool:
     """True for source-code files (by extension), where ``name = other_name`` is code, not a secret."""
     return bool(_CODE_EXT.search(path))
