@@ -172,10 +172,16 @@ composer = st.builds(
 )
 
 # --- NuGet ------------------------------------------------------------------------------------------
-_nuget_label = st.one_of(_small.map(str), st.sampled_from(["alpha", "Alpha", "beta", "BETA", "rc", "preview", "a-b"]))
+_nuget_label = st.one_of(
+    _small.map(str), st.sampled_from(["alpha", "Alpha", "beta", "BETA", "rc", "preview", "a-b", "99999999999", "0a"])
+)
 nuget = st.builds(
     lambda nums, pre, meta: ".".join(nums) + (f"-{'.'.join(pre)}" if pre else "") + (f"+{meta}" if meta else ""),
-    st.lists(_lead_zero_num, min_size=1, max_size=4),
+    st.lists(
+        st.one_of(st.integers(min_value=0, max_value=2**31 - 1).map(str), st.sampled_from(["0", "01", "007"])),
+        min_size=1,
+        max_size=4,
+    ),
     st.lists(_nuget_label, max_size=3),
     st.sampled_from(["", "", "sha.1"]),
 )

@@ -124,6 +124,8 @@ def test_arbitrary_text_only_raises_invalid_version(name: str) -> None:
         ("composer", "not a version"),
         ("nuget", "1.2.3.4.5"),
         ("nuget", "1.0.0-"),
+        ("nuget", "1.0.0-beta.01"),
+        ("nuget", "4294967296.0"),
     ],
 )
 def test_invalid_versions_raise(name: str, bad: str) -> None:

@@ -14,6 +14,7 @@ from hullscan.version import (
     get_scheme,
     has_scheme,
     scheme_for,
+    scheme_name,
 )
 
 MAPPING = [
@@ -66,12 +67,14 @@ MAPPING = [
 @pytest.mark.parametrize(("ecosystem", "scheme"), MAPPING)
 def test_ecosystem_mapping(ecosystem: str, scheme: str) -> None:
     assert scheme_for(ecosystem).name == scheme
+    assert scheme_name(ecosystem) == scheme
     assert has_scheme(ecosystem)
 
 
 @pytest.mark.parametrize("ecosystem", ["", "Linux", "Android", "OSS-Fuzz", "CRAN", "Root", "nonsense:1"])
 def test_unknown_ecosystems(ecosystem: str) -> None:
     assert not has_scheme(ecosystem)
+    assert scheme_name(ecosystem) is None
     with pytest.raises(UnknownEcosystemError) as info:
         scheme_for(ecosystem)
     assert isinstance(info.value, KeyError)

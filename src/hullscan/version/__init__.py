@@ -33,7 +33,9 @@ __all__ = [
     "VersionScheme",
     "compare",
     "get_scheme",
+    "has_scheme",
     "scheme_for",
+    "scheme_name",
 ]
 
 
@@ -138,6 +140,17 @@ def get_scheme(name: str) -> VersionScheme:
 def scheme_for(ecosystem: str) -> VersionScheme:
     """The version scheme of an ecosystem string; raises :class:`UnknownEcosystemError`."""
     return get_scheme(_scheme_name(ecosystem))
+
+
+def scheme_name(ecosystem: str) -> str | None:
+    """The name of ``ecosystem``'s scheme (``deb``, ``rpm``, ``apk``, ``pep440``...), None if unknown.
+
+    Handy to tell OS ecosystems (``deb``/``rpm``/``apk``) from language ones.
+    """
+    try:
+        return _scheme_name(ecosystem)
+    except UnknownEcosystemError:
+        return None
 
 
 def has_scheme(ecosystem: str) -> bool:

@@ -3,8 +3,9 @@
 Format: ``Major[.Minor[.Patch[.Revision]]][-label[.label]...][+metadata]``. Missing numeric parts
 are 0 (``1.0`` == ``1.0.0`` == ``1.0.0.0``), leading zeros are allowed in them as in legacy
 ``System.Version``. A release sorts after its pre-releases; labels compare one by one: numeric
-labels numerically and before alphanumeric ones, alphanumeric labels *case-insensitively*
-(ordinal); fewer labels sort first. Metadata is ignored.
+labels (those that fit in an Int32) numerically and before alphanumeric ones, other labels
+*case-insensitively* (ordinal); fewer labels sort first. Metadata is ignored. Numeric labels with a
+leading zero (``1.0.0-beta.01``) are rejected, as NuGet does.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ _VERSION = re.compile(
 )
 
 
+_INT32_MAX = 2**31 - 1
+
+
 class NuGetScheme(KeyedScheme):
     """NuGet version ordering."""
 
@@ -30,15 +34,19 @@ class NuGetScheme(KeyedScheme):
         if m is None:
             raise self.invalid(version, "not a NuGet version (N[.N[.N[.N]]][-label][+metadata])")
         nums = [int(n) for n in m["nums"].split(".")]
+        if any(n > _INT32_MAX for n in nums):
+            raise self.invalid(version, "version number does not fit in 32 bits")
         nums += [0] * (4 - len(nums))
         if m["pre"] is None:
             pre: tuple[object, ...] = (1,)
         else:
             labels: list[tuple[int, int, str]] = []
             for label in m["pre"].split("."):
-                if label.isdigit():
+                if label.isdigit() and len(label) > 1 and label[0] == "0":
+                    raise self.invalid(version, f"numeric release label {label!r} has a leading zero")
+                if label.isdigit() and int(label) <= _INT32_MAX:
                     labels.append((0, int(label), ""))
-                else:
+                else:  # as in NuGet, a label is numeric only when it fits in an Int32
                     labels.append((1, 0, label.upper()))
             pre = (0, *labels)
         return (*nums, pre)
