@@ -51,6 +51,7 @@ def inventory(db_path: Path, size: int, seed: int = 7) -> list[Package]:
     conn.close()
     pools: dict[str, list[tuple[str, list[str]]]] = {}
     for (key, package), versions in sorted(by_name.items()):  # each distinct name once, as in an image
+        _pools_versions[(key, package)] = versions
         if versions:
             pools.setdefault(key, []).append((package, sorted(set(versions))))
     packages = []
@@ -62,6 +63,39 @@ def inventory(db_path: Path, size: int, seed: int = 7) -> list[Package]:
             version = "v" + version
         packages.append(Package(name, version, "rpm" if key == "rpm" else key, path=f"/pkg/{n}"))
     return packages
+
+
+def newest(packages: list[Package]) -> list[Package]:
+    """The same packages at the highest version the feeds mention (mostly patched: few findings)."""
+    from dataclasses import replace
+
+    from hullscan.version import scheme_for
+
+    out = []
+    for pkg in packages:
+        scheme = scheme_for("AlmaLinux:9" if pkg.ecosystem == "rpm" else pkg.ecosystem)
+        versions = _pools_versions.get((pkg.ecosystem, pkg.name), [pkg.version])
+        try:
+            best = max(versions, key=scheme.key)
+        except ValueError:
+            best = pkg.version
+        out.append(replace(pkg, version=best))
+    return out
+
+
+_pools_versions: dict[tuple[str, str], list[str]] = {}
+
+
+def _time_match(db_path: Path, packages: list[Package], label: str) -> None:
+    distro = Distro("almalinux", "9.4")
+    with VulnDB(db_path) as db:  # cold: nothing cached
+        started = time.perf_counter()
+        cpu0 = time.process_time()
+        result = match_packages(db, distro, packages)
+        match_s = time.perf_counter() - started
+        cpu_s = time.process_time() - cpu0
+    print(f"match ({label}): {len(packages)} packages in {match_s:.3f} s wall / {cpu_s:.3f} s CPU, one thread "
+          f"(target < 1 s): {len(result.findings)} findings; notes: {result.notes}")
 
 
 def main() -> None:
@@ -79,15 +113,8 @@ def main() -> None:
         print(f"import: {import_s:.2f} s for {records} records from {sources} sources (target < 60 s)")
         print(f"database size: {size_mb:.1f} MB")
         packages = inventory(db_path, 10_000)
-        distro = Distro("almalinux", "9.4")
-        with VulnDB(db_path) as db:  # cold: nothing cached
-            started = time.perf_counter()
-            cpu0 = time.process_time()
-            result = match_packages(db, distro, packages)
-            match_s = time.perf_counter() - started
-            cpu_s = time.process_time() - cpu0
-        print(f"match: {len(packages)} packages in {match_s:.3f} s wall / {cpu_s:.3f} s CPU, one thread "
-              f"(target < 1 s): {len(result.findings)} findings, {len(result.notes)} notes")
+        _time_match(db_path, packages, "versions drawn from the advisories")
+        _time_match(db_path, newest(packages), "same names at their newest known version")
 
 
 if __name__ == "__main__":
