@@ -110,6 +110,21 @@ class KeyedScheme:
         """An :class:`InvalidVersionError` for this scheme."""
         return InvalidVersionError(self.name, version, reason)
 
+    def nonempty(self, version: str) -> str:
+        """``version`` without surrounding spaces; invalid when nothing is left."""
+        v = version.strip()
+        if not v:
+            raise self.invalid(version, "empty version")
+        return v
+
+    def epoch(self, version: str, text: str | None) -> int:
+        """The value of an ``epoch:`` prefix (0 when absent); invalid unless it is all digits."""
+        if text is None:
+            return 0
+        if not (text.isascii() and text.isdigit()):
+            raise self.invalid(version, "epoch is not a number")
+        return int(text)
+
     def key(self, version: str) -> Any:
         """A sort key for ``version`` (cached); raises :class:`InvalidVersionError`."""
         if not isinstance(version, str):

@@ -18,7 +18,6 @@ import re
 
 from .base import KeyedScheme
 
-_EPOCH = re.compile(r"[0-9]+")
 _UPSTREAM_CHARS = re.compile(r"[A-Za-z0-9.+~:-]+")
 _REVISION_CHARS = re.compile(r"[A-Za-z0-9.+~]+")
 _RUNS = re.compile(r"([^0-9]*)([0-9]*)")
@@ -62,15 +61,11 @@ class DebianScheme(KeyedScheme):
     name = "deb"
 
     def _parse(self, version: str) -> tuple[int, tuple[object, ...], tuple[object, ...]]:
-        v = version.strip()
-        if not v:
-            raise self.invalid(version, "empty version")
-        epoch = 0
+        v = self.nonempty(version)
+        epoch_s = None
         if ":" in v:
             epoch_s, v = v.split(":", 1)
-            if not _EPOCH.fullmatch(epoch_s):
-                raise self.invalid(version, "epoch is not a number")
-            epoch = int(epoch_s)
+        epoch = self.epoch(version, epoch_s)
         upstream, sep, revision = v.rpartition("-")
         if not sep:
             upstream, revision = v, ""

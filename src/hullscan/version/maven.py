@@ -109,57 +109,62 @@ def _parse_item(is_digit: bool, buf: str) -> Item:
     return ("i", int(buf)) if is_digit else _string_item(buf, False)
 
 
+class _ListBuilder:
+    """The item tree under construction: the current list and the stack of open lists."""
+
+    def __init__(self) -> None:
+        self.root: list[Item] = []
+        self.current = self.root
+        self.stack = [self.root]
+
+    def add(self, item: Item) -> None:
+        self.current.append(item)
+
+    def nest(self) -> None:
+        """Open a sub-list inside the current list and make it current."""
+        new: list[Item] = []
+        self.current.append(("l", new))
+        self.current = new
+        self.stack.append(new)
+
+    def finish(self) -> Item:
+        while self.stack:
+            _normalize(self.stack.pop())
+        return ("l", self.root)
+
+
 def parse(version: str) -> Item:
     """Parse ``version`` into ComparableVersion's item tree (a top-level list item)."""
     v = version.lower()
-    root: list[Item] = []
-    current = root
-    stack = [root]
+    tree = _ListBuilder()
     is_digit = False
     start = 0
     for i, c in enumerate(v):
         if c in ".-":
-            current.append(("i", 0) if i == start else _parse_item(is_digit, v[start:i]))
+            tree.add(("i", 0) if i == start else _parse_item(is_digit, v[start:i]))
             start = i + 1
             if c == "-":
-                new: list[Item] = []
-                current.append(("l", new))
-                current = new
-                stack.append(current)
+                tree.nest()
         elif c.isdecimal():
             if not is_digit and i > start:
                 # 1.0.0.X1 < 1.0.0-X2: a qualifier after a dot opens a sub-list like a hyphen.
-                if current:
-                    new = []
-                    current.append(("l", new))
-                    current = new
-                    stack.append(current)
-                current.append(_string_item(v[start:i], True))
+                if tree.current:
+                    tree.nest()
+                tree.add(_string_item(v[start:i], True))
                 start = i
-                new = []
-                current.append(("l", new))
-                current = new
-                stack.append(current)
+                tree.nest()
             is_digit = True
         else:
             if is_digit and i > start:
-                current.append(_parse_item(True, v[start:i]))
+                tree.add(_parse_item(True, v[start:i]))
                 start = i
-                new = []
-                current.append(("l", new))
-                current = new
-                stack.append(current)
+                tree.nest()
             is_digit = False
     if len(v) > start:
-        if not is_digit and current:  # treat .X as -X for any string qualifier X
-            new = []
-            current.append(("l", new))
-            current = new
-            stack.append(current)
-        current.append(_parse_item(is_digit, v[start:]))
-    while stack:
-        _normalize(stack.pop())
-    return ("l", root)
+        if not is_digit and tree.current:  # treat .X as -X for any string qualifier X
+            tree.nest()
+        tree.add(_parse_item(is_digit, v[start:]))
+    return tree.finish()
 
 
 class MavenScheme(KeyedScheme):

@@ -23,7 +23,6 @@ import re
 from .base import KeyedScheme
 
 _SEGMENT = re.compile(r"([0-9]+)|([A-Za-z]+)|(~)|(\^)|[^A-Za-z0-9~^]+")
-_EPOCH = re.compile(r"[0-9]+")
 
 # Segment ranks: ~ < end-of-string < ^ < alphabetic < numeric.
 _TILDE = (0,)
@@ -67,15 +66,9 @@ class RpmScheme(KeyedScheme):
     name = "rpm"
 
     def _parse(self, version: str) -> tuple[int, tuple[object, ...], tuple[object, ...]]:
-        v = version.strip()
-        if not v:
-            raise self.invalid(version, "empty version")
+        v = self.nonempty(version)
         epoch_s, ver, release = split_evr(v)
-        epoch = 0
-        if epoch_s is not None:
-            if not _EPOCH.fullmatch(epoch_s):
-                raise self.invalid(version, "epoch is not a number")
-            epoch = int(epoch_s)
+        epoch = self.epoch(version, epoch_s)
         if not ver:
             raise self.invalid(version, "empty version part")
         if release is not None and not release:
