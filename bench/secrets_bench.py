@@ -8,10 +8,11 @@ next to decoys). Both tools read the same docker-save archive, offline, without 
     hullscan image --input X --scanners secret --format json --no-cache
     trivy image --input X --scanners secret --format json --cache-backend memory --offline-scan --skip-db-update
 
-Scoring is per (file, line) for line findings and per file for whole-file findings: a finding on a planted
-(file, line) is a hit; any finding on a decoy file, or on a line of the image that holds no planted secret,
-is a false positive (whole-file "sensitive file" findings on files that hold planted secrets count as
-neither). Usage: ``python bench/secrets_bench.py [--runs N]``.
+Scoring is per (file, line) for line findings and per file for whole-file findings: a finding on a line of a
+planted secret is a hit (a multi-line key may be named by any of its lines; the key inside a GCP service-account
+file by the "type" or the "private_key" line); any finding on a decoy file, or on a line of the image that holds
+no planted secret, is a false positive (whole-file "sensitive file" findings on files that hold planted secrets
+count as neither). Usage: ``python bench/secrets_bench.py [--runs N]``.
 """
 
 from __future__ import annotations
@@ -85,9 +86,9 @@ def trivy_findings(report: dict) -> list[tuple[str, int, str]]:
 
 def score(found: list[tuple[str, int, str]], c: corpus_mod.Corpus) -> dict[str, object]:
     planted_files = {p for p, _ in c.planted}
-    hits = {(p, line) for p, line, _ in found if (p, line) in c.planted}
+    hits = {key for p, line, _ in found if (key := c.planted_for(p, line)) is not None}
     fps = sorted({(p, line, rid) for p, line, rid in found
-                  if (p, line) not in c.planted and not (line == 0 and p in planted_files)})
+                  if c.planted_for(p, line) is None and not (line == 0 and p in planted_files)})
     return {"recall": len(hits) / len(c.planted), "hits": len(hits), "false_positives": fps,
             "missed": sorted(c.planted - hits)}
 

@@ -27,13 +27,24 @@ class Corpus:
     files: dict[str, bytes] = field(default_factory=dict)
     planted: set[tuple[str, int]] = field(default_factory=set)
     decoys: set[str] = field(default_factory=set)
+    #: other lines a tool may name for the same planted secret (a multi-line key, a key inside a JSON file)
+    also: dict[tuple[str, int], set[int]] = field(default_factory=dict)
     values: list[str] = field(default_factory=list)  # every planted secret value (must never appear unmasked)
 
-    def add(self, path: str, lines: list[str], secret_lines: dict[int, str] | None = None) -> None:
+    def add(self, path: str, lines: list[str], secret_lines: dict[int, str] | None = None,
+            also: dict[int, set[int]] | None = None) -> None:
         self.files[path] = ("\n".join(lines) + "\n").encode()
         for line, value in (secret_lines or {}).items():
             self.planted.add((path, line))
             self.values.append(value)
+            self.also[(path, line)] = {line} | (also or {}).get(line, set())
+
+    def planted_for(self, path: str, line: int) -> tuple[str, int] | None:
+        """The planted secret a finding at ``path:line`` names, if any."""
+        for key, lines in self.also.items():
+            if key[0] == path and line in lines:
+                return key
+        return None
 
     def decoy(self, path: str, text: str | bytes) -> None:
         self.files[path] = text if isinstance(text, bytes) else text.encode()
@@ -69,11 +80,12 @@ def build(seed: int = 7) -> Corpus:
     c.add("/app/.env", ["APP_ENV=production", f"GITHUB_TOKEN={ghp}", f"STRIPE_SECRET_KEY={stripe}",
                         f"DATABASE_URL=postgres://app:{dbpw}@db.internal:5432/app"], {2: ghp, 3: stripe, 4: dbpw})
     key = ssh_key()
-    c.add("/root/.ssh/id_ed25519", key.rstrip("\n").split("\n"), {1: key})
+    key_lines = key.rstrip("\n").split("\n")
+    c.add("/root/.ssh/id_ed25519", key_lines, {1: key}, also={1: set(range(1, len(key_lines) + 1))})
     slack = f"xoxb-{rand(12, string.digits, rng)}-{rand(13, string.digits, rng)}-{rand(24, AN, rng)}"
     hook = f"https://hooks.slack.com/services/T{rand(8, up, rng)}/B{rand(10, up, rng)}/{rand(24, AN, rng)}"
     c.add("/srv/app/slack.json", ["{", f'  "bot_token": "{slack}",', f'  "webhook": "{hook}"', "}"], {2: slack, 3: hook})
-    ltai = "LTAI5t" + rand(16, AN, rng)
+    ltai = "LTAI5t" + rand(18, AN, rng)  # AccessKey IDs are 24 characters
     alisecret = rand(30, AN, rng)
     sprpw = rand(10, AN, rng) + "#9"
     c.add("/opt/app/application.properties", ["server.port=8080", f"spring.datasource.password={sprpw}",
@@ -94,7 +106,8 @@ def build(seed: int = 7) -> Corpus:
           "private_key": pem, "client_email": "svc@bench.iam.gserviceaccount.com"}
     sa_text = json.dumps(sa, indent=2)
     line = next(i for i, l in enumerate(sa_text.split("\n"), 1) if '"type":' in l)  # both tools report the match start
-    c.add("/app/gcp/credentials.json", sa_text.split("\n"), {line: pem})
+    key_line = next(i for i, l in enumerate(sa_text.split("\n"), 1) if '"private_key":' in l)
+    c.add("/app/gcp/credentials.json", sa_text.split("\n"), {line: pem}, also={line: {key_line}})
     pypi = "pypi-AgEIcHlwaS5vcmc" + rand(70, AN + "-_", rng)
     c.add("/root/.pypirc", ["[pypi]", "username = __token__", f"password = {pypi}"], {3: pypi})
     # decoys: placeholders, documentation, vendored tests, code, hashes, binaries
