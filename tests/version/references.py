@@ -49,35 +49,32 @@ def dpkg(pairs: Pairs) -> list[int]:
     return _ints(_run(["bash", "-c", script], stdin), len(pairs))
 
 
-def rpm(pairs: Pairs) -> list[int]:
-    """rpm's own EVR comparison (``rpm.ver`` objects in rpm's embedded Lua)."""
+def _rpm_lua(pairs: Pairs, loop_body: str) -> list[int]:
+    """Run ``loop_body`` (Lua, with ``p[1]``/``p[2]`` bound) for every pair inside ``rpm --eval``."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write("local P = {\n")
         for a, b in pairs:
             fh.write(f"{{{json.dumps(a)}, {json.dumps(b)}}},\n")
-        fh.write(
-            "}\nfor _, p in ipairs(P) do local a, b = rpm.ver(p[1]), rpm.ver(p[2])\n"
-            "if a < b then print('-1\\n') elseif a == b then print('0\\n') else print('1\\n') end end\n"
-        )
+        fh.write(f"}}\nfor _, p in ipairs(P) do {loop_body} end\n")
         path = fh.name
     try:
         return _ints(_run(["rpm", "--eval", f'%{{lua: dofile("{path}")}}']), len(pairs))
     finally:
         os.unlink(path)
+
+
+def rpm(pairs: Pairs) -> list[int]:
+    """rpm's own EVR comparison (``rpm.ver`` objects in rpm's embedded Lua)."""
+    return _rpm_lua(
+        pairs,
+        "local a, b = rpm.ver(p[1]), rpm.ver(p[2]) "
+        "if a < b then print('-1\\n') elseif a == b then print('0\\n') else print('1\\n') end",
+    )
 
 
 def rpmvercmp(pairs: Pairs) -> list[int]:
     """rpm's ``rpmvercmp`` on bare version strings (``rpm.vercmp`` in rpm's Lua)."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-        fh.write("local P = {\n")
-        for a, b in pairs:
-            fh.write(f"{{{json.dumps(a)}, {json.dumps(b)}}},\n")
-        fh.write("}\nfor _, p in ipairs(P) do print(rpm.vercmp(p[1], p[2]) .. '\\n') end\n")
-        path = fh.name
-    try:
-        return _ints(_run(["rpm", "--eval", f'%{{lua: dofile("{path}")}}']), len(pairs))
-    finally:
-        os.unlink(path)
+    return _rpm_lua(pairs, "print(rpm.vercmp(p[1], p[2]) .. '\\n')")
 
 
 def maven(pairs: Pairs) -> list[int]:

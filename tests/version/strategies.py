@@ -37,12 +37,12 @@ def _rpm_part(draw_list: list[tuple[str, str]]) -> str:
     return _join([seg + sep for seg, sep in draw_list]).rstrip()
 
 
-_rpm_piece = st.lists(st.tuples(_rpm_seg, _rpm_sep), min_size=1, max_size=5).map(_rpm_part)
+rpm_piece = st.lists(st.tuples(_rpm_seg, _rpm_sep), min_size=1, max_size=5).map(_rpm_part)
 rpm = st.builds(
     lambda e, v, r: (f"{e}:" if e is not None else "") + v + "-" + r,
     st.one_of(st.none(), st.integers(min_value=0, max_value=3)),
-    _rpm_piece,
-    _rpm_piece,
+    rpm_piece,
+    rpm_piece,
 )
 
 # --- apk: digit{.digit}...{letter}{_suf{#}}...{~hash}{-r#} ---------------------------------------

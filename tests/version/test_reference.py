@@ -22,9 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hullscan.version import InvalidVersionError, get_scheme
+from hullscan.version.rpm import rpmvercmp_key
 
 from . import references
-from .strategies import BY_SCHEME
+from .strategies import BY_SCHEME, rpm_piece
 
 DPKG_STATUS = Path("/var/lib/dpkg/status")
 
@@ -63,6 +64,22 @@ def test_generated_batches_agree_with_reference(name: str) -> None:
     def check(versions: list[str]) -> None:
         pairs = list(itertools.combinations(versions, 2))[:60]
         _check_against_reference(name, pairs)
+
+    check()
+
+
+def test_rpmvercmp_on_bare_strings_agrees_with_rpm() -> None:
+    """The segment comparison alone (no epoch/release split) against ``rpm.vercmp``."""
+    if not references.available("rpm"):
+        pytest.skip("rpm not installed")
+
+    @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(rpm_piece, min_size=2, max_size=16, unique=True))
+    def check(versions: list[str]) -> None:
+        pairs = list(itertools.combinations(versions, 2))[:80]
+        keys = [(rpmvercmp_key(a), rpmvercmp_key(b)) for a, b in pairs]
+        ours = [(ka > kb) - (ka < kb) for ka, kb in keys]
+        assert ours == references.rpmvercmp(pairs), pairs
 
     check()
 
