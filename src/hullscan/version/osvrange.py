@@ -2,7 +2,9 @@
 
 Semantics are those of the OSV schema's "Evaluation" section (ossf/osv-schema docs/schema.md):
 
-* a version is affected when it equals an entry of ``versions`` or lies in any range;
+* a version is affected when it lies in any range or equals an entry of ``versions`` -- as a
+  string, or in the ecosystem's order where that order has hashable keys (deb, rpm, PEP 440,
+  SemVer, Go, Composer, NuGet: ``1.0`` equals ``1.0.0`` on PyPI);
 * ``ECOSYSTEM`` ranges use the ecosystem's own ordering (:func:`hullscan.version.scheme_for`),
   ``SEMVER`` ranges SemVer 2.0.0 precedence (the ecosystem's scheme when it is SemVer-based, so
   Go's ``v`` prefix and ``go1.21rc2`` toolchain versions work); ``GIT`` ranges cannot be
@@ -17,6 +19,10 @@ Errors: an installed version or range bound that is invalid in the scheme raises
 :class:`~hullscan.version.InvalidVersionError` -- unless another range already proves the version
 affected (a sure hit is never lost to a bad sibling range). An ECOSYSTEM range for an ecosystem
 with no scheme raises :class:`~hullscan.version.UnknownEcosystemError` on the same terms.
+
+Speed: parsed versions are cached per scheme and each range is compiled once per distinct
+(type, ecosystem, events) and cached, so re-evaluating advisories costs a dictionary walk and a
+few key comparisons (about 15 microseconds per check on real records, warm).
 """
 
 from __future__ import annotations
