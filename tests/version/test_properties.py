@@ -94,6 +94,29 @@ def test_arbitrary_text_only_raises_invalid_version(name: str) -> None:
     check()
 
 
+HUGE_INPUTS = [
+    "1" * 100_000,
+    "1." * 50_000,
+    "a-" * 50_000,
+    "-" * 100_000,
+    "1-" * 50_000 + "1",
+    "1" + "_alpha" * 20_000,
+    "1.0.0-" + "0a." * 30_000 + "-",
+    "v" + "1" * 5_000 + ".0.0",
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_huge_inputs_are_rejected_or_parsed_quickly(name: str) -> None:
+    """Pathological strings (100 KB, deep nesting, 5000-digit numbers) never crash or hang."""
+    scheme = get_scheme(name)
+    for text in HUGE_INPUTS:
+        try:
+            scheme.compare(text, text)
+        except InvalidVersionError as exc:
+            assert len(str(exc)) < 300  # one short line, whatever the input
+
+
 @pytest.mark.parametrize(
     ("name", "bad"),
     [

@@ -29,7 +29,8 @@ class InvalidVersionError(ValueError):
         self.scheme = scheme
         self.version = version
         self.reason = reason
-        super().__init__(f"invalid {scheme} version {version!r}: {reason}")
+        shown = repr(version) if len(version) <= 80 else repr(version[:80]) + f"... ({len(version)} characters)"
+        super().__init__(f"invalid {scheme} version {shown}: {reason}")
 
 
 class UnknownEcosystemError(KeyError):
@@ -129,7 +130,13 @@ class KeyedScheme:
         """A sort key for ``version`` (cached); raises :class:`InvalidVersionError`."""
         if not isinstance(version, str):
             raise InvalidVersionError(self.name, repr(version), "not a string")
-        return self._cached_key(version)
+        try:
+            return self._cached_key(version)
+        except InvalidVersionError:
+            raise
+        except (ValueError, OverflowError, RecursionError) as exc:
+            # e.g. a number past Python's int-from-string digit limit: no real version, no crash.
+            raise InvalidVersionError(self.name, version, f"cannot be parsed ({type(exc).__name__})") from None
 
     def compare(self, a: str, b: str) -> int:
         """-1, 0 or 1 as ``a`` sorts before, equal to or after ``b``."""

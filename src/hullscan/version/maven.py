@@ -23,6 +23,9 @@ from .base import CmpKey, KeyedScheme
 # Item encodings: ("i", int) number, ("s", str) qualifier, ("l", list) nested list.
 Item = tuple[str, Union[int, str, list]]  # noqa: UP007 - recursive alias stays readable
 
+#: Deepest nesting of sub-lists accepted (each ``-`` or digit/letter change opens one).
+MAX_DEPTH = 200
+
 _QUALIFIERS = ("alpha", "beta", "milestone", "rc", "snapshot", "", "sp")
 _ALIASES = {"ga": "", "final": "", "release": "", "cr": "rc"}
 _RELEASE_INDEX = str(_QUALIFIERS.index(""))
@@ -122,6 +125,9 @@ class _ListBuilder:
 
     def nest(self) -> None:
         """Open a sub-list inside the current list and make it current."""
+        if len(self.stack) > MAX_DEPTH:
+            # Comparison recurses per level; no real version nests this deep.
+            raise ValueError(f"more than {MAX_DEPTH} nested sub-versions")
         new: list[Item] = []
         self.current.append(("l", new))
         self.current = new
