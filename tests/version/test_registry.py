@@ -105,6 +105,9 @@ def test_compare_api() -> None:
     assert compare("Alpine:v3.19", "1.2.3-r1", "1.2.3-r0") == 1
     assert compare("PyPI", "1.0", "1.0.0") == 0
     assert compare("Go", "v1.2.3", "1.2.3") == 0
+    assert compare("Go", "go1.22.1 X:boringcrypto", "1.22.1") == 0
+    assert compare("Go", "go1.21rc2", "1.21.0-rc.2") == 0
+    assert compare("Go", "go1.21rc2", "go1.21.0") == -1
     with pytest.raises(InvalidVersionError) as info:
         compare("npm", "1.2", "1.2.3")
     assert isinstance(info.value, ValueError)

@@ -8,7 +8,7 @@ records omit the ``v``, so it is optional here.
 
 Toolchain versions of the standard library (``go1.21``, ``go1.21.3``, ``go1.21rc2``,
 ``go1.9beta1``) map the way the Go vulnerability database maps them: ``1.21.0``, ``1.21.3``,
-``1.21.0-rc.2``, ``1.9.0-beta.1``.
+``1.21.0-rc.2``, ``1.9.0-beta.1``; a ``" X:experiment"`` suffix from ``go version`` is ignored.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ _TOOLCHAIN = re.compile(
 
 def toolchain_to_semver(version: str) -> str | None:
     """``go1.21rc2`` -> ``1.21.0-rc.2``; None when ``version`` is not a Go toolchain version."""
-    m = _TOOLCHAIN.fullmatch(version)
+    # `go version` may append experiments: "go1.22.1 X:boringcrypto,nocoverageredesign".
+    m = _TOOLCHAIN.fullmatch(version.split(" X:", 1)[0].strip())
     if m is None:
         return None
     out = f"{int(m['major'])}.{int(m['minor'] or 0)}.{int(m['patch'] or 0)}"
