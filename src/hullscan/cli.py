@@ -33,6 +33,9 @@ _register_server(app)  # hullscan server, hullscan admin create
 from hullscan.sbom import register as _register_sbom  # noqa: E402  (light: no SBOM library at import)
 
 _register_sbom(app)  # hullscan sbom, hullscan sbom-scan
+from hullscan.checks.cli import register as _register_checks  # noqa: E402  (light: typer only)
+
+_register_checks(app)  # hullscan checks
 
 
 def _err(message: str) -> None:

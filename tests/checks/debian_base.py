@@ -40,7 +40,7 @@ def base_packages() -> list[str]:
 
 def _status_stanzas(pkgs: set[str]) -> bytes:
     text = Path("/var/lib/dpkg/status").read_text(encoding="utf-8")
-    keep = [s for s in text.split("\n\n") if (m := re.search(r"^Package: (\S+)", s, re.M)) and m.group(1) in pkgs]
+    keep = [s for s in text.split("\n\n") if (m := re.search(r"^Package: (\S+)", s, re.MULTILINE)) and m.group(1) in pkgs]
     return ("\n\n".join(keep).strip() + "\n").encode()
 
 

@@ -9,7 +9,17 @@ import pytest
 from hullscan.checks import CHECKS, catalog
 from hullscan.checks.selection import apply, load_config, mask_config, parse_config
 from hullscan.errors import InputError
-from hullscan.model import Artifact, Category, Finding, ImageConfigSummary, Location, Package, ScanReport, Severity, VulnInfo
+from hullscan.model import (
+    Artifact,
+    Category,
+    Finding,
+    ImageConfigSummary,
+    Location,
+    Package,
+    ScanReport,
+    Severity,
+    VulnInfo,
+)
 from hullscan.options import ScanOptions
 
 
@@ -39,9 +49,11 @@ def ids(report: ScanReport) -> list[str]:
 
 
 def test_catalog_and_registry() -> None:
-    cat = catalog()
+    cat = {k: v.category for k, v in catalog().items()}
     assert cat["secret-github-pat"] == "sensitive" and cat["baseline-root-user"] == "baseline"
     assert cat["history-curl-pipe-shell"] == "history" and cat["sensitive-aws-credentials"] == "sensitive"
+    assert cat["malware-eicar-test-file"] == cat["malware-reverse-shell-bash"] == "malicious"
+    assert len([k for k, v in cat.items() if v == "malicious"]) >= 15
     assert set(CHECKS.names()) == {"checks/history", "checks/baseline-config", "checks/config-secrets"}
     assert {e.name for e in CHECKS.select(tags=["baseline"])} == {"checks/baseline-config"}
 
@@ -70,6 +82,22 @@ def test_checks_and_skip_checks(checks: tuple[str, ...], skip: tuple[str, ...], 
     out = apply(_report(), ScanOptions(checks=checks, skip_checks=skip))
     assert ids(out) == want
     assert any("not selected" in n for n in out.notes)
+
+
+def test_unknown_selectors_get_a_note() -> None:
+    out = apply(_report(), ScanOptions(skip_checks=("baseline-root-usr", "CVE-2024-9", "secret-*", "history")))
+    assert out.notes.count("--checks/--skip-checks: unknown check 'baseline-root-usr'") == 1
+    assert not [n for n in out.notes if "CVE-2024-9" in n or "secret-*" in n]
+
+
+def test_checks_command_lists_catalog() -> None:
+    from typer.testing import CliRunner
+
+    from hullscan.cli import app
+
+    result = CliRunner().invoke(app, ["checks", "--category", "malicious"])
+    assert result.exit_code == 0
+    assert "malware-eicar-test-file" in result.output and "baseline-root-user" not in result.output
 
 
 def test_config_file_and_whitelist(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ project can report, with its category, for ``--checks`` / ``--skip-checks`` vali
 from __future__ import annotations
 
 import functools
+import re
+from dataclasses import dataclass
 
 from hullscan.plugins import Entry, Registry
 
@@ -24,20 +26,43 @@ CHECKS: Registry[str] = Registry(
 )
 
 
-@functools.cache
-def catalog() -> dict[str, str]:
-    """Every check id this project reports -> its category (vulnerabilities excluded: their ids are CVEs)."""
-    from hullscan.analyzers.files import rule_yaml
+@dataclass(frozen=True)
+class CheckMeta:
+    """One reportable check: its category, severity, title and whether it runs by default."""
 
-    out: dict[str, str] = {}
+    id: str
+    category: str
+    severity: str
+    title: str
+    default: bool = True
+
+
+@functools.cache
+def catalog() -> dict[str, CheckMeta]:
+    """Every check id this project reports (vulnerabilities excluded: their ids are CVEs), sorted by id.
+
+    Malware findings are named by the YARA rules' ``id`` metadata plus the block-list and clamd ids."""
+    from hullscan.analyzers.files import rule_bytes, rule_yaml
+    from hullscan.analyzers.files.malware import yara_files
+
+    out: dict[str, CheckMeta] = {}
     for rule in rule_yaml("secrets.yaml")["rules"]:
-        out[f"secret-{rule['id']}"] = "sensitive"
+        out[f"secret-{rule['id']}"] = CheckMeta(f"secret-{rule['id']}", "sensitive", rule["severity"], rule["title"])
     for item in rule_yaml("sensitive.yaml")["items"]:
-        out[f"sensitive-{item['id']}"] = "sensitive"
+        out[f"sensitive-{item['id']}"] = CheckMeta(f"sensitive-{item['id']}", "sensitive", item["severity"], item["title"])
+    for name in yara_files():
+        text = rule_bytes(name).decode("utf-8")
+        for rid, title, severity in re.findall(
+            r'id = "([^"]+)"\s+title = "([^"]+)"\s+severity = "([A-Z]+)"', text
+        ):
+            out[f"malware-{rid}"] = CheckMeta(f"malware-{rid}", "malicious", severity, title)
+    out["malware-sha256-blocklist"] = CheckMeta("malware-sha256-blocklist", "malicious", "HIGH", "File on the SHA-256 block list")
+    out["malware-clamav"] = CheckMeta("malware-clamav", "malicious", "HIGH", "ClamAV detection (clamd)")
     for check in rule_yaml("baseline.yaml")["checks"]:
-        out[check["id"]] = "baseline"
+        out[check["id"]] = CheckMeta(check["id"], "baseline", check["severity"], check["title"],
+                                     check.get("default", True) not in (False, "off"))
     for rule in rule_yaml("history.yaml")["rules"]:
-        out[rule["id"]] = "history"
+        out[rule["id"]] = CheckMeta(rule["id"], "history", rule["severity"], rule["title"])
     return dict(sorted(out.items()))
 
 

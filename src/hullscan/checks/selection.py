@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,6 +124,19 @@ def matches(finding: Finding, selectors: tuple[str, ...]) -> bool:
     return False
 
 
+_VULN_ID = re.compile(r"^(?:CVE|GHSA|DSA|DLA|RHSA|RHBA|ALAS\d*|USN|OSV|PYSEC|GO|RUSTSEC|GMS|ELSA|SUSE|ALSA|RLSA|MAL|BIT|CGA|ALPINE)-",
+                      re.IGNORECASE)
+
+
+def unknown_selectors(selectors: tuple[str, ...]) -> list[str]:
+    """Selectors that name no category, no known check id and no vulnerability id, and hold no glob."""
+    from hullscan.checks import catalog
+
+    known = catalog()
+    return [s for s in selectors if s.lower() not in CATEGORIES and s not in known and not _VULN_ID.match(s)
+            and not any(c in s for c in "*?[")]
+
+
 def _repository(report: ScanReport) -> str:
     art = report.artifact
     return art.repository or art.name
@@ -170,6 +184,7 @@ def apply(report: ScanReport, options: ScanOptions, config: SelectionConfig | No
             continue
         findings.append(f)
     notes = list(report.notes)
+    notes.extend(f"--checks/--skip-checks: unknown check {sel!r}" for sel in unknown_selectors(keep + skip))
     if dropped:
         notes.append(f"{dropped} finding(s) not selected by --checks/--skip-checks")
     return dataclasses.replace(report, findings=findings, suppressed=suppressed, notes=notes, config=mask_config(report.config))

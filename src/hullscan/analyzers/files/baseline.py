@@ -124,8 +124,8 @@ def verify(word: str, hashed: str) -> bool | None:
 ACCOUNT_BUDGET = 3.0
 
 
-def weak_password(user: str, hashed: str, budget: float = ACCOUNT_BUDGET) -> str | None | bool:
-    """The dictionary word (or the user name) that ``hashed`` is the hash of; False when none is (or the time
+def weak_password(user: str, hashed: str, budget: float = ACCOUNT_BUDGET) -> str | None:
+    """The dictionary word (or the user name) that ``hashed`` is the hash of; ``""`` when none is (or the time
     budget ran out); None when the scheme is unsupported."""
     deadline = time.monotonic() + budget
     for word in (user, *weak_words()):
@@ -135,8 +135,8 @@ def weak_password(user: str, hashed: str, budget: float = ACCOUNT_BUDGET) -> str
         if ok:
             return word
         if time.monotonic() > deadline:
-            return False
-    return False
+            return ""
+    return ""
 
 
 def check_shadow(file: FileInput) -> AnalysisResult:
@@ -244,7 +244,7 @@ class BaselineFileAnalyzer(Analyzer):
                 res = check_sshd(file)
             else:
                 res = check_config(file)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - malformed input must never escape an analyzer
             return AnalysisResult(warnings=[ScanWarning("malformed-file", f"baseline check failed: {exc}", file.path, file.layer)])
         return res if (res.findings or res.warnings) else None
 

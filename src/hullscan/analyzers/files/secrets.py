@@ -73,7 +73,7 @@ class SecretRules:
     allow_patterns: list[re.Pattern[str]]
     match_patterns: list[re.Pattern[str]] = field(default_factory=list)  # on the whole match (example hosts)
     generic_patterns: list[re.Pattern[str]] = field(default_factory=list)  # on values of generic rules only
-    index: "_KeywordIndex | None" = None
+    index: _KeywordIndex | None = None
     by_keyword: dict[str, list[int]] = field(default_factory=dict)
 
     def path_allowed(self, path: str) -> bool:
@@ -113,10 +113,10 @@ def mask(secret: str) -> str:
     return secret[:show] + "*" * max(stars, 3) + (secret[n - show :] if show else "")
 
 
-def compile_rules(data: dict[str, object]) -> SecretRules:
+def compile_rules(data: dict[str, Any]) -> SecretRules:
     """Compile a parsed secrets YAML document (``rules`` and ``allow``)."""
     rules: list[SecretRule] = []
-    for item in data.get("rules") or []:  # type: ignore[union-attr]
+    for item in data.get("rules") or []:
         ex = item.get("examples") or {}
         rules.append(
             SecretRule(
@@ -135,12 +135,12 @@ def compile_rules(data: dict[str, object]) -> SecretRules:
             )
         )
     allow = data.get("allow") or {}
-    paths = [str(p) for p in allow.get("paths") or ()]  # type: ignore[union-attr]
-    patterns = [re.compile(str(p)) for p in allow.get("patterns") or ()]  # type: ignore[union-attr]
+    paths = [str(p) for p in allow.get("paths") or ()]
+    patterns = [re.compile(str(p)) for p in allow.get("patterns") or ()]
     out = SecretRules(rules=rules, allow_paths=re.compile("|".join(f"(?:{p})" for p in paths)) if paths else None,
                       allow_patterns=patterns,
-                      match_patterns=[re.compile(str(p)) for p in allow.get("match_patterns") or ()],  # type: ignore[union-attr]
-                      generic_patterns=[re.compile(str(p)) for p in allow.get("generic_patterns") or ()])  # type: ignore[union-attr]
+                      match_patterns=[re.compile(str(p)) for p in allow.get("match_patterns") or ()],
+                      generic_patterns=[re.compile(str(p)) for p in allow.get("generic_patterns") or ()])
     keywords: dict[str, list[int]] = {}
     for i, rule in enumerate(rules):
         for kw in rule.keywords or ("",):
@@ -169,11 +169,11 @@ class _KeywordIndex:
             import yara_x
 
             src = "\n".join(
-                "rule k%d { strings: $a = { %s } condition: $a }" % (i, " ".join(f"{b:02x}" for b in kw.encode()))
+                f"rule k{i} {{ strings: $a = {{ {' '.join(f'{b:02x}' for b in kw.encode())} }} condition: $a }}"
                 for i, kw in enumerate(keywords)
             )
             self._rules = yara_x.compile(src)
-        except Exception:  # yara-x missing or unusable: fall back to plain substring tests
+        except Exception:  # noqa: BLE001 - yara-x missing or unusable: fall back to plain substring tests
             self._rules = None
 
     def present(self, lower: str) -> set[str]:
@@ -341,7 +341,7 @@ class SecretAnalyzer(Analyzer):
                 return None
             text = data.decode("utf-8", errors="replace")
             matches = scan_text(text, code=is_code(file.path))
-        except Exception as exc:  # malformed input never escapes an analyzer
+        except Exception as exc:  # noqa: BLE001 - malformed input never escapes an analyzer
             return AnalysisResult(warnings=[ScanWarning("malformed-file", f"secret scan failed: {exc}", file.path, file.layer)])
         if not matches:
             return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from hullscan.analyzers.base import Analyzer, FileInput
 from hullscan.analyzers.files import rule_yaml, rules_digest
@@ -54,10 +55,10 @@ def _alternation(patterns: list[str]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns))
 
 
-def compile_items(data: dict[str, object]) -> list[SensitiveItem]:
+def compile_items(data: dict[str, Any]) -> list[SensitiveItem]:
     """Compile a parsed sensitive-files YAML document."""
     items = []
-    for raw in data.get("items") or []:  # type: ignore[union-attr]
+    for raw in data.get("items") or []:
         magic = raw.get("magic") or []
         magic = [magic] if isinstance(magic, str) else magic
         items.append(
