@@ -21,7 +21,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ..plugins import Entry, Registry
-from . import apk, composer, deb, gem, golang, maven, nuget, pep440, rpm, semver
+from . import apk, cargo, composer, deb, gem, golang, maven, nuget, pep440, rpm, semver
 from .base import InvalidVersionError, KeyedScheme, UnknownEcosystemError, VersionScheme
 
 __all__ = [
@@ -52,7 +52,7 @@ SCHEMES: Registry[VersionScheme] = Registry(
         _entry("apk", 1, apk.SCHEME, "os"),
         _entry("pep440", 1, pep440.SCHEME, "lang"),
         _entry("semver", 1, semver.SCHEME, "lang"),
-        _entry("cargo", 1, semver.CARGO, "lang"),
+        _entry("cargo", 1, cargo.SCHEME, "lang"),
         _entry("go", 1, golang.SCHEME, "lang"),
         _entry("maven", 1, maven.SCHEME, "lang"),
         _entry("gem", 1, gem.SCHEME, "lang"),

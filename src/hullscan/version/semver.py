@@ -7,7 +7,7 @@ shorter list of equal identifiers sorts first. Build metadata (``+...``) is igno
 
 Parsing follows node-semver's strict grammar (no leading zeros in numeric parts) and, like
 ``semver.valid``, accepts one leading ``v`` or ``=`` and surrounding spaces when ``loose`` is on
-(npm). Cargo's scheme is strict: no prefix.
+(npm). Cargo's scheme (:mod:`.cargo`) is the strict variant: no prefix.
 """
 
 from __future__ import annotations
@@ -69,4 +69,3 @@ class SemverScheme(KeyedScheme):
 
 
 SCHEME = SemverScheme("semver", loose=True)
-CARGO = SemverScheme("cargo", loose=False)
