@@ -6,10 +6,10 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from hullscan.server import quota
-from hullscan.server.api.deps import Admin, PathId, Store, Viewer, api_error, page_of
+from hullscan.server.api.deps import Admin, PathId, Store, Viewer, api_error, fetch_page, page_of
 from hullscan.server.auth import create_token, create_user
 from hullscan.server.db.models import ApiToken, Event, User
 from hullscan.server.timeutil import iso
@@ -104,7 +104,6 @@ def list_events(s: Store, _: Viewer, kind: str | None = Query(None, max_length=5
     q = select(Event)
     if kind:
         q = q.where(Event.kind == kind)
-    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = s.scalars(q.order_by(Event.id.desc()).offset((page - 1) * page_size).limit(page_size)).all()
+    rows, total = fetch_page(s, q, (Event.id.desc(),), page, page_size)
     return page_of([{"id": e.id, "kind": e.kind, "payload": e.payload, "created_at": iso(e.created_at),
                      "delivered": e.delivered} for e in rows], total, page, page_size)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 
 from hullscan.server import whitelist
-from hullscan.server.api.deps import RT, Operator, PathId, QueryId, Store, Viewer, api_error, page_of
+from hullscan.server.api.deps import RT, Operator, PathId, QueryId, Store, Viewer, api_error, fetch_page, page_of
 from hullscan.server.db.models import FindingRow, Image, ImageTag, Repository, Scan
 from hullscan.server.timeutil import iso
 
@@ -35,8 +35,7 @@ def list_repositories(
         q = q.where(Repository.registry_id == registry_id)
     if in_scope is not None:
         q = q.where(Repository.in_scope.is_(in_scope))
-    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = s.scalars(q.order_by(Repository.registry_id, Repository.name).offset((page - 1) * page_size).limit(page_size)).all()
+    rows, total = fetch_page(s, q, (Repository.registry_id, Repository.name), page, page_size)
     counts = dict(s.execute(select(ImageTag.repository_id, func.count()).where(
         ImageTag.repository_id.in_([r.id for r in rows])).group_by(ImageTag.repository_id)).all())
     return page_of([repo_out(r, counts.get(r.id, 0)) for r in rows], total, page, page_size)
@@ -107,8 +106,7 @@ def list_images(
         q = q.where(Image.digest == digest)
     if scan_status:
         q = q.where(Image.scan_status == scan_status)
-    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = s.scalars(q.order_by(Image.id).offset((page - 1) * page_size).limit(page_size)).all()
+    rows, total = fetch_page(s, q, (Image.id,), page, page_size)
     risks = risk_counts(s, [r.id for r in rows])
     return page_of([image_out(r, s, risks[r.id]) for r in rows], total, page, page_size)
 

@@ -92,6 +92,15 @@ Store = Annotated[Session, Depends(session)]
 RT = Annotated[Runtime, Depends(runtime)]
 
 
+def fetch_page(s: Session, q: Any, order: tuple[Any, ...], page: int, page_size: int) -> tuple[list[Any], int]:
+    """One page of the rows of select ``q`` in ``order``, and how many rows there are in all."""
+    from sqlalchemy import func, select
+
+    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = s.scalars(q.order_by(*order).offset((page - 1) * page_size).limit(page_size)).all()
+    return list(rows), int(total)
+
+
 def page_of(items: list[Any], total: int, page: int, page_size: int) -> dict[str, Any]:
     """A pagination envelope."""
     return {"items": items, "total": total, "page": page, "page_size": page_size}

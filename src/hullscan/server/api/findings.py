@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from hullscan.server import whitelist
-from hullscan.server.api.deps import RT, Operator, PathId, QueryId, Store, Viewer, api_error, page_of
+from hullscan.server.api.deps import RT, Operator, PathId, QueryId, Store, Viewer, api_error, fetch_page, page_of
 from hullscan.server.db.models import FindingRow, ImageTag, Repository
 from hullscan.server.timeutil import iso
 
@@ -70,9 +70,7 @@ def list_findings(
         q = q.where(FindingRow.state == state)
     if not include_suppressed:
         q = q.where(FindingRow.suppressed_by.is_(None))
-    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = s.scalars(q.order_by(FindingRow.severity_rank.desc(), FindingRow.category, FindingRow.rule_id, FindingRow.id)
-                     .offset((page - 1) * page_size).limit(page_size)).all()
+    rows, total = fetch_page(s, q, (FindingRow.severity_rank.desc(), FindingRow.category, FindingRow.rule_id, FindingRow.id), page, page_size)
     return page_of([finding_out(r) for r in rows], total, page, page_size)
 
 

@@ -6,10 +6,10 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from hullscan.server import quota
-from hullscan.server.api.deps import RT, BodyId, Operator, PathId, Store, Viewer, api_error, page_of
+from hullscan.server.api.deps import RT, BodyId, Operator, PathId, Store, Viewer, api_error, fetch_page, page_of
 from hullscan.server.db.models import Task, TaskItem, TaskLog
 from hullscan.server.scanning import precheck
 from hullscan.server.tasks import FINAL, create_task
@@ -58,8 +58,7 @@ def list_tasks(
         q = q.where(Task.kind == kind)
     if status:
         q = q.where(Task.status == status)
-    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = s.scalars(q.order_by(Task.id.desc()).offset((page - 1) * page_size).limit(page_size)).all()
+    rows, total = fetch_page(s, q, (Task.id.desc(),), page, page_size)
     return page_of([task_out(t) for t in rows], total, page, page_size)
 
 
@@ -117,8 +116,7 @@ def task_logs(task_id: PathId, s: Store, _: Viewer,
               page: int = Query(1, ge=1, le=1_000_000), page_size: int = Query(200, ge=1, le=1000)) -> dict[str, Any]:
     _task(s, task_id)
     q = select(TaskLog).where(TaskLog.task_id == task_id)
-    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = s.scalars(q.order_by(TaskLog.id).offset((page - 1) * page_size).limit(page_size)).all()
+    rows, total = fetch_page(s, q, (TaskLog.id,), page, page_size)
     return page_of([{"at": iso(r.at), "level": r.level, "message": r.message} for r in rows], total, page, page_size)
 
 
@@ -127,7 +125,6 @@ def task_items(task_id: PathId, s: Store, _: Viewer,
                page: int = Query(1, ge=1, le=1_000_000), page_size: int = Query(200, ge=1, le=1000)) -> dict[str, Any]:
     _task(s, task_id)
     q = select(TaskItem).where(TaskItem.task_id == task_id)
-    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = s.scalars(q.order_by(TaskItem.id).offset((page - 1) * page_size).limit(page_size)).all()
+    rows, total = fetch_page(s, q, (TaskItem.id,), page, page_size)
     return page_of([{"image_id": r.image_id, "reference": r.reference, "status": r.status, "error": r.error}
                     for r in rows], total, page, page_size)
