@@ -437,3 +437,18 @@ def test_fixed_versions_skips_unparseable_bounds() -> None:
     e = entry("PyPI", rng(("introduced", "0"), ("fixed", "2019-09-12")), rng(("introduced", "0"), ("fixed", "1.2")))
     assert fixed_versions(e, "PyPI") == ["1.2"]
     assert fixed_versions(e, "PyPI", "not a version!") == []
+
+
+def test_same_range_means_different_things_per_ecosystem() -> None:
+    """Compiled ranges are cached per ecosystem: one events list, two orders."""
+    shared = rng(("introduced", "0"), ("fixed", "1.0"))
+    assert is_affected("1.0_rc1", entry("Alpine:v3.19", shared), "Alpine:v3.19") is True  # apk: _rc < release
+    assert is_affected("1.0+rc1", entry("Debian:12", shared), "Debian:12") is False  # dpkg: "+" sorts after the end
+    assert is_affected("1.0~rc1", entry("Debian:12", shared), "Debian:12") is True
+    assert is_affected("1.0-1", entry("PyPI", shared), "PyPI") is False  # PEP 440: 1.0-1 is 1.0.post1
+
+
+def test_fixed_versions_unknown_ecosystem_is_empty() -> None:
+    e = entry("Nonesuch", rng(("introduced", "0"), ("fixed", "1.0")))
+    assert fixed_versions(e, "Nonesuch") == []
+    assert fixed_versions(e, "Nonesuch", "0.5") == []
