@@ -29,9 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.checks import corpus as corpus_mod  # noqa: E402
-from tests.checks.debian_base import build_layer_tar  # noqa: E402
-from tests.helpers.imagebuild import ImageBuilder  # noqa: E402
+from tests.checks import corpus as corpus_mod
+from tests.checks.debian_base import build_layer_tar
+from tests.helpers.imagebuild import ImageBuilder
 
 
 def trivy_binary() -> str:
