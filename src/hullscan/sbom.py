@@ -491,18 +491,24 @@ def register(app: Any) -> None:
         format: Annotated[str, typer.Option("--format", "-f", help="table, json, sarif, cyclonedx, spdx-json.")] = "table",
         output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
         db: Annotated[Path | None, typer.Option(envvar="HULLSCAN_DB", help="Vulnerability database file.")] = None,
-        exit_code: Annotated[int, typer.Option(help="Exit with this code when vulnerabilities are found (CI gate).")] = 0,
+        exit_code: Annotated[int, typer.Option(help="Exit with this code when vulnerabilities remain after filtering (CI gate).")] = 0,
+        severity: Annotated[str | None, typer.Option(help="Report only these severities, e.g. HIGH,CRITICAL (others are suppressed).")] = None,
+        ignore_unfixed: Annotated[bool, typer.Option("--ignore-unfixed", help="Suppress vulnerabilities without a released fix.")] = False,
+        ignorefile: Annotated[Path | None, typer.Option(help="Ignore file (default: .hullscanignore when present).")] = None,
+        vex: Annotated[list[Path] | None, typer.Option(help="OpenVEX document (repeatable).")] = None,
     ) -> None:
         """Report the vulnerabilities of the packages an SBOM lists, without the image."""
         from dataclasses import replace
 
         from hullscan.cli import _emit, _writer
+        from hullscan.suppress import apply_filters, build_filters
 
         writer = _writer(format)
+        filters = build_filters(severity, ignore_unfixed, ignorefile, vex or ())
         options = ScanOptions(scanners=frozenset({"vuln"}))
         if db is not None:
             options = replace(options, db_path=db)
-        report = scan_sbom(file, options)
+        report = apply_filters(scan_sbom(file, options), filters)
         _emit(writer, report, output)
         if exit_code and report.findings:
             sys.exit(exit_code)  # typer.Exit is swallowed by click's standalone_mode=False

@@ -115,6 +115,12 @@ def test_cli_sbom_scan(own_sboms: dict[str, Path], vulndb: Path, tmp_path: Path)
     assert "RUSTSEC-2020-0071" in {f["id"] for f in data["findings"]}
     gate = run_cli("sbom-scan", str(own_sboms["cdx.json"]), "--db", str(vulndb), "--exit-code", "3", check=False)
     assert gate.returncode == 3 and "RUSTSEC-2020-0071" in gate.stdout
+    # the same filters as `hullscan image`: only CRITICAL findings, of which the Go and RustSec data here have none
+    quiet = run_cli("sbom-scan", str(own_sboms["cdx.json"]), "--db", str(vulndb), "--severity", "CRITICAL",
+                    "--exit-code", "3", "--format", "json", check=False)
+    assert quiet.returncode == 0, quiet.stderr
+    filtered = json.loads(quiet.stdout)
+    assert filtered["findings"] == [] and len(filtered["suppressed"]) == len(data["findings"])
 
 
 @pytest.mark.parametrize(
