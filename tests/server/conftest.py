@@ -61,9 +61,29 @@ def python_image(*packages: tuple[str, str], extra: dict[str, str] | None = None
     return ImageBuilder().add_layer(files)
 
 
+def _store_url() -> str:
+    """SQLite in the data dir by default; with ``HULLSCAN_TEST_PG=postgresql+psycopg://user@host:port`` a fresh
+    PostgreSQL database per runtime (to check that the store's SQL is portable)."""
+    import os
+    import uuid
+
+    base = os.environ.get("HULLSCAN_TEST_PG", "")
+    if not base:
+        return ""
+    from sqlalchemy import create_engine, text
+
+    name = "hs_" + uuid.uuid4().hex[:12]
+    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return f"{base}/{name}"
+
+
 def make_runtime(tmp: Path, vuln_db: Path | None = None, **overrides: Any) -> Runtime:
     """A runtime on ``tmp`` (no queue: tests run tasks with ``run_task`` or attach an InProcessQueue)."""
-    return build_runtime(ServerConfig(data_dir=tmp, vuln_db_path=vuln_db or tmp / "no-vuln.db", scheduler=False), **overrides)
+    config = ServerConfig(data_dir=tmp, db_url=_store_url(), vuln_db_path=vuln_db or tmp / "no-vuln.db", scheduler=False)
+    return build_runtime(config, **overrides)
 
 
 @pytest.fixture
