@@ -148,3 +148,18 @@ def test_metrics_and_task_errors(api: Any) -> None:
     assert api.get("/api/tasks/12345").status_code == 404
     assert api.get("/api/findings", params={"page_size": 0}).status_code == 422
     assert api.get("/api/findings", params={"severity": "SEVERE"}).status_code == 422
+
+
+def test_structured_logs_mask_credentials() -> None:
+    import json
+    import logging
+
+    from hullscan.server.jsonlog import JsonFormatter
+
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1,
+                               '%s - "%s %s HTTP/1.1" %d', ("127.0.0.1:5", "POST", "/api/webhooks/quay?token=hs_abc.DEF-1&x=1", 202), None)
+    record.auth = "Bearer hs_secret_value"
+    line = json.loads(JsonFormatter().format(record))
+    assert line["level"] == "info" and line["logger"] == "uvicorn.access" and line["time"].endswith("Z")
+    assert "hs_abc" not in line["message"] and "token=***&x=1" in line["message"]
+    assert line["auth"] == "Bearer ***"

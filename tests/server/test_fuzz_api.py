@@ -6,6 +6,8 @@ fuzzer never reaches the network; no queue is attached, so created tasks stay pe
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from tests.server.conftest import admin_token, make_runtime
 from tests.server.recorded import free_port
 
 _DATA = Path(tempfile.mkdtemp(prefix="hullscan-fuzz-"))
+atexit.register(shutil.rmtree, _DATA, True)
 RT = make_runtime(_DATA)
 TOKEN = admin_token(RT)
 APP = create_app(RT)

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
+
+#: credentials that may appear in request lines (webhook ``?token=``) or headers are masked
+_SECRET = re.compile(r"((?:token|password|secret)=)[^&\s\"']+|(Bearer\s+)[A-Za-z0-9._~+/=-]+|(Basic\s+)[A-Za-z0-9+/=]+", re.I)
+
+
+def redact(text: str) -> str:
+    """``text`` with tokens, passwords and Authorization values replaced by ``***``."""
+    return _SECRET.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + "***", text)
+
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -14,15 +24,15 @@ class JsonFormatter(logging.Formatter):
     """Format a record as JSON, with any ``extra=`` fields."""
 
     def format(self, record: logging.LogRecord) -> str:
-        out = {
+        out: dict[str, object] = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
-                out[key] = value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+                out[key] = redact(value) if isinstance(value, str) else value if isinstance(value, (int, float, bool, type(None))) else redact(str(value))
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
         return json.dumps(out, ensure_ascii=False)

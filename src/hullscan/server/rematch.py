@@ -69,8 +69,8 @@ def match_fleet(stage: Any, options: Any, inventories: dict[int, dict[str, Any]]
         distro_data = json.loads(distro_json)
         distro = load(Distro, distro_data) if distro_data else None
         uniq: dict[str, dict[str, Any]] = {}
-        by_key: dict[tuple[str, ...], set[str]] = {}
-        members: dict[int, set[tuple[str, ...]]] = {}
+        by_key: dict[tuple[str, str, str, str, str], set[str]] = {}
+        members: dict[int, set[tuple[str, str, str, str, str]]] = {}
         for image_id in image_ids:
             keys = set()
             for p in inventories[image_id].get("packages") or []:

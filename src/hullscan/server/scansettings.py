@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 from hullscan.server.db.models import SettingsRow, utcnow
 
 SETTINGS_ID = 1
+RegistryType = Literal["harbor", "quay", "gitlab", "registry"]
+REGISTRY_TYPES: tuple[RegistryType, ...] = ("harbor", "quay", "gitlab", "registry")
 
 
 class CheckItems(BaseModel):
@@ -44,9 +46,7 @@ class ScanSettings(BaseModel):
     task_time_limit_seconds: int = Field(default=4 * 3600, ge=1, le=7 * 24 * 3600)
     #: URLs that receive event POSTs (findings changed after a DB update, task finished)
     webhook_urls: list[str] = Field(default_factory=list, max_length=50)
-    registry_types: list[Literal["harbor", "quay", "gitlab", "registry"]] = Field(
-        default_factory=lambda: ["harbor", "quay", "gitlab", "registry"]
-    )
+    registry_types: list[RegistryType] = Field(default_factory=lambda: list(REGISTRY_TYPES))
 
     @field_validator("sync_time")
     @classmethod

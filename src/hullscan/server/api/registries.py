@@ -92,7 +92,7 @@ def _verify(rt: Any, row: Registry) -> None:
 
 
 def _get(s: Any, registry_id: int) -> Registry:
-    row = s.get(Registry, registry_id)
+    row: Registry | None = s.get(Registry, registry_id)
     if row is None:
         raise api_error(404, "NotFound", f"no registry with id {registry_id}")
     return row

@@ -91,7 +91,7 @@ def start_rematch(rt: RT, user: Operator) -> dict[str, Any]:
 
 
 def _task(s: Any, task_id: int) -> Task:
-    t = s.get(Task, task_id)
+    t: Task | None = s.get(Task, task_id)
     if t is None:
         raise api_error(404, "NotFound", f"no task with id {task_id}")
     return t

@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+import httpx
+
 from hullscan.server.providers.base import (
     NOT_ADMIN,
     VERSION_ERROR,
@@ -32,7 +34,7 @@ class HarborProvider:
         self.conn = conn
         self.v1 = conn.version.lower() in ("v1", "1", "1.x")
         self.api = "/api" if self.v1 else "/api/v2.0"
-        auth = (conn.username, conn.password) if conn.username else None
+        auth = httpx.BasicAuth(conn.username, conn.password) if conn.username else None
         self.http = Http(conn, auth=auth)
 
     def verify(self) -> None:
