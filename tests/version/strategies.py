@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from hypothesis import HealthCheck
 from hypothesis import strategies as st
+
+#: Health checks that only flag slow or large generated data (the machine may be busy).
+RELAXED = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 
 _small = st.integers(min_value=0, max_value=12)
 _num = st.one_of(_small, st.integers(min_value=0, max_value=10**12)).map(str)

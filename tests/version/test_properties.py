@@ -5,20 +5,20 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hullscan.version import SCHEMES, InvalidVersionError, get_scheme
 
 from . import references
-from .strategies import BY_SCHEME
+from .strategies import BY_SCHEME, RELAXED
 
 #: Schemes whose reference implementation is not a total order on every input.
 INTRANSITIVE_REFERENCES = frozenset({"maven"})
 
 NAMES = sorted(SCHEMES.names())
-_settings = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-_list_settings = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_settings = settings(max_examples=100, deadline=None, suppress_health_check=RELAXED)
+_list_settings = settings(max_examples=30, deadline=None, suppress_health_check=RELAXED)
 
 
 def test_every_scheme_has_a_strategy() -> None:

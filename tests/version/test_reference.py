@@ -18,14 +18,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hullscan.version import InvalidVersionError, get_scheme
 from hullscan.version.rpm import rpmvercmp_key
 
 from . import references
-from .strategies import BY_SCHEME, rpm_piece
+from .strategies import BY_SCHEME, RELAXED, rpm_piece
 
 DPKG_STATUS = Path("/var/lib/dpkg/status")
 
@@ -59,7 +59,7 @@ def test_generated_batches_agree_with_reference(name: str) -> None:
     if not references.available(name):
         pytest.skip(f"reference tool for {name} not installed")
 
-    @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(max_examples=6, deadline=None, suppress_health_check=RELAXED)
     @given(st.lists(BY_SCHEME[name], min_size=2, max_size=16, unique=True))
     def check(versions: list[str]) -> None:
         pairs = list(itertools.combinations(versions, 2))[:60]
@@ -73,7 +73,7 @@ def test_rpmvercmp_on_bare_strings_agrees_with_rpm() -> None:
     if not references.available("rpm"):
         pytest.skip("rpm not installed")
 
-    @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=6, deadline=None, suppress_health_check=RELAXED)
     @given(st.lists(rpm_piece, min_size=2, max_size=16, unique=True))
     def check(versions: list[str]) -> None:
         pairs = list(itertools.combinations(versions, 2))[:80]
