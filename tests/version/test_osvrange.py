@@ -6,9 +6,12 @@ import random
 from typing import Any
 
 import pytest
+import yaml
 
 from hullscan.version import InvalidVersionError, UnknownEcosystemError
 from hullscan.version.osvrange import fixed_versions, is_affected
+
+from .tables import TABLE_DIR
 
 
 def entry(ecosystem: str, *ranges: dict[str, Any], versions: list[str] | None = None) -> dict[str, Any]:
@@ -150,233 +153,23 @@ def test_empty_and_malformed_entries() -> None:
 
 # --- every ecosystem ----------------------------------------------------------------------------
 
-ECOSYSTEMS = [
-    # (ecosystem, range type, events, below/affected/fixed-or-above probes)
-    (
-        "Debian:12",
-        "ECOSYSTEM",
-        [("introduced", "0"), ("fixed", "1:2.36-9+deb12u4")],
-        ["2.99-1", "1:2.36-9+deb12u3", "1:2.36-9+deb12u4"],
-        [True, True, False],
-    ),
-    (
-        "Debian",
-        "ECOSYSTEM",
-        [("introduced", "0"), ("fixed", "3.0.11-1~deb12u2")],
-        ["3.0.11-1~deb12u1", "3.0.11-1~deb12u2", "3.0.11-1"],
-        [True, False, False],
-    ),
-    (
-        "Ubuntu:22.04:LTS",
-        "ECOSYSTEM",
-        [("introduced", "0"), ("fixed", "7.81.0-1ubuntu1.15")],
-        ["7.81.0-1ubuntu1.14", "7.81.0-1ubuntu1.15", "7.81.0-1ubuntu2"],
-        [True, False, False],
-    ),
-    (
-        "Ubuntu:Pro:18.04:LTS",
-        "ECOSYSTEM",
-        [("introduced", "0"), ("fixed", "1.1.1-1ubuntu2.1~18.04.23+esm1")],
-        ["1.1.1-1ubuntu2.1~18.04.23", "1.1.1-1ubuntu2.1~18.04.23+esm1"],
-        [True, False],
-    ),
-    (
-        "Alpine:v3.19",
-        "ECOSYSTEM",
-        [("introduced", "0"), ("fixed", "3.1.4-r5")],
-        ["3.1.4-r4", "3.1.4-r5", "3.1.4-r10"],
-        [True, False, False],
-    ),
-    (
-        "Wolfi",
-        "ECOSYSTEM",
-        [("introduced", "0"), ("fixed", "3.1.0-r0")],
-        ["3.0.9-r3", "3.1.0_rc1-r0", "3.1.0-r0"],
-        [True, True, False],
-    ),
-    (
-        "Chainguard",
-        "ECOSYSTEM",
-        [("introduced", "0"), ("fixed", "1.2.4_git20230717-r4")],
-        ["1.2.4-r4", "1.2.4_git20230717-r4"],
-        [True, False],
-    ),
-    (
-        "AlmaLinux:9",
-        "ECOSYSTEM",
-        [("introduced", "0"), ("fixed", "1:3.0.7-25.el9_3")],
-        ["3.9.9-99.el9", "1:3.0.7-24.el9", "1:3.0.7-25.el9_3"],
-        [True, True, False],
-    ),
-    (
-        "Rocky Linux:9",
-        "ECOSYSTEM",
-        [("introduced", "0"), ("fixed", "7.76.1-26.el9_3.2")],
-        ["7.76.1-26.el9", "7.76.1-26.el9_3.2"],
-        [True, False],
-    ),
-    (
-        "Red Hat:enterprise_linux:9::baseos",
-        "ECOSYSTEM",
-        [("introduced", "0"), ("fixed", "0:2.34-83.el9_3.7")],
-        ["2.34-83.el9", "2.34-83.el9_3.7", "2.34-100.el9"],
-        [True, False, False],
-    ),
-    (
-        "SUSE:Linux Enterprise Server 15 SP5",
-        "ECOSYSTEM",
-        [("introduced", "0"), ("fixed", "1.1.1l-150400.7.60.2")],
-        ["1.1.1l-150400.7.53.1", "1.1.1l-150400.7.60.2"],
-        [True, False],
-    ),
-    (
-        "openSUSE:Leap 15.5",
-        "ECOSYSTEM",
-        [("introduced", "0"), ("fixed", "2.9.14-150400.5.25.1")],
-        ["2.9.14-150400.5.20.1", "2.9.14-150400.5.25.1"],
-        [True, False],
-    ),
-    (
-        "Photon OS:5.0",
-        "ECOSYSTEM",
-        [("introduced", "0"), ("fixed", "3.0.12-2.ph5")],
-        ["3.0.12-1.ph5", "3.0.12-2.ph5"],
-        [True, False],
-    ),
-    (
-        "Mageia:9",
-        "ECOSYSTEM",
-        [("introduced", "0"), ("fixed", "3.0.13-1.mga9")],
-        ["3.0.12-1.mga9", "3.0.13-1.mga9"],
-        [True, False],
-    ),
-    (
-        "openEuler:22.03-LTS-SP1",
-        "ECOSYSTEM",
-        [("introduced", "0"), ("fixed", "1.1.1m-22.oe2203sp1")],
-        ["1.1.1m-21.oe2203sp1", "1.1.1m-22.oe2203sp1"],
-        [True, False],
-    ),
-    (
-        "PyPI",
-        "ECOSYSTEM",
-        [("introduced", "0"), ("fixed", "2.2.2")],
-        ["2.2.2rc1", "2.2.2", "2.10"],
-        [True, False, False],
-    ),
-    (
-        "npm",
-        "SEMVER",
-        [("introduced", "0"), ("fixed", "4.17.21")],
-        ["4.17.21-beta.1", "4.17.21", "4.17.21+build"],
-        [True, False, False],
-    ),
-    (
-        "Go",
-        "SEMVER",
-        [("introduced", "0"), ("fixed", "0.0.0-20220906165146-f3363e06e74c")],
-        ["v0.0.0-20220101000000-aaaaaaaaaaaa", "v0.0.0-20220906165146-f3363e06e74c", "v0.1.0"],
-        [True, False, False],
-    ),
-    (
-        "Go",
-        "SEMVER",
-        [("introduced", "0"), ("fixed", "1.18.6"), ("introduced", "1.19.0-0"), ("fixed", "1.19.1")],
-        ["go1.18.5", "go1.18.6", "go1.19rc2", "go1.19", "go1.19.1"],
-        [True, False, True, True, False],
-    ),
-    (
-        "Go",
-        "SEMVER",
-        [("introduced", "2.0.0+incompatible"), ("fixed", "2.3.0+incompatible")],
-        ["v1.9.0", "v2.1.0+incompatible", "v2.3.0+incompatible"],
-        [False, True, False],
-    ),
-    (
-        "crates.io",
-        "SEMVER",
-        [("introduced", "0.4.0-0"), ("fixed", "0.4.5")],
-        ["0.3.9", "0.4.0-alpha", "0.4.4", "0.4.5"],
-        [False, True, True, False],
-    ),
-    (
-        "Maven",
-        "ECOSYSTEM",
-        [("introduced", "2.13.0"), ("fixed", "2.13.4.1")],
-        ["2.12.7", "2.13.0-rc1", "2.13.4", "2.13.4.1", "2.14.0"],
-        [False, False, True, False, False],
-    ),
-    (
-        "Maven:https://maven.google.com",
-        "ECOSYSTEM",
-        [("introduced", "0"), ("fixed", "31.1-jre")],
-        ["31.0.1-jre", "31.1-jre"],
-        [True, False],
-    ),
-    (
-        "RubyGems",
-        "ECOSYSTEM",
-        [("introduced", "0"), ("fixed", "1.13.10")],
-        ["1.13.9", "1.13.10.rc1", "1.13.10"],
-        [True, True, False],
-    ),
-    (
-        "Packagist",
-        "ECOSYSTEM",
-        [("introduced", "2.3.0"), ("fixed", "2.3.19")],
-        ["v2.2.9", "v2.3.18", "2.3.19", "2.3.19-beta1"],
-        [False, True, False, True],
-    ),
-    (
-        "Packagist:https://packages.drupal.org/8",
-        "ECOSYSTEM",
-        [("introduced", "0"), ("fixed", "8.9.0")],
-        ["8.8.99", "8.9.0-RC1", "8.9.0"],
-        [True, True, False],
-    ),
-    (
-        "NuGet",
-        "ECOSYSTEM",
-        [("introduced", "0"), ("fixed", "13.0.1")],
-        ["12.0.3", "13.0.1-BETA1", "13.0.1", "13.0.1.0"],
-        [True, True, False, False],
-    ),
-    ("Pub", "ECOSYSTEM", [("introduced", "0"), ("fixed", "1.1.0")], ["1.0.9", "1.1.0"], [True, False]),
-    (
-        "Hex",
-        "ECOSYSTEM",
-        [("introduced", "0"), ("fixed", "2.0.0")],
-        ["1.9.9", "2.0.0-rc.0", "2.0.0"],
-        [True, True, False],
-    ),
-    (
-        "Bitnami",
-        "SEMVER",
-        [("introduced", "5.15.12"), ("last_affected", "5.15.12")],
-        ["5.15.11", "5.15.12", "5.15.13"],
-        [False, True, False],
-    ),
-    (
-        "Root:Alpine:3.18",
-        "ECOSYSTEM",
-        [("introduced", "0"), ("fixed", "3.1.4-r5")],
-        ["3.1.4-r4", "3.1.4-r5"],
-        [True, False],
-    ),
-    ("SomethingNew", "SEMVER", [("introduced", "1.0.0"), ("fixed", "1.2.0")], ["1.1.0", "1.2.0"], [True, False]),
-]
+ECOSYSTEM_CASES = yaml.safe_load((TABLE_DIR / "osv_ecosystems.yaml").read_text())
 
 
-@pytest.mark.parametrize(
-    ("ecosystem", "range_type", "events", "probes", "want"),
-    ECOSYSTEMS,
-    ids=[f"{e[0]}-{i}" for i, e in enumerate(ECOSYSTEMS)],
-)
-def test_every_ecosystem(
-    ecosystem: str, range_type: str, events: list[tuple[str, str]], probes: list[str], want: list[bool]
-) -> None:
-    e = entry(ecosystem, rng(*events, type_=range_type))
-    assert [is_affected(v, e, ecosystem) for v in probes] == want
+@pytest.mark.parametrize("case", ECOSYSTEM_CASES, ids=[f"{c['ecosystem']}-{i}" for i, c in enumerate(ECOSYSTEM_CASES)])
+def test_every_ecosystem(case: dict[str, Any]) -> None:
+    assert all(isinstance(v, str) for v in case["expect"]), "quote versions in the YAML"
+    events = [next(iter(event.items())) for event in case["events"]]
+    e = entry(case["ecosystem"], rng(*events, type_=case["type"]))
+    got = {version: is_affected(version, e, case["ecosystem"]) for version in case["expect"]}
+    assert got == case["expect"]
+
+
+def test_every_ecosystem_family_has_a_case() -> None:
+    from hullscan.version import SCHEMES, scheme_name
+
+    covered = {scheme_name(c["ecosystem"]) or "semver" for c in ECOSYSTEM_CASES}
+    assert covered == set(SCHEMES.names())
 
 
 # --- errors ------------------------------------------------------------------------------------------
