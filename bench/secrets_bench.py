@@ -1,9 +1,10 @@
 """Secret scanning, hullscan vs Trivy, on the same image in one run: wall time, recall against the planted truth
 and false positives.
 
-The image: a clean Debian base layer made from this machine's installed required packages (real files,
-tests/checks/debian_base.py) plus a layer with the planted-secret corpus (tests/checks/corpus.py: secrets
-next to decoys). Both tools read the same docker-save archive, offline, without caches:
+Two images, each with a layer holding the planted-secret corpus (tests/checks/corpus.py: secrets next to decoys)
+on top of: (debian) a clean Debian base layer made from this machine's installed required packages (real files,
+tests/checks/debian_base.py); (libraries) this machine's Python dist-packages and Perl library trees (code,
+docs and vendored tests: false-positive bait, and mostly text for the secret scanners to read). Both tools read the same docker-save archive, offline, without caches:
 
     hullscan image --input X --scanners secret --format json --no-cache
     trivy image --input X --scanners secret --format json --cache-backend memory --offline-scan --skip-db-update
@@ -31,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.checks import corpus as corpus_mod
 from tests.checks.debian_base import build_layer_tar
-from tests.helpers.imagebuild import ImageBuilder
+from tests.helpers.imagebuild import ImageBuilder, tar_dir
 
 
 def trivy_binary() -> str:
@@ -50,12 +51,24 @@ def trivy_binary() -> str:
     return found
 
 
-def build_image(out: Path) -> corpus_mod.Corpus:
-    """Write the benchmark image as a docker-save archive at ``out``; returns the corpus (the truth)."""
-    base, _pkgs = build_layer_tar()
+#: library trees of this machine used as the bulk of the second image (code, docs, tests: false-positive bait)
+LIBRARY_DIRS = ("/usr/lib/python3/dist-packages", "/usr/share/perl5")
+
+
+def build_image(out: Path, scenario: str = "debian") -> corpus_mod.Corpus:
+    """Write the benchmark image as a docker-save archive at ``out``; returns the corpus (the truth).
+
+    ``debian``: a clean Debian base layer + the corpus; ``libraries``: this machine's Python and Perl library
+    trees (:data:`LIBRARY_DIRS`) + the corpus."""
     c = corpus_mod.build()
     b = ImageBuilder()
-    b.add_layer(base, compression="none", created_by="/bin/sh -c #(nop) ADD file:debian-base in / ")
+    if scenario == "debian":
+        base, _pkgs = build_layer_tar()
+        b.add_layer(base, compression="none", created_by="/bin/sh -c #(nop) ADD file:debian-base in / ")
+    else:
+        for d in LIBRARY_DIRS:
+            if Path(d).is_dir():
+                b.add_layer(tar_dir(d, d.lstrip("/") + "/"), compression="none", created_by=f"/bin/sh -c #(nop) COPY dir:{d} in {d}")
     b.add_layer({p.lstrip("/"): d for p, d in c.files.items()}, created_by="/bin/sh -c #(nop) COPY dir:app in / ")
     b.write_docker_archive(out, "bench/secrets:1")
     return c
@@ -98,9 +111,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="timed runs per tool (the best time is reported)")
     args = parser.parse_args()
     trivy = trivy_binary()
+    for scenario in ("debian", "libraries"):
+        bench_scenario(scenario, trivy, args.runs)
+
+
+def bench_scenario(scenario: str, trivy: str, runs: int) -> None:
+    """Build one image, run both tools ``runs`` times, print the table."""
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / "image.tar"
-        c = build_image(archive)
+        c = build_image(archive, scenario)
         env = dict(os.environ, HULLSCAN_CACHE_DIR=str(Path(tmp) / "hcache"), TRIVY_CACHE_DIR=str(Path(tmp) / "tcache"),
                    TRIVY_NO_PROGRESS="true")
         tools = {
@@ -109,13 +128,13 @@ def main() -> None:
             "trivy": ([trivy, "image", "--input", str(archive), "--scanners", "secret", "--format", "json", "--cache-backend",
                        "memory", "--offline-scan", "--skip-db-update", "--quiet"], trivy_findings),
         }
-        print(f"image: {archive.stat().st_size / 1e6:.1f} MB docker archive, {len(c.planted)} planted secrets in "
+        print(f"\n[{scenario}] image: {archive.stat().st_size / 1e6:.1f} MB docker archive, {len(c.planted)} planted secrets in "
               f"{len({p for p, _ in c.planted})} files, {len(c.decoys)} decoy files")
         rows = {}
         for name, (cmd, parse) in tools.items():
             times = []
             report: dict = {}
-            for _ in range(args.runs):
+            for _ in range(runs):
                 elapsed, report = run(cmd, env)
                 times.append(elapsed)
             rows[name] = (min(times), score(parse(report), c))

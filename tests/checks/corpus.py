@@ -66,7 +66,7 @@ def rsa_pem() -> str:
 
 
 def build(seed: int = 7) -> Corpus:
-    """The corpus: 20 planted secrets in 12 files and 10 decoy files."""
+    """The corpus: 20 planted secrets in 14 files and 10 decoy files."""
     rng = random.Random(seed)
     c = Corpus()
     up = string.ascii_uppercase + "234567"
@@ -110,6 +110,11 @@ def build(seed: int = 7) -> Corpus:
     c.add("/app/gcp/credentials.json", sa_text.split("\n"), {line: pem}, also={line: {key_line}})
     pypi = "pypi-AgEIcHlwaS5vcmc" + rand(70, AN + "-_", rng)
     c.add("/root/.pypirc", ["[pypi]", "username = __token__", f"password = {pypi}"], {3: pypi})
+    # application code under /usr (web roots, pip-installed apps): still the image author's files
+    pk = "sk_live_" + rand(24, AN, rng)
+    c.add("/usr/share/nginx/html/env.js", ["window.ENV = {", f'  stripeKey: "{pk}",', '  apiBase: "/api"', "};"], {2: pk})
+    sg2 = f"SG.{rand(22, AN + '-_', rng)}.{rand(43, AN + '-_', rng)}"
+    c.add("/usr/local/lib/python3.11/site-packages/billing/settings.py", ["import os", f'SENDGRID_API_KEY = "{sg2}"'], {2: sg2})
     # decoys: placeholders, documentation, vendored tests, code, hashes, binaries
     c.decoy("/usr/share/doc/awscli/README", "Set AWS_ACCESS_KEY_ID=" + "AKIA" + rand(16, up, rng) + " in your shell.\n")
     c.decoy("/app/docs/sample.env", "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\nAWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n")
