@@ -147,7 +147,7 @@ def analyze_entries(
     result = LayerResult(diff_id=layer_id, warnings=warnings)
     kept: dict[str, bytes] = {}
     limit = options.limits.max_file_size
-    bound = [(a, a.wants) for a in analyzers]
+    bound = {kind: [(a, a.wants) for a in analyzers if kind in a.kinds] for kind in ("file", "hardlink", "dir", "symlink")}
     for entry in entries:
         info = entry.info
         if entry.whiteout:
@@ -159,9 +159,9 @@ def analyze_entries(
         if info.kind != "dir":
             result.written.append(info.path)
         try:
-            wanting = [a for a, wants in bound if wants(info.path, info)]
+            wanting = [a for a, wants in bound.get(info.kind, ()) if wants(info.path, info)]
         except Exception:  # a plugin bug in wants(): find the culprit, report it, go on with the rest
-            wanting = [a for a in analyzers if _wants(a, info, tally)]
+            wanting = [a for a in analyzers if info.kind in a.kinds and _wants(a, info, tally)]
         if not wanting:
             continue
         content: list[bytes] = []

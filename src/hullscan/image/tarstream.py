@@ -95,7 +95,6 @@ class TarReader:
                 got += len(more)
             data = b"".join(chunks)
         self._offset += n
-        self._account(n)
         return data
 
     def _skip(self, n: int) -> None:
@@ -111,7 +110,6 @@ class TarReader:
                 raise BlobError(f"{self._what}: truncated tar stream at offset {self._offset}")
             n -= got
             self._offset += got
-            self._account(got)
 
     def read(self) -> bytes:
         """The whole data of the current member (once; an empty result afterwards)."""
@@ -138,7 +136,6 @@ class TarReader:
             if len(header) < BLOCK:
                 header += self._read_exact_tail(BLOCK - len(header), start)
             self._offset = start + BLOCK
-            self._account(BLOCK)
             if header.count(0) == BLOCK:
                 return  # end-of-archive marker
             self._check(header, start)
@@ -149,6 +146,7 @@ class TarReader:
             if typeflag in (PAX_HEADER, PAX_GLOBAL, GNU_LONGNAME, GNU_LONGLINK):
                 if size > 16 * 1024 * 1024:
                     raise BlobError(f"{self._what}: extended header of {size} bytes at offset {start}")
+                self._account(BLOCK + size + (-size % BLOCK))
                 data = self._read_exact(size)
                 self._skip(-size % BLOCK)
                 if typeflag == PAX_HEADER:
@@ -179,6 +177,8 @@ class TarReader:
                 except ValueError:
                     raise BlobError(f"{self._what}: bad PAX size at offset {start}") from None
             data_size = 0 if typeflag in (HARDLINK, SYMLINK, DIRECTORY, CHAR, BLOCKDEV, FIFO) else size
+            # account the whole record before reading it: a limit stops a bomb before it is decompressed
+            self._account(BLOCK + data_size + (-data_size % BLOCK))
             member = Member(
                 name=name,
                 type=typeflag,
@@ -206,7 +206,7 @@ class TarReader:
             expected = int(stored.split(b"\0", 1)[0].strip() or b"-1", 8)
         except ValueError:
             raise BlobError(f"{self._what}: not a tar stream (bad header checksum field at offset {start})") from None
-        actual = sum(header[:148]) + 256 + sum(header[156:])
+        actual = sum(header) - sum(header[148:156]) + 256  # the checksum field counts as eight spaces
         if expected != actual and expected != actual - 2 * sum(b for b in header[:148] + header[156:] if b > 127):
             raise BlobError(f"{self._what}: corrupt tar header at offset {start} (checksum {expected} != {actual})")
 

@@ -260,6 +260,7 @@ class PermissionAnalyzer(Analyzer):
     version = 1
     tags = frozenset({"baseline"})
     metadata_only = True
+    kinds = frozenset({"file", "dir"})
 
     def wants(self, path: str, info: FileInfo) -> bool:
         """Files with setuid/setgid bits; files and directories writable by others (directories without sticky)."""
