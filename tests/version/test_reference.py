@@ -5,7 +5,8 @@
 * every version in this machine's dpkg status database is sorted with our key and each adjacent
   pair, plus a seeded random sample of pairs, is checked with ``dpkg --compare-versions``;
 * every version named in the real OSV records under ``$HULLSCAN_VULNDATA`` is sorted and checked
-  the same way against the ecosystem's reference tool.
+  the same way against the ecosystem's reference tool, and a sample of the fixed versions in
+  Debian's DSA/DLA lists and the Ubuntu CVE tracker against dpkg.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import itertools
 import json
 import os
 import random
+import re
 import zipfile
 from pathlib import Path
 
@@ -171,3 +173,48 @@ def test_real_osv_versions_parse(bundle: str, name: str) -> None:
     assert len(bad) <= len(versions) // 100, bad[:20]
     ordered = sorted((v for v in versions if scheme.valid(v)), key=scheme.key)
     assert all(scheme.compare(a, b) <= 0 for a, b in itertools.pairwise(ordered))
+
+
+def _native_debian_versions(root: Path) -> set[str]:
+    """Fixed versions named by Debian's DSA/DLA lists and the Ubuntu CVE tracker (native formats)."""
+    native = root / "native"
+    out: set[str] = set()
+    for name in ("DSA", "DLA"):
+        path = native / "debian-security-tracker" / "data" / name / "list"
+        for line in path.read_text(errors="replace").splitlines():
+            m = re.match(r"\s+\[[a-z-]+\] - \S+ (\S+)", line)
+            if m and m.group(1)[0].isdigit():
+                out.add(m.group(1))
+    with zipfile.ZipFile(native / "ubuntu-cve-tracker" / "uct.zip") as zf:
+        for member in zf.namelist():
+            for line in zf.read(member).decode(errors="replace").splitlines():
+                m = re.match(r"[a-z/_-]+_[^:\s]+: (?:released|not-affected) \(([^)\s]+)\)", line)
+                if m and m.group(1)[0].isdigit():
+                    out.add(m.group(1))
+    return out
+
+
+def test_real_debian_and_ubuntu_fixed_versions_agree_with_dpkg() -> None:
+    root = _vulndata()
+    if not references.available("deb"):
+        pytest.skip("no dpkg here")
+    scheme = get_scheme("deb")
+    versions = sorted(v for v in _native_debian_versions(root) if scheme.valid(v))
+    assert len(versions) >= 5000
+    sample = set(random.Random(11).sample(versions, 500))
+    pairs = _sorted_neighbours_and_sample("deb", sample, sample=200, seed=12)
+    _check_against_reference("deb", pairs)
+
+
+def test_real_alpine_secdb_versions_parse() -> None:
+    root = _vulndata()
+    scheme = get_scheme("apk")
+    versions: set[str] = set()
+    for path in (root / "native" / "alpine-secdb").glob("*/*.json"):
+        for package in json.loads(path.read_text())["packages"]:
+            versions.update((package["pkg"].get("secfixes") or {}).keys())
+    bad = sorted(v for v in versions if not scheme.valid(v))
+    assert len(versions) >= 1000
+    # The few rejects are typos in the feed itself ("1.0.4.-r0", "2.7.16-33"); apk rejects them too.
+    assert len(bad) <= len(versions) // 50, bad
+    assert "1.0.4.-r0" in bad
