@@ -1,9 +1,10 @@
 """The version-scheme contract shared by every ecosystem module.
 
-A scheme turns a version string into a *key*: an object with a total order consistent with the
-ecosystem's own comparison (dpkg, rpmvercmp, apk-tools, PEP 440, SemVer 2.0, Maven
-ComparableVersion, ...). Keys are cached per string, so comparing the same installed version
-against thousands of advisory bounds parses it once.
+A scheme turns a version string into a *key* whose order is the ecosystem's own comparison
+(dpkg, rpmvercmp, apk-tools, PEP 440, SemVer 2.0, Maven ComparableVersion, ...): a total order
+wherever the reference is one (Maven's ComparableVersion is not transitive on some odd inputs,
+and neither, faithfully, are our keys). Keys are cached per string, so comparing the same
+installed version against thousands of advisory bounds parses it once.
 
 Invalid versions raise :class:`InvalidVersionError` (a :class:`ValueError`); callers such as the
 matcher catch it, skip the record and leave a note.
