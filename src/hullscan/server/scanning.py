@@ -199,7 +199,10 @@ def _scan_item(rt: Runtime, task_id: int, item_id: int, settings: ScanSettings) 
             return NO_QUOTA, str(exc)
     started, t0 = rt.now(), rt.clock()
     try:
-        report = rt.scan_fn(reference, options)
+        from hullscan.checks import selection
+
+        # the same check selection as `hullscan image`: --checks, default-off checks, masked config secrets
+        report = selection.apply(rt.scan_fn(reference, options), options)
     except HullscanError as exc:
         error = str(exc) or type(exc).__name__
     except Exception as exc:  # a crashing scanner fails this image only
