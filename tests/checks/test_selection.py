@@ -31,7 +31,8 @@ def _f(id: str, cat: Category, path: str = "/x") -> Finding:
 def _report() -> ScanReport:
     return ScanReport(
         artifact=Artifact(name="registry.local/team/app:1", kind="registry", repository="registry.local/team/app"),
-        packages=[Package("chromium", "1", "deb", files=("/etc/chromium.d/apikeys",))],
+        packages=[Package("chromium", "1", "deb", files=("/etc/chromium.d/apikeys",)),
+                  Package("myapp", "1", "PyPI", files=("/app/.env",))],
         findings=[
             _f("CVE-2024-1", Category.VULNERABILITY),
             _f("secret-aws-access-key-id", Category.SENSITIVE, "/app/.env"),
@@ -61,6 +62,7 @@ def test_catalog_and_registry() -> None:
 def test_package_files_are_suppressed_not_dropped() -> None:
     out = apply(_report(), ScanOptions())
     assert "secret-gcp-api-key" not in ids(out)
+    assert "secret-aws-access-key-id" in ids(out)  # /app/.env belongs to a PyPI package: the author's own app
     [(f, reason)] = out.suppressed
     assert f.id == "secret-gcp-api-key" and "chromium" in reason
     kept = apply(_report(), ScanOptions(plugin_settings={"secret": {"include-package-files": True}}))

@@ -15,8 +15,8 @@
 
   Matching findings move to ``report.suppressed`` with ``whitelist: <reason>``: never silently dropped.
 * secrets in the image config summary (Env, labels, history) are masked in the report.
-* files installed by packages: secret findings on paths listed in some ``Package.files`` are moved to
-  ``report.suppressed`` (distribution-shipped files are not the image author's secrets) unless
+* files installed by OS packages: secret findings on paths listed in the ``files`` of a deb/rpm/apk package
+  are moved to ``report.suppressed`` (distribution-shipped files are not the image author's secrets) unless
   ``plugin_settings["secret"]["include-package-files"]`` is true.
 """
 
@@ -143,8 +143,12 @@ def _repository(report: ScanReport) -> str:
 
 
 def _package_files(report: ScanReport) -> dict[str, str]:
+    """Files installed by OS packages (deb, rpm, apk) -> package name. Language packages are left out: an
+    application installed with pip or npm is the image author's own code."""
     owned: dict[str, str] = {}
     for pkg in report.packages:
+        if not pkg.is_os:
+            continue
         for f in pkg.files:
             owned.setdefault(f, pkg.name)
     return owned
@@ -174,8 +178,8 @@ def apply(report: ScanReport, options: ScanOptions, config: SelectionConfig | No
         if not selected or (skip and matches(f, skip)):
             dropped += 1
             continue
-        owner = owned.get(f.location.path) if f.category in (Category.SENSITIVE, Category.MALICIOUS) else None
-        if owner and f.category is Category.SENSITIVE:
+        owner = owned.get(f.location.path) if f.category is Category.SENSITIVE else None
+        if owner:
             suppressed.append((f, f"file installed by package {owner} (secret.include-package-files=false)"))
             continue
         entry = next((w for w in config.whitelist if w.applies(f, repository)), None)
