@@ -36,7 +36,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
-
 from hullscan.errors import InputError
 from hullscan.model import Artifact, Finding, FixStatus, ScanReport, Severity
 
@@ -118,7 +117,7 @@ def parse_ignore(text: str, origin: str = ".hullscanignore") -> list[IgnoreRule]
             continue
         rule = {"id": body[0], "package": "", "path": "", "expires": None}
         for word in body[1:]:
-            key, sep, value = word.partition("=") if "=" in word else word.partition(":")
+            key, _, value = word.partition("=") if "=" in word else word.partition(":")
             if key in ("pkg", "package", "purl"):
                 rule["package"] = value
             elif key == "path":

@@ -30,7 +30,7 @@ needs_dpkg = pytest.mark.skipif(not STATUS.is_file(), reason="needs a dpkg syste
 def host_stanza(name: str) -> tuple[str, dict[str, str]]:
     for chunk in STATUS.read_text().split("\n\n"):
         if chunk.startswith(f"Package: {name}\n"):
-            fields = dict(re.findall(r"^([A-Za-z-]+): (.*)$", chunk, re.M))
+            fields = dict(re.findall(r"^([A-Za-z-]+): (.*)$", chunk, re.MULTILINE))
             return chunk.strip() + "\n\n", fields
     raise LookupError(name)
 
@@ -88,7 +88,7 @@ def run_scan(tmp_path: Path, db: Path) -> tuple[ScanReport, Path, ImageBuilder]:
 def test_image_yields_exactly_the_expected_findings(tmp_path: Path) -> None:
     image, fields = image_files()
     db = build_db(tmp_path, feeds(fields))
-    report, layout, image = run_scan(tmp_path, db)
+    report, _, image = run_scan(tmp_path, db)
     got = sorted((f.id, f.vuln.package_name, f.vuln.fix_status, f.vuln.fixed_versions) for f in report.findings)
     assert got == [
         ("CVE-2099-0001", "libssl3", FixStatus.FIXED, (fields["Version"] + ".1",)),
@@ -118,7 +118,7 @@ def test_image_against_real_pypi_records(tmp_path: Path) -> None:
 
 def hullscan(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     code = "import sys; from hullscan.cli import main; sys.argv[0] = 'hullscan'; main()"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300, cwd=cwd)
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300, cwd=cwd, check=False)
 
 
 @needs_dpkg

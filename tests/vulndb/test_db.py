@@ -13,6 +13,7 @@ import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -95,13 +96,13 @@ def test_failed_import_leaves_previous_database_untouched(tmp_path: Path) -> Non
 class _Mirror(http.server.SimpleHTTPRequestHandler):
     """Serves a folder with ETags (304 on If-None-Match) and optional forced failures."""
 
-    fail: set[str] = set()
-    requests: list[str] = []
+    fail: ClassVar[set[str]] = set()
+    requests: ClassVar[list[str]] = []
 
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         type(self).requests.append(self.path)
         if self.path in self.fail:
             self.send_error(500)
@@ -195,7 +196,7 @@ def test_sources_file_and_missing_required_source(tmp_path: Path) -> None:
 
 def hullscan(*args: str, env_db: Path | None = None) -> subprocess.CompletedProcess[str]:
     code = "import sys; from hullscan.cli import main; sys.argv[0] = 'hullscan'; main()"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_db_cli(tmp_path: Path) -> None:

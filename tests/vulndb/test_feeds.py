@@ -12,7 +12,8 @@ from hullscan.errors import FeedError
 from hullscan.vulndb.feeds import FEEDS, alpine, debian, debian_dsa, osv, ubuntu
 from hullscan.vulndb.feeds.discover import discover
 from hullscan.vulndb.records import AFFECTED, END_OF_LIFE, FIXED, UNKNOWN, WILL_NOT_FIX
-from tests.vulndb.fixtures import DEBIAN_TRACKER, DSA_LIST, VULNDATA, needs_vulndata, osv as osv_record, rng
+from tests.vulndb.fixtures import DEBIAN_TRACKER, DSA_LIST, VULNDATA, needs_vulndata, rng
+from tests.vulndb.fixtures import osv as osv_record
 
 
 def test_registry_lists_every_feed() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from hullscan.match.base import Matcher
 from hullscan.match.lang import LanguageMatcher
@@ -105,9 +106,9 @@ def _fixes(cand: Candidate, installed: str) -> tuple[str, ...]:
     """The fixed versions above ``installed`` in an entry that affects it. The common one-interval shape
     (``introduced``, ``fixed``; no ``versions``) is answered directly: its fix is above every affected
     version."""
-    ranges = cand.entry.get("ranges") or ()
+    ranges: list[Any] = cand.entry.get("ranges") or []
     if len(ranges) == 1 and "versions" not in cand.entry:
-        events = ranges[0].get("events") or ()
+        events: list[Any] = ranges[0].get("events") or []
         if len(events) == 2 and "introduced" in events[0] and "fixed" in events[1]:
             return (str(events[1]["fixed"]),)
     return tuple(osvrange.fixed_versions(cand.entry, cand.namespace, installed))

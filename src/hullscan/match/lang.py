@@ -8,6 +8,8 @@ too); it matches the ``stdlib`` package of the Go vulnerability database.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from hullscan.match.base import Matcher
 from hullscan.model import Distro, Package
 
@@ -15,7 +17,8 @@ from hullscan.model import Distro, Package
 class LanguageMatcher(Matcher):
     """Every non-OS package, looked up in the OSV ecosystem it names."""
 
-    name, version = "lang/osv", 1
+    name: ClassVar[str] = "lang/osv"
+    version: ClassVar[int] = 1
 
     def applies(self, pkg: Package, distro: Distro | None) -> bool:
         return not pkg.is_os and bool(pkg.ecosystem)

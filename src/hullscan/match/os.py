@@ -19,6 +19,8 @@ keys on the aport (origin); AlmaLinux/Rocky OSV records list binary rpm names.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from hullscan.match.base import Matcher
 from hullscan.model import Distro, Package
 from hullscan.vulndb.releases import DEBIAN, ubuntu_namespace
@@ -31,8 +33,8 @@ def _label(distro: Distro | None) -> str:
 
 
 class _OsMatcher(Matcher):
-    ecosystem: str = ""
-    distro_ids: tuple[str, ...] = ()
+    ecosystem: ClassVar[str] = ""
+    distro_ids: ClassVar[tuple[str, ...]] = ()
 
     def applies(self, pkg: Package, distro: Distro | None) -> bool:
         return pkg.ecosystem == self.ecosystem and distro is not None and distro.id in self.distro_ids
@@ -44,7 +46,10 @@ class _OsMatcher(Matcher):
 class DebianMatcher(_OsMatcher):
     """dpkg packages of Debian."""
 
-    name, version, ecosystem, distro_ids = "os/debian", 1, "deb", ("debian",)
+    name: ClassVar[str] = "os/debian"
+    version: ClassVar[int] = 1
+    ecosystem: ClassVar[str] = "deb"
+    distro_ids: ClassVar[tuple[str, ...]] = ("debian",)
 
     def namespaces(self, pkg: Package, distro: Distro | None) -> list[str]:
         assert distro is not None
@@ -61,7 +66,9 @@ class DebianMatcher(_OsMatcher):
 class UbuntuMatcher(DebianMatcher):
     """dpkg packages of Ubuntu."""
 
-    name, version, distro_ids = "os/ubuntu", 1, ("ubuntu",)
+    name: ClassVar[str] = "os/ubuntu"
+    version: ClassVar[int] = 1
+    distro_ids: ClassVar[tuple[str, ...]] = ("ubuntu",)
 
     def namespaces(self, pkg: Package, distro: Distro | None) -> list[str]:
         assert distro is not None
@@ -74,7 +81,10 @@ class UbuntuMatcher(DebianMatcher):
 class AlpineMatcher(_OsMatcher):
     """apk packages of Alpine (secdb and OSV ``Alpine:vX.Y``)."""
 
-    name, version, ecosystem, distro_ids = "os/alpine", 1, "apk", ("alpine",)
+    name: ClassVar[str] = "os/alpine"
+    version: ClassVar[int] = 1
+    ecosystem: ClassVar[str] = "apk"
+    distro_ids: ClassVar[tuple[str, ...]] = ("alpine",)
 
     def namespaces(self, pkg: Package, distro: Distro | None) -> list[str]:
         assert distro is not None
@@ -92,7 +102,9 @@ class AlpineMatcher(_OsMatcher):
 class WolfiMatcher(AlpineMatcher):
     """apk packages of Wolfi and Chainguard images (rolling: one namespace, no release)."""
 
-    name, version, distro_ids = "os/wolfi", 1, ("wolfi", "chainguard")
+    name: ClassVar[str] = "os/wolfi"
+    version: ClassVar[int] = 1
+    distro_ids: ClassVar[tuple[str, ...]] = ("wolfi", "chainguard")
 
     def namespaces(self, pkg: Package, distro: Distro | None) -> list[str]:
         assert distro is not None
@@ -115,7 +127,10 @@ _RPM_NAMESPACES = {
 class RpmMatcher(_OsMatcher):
     """rpm packages of the distros whose OSV ecosystem names a release (AlmaLinux, Rocky, ...)."""
 
-    name, version, ecosystem, distro_ids = "os/rpm", 1, "rpm", tuple(_RPM_NAMESPACES)
+    name: ClassVar[str] = "os/rpm"
+    version: ClassVar[int] = 1
+    ecosystem: ClassVar[str] = "rpm"
+    distro_ids: ClassVar[tuple[str, ...]] = tuple(_RPM_NAMESPACES)
 
     def namespaces(self, pkg: Package, distro: Distro | None) -> list[str]:
         assert distro is not None

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,7 +19,7 @@ db_app = typer.Typer(help="The vulnerability database: import, update, status.",
 _DB_OPTION = typer.Option("--db", envvar="HULLSCAN_DB", help="Database file (default: <cache dir>/db/vuln.db).")
 
 
-def _db_path(db: Optional[Path]) -> Path:
+def _db_path(db: Path | None) -> Path:
     from hullscan.options import default_db_path
 
     return db if db is not None else default_db_path()
@@ -62,7 +62,7 @@ def _print_outcomes(outcomes: list[Outcome], db: Path) -> None:
 def import_cmd(
     paths: Annotated[list[Path], typer.Argument(help="Files, zips or folders: OSV bulk zips / JSON / YAML, Debian "
                                                 "tracker JSON, DSA/DLA lists, Alpine secdb, Ubuntu CVE tracker.")],
-    db: Annotated[Optional[Path], _DB_OPTION] = None,
+    db: Annotated[Path | None, _DB_OPTION] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Add or replace sources from local files (the format is detected)."""
@@ -76,8 +76,8 @@ def import_cmd(
 
 @db_app.command("update")
 def update_cmd(
-    db: Annotated[Optional[Path], _DB_OPTION] = None,
-    sources: Annotated[Optional[str], typer.Option(
+    db: Annotated[Path | None, _DB_OPTION] = None,
+    sources: Annotated[str | None, typer.Option(
         envvar="HULLSCAN_DB_SOURCES",
         help="Sources: a YAML/JSON source list (path or URL) or an offline mirror root (folder, file:// or "
              "http(s):// URL). Default: the public online feeds.")] = None,
@@ -93,7 +93,7 @@ def update_cmd(
 
 
 @db_app.command("status")
-def status_cmd(db: Annotated[Optional[Path], _DB_OPTION] = None) -> None:
+def status_cmd(db: Annotated[Path | None, _DB_OPTION] = None) -> None:
     """Each source with its record count, newest record and import time."""
     from hullscan.vulndb.db import VulnDB
 

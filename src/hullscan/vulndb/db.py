@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 from hullscan.errors import DatabaseError
 from hullscan.vulndb.records import Record, normalise_name, normalise_namespace
@@ -155,7 +155,7 @@ class VulnDB:
         """Close the connection."""
         self._conn.close()
 
-    def __enter__(self) -> VulnDB:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -269,7 +269,7 @@ class Builder:
             raise DatabaseError(f"database build of {self.target} is already finished")
         return self._conn
 
-    def __enter__(self) -> Builder:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 
 from hullscan.plugins import Entry, Registry
 from hullscan.vulndb.feeds import alpine, debian, debian_dsa, osv, ubuntu
@@ -25,9 +26,9 @@ class Feed:
     description: str
 
 
-def _feed(module: object, description: str) -> Entry[Feed]:
-    name, version = getattr(module, "NAME"), getattr(module, "VERSION")
-    parse_fn: Callable[[bytes, str], list[Record]] = getattr(module, "parse")
+def _feed(module: ModuleType, description: str) -> Entry[Feed]:
+    name, version = module.NAME, module.VERSION
+    parse_fn: Callable[[bytes, str], list[Record]] = module.parse
     return Entry(name, version, lambda: Feed(name, version, parse_fn, description), frozenset({"feed"}))
 
 

@@ -42,7 +42,7 @@ def loads(data: bytes, origin: str = "") -> Any:
     try:
         if stripped.startswith(("{", "[")):
             return json.loads(text)
-        return yaml.load(text, Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader builds plain str/list/dict
+        return yaml.load(text, Loader=yaml.BaseLoader)
     except (ValueError, yaml.YAMLError) as exc:
         raise FeedError(f"{origin or 'document'}: not valid JSON/YAML ({str(exc).splitlines()[0]})") from None
 
@@ -113,10 +113,10 @@ def to_record(doc: dict[str, Any], source: str = "osv") -> Record:
             vectors.append(score)
         elif score and not word:  # "Ubuntu": "medium" and other vendor words
             word, word_source = score, kind.lower()
-    dbs = doc.get("database_specific") if isinstance(doc.get("database_specific"), dict) else {}
+    dbs: dict[str, Any] = doc["database_specific"] if isinstance(doc.get("database_specific"), dict) else {}
     if not word and dbs.get("severity"):
         word, word_source = _severity_word(dbs.get("severity")), source
-    latest = dbs.get("latest_event") if isinstance(dbs.get("latest_event"), dict) else {}
+    latest: dict[str, Any] = dbs["latest_event"] if isinstance(dbs.get("latest_event"), dict) else {}
     latest_type = _str(latest.get("type"))
     affected = []
     for aff in doc.get("affected") or ():
@@ -128,7 +128,7 @@ def to_record(doc: dict[str, Any], source: str = "osv") -> Record:
         entry, status = _entry(aff)
         if latest_type == "fix-not-planned" and status != FIXED:
             status = WILL_NOT_FIX
-        spec = aff.get("ecosystem_specific") if isinstance(aff.get("ecosystem_specific"), dict) else {}
+        spec: dict[str, Any] = aff["ecosystem_specific"] if isinstance(aff.get("ecosystem_specific"), dict) else {}
         pkg_sev = _severity_word(spec.get("severity") or spec.get("urgency"))
         for sev in aff.get("severity") or ():
             if isinstance(sev, dict) and _str(sev.get("type")).upper() in _CVSS_TYPES and sev.get("score"):

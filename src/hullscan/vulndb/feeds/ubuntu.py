@@ -16,6 +16,7 @@ Only plain release codenames are used (``xenial``, not ``xenial/esm``, ``upstrea
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from hullscan.vulndb.records import AFFECTED, END_OF_LIFE, FIXED, UNKNOWN, WILL_NOT_FIX, AffectedEntry, Record
 from hullscan.vulndb.releases import ubuntu_namespace
@@ -50,8 +51,8 @@ def _fields(text: str) -> dict[str, str]:
     return fields
 
 
-def _status(word: str, note: str) -> tuple[dict[str, object], str] | None:
-    open_range = {"ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]}
+def _status(word: str, note: str) -> tuple[dict[str, Any], str] | None:
+    open_range: dict[str, Any] = {"ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]}
     if word == "released":
         version = note.strip()
         if not version or " " in version:
