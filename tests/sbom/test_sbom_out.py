@@ -149,3 +149,29 @@ def test_image_cyclonedx_has_vulnerabilities(sample_image: SampleImage, vulndb: 
     cli = run_cli("image", str(sample_image.layout), "--format", "cyclonedx", "--db", str(vulndb), "-q",
                   "--cache-dir", str(tmp_path / "c"))
     assert {v["id"] for v in json.loads(cli.stdout)["vulnerabilities"]} == set(vulns)
+
+
+def test_large_inventory_with_repeated_purls(sample_report: ScanReport, tmp_path: Path) -> None:
+    """Thousands of packages, the same purls in many files: unique refs, complete graph, both documents valid."""
+    from dataclasses import replace
+
+    copies = 8
+    big = replace(sample_report, packages=[replace(p, path=f"/srv/copy{i}{p.path}") for i in range(copies)
+                                           for p in sample_report.packages])
+    text = render(big)
+    validate_cyclonedx(text)
+    bom = json.loads(text)
+    libs = [c for c in bom["components"] if c["type"] == "library"]
+    assert len(libs) == len({c["bom-ref"] for c in libs}) == copies * len(sample_report.packages)
+    assert {d["ref"] for d in bom["dependencies"]} == {c["bom-ref"] for c in bom["components"]} | {"image"}
+    getrandoms = [c["bom-ref"] for c in libs if c["name"] == "getrandom"]
+    deps = {d["ref"]: d.get("dependsOn", []) for d in bom["dependencies"]}
+    for ref in getrandoms:  # each copy depends on the crates of its own Cargo.lock
+        path = next(p["value"] for p in next(c for c in libs if c["bom-ref"] == ref)["properties"] if p["name"] == "hullscan:path")
+        targets = [next(c for c in libs if c["bom-ref"] == t) for t in deps[ref]]
+        assert {c["name"] for c in targets} == {"cfg-if", "libc", "wasi"}
+        assert all(props(c)["hullscan:path"] == path for c in targets)
+    buf = io.StringIO()
+    write_spdx(big, buf)
+    (tmp_path / "big.spdx.json").write_text(buf.getvalue())
+    validate_spdx(tmp_path / "big.spdx.json")

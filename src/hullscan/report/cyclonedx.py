@@ -275,41 +275,59 @@ def _vulnerabilities(findings: list[Finding], refs: dict[tuple[str, str, str, st
     return out
 
 
-def build_bom(report: ScanReport) -> Bom:
+def dependency_graph(report: ScanReport) -> dict[str, list[str]]:
+    """bom-ref -> bom-refs it depends on, for the root (``image``), the OS component and every package.
+
+    The image depends on the OS component (which depends on the OS packages) and on every application package;
+    packages depend on what :func:`dependency_edges` resolves.
+    """
+    packages = sorted(report.packages, key=Package.key)
+    refs = package_refs(packages)
+    graph: dict[str, list[str]] = {ref: [] for ref in refs}
+    for i, targets in dependency_edges(packages).items():
+        graph[refs[i]] = [refs[j] for j in targets]
+    os_refs = [r for p, r in zip(packages, refs) if p.is_os]
+    app_refs = [r for p, r in zip(packages, refs) if not p.is_os]
+    if report.os is not None:
+        graph[_os_ref(report)] = os_refs
+        graph["image"] = [_os_ref(report)] + app_refs
+    else:
+        graph["image"] = os_refs + app_refs
+    return graph
+
+
+def _os_ref(report: ScanReport) -> str:
+    assert report.os is not None
+    return f"os:{report.os.id}@{report.os.version_id}"
+
+
+def build_bom(report: ScanReport, with_dependencies: bool = True) -> Bom:
     """The CycloneDX model of a scan report (with the vulnerability findings it holds)."""
     from cyclonedx.model import Property
     from cyclonedx.model.bom import Bom, BomMetaData
+    from cyclonedx.model.bom_ref import BomRef
     from cyclonedx.model.component import Component, ComponentType
+    from cyclonedx.model.dependency import Dependency
 
     packages = sorted(report.packages, key=Package.key)
     refs = package_refs(packages)
-    components = [_component(p, r) for p, r in zip(packages, refs)]
     root = _root(report)
     bom = Bom(serial_number=document_id(report), metadata=BomMetaData(component=root, timestamp=document_time(report)))
     bom.metadata.tools.components.add(Component(type=ComponentType.APPLICATION, name="hullscan", version=__version__))
-    os_component = None
     if report.os is not None:
-        os_component = Component(
+        bom.components.add(Component(
             type=ComponentType.OPERATING_SYSTEM,
             name=report.os.id,
             version=report.os.version_id or report.os.codename or None,
-            bom_ref=f"os:{report.os.id}@{report.os.version_id}",
+            bom_ref=_os_ref(report),
             description=report.os.pretty_name or None,
             properties=[Property(name=PROPERTY_PREFIX + "os:codename", value=report.os.codename)] if report.os.codename else [],
-        )
-        bom.components.add(os_component)
-    for comp in components:
-        bom.components.add(comp)
-    edges = dependency_edges(packages)
-    for i, targets in edges.items():
-        bom.register_dependency(components[i], [components[j] for j in targets])
-    os_children = [c for p, c in zip(packages, components) if p.is_os]
-    app_children = [c for p, c in zip(packages, components) if not p.is_os]
-    if os_component is not None:
-        bom.register_dependency(os_component, os_children)
-        bom.register_dependency(root, [os_component] + app_children)
-    else:
-        bom.register_dependency(root, os_children + app_children)
+        ))
+    for pkg, ref in zip(packages, refs):
+        bom.components.add(_component(pkg, ref))
+    if with_dependencies:  # built in one pass: Bom.register_dependency scans every entry per call (quadratic)
+        for ref, targets in dependency_graph(report).items():
+            bom.dependencies.add(Dependency(ref=BomRef(ref), dependencies=[Dependency(ref=BomRef(t)) for t in targets]))
     key_to_ref = {(p.ecosystem, p.name, p.version, p.path): r for p, r in zip(packages, refs)}
     by_purl = {p.purl: r for p, r in zip(packages, refs) if p.purl}
     for vuln in _vulnerabilities(report.findings, key_to_ref, by_purl):
@@ -318,10 +336,30 @@ def build_bom(report: ScanReport) -> Bom:
 
 
 def render(report: ScanReport) -> str:
-    """CycloneDX 1.6 JSON text."""
-    from cyclonedx.output.json import JsonV1Dot6
+    """CycloneDX 1.6 JSON text.
 
-    return JsonV1Dot6(build_bom(report)).output_as_string(indent=2)
+    Components, metadata and vulnerabilities are serialised by cyclonedx-python-lib; the ``dependencies`` array
+    is written from :func:`dependency_graph` directly, because the library's sorted dependency sets (and its
+    ``Bom.validate()`` pass) cost O(components^2): 14 s instead of 1 s at 3,500 packages. The tests validate
+    the whole output against the official 1.6 schema.
+    """
+    import json
+
+    try:
+        from cyclonedx.output.json import BomRefDiscriminator
+        from cyclonedx.schema.schema import SchemaVersion1Dot6
+    except ImportError:  # an older cyclonedx-python-lib: the library's own (slower) path
+        from cyclonedx.output.json import JsonV1Dot6
+
+        return JsonV1Dot6(build_bom(report)).output_as_string(indent=2)
+    bom = build_bom(report, with_dependencies=False)
+    with BomRefDiscriminator.from_bom(bom):
+        data = json.loads(bom.as_json(view_=SchemaVersion1Dot6))  # type: ignore[attr-defined]
+    data.pop("dependencies", None)
+    data["dependencies"] = [{"ref": ref, "dependsOn": sorted(targets)} if targets else {"ref": ref}
+                            for ref, targets in sorted(dependency_graph(report).items())]
+    core = {"$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json", "bomFormat": "CycloneDX", "specVersion": "1.6"}
+    return json.dumps({**core, **data}, indent=2)
 
 
 def write(report: ScanReport, out: TextIO) -> None:

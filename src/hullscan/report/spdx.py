@@ -113,8 +113,13 @@ def build_document(report: ScanReport) -> Document:
 
 
 def write(report: ScanReport, out: TextIO) -> None:
-    """Write the report as SPDX 2.3 JSON (validated by spdx-tools while writing)."""
+    """Write the report as SPDX 2.3 JSON.
+
+    spdx-tools' validation pass is skipped here: it costs O(packages x relationships) (about 25 s for 1,800
+    packages) and checks what :func:`build_document` guarantees by construction; the tests run the full
+    validator on the output.
+    """
     from spdx_tools.spdx.writer.json.json_writer import write_document_to_stream
 
-    write_document_to_stream(build_document(report), out, validate=True)
+    write_document_to_stream(build_document(report), out, validate=False)
     out.write("\n")
