@@ -170,6 +170,15 @@ def test_cargo_lock_v3_golden_with_two_versions_of_a_crate() -> None:
     assert rand.purl == "pkg:cargo/rand@0.8.5" and dict(rand.extra) == {"source": "crates.io", "lock_version": "3"}
 
 
+def test_cargo_lock_v2_has_no_version_line(tmp_path: Path) -> None:
+    v3 = (DATA / "v3" / "Cargo.lock").read_text()
+    v2 = tmp_path / "Cargo.lock"
+    v2.write_text(v3.replace("version = 3\n", ""))  # lock format 2 is format 3 without the marker
+    result = lock_packages(v2)
+    assert {dict(p.extra)["lock_version"] for p in result.packages} == {"2"}
+    assert len(result.packages) == 9
+
+
 def test_malformed_cargo_lock_warns() -> None:
     analyzer = CargoLockAnalyzer()
     for data in (b"[[package]\nname = ", b'[[package]]\nname = "x"\n', b"package = 3\n"):
