@@ -4,6 +4,7 @@ source replacement, status; ``db update`` against a mirror served on 127.0.0.1; 
 from __future__ import annotations
 
 import hashlib
+import os
 import http.server
 import json
 import sqlite3
@@ -215,3 +216,34 @@ def test_db_cli(tmp_path: Path) -> None:
     assert "Traceback" not in missing.stderr
     bad = hullscan("db", "import", "--db", str(db), str(tmp_path / "nowhere"))
     assert bad.returncode == 2 and "nowhere: no such file or folder" in bad.stderr
+
+
+def test_db_update_cli_from_folder_mirror(tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    write_osv_zip(mirror / "PyPI" / "all.zip", PYPI)
+    (mirror / "debian-tracker").mkdir()
+    (mirror / "debian-tracker" / "json").write_text(json.dumps(DEBIAN_TRACKER))
+    db = tmp_path / "vuln.db"
+    code = "import sys; from hullscan.cli import main; sys.argv[0] = 'hullscan'; main()"
+    env = {**os.environ, "HULLSCAN_DB_SOURCES": str(mirror), "HULLSCAN_DB": str(db)}
+    done = subprocess.run([sys.executable, "-c", code, "db", "update", "-q"], capture_output=True, text=True,
+                          timeout=120, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "osv:PyPI: 2 records" in done.stdout and "debian-tracker: 7 records" in done.stdout
+    assert "osv:Go: skipped (" in done.stdout and "no such file or folder" in done.stdout
+    again = subprocess.run([sys.executable, "-c", code, "db", "update", "-q"], capture_output=True, text=True,
+                           timeout=120, env=env, check=False)
+    assert "osv:PyPI: unchanged (2 records kept)" in again.stdout
+    # a document gone from the mirror: its previous data is kept, not silently dropped
+    (mirror / "debian-tracker" / "json").unlink()
+    partial = subprocess.run([sys.executable, "-c", code, "db", "update", "-q"], capture_output=True, text=True,
+                             timeout=120, env=env, check=False)
+    assert partial.returncode == 0, partial.stderr
+    assert "debian-tracker: not found, 7 records kept from the previous database" in partial.stdout
+    fresh = tmp_path / "fresh.db"
+    empty_env = {**env, "HULLSCAN_DB_SOURCES": str(tmp_path / "empty-mirror"), "HULLSCAN_DB": str(fresh)}
+    (tmp_path / "empty-mirror").mkdir()
+    empty = subprocess.run([sys.executable, "-c", code, "db", "update", "-q"], capture_output=True, text=True,
+                           timeout=120, env=empty_env, check=False)
+    assert empty.returncode == 2 and "no vulnerability source could be fetched" in empty.stderr
+    assert not fresh.exists()

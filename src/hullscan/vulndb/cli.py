@@ -52,9 +52,11 @@ def _print_outcomes(outcomes: list[Outcome], db: Path) -> None:
             print(f"{o.name}: {o.records} records")
         elif o.status == "unchanged":
             print(f"{o.name}: unchanged ({o.records} records kept)")
+        elif o.status == "kept":
+            print(f"{o.name}: not found, {o.records} records kept from the previous database ({o.message})")
         else:
             print(f"{o.name}: skipped ({o.message})")
-    total = sum(o.records for o in outcomes if o.status in ("imported", "unchanged"))
+    total = sum(o.records for o in outcomes if o.status in ("imported", "unchanged", "kept"))
     print(f"database {db}: {total} records from {sum(o.status != 'skipped' for o in outcomes)} source(s) written")
 
 

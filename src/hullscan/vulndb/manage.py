@@ -49,7 +49,9 @@ class SourceSpec:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one source: ``imported``, ``unchanged`` (kept), ``skipped`` (optional, missing)."""
+    """What happened to one source: ``imported``, ``unchanged`` (same fingerprint: copied from the previous
+    database), ``kept`` (optional source missing from the mirror: previous data copied), ``skipped``
+    (optional, missing, nothing to keep)."""
 
     name: str
     status: str
@@ -165,7 +167,10 @@ def update(db_path: Path, sources: list[SourceSpec], progress: Progress | None =
             except FeedNotFoundError as exc:
                 if not spec.optional:
                     raise
-                outcomes.append(Outcome(spec.name, "skipped", message=str(exc)))
+                if old is not None and builder.keep_source(spec.name):
+                    outcomes.append(Outcome(spec.name, "kept", old.records, f"{exc}; previous data kept"))
+                else:
+                    outcomes.append(Outcome(spec.name, "skipped", message=str(exc)))
                 continue
             if got is None:
                 builder.keep_source(spec.name)
