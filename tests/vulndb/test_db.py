@@ -4,9 +4,9 @@ source replacement, status; ``db update`` against a mirror served on 127.0.0.1; 
 from __future__ import annotations
 
 import hashlib
-import os
 import http.server
 import json
+import os
 import sqlite3
 import subprocess
 import sys
