@@ -167,6 +167,15 @@ def _cdx_components(components: Iterable[dict[str, Any]]) -> Iterable[dict[str, 
             yield from _cdx_components(comp.get("components") or ())
 
 
+def _occurrence(comp: dict[str, Any]) -> str:
+    """The first ``evidence.occurrences[].location`` of a component (CycloneDX 1.5+), or ""."""
+    evidence = comp.get("evidence")
+    occurrences = evidence.get("occurrences") if isinstance(evidence, dict) else None
+    if isinstance(occurrences, list) and occurrences and isinstance(occurrences[0], dict):
+        return str(occurrences[0].get("location", ""))
+    return ""
+
+
 def _cdx_props(comp: dict[str, Any]) -> dict[str, str]:
     props: dict[str, str] = {}
     for prop in comp.get("properties") or ():
@@ -200,7 +209,7 @@ def read_cyclonedx(data: dict[str, Any], fmt: str = "cyclonedx-json") -> SbomDoc
             continue
         try:
             display = "/".join(str(x) for x in (comp.get("group"), comp.get("name")) if x)
-            pkg, distro = package_from_purl(str(purl), _cdx_props(comp), display_name=display)
+            pkg, distro = package_from_purl(str(purl), _cdx_props(comp), _occurrence(comp), display_name=display)
         except ValueError as exc:
             doc.warnings.append(ScanWarning("malformed-sbom", f"component {comp.get('name', '?')}: bad purl {purl!r}: {exc}"))
             continue

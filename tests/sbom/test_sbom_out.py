@@ -70,6 +70,7 @@ def test_cyclonedx_validates_and_describes_the_image(sample_report: ScanReport) 
     assert p["hullscan:path"] == "/usr/share/java/commons-lang3-3.12.0.jar"
     assert p["hullscan:layer"] == sample_report.layers[1].diff_id
     assert p["hullscan:ecosystem"] == "Maven" and p["hullscan:found_by"] == "lang/java-archive"
+    assert lang3["evidence"]["occurrences"] == [{"location": "/usr/share/java/commons-lang3-3.12.0.jar"}]
     cargo = next(c for c in libs if c["name"] == "rand")
     assert props(cargo)["hullscan:installed"] == "false"
 

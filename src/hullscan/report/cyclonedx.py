@@ -1,5 +1,6 @@
 """CycloneDX 1.6 JSON: the image as ``metadata.component`` (type ``container``), the OS as an
-``operating-system`` component, every package as a ``library`` with its purl, layer and path as properties,
+``operating-system`` component, every package as a ``library`` with its purl, layer and path as properties
+(the path also as the standard ``evidence.occurrences`` location),
 dependency relations where known, and the vulnerability findings in ``vulnerabilities`` (VEX: id, source,
 CVSS ratings, ``affects`` -> the package's ``bom-ref``).
 
@@ -155,6 +156,7 @@ def _datetime(text: str) -> datetime | None:
 def _component(pkg: Package, ref: str) -> Component:
     from cyclonedx.model import Property
     from cyclonedx.model.component import Component, ComponentType
+    from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
     from cyclonedx.model.license import DisjunctiveLicense
     from packageurl import PackageURL
 
@@ -171,6 +173,7 @@ def _component(pkg: Package, ref: str) -> Component:
         purl=purl,
         licenses=[DisjunctiveLicense(name=lic) for lic in pkg.licenses],
         properties=[Property(name=k, value=v) for k, v in package_properties(pkg)],
+        evidence=ComponentEvidence(occurrences=[Occurrence(location=pkg.path)]) if pkg.path else None,
     )
 
 
