@@ -132,7 +132,7 @@ def buildinfo_packages(info: GoBuildInfo, file: FileInput, found_by: str) -> lis
             else:
                 version = DEVEL
                 extra += (("version_note", "(devel): built from a source tree without a module version"),)
-        depends = tuple(sorted({p.name for p in packages}))
+        depends = tuple(sorted({p.name for p in packages}))  # build info does not tell direct from indirect
         packages.append(make(name, version, extra + toolchain + main_path + settings, depends))
     return sorted(packages, key=Package.key)
 
