@@ -377,6 +377,8 @@ def _spdx_tag_value(path: Path) -> dict[str, Any]:
         document = tagvalue_parser.parse_from_file(str(path))
     except SPDXParsingError as exc:
         raise InputError(f"{path}: not a valid SPDX tag-value document: {'; '.join(exc.get_messages())[:300]}") from None
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:  # parser failures outside its own error type
+        raise InputError(f"{path}: not a valid SPDX tag-value document: {type(exc).__name__}: {exc}") from None
     data: dict[str, Any] = DocumentConverter().convert(document)
     return data
 
