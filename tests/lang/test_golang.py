@@ -23,6 +23,7 @@ from hullscan.analyzers.lang.golang import GoBinaryAnalyzer, GoModAnalyzer, ldfl
 from hullscan.model import FileInfo
 
 DATA = Path(__file__).parent.parent / "data" / "lang" / "go"
+GOMOD_DIR = DATA / "gomod-cmd" / "root" / "usr" / "src" / "cmd"
 LAYER = "sha256:" + "ab" * 32
 DOCKER_REGISTRY = Path("/usr/bin/docker-registry")
 GO = shutil.which("go")
@@ -299,7 +300,7 @@ def test_garbage_elf_and_truncated_go_binary_warn(hello_binary: Path) -> None:
 
 
 def test_go_mod_golden() -> None:
-    path = DATA / "cmd" / "go.mod"
+    path = GOMOD_DIR / "go.mod"
     result = GoModAnalyzer().analyze(FileInput.from_bytes("/src/cmd/go.mod", path.read_bytes(), layer=LAYER))
     assert result is not None and not result.warnings
     got = [(p.name, p.version, dict(p.extra).get("indirect", "")) for p in result.packages]
@@ -334,7 +335,7 @@ def test_go_mod_replace_directives() -> None:
 
 
 def test_go_sum_golden() -> None:
-    path = DATA / "cmd" / "go.sum"
+    path = GOMOD_DIR / "go.sum"
     result = GoModAnalyzer().analyze(FileInput.from_bytes("/src/cmd/go.sum", path.read_bytes(), layer=LAYER))
     assert result is not None and not result.warnings
     assert len(result.packages) == 9
@@ -360,7 +361,7 @@ def test_end_to_end_scan(hello_binary: Path, tmp_path: Path) -> None:
     image.add_layer({"usr/local/bin/hello": F(hello_binary.read_bytes(), mode=0o755),
                      "usr/local/bin/broken": F(garbage, mode=0o755),
                      "usr/local/bin/notes.txt": F(hello_binary.read_bytes(), mode=0o644)})  # not executable: not read
-    image.add_layer({"src/go.mod": (DATA / "cmd" / "go.mod").read_bytes()})
+    image.add_layer({"src/go.mod": (GOMOD_DIR / "go.mod").read_bytes()})
     image.write_oci_layout(tmp_path / "layout")
     report = scan(str(tmp_path / "layout"), ScanOptions(scanners=frozenset(), use_cache=False, cache_dir=tmp_path / "c"))
     go = {(p.name, p.version, p.path, p.installed) for p in report.packages if p.ecosystem == "Go"}
@@ -413,3 +414,11 @@ def test_mutated_headers_never_raise(hello_binary: Path) -> None:
         assert result is None or all(w.path == "/bin/x" for w in result.warnings)
 
     check()
+
+
+def test_go_mod_and_sum_golden_case() -> None:
+    """The go.mod/go.sum pair of Go's own cmd module: every field of every package against want.json."""
+    from tests.lang._golden import check_case
+
+    got = check_case(GoModAnalyzer(), "go", "gomod-cmd")
+    assert got["wanted"] == ["/usr/src/cmd/go.mod", "/usr/src/cmd/go.sum"] and not got["warnings"]

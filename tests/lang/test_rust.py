@@ -16,6 +16,8 @@ from hullscan.analyzers.lang.rust import CargoLockAnalyzer, RustBinaryAnalyzer
 from hullscan.model import AnalysisResult
 
 DATA = Path(__file__).parent.parent / "data" / "lang" / "rust"
+LOCK_V1 = DATA / "lock-v1" / "root" / "app" / "Cargo.lock"
+LOCK_V3 = DATA / "lock-v3" / "root" / "app" / "Cargo.lock"
 LAYER = "sha256:" + "ef" * 32
 CARGO = shutil.which("cargo") or (str(Path.home() / ".cargo/bin/cargo") if (Path.home() / ".cargo/bin/cargo").exists() else None)
 OBJCOPY = shutil.which("objcopy")
@@ -146,7 +148,7 @@ def test_cargo_lock_v4_from_real_cargo(workspace: Path) -> None:
 
 
 def test_cargo_lock_v1_golden() -> None:
-    result = lock_packages(DATA / "v1" / "Cargo.lock")
+    result = lock_packages(LOCK_V1)
     got = {(p.name, p.version, p.depends, dict(p.extra)["source"], dict(p.extra)["lock_version"]) for p in result.packages}
     assert got == {
         ("adler32", "1.0.4", (), "crates.io", "1"),
@@ -158,7 +160,7 @@ def test_cargo_lock_v1_golden() -> None:
 
 
 def test_cargo_lock_v3_golden_with_two_versions_of_a_crate() -> None:
-    result = lock_packages(DATA / "v3" / "Cargo.lock")
+    result = lock_packages(LOCK_V3)
     names = [(p.name, p.version) for p in result.packages]
     assert ("time", "0.1.45") in names and ("time", "0.3.20") in names and len(names) == 9
     toolbox = next(p for p in result.packages if p.name == "toolbox")
@@ -171,7 +173,7 @@ def test_cargo_lock_v3_golden_with_two_versions_of_a_crate() -> None:
 
 
 def test_cargo_lock_v2_has_no_version_line(tmp_path: Path) -> None:
-    v3 = (DATA / "v3" / "Cargo.lock").read_text()
+    v3 = (LOCK_V3).read_text()
     v2 = tmp_path / "Cargo.lock"
     v2.write_text(v3.replace("version = 3\n", ""))  # lock format 2 is format 3 without the marker
     result = lock_packages(v2)
@@ -195,7 +197,7 @@ def test_end_to_end_scan(workspace: Path, tmp_path: Path) -> None:
     binary = audited(workspace, CRATES_AUDIT, "demo-e2e")
     image = ImageBuilder()
     image.add_layer({"usr/bin/demo": F(binary.read_bytes(), mode=0o755),
-                     "srv/Cargo.lock": (DATA / "v1" / "Cargo.lock").read_bytes(),
+                     "srv/Cargo.lock": (LOCK_V1).read_bytes(),
                      "srv/broken/Cargo.lock": b"[[package]\n"})
     image.write_oci_layout(tmp_path / "layout")
     report = scan(str(tmp_path / "layout"), ScanOptions(scanners=frozenset(), use_cache=False, cache_dir=tmp_path / "c"))
@@ -204,3 +206,12 @@ def test_end_to_end_scan(workspace: Path, tmp_path: Path) -> None:
     assert ("flate2", "1.0.13", "/srv/Cargo.lock", False) in crates
     assert len(crates) == 10
     assert any(w.path == "/srv/broken/Cargo.lock" and w.code == "malformed-file" for w in report.warnings)
+
+
+@pytest.mark.parametrize("case", ["lock-v1", "lock-v3"])
+def test_cargo_lock_golden_cases(case: str) -> None:
+    """Every field of every package against want.json (``HULLSCAN_UPDATE_GOLDEN=1`` rewrites it)."""
+    from tests.lang._golden import check_case
+
+    got = check_case(CargoLockAnalyzer(), "rust", case)
+    assert got["wanted"] == ["/app/Cargo.lock"] and not got["warnings"] and got["packages"]

@@ -66,8 +66,8 @@ def sample_image(tmp_path_factory: pytest.TempPathFactory) -> SampleImage:
         {
             **{f"usr/share/java/{jar.name}": jar.read_bytes() for jar in JARS},
             "usr/bin/docker-registry": F(GO_BINARY.read_bytes(), mode=0o755),
-            "app/Cargo.lock": (ROOT / "tests/data/lang/rust/v3/Cargo.lock").read_text(),
-            "app/go.mod": (ROOT / "tests/data/lang/go/cmd/go.mod").read_text(),
+            "app/Cargo.lock": (ROOT / "tests/data/lang/rust/lock-v3/root/app/Cargo.lock").read_text(),
+            "app/go.mod": (ROOT / "tests/data/lang/go/gomod-cmd/root/usr/src/cmd/go.mod").read_text(),
         },
         created_by="applications",
     )
