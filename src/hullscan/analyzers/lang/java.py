@@ -40,6 +40,9 @@ ARCHIVE_SUFFIXES = (".jar", ".war", ".ear", ".jpi", ".hpi")
 _SUFFIXES = frozenset(ARCHIVE_SUFFIXES)
 _FILENAME_VERSION = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+?)-(?P<version>\d[\w.\-+]*)$")
 _METADATA_CAP = 4 * 1024 * 1024  # largest pom.properties / pom.xml / MANIFEST.MF read
+#: everything zipfile raises on damaged input (bad headers, bad CRC, truncated deflate streams, odd methods)
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, struct.error,
+               IndexError, KeyError, OverflowError)
 
 
 @dataclass(frozen=True)
@@ -294,14 +297,16 @@ class JavaArchiveAnalyzer(Analyzer):
                         continue
                     try:
                         data = reader.read(info, self.limits.max_nested_bytes)
-                    except (ArchiveLimitError, zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+                    except ArchiveLimitError as exc:
                         budget.warnings.append(f"{nested_label}: {exc}")
+                        continue
+                    except _ZIP_ERRORS as exc:
+                        budget.warnings.append(f"{nested_label}: cannot be read ({type(exc).__name__}: {exc})")
                         continue
                     self._walk(file, io.BytesIO(data), nested_label, depth + 1, budget, out)
         except ArchiveLimitError as exc:
             budget.warnings.append(str(exc))
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, struct.error,
-                IndexError, KeyError, OverflowError) as exc:
+        except _ZIP_ERRORS as exc:
             budget.warnings.append(f"{label}: truncated or corrupt archive ({type(exc).__name__}: {exc})")
 
     def _package(self, file: FileInput, coords: Coordinates, label: str) -> Package:
