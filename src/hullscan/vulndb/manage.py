@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import yaml
 
-from hullscan.errors import FeedError, InputError
+from hullscan.errors import FeedError, HullscanError, InputError
 from hullscan.vulndb.db import Builder, read_sources
 from hullscan.vulndb.feeds import FEEDS
 from hullscan.vulndb.feeds.discover import Unit, discover
@@ -59,15 +59,24 @@ class Outcome:
     message: str = ""
 
 
-def _counting(records: Iterable[Record], name: str, progress: Progress | None) -> Iterator[Record]:
-    for n, rec in enumerate(records, 1):
-        if progress is not None and n % 500 == 0:
-            progress(name, n, False)
-        yield rec
+def _counting(unit: Unit, progress: Progress | None) -> Iterator[Record]:
+    """Pass records through, reporting progress; anything but a HullscanError becomes a FeedError naming the input."""
+    n = 0
+    try:
+        for rec in unit.load():
+            n += 1
+            if progress is not None and n % 500 == 0:
+                progress(unit.name, n, False)
+            yield rec
+    except HullscanError:
+        raise
+    except Exception as exc:  # a parser bug on odd input must still end as one clear line
+        raise FeedError(f"{unit.location}: malformed {unit.feed} data after {n} records "
+                        f"({exc.__class__.__name__}: {exc})") from exc
 
 
 def _store(builder: Builder, unit: Unit, location: str, fingerprint: str, progress: Progress | None) -> Outcome:
-    count = builder.replace_source(unit.name, unit.feed, location, _counting(unit.load(), unit.name, progress),
+    count = builder.replace_source(unit.name, unit.feed, location, _counting(unit, progress),
                                    fingerprint or unit.fingerprint)
     if progress is not None:
         progress(unit.name, count, True)

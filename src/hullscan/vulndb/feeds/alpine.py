@@ -37,13 +37,16 @@ def records(doc: Any) -> Iterator[Record]:
     if not isinstance(packages, list):
         raise FeedError(f"Alpine secdb {doc['distroversion']}: packages is not a list")
     namespace = f"Alpine:{doc['distroversion']}"
+    if not isinstance(doc["distroversion"], str):
+        raise FeedError(f"Alpine secdb: distroversion {doc['distroversion']!r} is not a string")
     by_id: dict[str, tuple[set[str], dict[str, AffectedEntry]]] = {}
     for item in packages:
         pkg = item.get("pkg") if isinstance(item, dict) else None
         if not isinstance(pkg, dict) or not pkg.get("name"):
             continue
         name = str(pkg["name"])
-        for fixed, ids in (pkg.get("secfixes") or {}).items():
+        secfixes = pkg.get("secfixes")
+        for fixed, ids in secfixes.items() if isinstance(secfixes, dict) else ():
             fixed = str(fixed).strip()
             if fixed in ("0", "") or not isinstance(ids, list):
                 continue
@@ -65,5 +68,10 @@ def records(doc: Any) -> Iterator[Record]:
 
 
 def parse(data: bytes, origin: str = "") -> list[Record]:
-    """Parse a secdb JSON/YAML document (pure)."""
-    return list(records(loads(data, origin)))
+    """Parse a secdb JSON/YAML document (pure); FeedError naming ``origin`` on a malformed document."""
+    try:
+        return list(records(loads(data, origin)))
+    except FeedError as exc:
+        if origin and origin not in str(exc):
+            raise FeedError(f"{origin}: {exc}") from None
+        raise

@@ -73,18 +73,20 @@ def records(doc: Any) -> Iterator[Record]:
         for cve, info in cves.items():
             if not isinstance(info, dict):
                 continue
+            cve = str(cve)
             entries = by_cve.setdefault(cve, [])
             if not descriptions.get(cve):
                 descriptions[cve] = str(info.get("description") or "")
-            for codename, rel in (info.get("releases") or {}).items():
-                namespace = debian_namespace(codename)
+            releases = info.get("releases")
+            for codename, rel in releases.items() if isinstance(releases, dict) else ():
+                namespace = debian_namespace(str(codename))
                 if not namespace or not isinstance(rel, dict):
                     continue
                 made = _release_entry(rel)
                 if made is None:
                     continue
                 entry, status = made
-                entries.append(AffectedEntry(namespace, package, entry, status, _urgency(rel.get("urgency"))))
+                entries.append(AffectedEntry(namespace, str(package), entry, status, _urgency(rel.get("urgency"))))
     for cve in sorted(by_cve):
         yield Record(
             id=cve, source=SOURCE, details=descriptions[cve].strip(), affected=tuple(by_cve[cve]), native=True,
@@ -99,4 +101,6 @@ def parse(data: bytes, origin: str = "") -> list[Record]:
         doc = json.loads(data)
     except ValueError as exc:
         raise FeedError(f"{origin or 'Debian tracker JSON'}: not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise FeedError(f"{origin or 'Debian tracker JSON'}: top level is not an object")
     return list(records(doc))

@@ -128,6 +128,9 @@ def _single(path: Path, name: str | None, found: Discovery, loose_osv: list[Path
         if path.suffix in (".yaml", ".yml") and path.with_suffix(".json").is_file():
             return  # the .json beside it is the same document
         doc = osv.loads(path.read_bytes(), str(path))
+        if not isinstance(doc, dict):
+            found.skipped.append((str(path), "not a recognised feed document"))
+            return
         source = name or alpine.source_name(doc)
         found.units.append(Unit(source, alpine.NAME, str(path), _sha256_file(path), 1,
                                 lambda: alpine.records(doc)))

@@ -66,7 +66,8 @@ def records_in(doc: Any) -> list[dict[str, Any]]:
 
 
 def parse(data: bytes, origin: str = "", source: str = "osv") -> list[Record]:
-    """Parse one JSON/YAML document into records (pure). Raises FeedError on undecodable input."""
+    """Parse one JSON/YAML document into records (pure). Raises FeedError on undecodable input; fields of
+    the wrong type are ignored."""
     return [to_record(doc, source) for doc in records_in(loads(data, origin))]
 
 
@@ -74,20 +75,25 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ("" if value is None else str(value))
 
 
+def _list(value: Any) -> list[Any]:
+    """``value`` when it is a list, else empty (malformed input is ignored field by field)."""
+    return value if isinstance(value, list) else []
+
+
 def _entry(aff: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The stored form of one ``affected`` object and its fix status."""
     ranges = []
     has_fix = False
-    for rng in aff.get("ranges") or ():
+    for rng in _list(aff.get("ranges")):
         if not isinstance(rng, dict) or _str(rng.get("type")).upper() not in _MATCHABLE_RANGES:
             continue
-        events = [e for e in rng.get("events") or () if isinstance(e, dict)]
+        events = [e for e in _list(rng.get("events")) if isinstance(e, dict)]
         has_fix = has_fix or any("fixed" in e for e in events)
         ranges.append({"type": _str(rng.get("type")).upper(), "events": events})
     entry: dict[str, Any] = {}
     if ranges:
         entry["ranges"] = ranges
-    versions = [_str(v) for v in aff.get("versions") or () if v is not None]
+    versions = [_str(v) for v in _list(aff.get("versions")) if v is not None]
     if versions:
         entry["versions"] = versions
     return entry, FIXED if has_fix else AFFECTED
@@ -105,7 +111,7 @@ def to_record(doc: dict[str, Any], source: str = "osv") -> Record:
     """One OSV record dict as a :class:`Record`."""
     vectors: list[str] = []
     word, word_source = "", ""
-    for sev in doc.get("severity") or ():
+    for sev in _list(doc.get("severity")):
         if not isinstance(sev, dict):
             continue
         kind, score = _str(sev.get("type")).upper(), _str(sev.get("score")).strip()
@@ -119,7 +125,7 @@ def to_record(doc: dict[str, Any], source: str = "osv") -> Record:
     latest: dict[str, Any] = dbs["latest_event"] if isinstance(dbs.get("latest_event"), dict) else {}
     latest_type = _str(latest.get("type"))
     affected = []
-    for aff in doc.get("affected") or ():
+    for aff in _list(doc.get("affected")):
         if not isinstance(aff, dict) or not isinstance(aff.get("package"), dict):
             continue
         eco, name = _str(aff["package"].get("ecosystem")), _str(aff["package"].get("name"))
@@ -130,19 +136,19 @@ def to_record(doc: dict[str, Any], source: str = "osv") -> Record:
             status = WILL_NOT_FIX
         spec: dict[str, Any] = aff["ecosystem_specific"] if isinstance(aff.get("ecosystem_specific"), dict) else {}
         pkg_sev = _severity_word(spec.get("severity") or spec.get("urgency"))
-        for sev in aff.get("severity") or ():
+        for sev in _list(aff.get("severity")):
             if isinstance(sev, dict) and _str(sev.get("type")).upper() in _CVSS_TYPES and sev.get("score"):
                 vectors.append(_str(sev["score"]).strip())
         affected.append(AffectedEntry(eco, name, entry, status, pkg_sev))
-    aliases = [_str(a) for a in list(doc.get("aliases") or ()) + list(doc.get("upstream") or ()) if a]
+    aliases = [_str(a) for a in _list(doc.get("aliases")) + _list(doc.get("upstream")) if a]
     if any(_is_distro(a.namespace) for a in affected):
         # distro errata (ALSA, RLSA, SUSE...) list the CVEs they fix under "related"
-        aliases += [_str(r) for r in doc.get("related") or () if _str(r).startswith("CVE-")]
+        aliases += [_str(r) for r in _list(doc.get("related")) if _str(r).startswith("CVE-")]
     if not word:
         m = _ERRATA_SEVERITY.match(_str(doc.get("summary")))
         if m and affected and all(_is_distro(a.namespace) for a in affected):
             word, word_source = m.group(1), source
-    refs = [_str(r.get("url")) for r in doc.get("references") or () if isinstance(r, dict) and r.get("url")]
+    refs = [_str(r.get("url")) for r in _list(doc.get("references")) if isinstance(r, dict) and r.get("url")]
     return Record(
         id=_str(doc.get("id")),
         source=source,
