@@ -222,7 +222,7 @@ class GoBuildInfo:
     settings: tuple[tuple[str, str], ...] = ()
 
 
-def _uvarint(data: bytes, pos: int) -> tuple[int, int]:
+def _uvarint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
     value = shift = 0
     while True:
         if pos >= len(data) or shift > 63:
@@ -235,18 +235,18 @@ def _uvarint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _find_blob(exe: Executable) -> bytes | None:
-    """The bytes starting at the build info header (from ``.go.buildinfo`` or a 16-aligned scan)."""
+def _find_blob(exe: Executable) -> memoryview | None:
+    """A view from the build info header on (``.go.buildinfo`` or a 16-aligned scan); a view, not a copy of the tail."""
     section = exe.section(".go.buildinfo", "__go_buildinfo")
     if section is not None and section.startswith(BUILDINFO_MAGIC):
         start = next(s.offset for s in exe.sections if s.name in (".go.buildinfo", "__go_buildinfo"))
-        return exe.data[start:]
+        return memoryview(exe.data)[start:]
     data = exe.data
     pos = data.find(BUILDINFO_MAGIC)
     while pos >= 0:
         # the blob is 16-aligned in memory; file offsets of data sections keep that alignment in practice
         if pos % _ALIGN == 0 and len(data) - pos >= _HEADER_SIZE and data[pos + 14] in (4, 8):
-            return data[pos:]
+            return memoryview(data)[pos:]
         pos = data.find(BUILDINFO_MAGIC, pos + 1)
     return None
 
@@ -268,9 +268,9 @@ def _read_go_buildinfo(exe: Executable) -> GoBuildInfo | None:
     ptr_size, flags = blob[14], blob[15]
     if flags & 2:
         vlen, pos = _uvarint(blob, _HEADER_SIZE)
-        version = blob[pos : pos + vlen]
+        version = bytes(blob[pos : pos + vlen])
         mlen, pos = _uvarint(blob, pos + vlen)
-        modinfo = blob[pos : pos + mlen]
+        modinfo = bytes(blob[pos : pos + mlen])
         if len(version) != vlen or len(modinfo) != mlen:
             raise BinaryFormatError("truncated Go build info strings")
     else:
