@@ -51,6 +51,12 @@ def test_osv_wolfi_latest_event_and_errata_severity() -> None:
     wolfi = osv_record("CGA-1", "Wolfi", "glibc", rng({"introduced": "0"}),
                        database_specific={"latest_event": {"type": "fix-not-planned"}})
     assert osv.to_record(wolfi).affected[0].fix_status == WILL_NOT_FIX
+    untriaged = osv_record("CGA-2", "Wolfi", "glibc", rng({"introduced": "0"}),
+                           database_specific={"latest_event": {"type": "detection"}})
+    assert osv.to_record(untriaged).affected[0].fix_status == UNKNOWN
+    fixed = osv_record("CGA-3", "Wolfi", "glibc", rng({"introduced": "0"}, {"fixed": "2.39-r1"}),
+                       database_specific={"latest_event": {"type": "fixed"}})
+    assert osv.to_record(fixed).affected[0].fix_status == FIXED
     alma = osv_record("ALSA-1", "AlmaLinux:9", "kernel", rng({"introduced": "0"}, {"fixed": "1-1"}),
                       summary="Moderate: kernel update", related=["CVE-2024-9", "GHSA-x"])
     r = osv.to_record(alma)

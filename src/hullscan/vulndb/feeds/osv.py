@@ -5,7 +5,8 @@ Kept from each record: id, aliases (+ ``upstream``), summary, details, CVSS vect
 dates, ``withdrawn``, references, and every ``affected`` entry with its ``ECOSYSTEM``/``SEMVER`` ranges
 (``introduced``/``fixed``/``last_affected``/``limit``) and ``versions`` list. ``GIT`` ranges are dropped
 (they name commits, not installed versions). Wolfi's ``database_specific.latest_event`` sets the fix
-status (``fix-not-planned`` = will not fix).
+status of unfixed advisories (``fix-not-planned`` = will not fix, ``detection`` = untriaged: unknown,
+``pending-upstream-fix`` / ``true-positive-determination`` = affected).
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ from typing import Any
 import yaml
 
 from hullscan.errors import FeedError
-from hullscan.vulndb.records import AFFECTED, FIXED, WILL_NOT_FIX, AffectedEntry, Record
+from hullscan.vulndb.records import AFFECTED, FIXED, UNKNOWN, WILL_NOT_FIX, AffectedEntry, Record
 
 NAME = "osv"
 VERSION = 1
 
 _CVSS_TYPES = {"CVSS_V2", "CVSS_V3", "CVSS_V4"}
 _MATCHABLE_RANGES = {"ECOSYSTEM", "SEMVER"}
+#: Wolfi/Chainguard ``database_specific.latest_event.type`` of an advisory without a fix
+_WOLFI_STATUS = {"fix-not-planned": WILL_NOT_FIX, "detection": UNKNOWN, "pending-upstream-fix": AFFECTED,
+                 "true-positive-determination": AFFECTED}
 #: Red Hat style errata synopses start with the vendor's rating: "Important: openssl security update"
 _ERRATA_SEVERITY = re.compile(r"^(Critical|Important|Moderate|Low):\s")
 
@@ -132,8 +136,8 @@ def to_record(doc: dict[str, Any], source: str = "osv") -> Record:
         if not eco or not name:
             continue
         entry, status = _entry(aff)
-        if latest_type == "fix-not-planned" and status != FIXED:
-            status = WILL_NOT_FIX
+        if status != FIXED and latest_type in _WOLFI_STATUS:
+            status = _WOLFI_STATUS[latest_type]
         spec: dict[str, Any] = aff["ecosystem_specific"] if isinstance(aff.get("ecosystem_specific"), dict) else {}
         pkg_sev = _severity_word(spec.get("severity") or spec.get("urgency"))
         for sev in _list(aff.get("severity")):
