@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hullscan.server import whitelist
 from hullscan.server.db.models import FindingRow, Image, Meta, Task
@@ -46,6 +46,12 @@ def _pkg_key(p: dict[str, Any]) -> tuple[str, str, str, str, str]:
     return (p.get("ecosystem", ""), p.get("name", ""), p.get("version", ""), p.get("path", ""), p.get("layer", ""))
 
 
+def _ident(p: dict[str, Any]) -> tuple[Any, ...]:
+    """What matching can depend on (not the file lists, licenses or dependency names)."""
+    return (*_pkg_key(p), p.get("source_name", ""), p.get("source_version", ""), p.get("arch", ""), p.get("purl", ""),
+            p.get("module", ""), p.get("installed", True), repr(p.get("extra") or ()))
+
+
 def match_fleet(stage: Any, options: Any, inventories: dict[int, dict[str, Any]]) -> tuple[dict[int, list[Any]], dict[int, str]]:
     """Vulnerability findings of every stored inventory, matching each distinct package once per distro.
 
@@ -68,19 +74,19 @@ def match_fleet(stage: Any, options: Any, inventories: dict[int, dict[str, Any]]
     for distro_json, image_ids in groups.items():
         distro_data = json.loads(distro_json)
         distro = load(Distro, distro_data) if distro_data else None
-        uniq: dict[str, dict[str, Any]] = {}
-        by_key: dict[tuple[str, str, str, str, str], set[str]] = {}
+        uniq: dict[tuple[Any, ...], dict[str, Any]] = {}
+        by_key: dict[tuple[str, str, str, str, str], set[tuple[Any, ...]]] = {}
         members: dict[int, set[tuple[str, str, str, str, str]]] = {}
         for image_id in image_ids:
             keys = set()
             for p in inventories[image_id].get("packages") or []:
-                pj = json.dumps(p, sort_keys=True)
+                pj = _ident(p)
                 uniq.setdefault(pj, p)
                 by_key.setdefault(_pkg_key(p), set()).add(pj)
                 keys.add(_pkg_key(p))
             members[image_id] = keys
         ambiguous = {k for k, v in by_key.items() if len(v) > 1}
-        shared = [load(Package, p) for pj, p in uniq.items() if _pkg_key(p) not in ambiguous]
+        shared = [load(Package, p) for p in uniq.values() if _pkg_key(p) not in ambiguous]
         try:
             found: dict[tuple[str, ...], list[Any]] = {}
             for f in run_stage(distro, shared):
@@ -113,7 +119,10 @@ def run_rematch(rt: Runtime, task_id: int) -> None:
     options = ScanOptions(scanners=frozenset({"vuln"}), db_path=rt.vuln_db_path, cache_dir=rt.cache_dir, quiet=True)
     t0 = rt.clock()
     with rt.session() as s:
-        inventories = {i: inv for i, inv in s.execute(select(Image.id, Image.inventory).where(Image.inventory.is_not(None)))}
+        inventories: dict[int, dict[str, Any]] = {}
+        digests: dict[int, str] = {}
+        for image_id, digest, inv in s.execute(select(Image.id, Image.digest, Image.inventory).where(Image.inventory.is_not(None))):
+            inventories[image_id], digests[image_id] = inv, digest
         existing: dict[int, set[str]] = {}
         for image_id, fpr in s.execute(select(FindingRow.image_id, FindingRow.fingerprint).where(FindingRow.category == "vulnerability")):
             existing.setdefault(image_id, set()).add(fpr)
@@ -129,17 +138,15 @@ def run_rematch(rt: Runtime, task_id: int) -> None:
         batch = ids[start : start + 200]
         with rt.session() as s:
             touched = []
+            s.execute(update(Image).where(Image.id.in_(batch)).values(inventory_fingerprint=fp))
             for image_id in batch:
                 findings = results[image_id]
-                image = s.get(Image, image_id)
-                assert image is not None
-                image.inventory_fingerprint = fp
                 if {fingerprint(f) for f in findings} == existing.get(image_id, set()):
                     continue
-                added, removed = replace_findings(s, image, findings, rt.now(), categories={"vulnerability"})
+                added, removed = replace_findings(s, image_id, findings, rt.now(), categories={"vulnerability"})
                 if added or removed:
                     touched.append(image_id)
-                    changed.append({"image_id": image_id, "digest": image.digest, "gained": len(added), "lost": len(removed)})
+                    changed.append({"image_id": image_id, "digest": digests[image_id], "gained": len(added), "lost": len(removed)})
             whitelist.apply(s, rt.now(), touched)
             task = s.get(Task, task_id)
             assert task is not None

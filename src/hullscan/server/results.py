@@ -59,7 +59,7 @@ def row_values(f: Finding) -> dict[str, Any]:
 
 def replace_findings(
     session: Session,
-    image: Image,
+    image_id: int,
     findings: Iterable[Finding],
     now: datetime,
     scan_id: int | None = None,
@@ -73,7 +73,7 @@ def replace_findings(
     for f in findings:
         if categories is None or f.category.value in categories:
             wanted.setdefault(fingerprint(f), f)
-    q = select(FindingRow).where(FindingRow.image_id == image.id)
+    q = select(FindingRow).where(FindingRow.image_id == image_id)
     if categories is not None:
         q = q.where(FindingRow.category.in_(sorted(categories)))
     existing = {row.fingerprint: row for row in session.scalars(q)}
@@ -85,7 +85,7 @@ def replace_findings(
         values = row_values(f)
         row = existing.get(fp)
         if row is None:
-            session.add(FindingRow(image_id=image.id, scan_id=scan_id, fingerprint=fp, first_seen=now, last_seen=now, **values))
+            session.add(FindingRow(image_id=image_id, scan_id=scan_id, fingerprint=fp, first_seen=now, last_seen=now, **values))
             added.add(fp)
         else:
             for key, value in values.items():

@@ -226,7 +226,7 @@ def _scan_item(rt: Runtime, task_id: int, item_id: int, settings: ScanSettings) 
         else:
             store_inventory(image, report)
             image.inventory_fingerprint = _db_fingerprint(rt)
-            replace_findings(s, image, report.findings, rt.now(), scan.id)
+            replace_findings(s, image.id, report.findings, rt.now(), scan.id)
             whitelist.apply(s, rt.now(), [image.id])
             scan.summary = {"findings": len(report.findings), "packages": len(report.packages),
                             "notes": list(report.notes)[:20]}
