@@ -75,8 +75,6 @@ class Runtime:
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     scan_fn: ScanFn = _default_scan
-    #: outbound webhook sender (url, json body) -> status text; replaced in tests only by a real local server URL
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def now(self) -> datetime:
         """The clock as an aware UTC datetime."""

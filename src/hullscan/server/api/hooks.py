@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
 from hullscan.server.api.deps import RT, Operator, api_error
 from hullscan.server.pushhooks import PushError, parse_distribution, parse_harbor, resolve_quay, schedule
@@ -37,19 +38,19 @@ def _run(rt: Any, user: Any, source: str, fn: Any, body: Any) -> dict[str, Any]:
 
 @router.post("/harbor", status_code=202, summary="Harbor push webhook (PUSH_ARTIFACT)")
 async def harbor(request: Request, rt: RT, user: Operator) -> dict[str, Any]:
-    return _run(rt, user, "harbor", parse_harbor, await _body(request))
+    return await run_in_threadpool(_run, rt, user, "harbor", parse_harbor, await _body(request))
 
 
 @router.post("/quay", status_code=202, summary="Quay repository push notification")
 async def quay(request: Request, rt: RT, user: Operator) -> dict[str, Any]:
-    return _run(rt, user, "quay", lambda b: resolve_quay(rt, b), await _body(request))
+    return await run_in_threadpool(_run, rt, user, "quay", lambda b: resolve_quay(rt, b), await _body(request))
 
 
 @router.post("/gitlab", status_code=202, summary="GitLab container registry push notification (Distribution envelope)")
 async def gitlab(request: Request, rt: RT, user: Operator) -> dict[str, Any]:
-    return _run(rt, user, "gitlab", parse_distribution, await _body(request))
+    return await run_in_threadpool(_run, rt, user, "gitlab", parse_distribution, await _body(request))
 
 
 @router.post("/registry", status_code=202, summary="Distribution registry push notification")
 async def registry(request: Request, rt: RT, user: Operator) -> dict[str, Any]:
-    return _run(rt, user, "registry", parse_distribution, await _body(request))
+    return await run_in_threadpool(_run, rt, user, "registry", parse_distribution, await _body(request))
