@@ -151,6 +151,23 @@ def test_image_cyclonedx_has_vulnerabilities(sample_image: SampleImage, vulndb: 
                   "--cache-dir", str(tmp_path / "c"))
     assert {v["id"] for v in json.loads(cli.stdout)["vulnerabilities"]} == set(vulns)
 
+    # an OpenVEX statement: the image is not affected by RUSTSEC-2020-0071 through time 0.1.45
+    vex = tmp_path / "vex.json"
+    vex.write_text(json.dumps({
+        "@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/1", "author": "test",
+        "timestamp": "2026-01-01T00:00:00Z", "version": 1,
+        "statements": [{"vulnerability": {"name": "RUSTSEC-2020-0071"}, "products": [{"@id": "pkg:cargo/time@0.1.45"}],
+                        "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}],
+    }))
+    cli = run_cli("image", str(sample_image.layout), "--format", "cyclonedx", "--db", str(vulndb), "-q",
+                  "--cache-dir", str(tmp_path / "c"), "--vex", str(vex))
+    validate_cyclonedx(cli.stdout)
+    analysed = [v for v in json.loads(cli.stdout)["vulnerabilities"] if v["id"] == "RUSTSEC-2020-0071"]
+    assert len(analysed) == 1 and analysed[0]["bom-ref"].startswith("vuln:RUSTSEC-2020-0071:vex")
+    assert analysed[0]["analysis"]["state"] == "not_affected"
+    assert analysed[0]["analysis"]["justification"] == "code_not_reachable"
+    assert analysed[0]["affects"][0]["versions"] == [{"status": "unaffected", "version": "0.1.45"}]
+
 
 def test_large_inventory_with_repeated_purls(sample_report: ScanReport, tmp_path: Path) -> None:
     """Thousands of packages, the same purls in many files: unique refs, complete graph, both documents valid."""

@@ -2,7 +2,8 @@
 ``operating-system`` component, every package as a ``library`` with its purl, layer and path as properties
 (the path also as the standard ``evidence.occurrences`` location),
 dependency relations where known, and the vulnerability findings in ``vulnerabilities`` (VEX: id, source,
-CVSS ratings, ``affects`` -> the package's ``bom-ref``).
+CVSS ratings, ``affects`` -> the package's ``bom-ref``); findings an OpenVEX statement suppressed are kept there
+with their ``analysis`` (``not_affected`` + justification, or ``resolved``).
 
 Built with ``cyclonedx-python-lib`` (imported lazily: ``hullscan image`` start-up stays cheap).
 The helpers at the top (:func:`package_refs`, :func:`dependency_edges`, :func:`image_name`) are shared with
@@ -204,16 +205,67 @@ def _root(report: ScanReport) -> Component:
     )
 
 
-def _vulnerabilities(findings: list[Finding], refs: dict[tuple[str, str, str, str], str], by_purl: dict[str, str]) -> list[Any]:
+#: OpenVEX justification -> CycloneDX analysis justification
+_VEX_JUSTIFICATIONS = {
+    "component_not_present": "code_not_present",
+    "vulnerable_code_not_present": "code_not_present",
+    "vulnerable_code_not_in_execute_path": "code_not_reachable",
+    "vulnerable_code_cannot_be_controlled_by_adversary": "requires_environment",
+    "inline_mitigations_already_exist": "protected_by_mitigating_control",
+}
+
+
+def vex_analysis(reason: str) -> tuple[str, str, str] | None:
+    """(state, justification, detail) of a finding suppressed by a VEX statement (``"VEX not_affected: ..."``).
+
+    Other suppressions (ignore file, ``--severity``, ``--ignore-unfixed``) are the user's filters, not statements
+    about the image, and stay out of the document.
+    """
+    if not reason.startswith("VEX "):
+        return None
+    status, _, justification = reason[4:].partition(": ")
+    if status == "fixed":
+        return "resolved", "", reason
+    if status == "not_affected":
+        return "not_affected", _VEX_JUSTIFICATIONS.get(justification.strip(), ""), reason
+    return None
+
+
+def _vulnerabilities(report: ScanReport, refs: dict[tuple[str, str, str, str], str], by_purl: dict[str, str]) -> list[Any]:
+    """Active findings grouped by id; VEX-suppressed ones grouped by id and statement, with their analysis."""
+    groups: dict[tuple[str, tuple[str, str, str] | None], list[Finding]] = defaultdict(list)
+    for f in report.findings:
+        if f.category is Category.VULNERABILITY and f.vuln is not None:
+            groups[(f.id, None)].append(f)
+    for f, reason in report.suppressed:
+        analysis = vex_analysis(reason)
+        if analysis is not None and f.category is Category.VULNERABILITY and f.vuln is not None:
+            groups[(f.id, analysis)].append(f)
+    out = []
+    for n, ((vid, analysis), group) in enumerate(sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or ()))):
+        bom_ref = f"vuln:{vid}" if analysis is None else f"vuln:{vid}:vex:{n}"
+        vuln = _vulnerability(vid, group, refs, by_purl, bom_ref, analysis)
+        if vuln is not None:
+            out.append(vuln)
+    return out
+
+
+def _vulnerability(vid: str, group: list[Finding], refs: dict[tuple[str, str, str, str], str], by_purl: dict[str, str],
+                   bom_ref: str, analysis: tuple[str, str, str] | None) -> Any:
     from decimal import Decimal
 
     from cyclonedx.model import XsUri
-    from cyclonedx.model.impact_analysis import ImpactAnalysisAffectedStatus
+    from cyclonedx.model.impact_analysis import (
+        ImpactAnalysisAffectedStatus,
+        ImpactAnalysisJustification,
+        ImpactAnalysisState,
+    )
     from cyclonedx.model.vulnerability import (
         BomTarget,
         BomTargetVersionRange,
         Vulnerability,
         VulnerabilityAdvisory,
+        VulnerabilityAnalysis,
         VulnerabilityRating,
         VulnerabilityReference,
         VulnerabilityScoreSource,
@@ -221,61 +273,56 @@ def _vulnerabilities(findings: list[Finding], refs: dict[tuple[str, str, str, st
         VulnerabilitySource,
     )
 
-    grouped: dict[str, list[Finding]] = defaultdict(list)
-    for f in findings:
-        if f.category is Category.VULNERABILITY and f.vuln is not None:
-            grouped[f.id].append(f)
-    out = []
-    for vid in sorted(grouped):
-        group = grouped[vid]
-        first = group[0]
-        info = first.vuln
-        assert info is not None
-        source = VulnerabilitySource(name=info.data_source or "hullscan")
-        ratings = []
-        if info.cvss_score is not None or info.cvss_vector:
-            ratings.append(
-                VulnerabilityRating(
-                    source=VulnerabilitySource(name=info.severity_source or info.data_source or "hullscan"),
-                    score=Decimal(str(info.cvss_score)) if info.cvss_score is not None else None,
-                    severity=VulnerabilitySeverity(_SEVERITY[first.severity]),
-                    method=VulnerabilityScoreSource(_score_method(info.cvss_vector)),
-                    vector=info.cvss_vector or None,
-                )
-            )
-        else:
-            ratings.append(VulnerabilityRating(source=source, severity=VulnerabilitySeverity(_SEVERITY[first.severity])))
-        affects: dict[str, BomTarget] = {}
-        fixed: set[str] = set()
-        for f in group:
-            v = f.vuln
-            assert v is not None
-            ref = refs.get((v.ecosystem, v.package_name, v.installed_version, f.location.path)) or by_purl.get(v.purl)
-            if ref is None or ref in affects:
-                continue
-            fixed.update(v.fixed_versions)
-            affects[ref] = BomTarget(
-                ref=ref,
-                versions=[BomTargetVersionRange(version=v.installed_version, status=ImpactAnalysisAffectedStatus.AFFECTED)],
-            )
-        if not affects:
-            continue
-        out.append(
-            Vulnerability(
-                bom_ref=f"vuln:{vid}",
-                id=vid,
-                source=source,
-                ratings=ratings,
-                description=first.description or first.title or None,
-                recommendation=f"Upgrade to {', '.join(sorted(fixed))}" if fixed else (first.remediation or None),
-                references=[VulnerabilityReference(id=a, source=VulnerabilitySource(name=a.split("-", 1)[0])) for a in sorted(set(info.aliases))],
-                advisories=[VulnerabilityAdvisory(url=XsUri(r)) for r in info.references if r.startswith(("http://", "https://"))][:20],
-                published=_datetime(info.published),
-                updated=_datetime(info.modified),
-                affects=[affects[r] for r in sorted(affects)],
-            )
+    first = group[0]
+    info = first.vuln
+    assert info is not None
+    source = VulnerabilitySource(name=info.data_source or "hullscan")
+    severity = VulnerabilitySeverity(_SEVERITY[first.severity])
+    if info.cvss_score is not None or info.cvss_vector:
+        rating = VulnerabilityRating(
+            source=VulnerabilitySource(name=info.severity_source or info.data_source or "hullscan"),
+            score=Decimal(str(info.cvss_score)) if info.cvss_score is not None else None,
+            severity=severity,
+            method=VulnerabilityScoreSource(_score_method(info.cvss_vector)),
+            vector=info.cvss_vector or None,
         )
-    return out
+    else:
+        rating = VulnerabilityRating(source=source, severity=severity)
+    status = ImpactAnalysisAffectedStatus.AFFECTED if analysis is None else ImpactAnalysisAffectedStatus.UNAFFECTED
+    affects: dict[str, BomTarget] = {}
+    fixed: set[str] = set()
+    for f in group:
+        v = f.vuln
+        assert v is not None
+        ref = refs.get((v.ecosystem, v.package_name, v.installed_version, f.location.path)) or by_purl.get(v.purl)
+        if ref is None or ref in affects:
+            continue
+        fixed.update(v.fixed_versions)
+        affects[ref] = BomTarget(ref=ref, versions=[BomTargetVersionRange(version=v.installed_version, status=status)])
+    if not affects:
+        return None
+    vex = None
+    if analysis is not None:
+        state, justification, detail = analysis
+        vex = VulnerabilityAnalysis(
+            state=ImpactAnalysisState(state),
+            justification=ImpactAnalysisJustification(justification) if justification else None,
+            detail=detail,
+        )
+    return Vulnerability(
+        bom_ref=bom_ref,
+        id=vid,
+        source=source,
+        ratings=[rating],
+        description=first.description or first.title or None,
+        recommendation=f"Upgrade to {', '.join(sorted(fixed))}" if fixed else (first.remediation or None),
+        references=[VulnerabilityReference(id=a, source=VulnerabilitySource(name=a.split("-", 1)[0])) for a in sorted(set(info.aliases))],
+        advisories=[VulnerabilityAdvisory(url=XsUri(r)) for r in info.references if r.startswith(("http://", "https://"))][:20],
+        published=_datetime(info.published),
+        updated=_datetime(info.modified),
+        affects=[affects[r] for r in sorted(affects)],
+        analysis=vex,
+    )
 
 
 def dependency_graph(report: ScanReport) -> dict[str, list[str]]:
@@ -333,7 +380,7 @@ def build_bom(report: ScanReport, with_dependencies: bool = True) -> Bom:
             bom.dependencies.add(Dependency(ref=BomRef(ref), dependencies=[Dependency(ref=BomRef(t)) for t in targets]))
     key_to_ref = {(p.ecosystem, p.name, p.version, p.path): r for p, r in zip(packages, refs)}
     by_purl = {p.purl: r for p, r in zip(packages, refs) if p.purl}
-    for vuln in _vulnerabilities(report.findings, key_to_ref, by_purl):
+    for vuln in _vulnerabilities(report, key_to_ref, by_purl):
         bom.vulnerabilities.add(vuln)
     return bom
 
