@@ -51,9 +51,14 @@ class _Group:
         return set(self.names)
 
 
-def _cves(hit: Hit) -> list[str]:
+def _cves(hit: Hit) -> tuple[str, ...]:
     adv = hit.candidate.advisory
-    return sorted({i for i in (adv.id, *adv.aliases) if i.startswith("CVE-")})
+    return _cves_of(adv.id, adv.aliases)
+
+
+@lru_cache(maxsize=65536)
+def _cves_of(vid: str, aliases: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted({i for i in (vid, *aliases) if i.startswith("CVE-")}))
 
 
 def group_hits(hits: list[Hit], split_multi: bool = True) -> list[_Group]:
@@ -62,7 +67,9 @@ def group_hits(hits: list[Hit], split_multi: bool = True) -> list[_Group]:
     groups: dict[str, _Group] = {}
     no_cve: list[Hit] = []
     multi: list[Hit] = []
-    for hit in sorted(hits, key=lambda h: (h.candidate.advisory.id, h.candidate.advisory.source)):
+    if len(hits) > 1:
+        hits = sorted(hits, key=lambda h: (h.candidate.advisory.id, h.candidate.advisory.source))
+    for hit in hits:
         adv = hit.candidate.advisory
         cves = _cves(hit)
         if adv.id.startswith("CVE-"):
@@ -73,10 +80,16 @@ def group_hits(hits: list[Hit], split_multi: bool = True) -> list[_Group]:
             no_cve.append(hit)
         else:
             multi.append(hit)
-    for hit in no_cve:
-        adv = hit.candidate.advisory
-        target = next((g for g in groups.values() if g.names & {adv.id, *adv.aliases}), None)
-        (target or groups.setdefault(adv.id, _Group())).add(hit)
+    if no_cve:
+        by_name = {name: g for key in sorted(groups, reverse=True) for g in (groups[key],) for name in g.names}
+        for hit in no_cve:
+            adv = hit.candidate.advisory
+            target = next((by_name[n] for n in (adv.id, *adv.aliases) if n in by_name), None)
+            if target is None:
+                target = groups.setdefault(adv.id, _Group())
+            target.add(hit)
+            for name in (adv.id, *adv.aliases):
+                by_name.setdefault(name, target)
     for hit in multi:
         cves = _cves(hit)
         if split_multi or all(c in groups for c in cves):
