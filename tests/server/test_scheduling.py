@@ -150,3 +150,21 @@ def test_expired_whitelist_rule_stops_suppressing_by_itself(tmp_path: Path, regi
         assert whitelist.expire_due(s, rt.now()) == 1
         row = s.scalar(select(FindingRow).where(FindingRow.rule_id == URLLIB3_VULN))
         assert row is not None and row.suppressed_by is None
+
+
+def test_concurrent_tasks_on_the_same_images(tmp_path: Path, registry: RegistryServer, vulndb: Path) -> None:
+    from hullscan.server.tasks import InProcessQueue, create_task
+
+    for n in range(3):
+        push_image(registry, python_image(("urllib3", "1.26.4"), ("x", str(n))), f"conc/app{n}", "1")
+    rt = make_runtime(tmp_path, vulndb)
+    rid = add_registry_row(rt, registry, "conc", rate_limit=0)
+    run(rt, "sync", {"registry_ids": [rid]})
+    rt.queue = queue = InProcessQueue(rt, 3)
+    ids = [create_task(rt, "scan", {"repository_ids": repo_ids(rt, rid, "conc/")}) for _ in range(3)]
+    assert queue.join(120)
+    queue.shutdown()
+    with rt.session() as s:
+        assert [s.get(Task, i).status for i in ids] == ["succeeded"] * 3  # type: ignore[union-attr]
+        rows = s.scalars(select(FindingRow).where(FindingRow.rule_id == URLLIB3_VULN)).all()
+    assert len(rows) == 3 and len({r.image_id for r in rows}) == 3  # one per image, none duplicated

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from hullscan.errors import HullscanError
 from hullscan.server import quota, whitelist
@@ -211,6 +212,18 @@ def _scan_item(rt: Runtime, task_id: int, item_id: int, settings: ScanSettings) 
         error = ""
     duration = max(rt.clock() - t0, 0.0)
     rt.metrics.scan_done("failed" if error else "succeeded", duration)
+    for attempt in range(3):
+        try:
+            _store(rt, task_id, item_id, None if error else report, error, started, duration)
+            break
+        except IntegrityError:  # another worker stored the same digest's findings at the same moment: re-read, retry
+            if attempt == 2:
+                raise
+    return ("failed", error) if error else ("succeeded", "")
+
+
+def _store(rt: Runtime, task_id: int, item_id: int, report: Any, error: str, started: datetime, duration: float) -> None:
+    """One transaction: the scan row, the image's inventory and findings, the item's outcome."""
     with rt.session() as s:
         item = s.get(TaskItem, item_id)
         image = s.get(Image, item.image_id)  # type: ignore[union-attr]
@@ -223,16 +236,14 @@ def _scan_item(rt: Runtime, task_id: int, item_id: int, settings: ScanSettings) 
         if error:
             item.status, item.error = "failed", error
             image.scan_status, image.scan_error = "failed", error
-        else:
-            store_inventory(image, report)
-            image.inventory_fingerprint = _db_fingerprint(rt)
-            replace_findings(s, image.id, report.findings, rt.now(), scan.id)
-            whitelist.apply(s, rt.now(), [image.id])
-            scan.summary = {"findings": len(report.findings), "packages": len(report.packages),
-                            "notes": list(report.notes)[:20]}
-            item.status = "succeeded"
-            image.scan_status, image.scan_error = "succeeded", ""
-    return ("failed", error) if error else ("succeeded", "")
+            return
+        store_inventory(image, report)
+        image.inventory_fingerprint = _db_fingerprint(rt)
+        replace_findings(s, image.id, report.findings, rt.now(), scan.id)
+        whitelist.apply(s, rt.now(), [image.id])
+        scan.summary = {"findings": len(report.findings), "packages": len(report.packages), "notes": list(report.notes)[:20]}
+        item.status = "succeeded"
+        image.scan_status, image.scan_error = "succeeded", ""
 
 
 def _db_fingerprint(rt: Runtime) -> str:
