@@ -469,6 +469,9 @@ def register(app: Any) -> None:
         username: Annotated[str | None, typer.Option(envvar="HULLSCAN_USERNAME", help="Registry user name.")] = None,
         password: Annotated[str | None, typer.Option(envvar="HULLSCAN_PASSWORD", help="Registry password or token.")] = None,
         insecure: Annotated[bool, typer.Option(help="Plain http and no TLS verification for the registry.")] = False,
+        ca_bundle: Annotated[Path | None, typer.Option(help="PEM file of extra CA certificates for the registry.")] = None,
+        registry_token: Annotated[str | None, typer.Option(envvar="HULLSCAN_REGISTRY_TOKEN", help="Bearer token for the registry, used as is.")] = None,
+        docker_config: Annotated[Path | None, typer.Option(help="Docker config.json with registry credentials.")] = None,
         cache_dir: Annotated[Path | None, typer.Option(envvar="HULLSCAN_CACHE_DIR", help="Cache folder.")] = None,
         no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the layer cache.")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
@@ -491,7 +494,10 @@ def register(app: Any) -> None:
 
             plat = parse_platform(platform)
         options = ScanOptions(scanners=frozenset(), platform=plat, use_cache=not no_cache, quiet=quiet,
-                              registry=RegistryOptions(username=username, password=password, insecure=insecure))
+                              registry=RegistryOptions(username=username, password=password, insecure=insecure,
+                                                       ca_bundle=str(ca_bundle) if ca_bundle else None,
+                                                       registry_token=registry_token,
+                                                       docker_config=str(docker_config) if docker_config else None))
         if cache_dir is not None:
             options = replace(options, cache_dir=cache_dir)
         _emit(writer, _run_scan(target, options), output)

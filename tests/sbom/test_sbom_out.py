@@ -193,3 +193,24 @@ def test_large_inventory_with_repeated_purls(sample_report: ScanReport, tmp_path
     write_spdx(big, buf)
     (tmp_path / "big.spdx.json").write_text(buf.getvalue())
     validate_spdx(tmp_path / "big.spdx.json")
+
+
+def test_cli_sbom_from_an_authenticated_registry(basic_registry, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``hullscan sbom`` on an image pulled from a real registry (https with a test CA, basic auth)."""
+    from tests.helpers.imagebuild import ImageBuilder
+    from tests.helpers.registry_server import push_image
+
+    b = ImageBuilder()
+    b.add_layer({"usr/share/java/commons-lang3-3.12.0.jar": Path("/usr/share/java/commons-lang3-3.12.0.jar").read_bytes()})
+    ref = push_image(basic_registry, b, "sbom/java", "1.0")
+    out = tmp_path / "registry.cdx.json"
+    run_cli("sbom", ref, "--username", basic_registry.username, "--password", basic_registry.password,
+            "--ca-bundle", str(basic_registry.ca_bundle), "-o", str(out), "-q", "--cache-dir", str(tmp_path / "c"))
+    validate_cyclonedx(out.read_text())
+    bom = json.loads(out.read_text())
+    root = bom["metadata"]["component"]
+    assert root["version"] == b.digest and props(root)["hullscan:image:tag"] == "1.0"
+    assert [c["purl"] for c in bom["components"]] == ["pkg:maven/org.apache.commons/commons-lang3@3.12.0"]
+    denied = run_cli("sbom", ref, "--ca-bundle", str(basic_registry.ca_bundle), "-q", "--cache-dir", str(tmp_path / "c"),
+                     check=False)
+    assert denied.returncode != 0 and "Traceback" not in denied.stderr and len(denied.stderr.strip().splitlines()) == 1
