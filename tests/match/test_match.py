@@ -256,3 +256,14 @@ def test_stage_registered_and_needs_a_database(tmp_path: Path, debian_db: VulnDB
     assert [f.id for f in vulnerability_stage(ctx)] == ["CVE-2024-0727", "CVE-2010-0928", "CVE-2024-9143"]
     empty = ScanContext(options=ScanOptions(db_path=tmp_path / "none.db"), inventory=Inventory())
     assert vulnerability_stage(empty) == []
+
+
+def test_versions_that_cannot_be_compared_are_noted(tmp_path: Path) -> None:
+    bad = osv("BIT-x-1", "Bitnami", "mastodon", rng({"introduced": "0"}, {"fixed": "nightly.2026-03-10.0"}, type="SEMVER"))
+    good = osv("BIT-x-2", "Bitnami", "mastodon", rng({"introduced": "0"}, {"fixed": "4.0.0"}, type="SEMVER"))
+    with VulnDB(build_db(tmp_path, {"bitnami/a.json": bad, "bitnami/b.json": good})) as db:
+        result = match_packages(db, None, [Package("mastodon", "3.5.0", "Bitnami"), Package("mastodon", "3.6.0", "Bitnami")])
+    assert [f.id for f in result.findings] == ["BIT-x-2", "BIT-x-2"]
+    [note] = result.notes
+    assert note.startswith("2 advisory entries of 1 advisories (BIT-x-1) could not be compared with the installed "
+                           "version and were not checked, e.g. Bitnami mastodon 3.5.0: ")

@@ -59,7 +59,8 @@ class _Run:
         self.lookups: dict[tuple[str, ...], list[Candidate]] = {}
         self.no_data: Counter[str] = Counter()
         self.no_matcher: Counter[str] = Counter()
-        self.bad_versions: list[str] = []
+        self.bad_versions: dict[str, str] = {}  # advisory id -> first problem seen
+        self.bad_count = 0
 
     def package(self, pkg: Package) -> list[Finding]:
         matcher = next((m for m in self.matchers if m.applies(pkg, self.distro)), None)
@@ -81,7 +82,8 @@ class _Run:
                 if not matcher.affected(pkg, cand):
                     continue
             except (InvalidVersionError, UnknownEcosystemError) as exc:
-                self.bad_versions.append(f"{pkg.ecosystem} {pkg.name} {installed} vs {cand.advisory.id}: {exc}")
+                self.bad_count += 1
+                self.bad_versions.setdefault(cand.advisory.id, f"{pkg.ecosystem} {pkg.name} {installed}: {exc}")
                 continue
             hits.append(Hit(cand, _fixes(cand, installed)))
         return [build_finding(pkg, group) for group in group_hits(hits, split_multi=pkg.is_os)]
@@ -96,9 +98,10 @@ class _Run:
                for label, n in sorted(self.no_data.items())]
         out += [f"no vulnerability matcher for {label}: {n} not checked" for label, n in sorted(self.no_matcher.items())]
         if self.bad_versions:
-            shown = "; ".join(sorted(self.bad_versions)[:3])
-            out.append(f"{len(self.bad_versions)} advisory entries could not be compared with the installed "
-                       f"version and were not checked (e.g. {shown})")
+            ids = sorted(self.bad_versions)
+            listed = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+            out.append(f"{self.bad_count} advisory entries of {len(ids)} advisories ({listed}) could not be compared "
+                       f"with the installed version and were not checked, e.g. {self.bad_versions[ids[0]]}")
         return out
 
 
