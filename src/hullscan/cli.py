@@ -39,7 +39,9 @@ _register_checks(app)  # hullscan checks
 
 
 def _err(message: str) -> None:
-    sys.stderr.write(f"hullscan: error: {message}\n")
+    """Write ``message`` as one line on stderr (a library's multi-line message is folded, never shown raw)."""
+    one_line = "; ".join(part.strip(" -") for part in str(message).splitlines() if part.strip(" -"))
+    sys.stderr.write(f"hullscan: error: {one_line}\n")
 
 
 def _interactive() -> bool:
@@ -121,7 +123,8 @@ def image_cmd(
     skip_checks: Annotated[Optional[str], typer.Option("--skip-checks", help="Drop these checks: comma list of ids, globs or categories.")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="hullscan.yaml with checks, skip-checks and whitelist (default: ./hullscan.yaml when present).")] = None,
     clamd_socket: Annotated[Optional[str], typer.Option(help="Also scan files with ClamAV through this clamd socket (path or tcp://host:port).")] = None,
-    secret_package_files: Annotated[bool, typer.Option("--secret-package-files", help="Report secrets in files installed by OS/language packages too.")] = False,
+    secret_package_files: Annotated[bool, typer.Option("--secret-package-files", help="Report secrets in files installed by OS packages too.")] = False,
+    secret_config: Annotated[Optional[Path], typer.Option(help="YAML adding secret rules, disabling rule ids, adding allow-listed paths/patterns.")] = None,
 ) -> None:
     """Scan one image: packages, and the risks chosen with --scanners."""
     from dataclasses import replace
@@ -147,7 +150,8 @@ def image_cmd(
         checks=tuple(c.strip() for c in (checks or "").split(",") if c.strip()),
         skip_checks=tuple(c.strip() for c in (skip_checks or "").split(",") if c.strip()),
         plugin_settings={"malware": {"clamd-socket": clamd_socket} if clamd_socket else {},
-                         "secret": {"include-package-files": secret_package_files}},
+                         "secret": {"include-package-files": secret_package_files,
+                                    **({"config": str(secret_config)} if secret_config else {})}},
         registry=RegistryOptions(username=username, password=password, insecure=insecure,
                                  ca_bundle=str(ca_bundle) if ca_bundle else None, timeout=timeout,
                                  registry_token=registry_token, docker_config=str(docker_config) if docker_config else None,

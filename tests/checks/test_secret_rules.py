@@ -154,3 +154,50 @@ def test_analyzer_survives_garbage() -> None:
 def test_cache_salt_is_rule_digest() -> None:
     salt = SecretAnalyzer().cache_salt()
     assert re.fullmatch(r"[0-9a-f]{16}", salt)
+
+
+USER_CONFIG = """
+rules:
+  - id: acme-deploy-token
+    title: ACME deploy token
+    severity: HIGH
+    keywords: [acme_]
+    regex: '(?P<secret>acme_[0-9a-f]{32})'
+disable: [jwt]
+allow:
+  paths: ['^/srv/fixtures/']
+  patterns: ['^acme_0{32}$']
+"""
+
+
+def test_user_secret_config(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from hullscan.options import ScanOptions
+
+    cfg = tmp_path / "secrets.yaml"
+    cfg.write_text(USER_CONFIG)
+    a = SecretAnalyzer()
+    plain_salt = a.cache_salt()
+    a.configure(ScanOptions(plugin_settings={"secret": {"config": str(cfg)}}))
+    assert a.cache_salt() != plain_salt
+    token = "acme_" + "0123456789abcdef" * 2
+    jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6Ik.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+    res = a.analyze(FileInput.from_bytes("/app/deploy.env", f"T={token}\nJ={jwt}\nZ=acme_{'0' * 32}\n".encode()))
+    assert res is not None and [f.id for f in res.findings] == ["secret-acme-deploy-token"]
+    assert not a.wants("/srv/fixtures/keys.txt", FileInfo(path="/srv/fixtures/keys.txt", size=10))
+    assert [m.rule.id for m in scan_text(f"J={jwt}")] == ["jwt"]  # the shipped rules are unchanged
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["rules: [{id: x}]\n", "rules: [{id: jwt, title: t, regex: 'a'}]\n", "rules: [{id: x, title: t, regex: '(' }]\n",
+     "allow: {paths: ['(']}\n", "other: 1\n", "- a\n"],
+)
+def test_bad_user_secret_config(tmp_path, text: str) -> None:  # type: ignore[no-untyped-def]
+    from hullscan.errors import InputError
+    from hullscan.options import ScanOptions
+
+    cfg = tmp_path / "secrets.yaml"
+    cfg.write_text(text)
+    with pytest.raises(InputError) as err:
+        SecretAnalyzer().configure(ScanOptions(plugin_settings={"secret": {"config": str(cfg)}}))
+    assert str(cfg) in str(err.value)

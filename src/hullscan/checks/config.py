@@ -50,14 +50,16 @@ def secrets_in_config(ctx: ScanContext) -> list[Finding]:
     """Stage (scanner ``secret``): secrets in ``Env``, labels and history ``created_by`` (masked)."""
     import dataclasses
 
-    from hullscan.analyzers.files.secrets import finding_for, scan_text
+    from hullscan.analyzers.files.secrets import finding_for, load_rules, scan_text
 
+    config = (ctx.options.plugin_settings.get("secret") or {}).get("config")
+    rules = load_rules(str(config) if config else None)
     out: list[Finding] = []
     places: list[tuple[str, str]] = [(f"config.Env[{i}]", e) for i, e in enumerate(ctx.config.env)]
     places += [(f"config.Labels[{k}]", f"{k}={v}") for k, v in ctx.config.labels]
     places += [(f"history[{i}]", c) for i, (c, _e) in enumerate(ctx.config.history)]
     for where, text in places:
-        for m in scan_text(text):
+        for m in scan_text(text, rules):
             f = finding_for(m, where, "", where=where)
             out.append(dataclasses.replace(f, location=Location(path=where)))
     return out

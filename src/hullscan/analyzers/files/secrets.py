@@ -10,6 +10,7 @@ baseline analyzer.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import re
 import threading
@@ -21,6 +22,7 @@ from typing import Any
 from hullscan.analyzers.base import Analyzer, FileInput
 from hullscan.analyzers.files import is_binary, rule_yaml, rules_digest
 from hullscan.model import AnalysisResult, Category, FileInfo, Finding, Location, ScanWarning, Severity
+from hullscan.options import ScanOptions
 
 RULES_FILE = "secrets.yaml"
 #: files larger than this are not scanned for secrets
@@ -155,6 +157,55 @@ def compile_rules(data: dict[str, Any]) -> SecretRules:
 def builtin_rules() -> SecretRules:
     """The shipped rule set, compiled once per process."""
     return compile_rules(rule_yaml(RULES_FILE))
+
+
+def merge_user_config(base: dict[str, Any], user: dict[str, Any], source: str) -> dict[str, Any]:
+    """The shipped rule document extended by a user's: ``rules`` added (same format), ``disable`` (rule ids)
+    removed, ``allow.paths`` / ``allow.patterns`` appended. InputError naming ``source`` when malformed."""
+    from hullscan.errors import InputError
+
+    if not isinstance(user, dict) or set(user) - {"rules", "disable", "allow"}:
+        raise InputError(f"{source}: expected a mapping with 'rules', 'disable' and/or 'allow'")
+    disabled = set(user.get("disable") or [])
+    rules = [r for r in base.get("rules") or [] if r["id"] not in disabled]
+    known = {r["id"] for r in rules}
+    for i, raw in enumerate(user.get("rules") or []):
+        if not isinstance(raw, dict) or not all(raw.get(k) for k in ("id", "title", "regex")):
+            raise InputError(f"{source}: rule {i + 1} needs 'id', 'title' and 'regex'")
+        if raw["id"] in known:
+            raise InputError(f"{source}: rule id {raw['id']!r} is already defined")
+        try:
+            re.compile(str(raw["regex"]))
+        except re.error as exc:
+            raise InputError(f"{source}: rule {raw['id']!r}: bad regex: {exc}") from None
+        rules.append(raw)
+    allow = {k: list(v) for k, v in (base.get("allow") or {}).items()}
+    for key in ("paths", "patterns"):
+        for pattern in (user.get("allow") or {}).get(key) or []:
+            try:
+                re.compile(str(pattern))
+            except re.error as exc:
+                raise InputError(f"{source}: allow.{key}: bad regex {pattern!r}: {exc}") from None
+            allow.setdefault(key, []).append(str(pattern))
+    return {"rules": rules, "allow": allow}
+
+
+def load_rules(config: str | None) -> SecretRules:
+    """The shipped rules, extended by the user's secret config file when one is given."""
+    if not config:
+        return builtin_rules()
+    import yaml
+
+    from hullscan.errors import InputError
+
+    try:
+        with open(config, encoding="utf-8") as fh:
+            user = yaml.safe_load(fh)
+    except OSError as exc:
+        raise InputError(f"{config}: cannot read secret config: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{config}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    return compile_rules(merge_user_config(rule_yaml(RULES_FILE), user or {}, config))
 
 
 class _KeywordIndex:
@@ -325,13 +376,26 @@ class SecretAnalyzer(Analyzer):
     tags = frozenset({"secret"})
     max_size = MAX_SECRET_FILE
 
+    def __init__(self) -> None:
+        self.rules: SecretRules | None = None  # None: the shipped rules
+        self.config_digest = ""
+
+    def configure(self, options: ScanOptions) -> None:
+        """``plugin_settings["secret"]["config"]``: a YAML file adding rules, disabling rule ids and adding
+        allow-listed paths and patterns (format: :func:`merge_user_config`)."""
+        config = (options.plugin_settings.get("secret") or {}).get("config")
+        if config:
+            self.rules = load_rules(str(config))
+            with open(str(config), "rb") as fh:
+                self.config_digest = hashlib.sha256(fh.read()).hexdigest()[:16]
+
     def wants(self, path: str, info: FileInfo) -> bool:
         """Regular, non-empty files under the size limit, not binary by extension and not allow-listed."""
         if info.kind != "file" or info.size == 0 or info.size > MAX_SECRET_FILE:
             return False
         if _SKIP_EXT.search(path):
             return False
-        return not builtin_rules().path_allowed(path)
+        return not (self.rules or builtin_rules()).path_allowed(path)
 
     def analyze(self, file: FileInput) -> AnalysisResult | None:
         """Scan the file's text; binaries (a NUL byte in the first 8 KiB) are skipped."""
@@ -340,7 +404,7 @@ class SecretAnalyzer(Analyzer):
             if is_binary(data):
                 return None
             text = data.decode("utf-8", errors="replace")
-            matches = scan_text(text, code=is_code(file.path))
+            matches = scan_text(text, self.rules, code=is_code(file.path))
         except Exception as exc:  # noqa: BLE001 - malformed input never escapes an analyzer
             return AnalysisResult(warnings=[ScanWarning("malformed-file", f"secret scan failed: {exc}", file.path, file.layer)])
         if not matches:
@@ -348,5 +412,5 @@ class SecretAnalyzer(Analyzer):
         return AnalysisResult(findings=[finding_for(m, file.path, file.layer) for m in matches])
 
     def cache_salt(self) -> str:
-        """Digest of ``rules/secrets.yaml``."""
-        return rules_digest(RULES_FILE)
+        """Digest of ``rules/secrets.yaml`` (and of the user's secret config, when one is set)."""
+        return rules_digest(RULES_FILE) + (f"+{self.config_digest}" if self.config_digest else "")
