@@ -5,7 +5,8 @@ Packages come from purls: the ecosystem from the purl type (``pypi`` -> ``PyPI``
 the name in the ecosystem's spelling (``group:artifact`` for Maven, ``namespace/name`` for Go, npm scopes and
 Packagist), OS packages' source package from the ``upstream`` qualifier or the tool's property, and the distro
 from the purl ``distro`` qualifier or the document's operating-system component. Layer, file path and
-installed state are restored from hullscan's, Trivy's and Syft's properties where present.
+installed state are restored from hullscan's, Trivy's and Syft's properties where present. A CycloneDX
+document's own VEX analyses (``not_affected``, ``false_positive``, ``resolved``) suppress the findings they name.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class SbomDocument:
     distro: Distro | None = None
     packages: list[Package] = field(default_factory=list)
     warnings: list[ScanWarning] = field(default_factory=list)
+    #: CycloneDX VEX: (vulnerability id and aliases, purls it names, state, justification) of analysed vulnerabilities
+    vex: list[tuple[frozenset[str], frozenset[str], str, str]] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- purls
@@ -234,7 +237,45 @@ def read_cyclonedx(data: dict[str, Any], fmt: str = "cyclonedx-json") -> SbomDoc
     _paths_from_applications(doc, apps, graph, by_ref)
     if doc.distro is None and distros:
         doc.distro = distros[0]
+    doc.vex = _cdx_vex(data, {ref: doc.packages[i].purl for ref, i in by_ref.items()})
     return doc
+
+
+#: CycloneDX analysis states that mean "this finding does not apply"
+VEX_CLEARING_STATES = ("not_affected", "false_positive", "resolved", "resolved_with_pedigree")
+
+
+def _cdx_vex(data: dict[str, Any], purls: dict[str, str]) -> list[tuple[frozenset[str], frozenset[str], str, str]]:
+    """The document's own analyses that clear a vulnerability for the components they name."""
+    out = []
+    for vuln in data.get("vulnerabilities") or ():
+        if not isinstance(vuln, dict) or not isinstance(vuln.get("analysis"), dict):
+            continue
+        state = str(vuln["analysis"].get("state", ""))
+        if state not in VEX_CLEARING_STATES or not vuln.get("id"):
+            continue
+        ids = {str(vuln["id"])} | {str(r.get("id")) for r in vuln.get("references") or () if isinstance(r, dict) and r.get("id")}
+        targets = {purls[str(a.get("ref"))] for a in vuln.get("affects") or () if isinstance(a, dict) and str(a.get("ref")) in purls}
+        if targets:
+            out.append((frozenset(ids), frozenset(targets), state, str(vuln["analysis"].get("justification", ""))))
+    return out
+
+
+def apply_document_vex(report: ScanReport, doc: SbomDocument) -> None:
+    """Move findings the SBOM's own VEX analyses clear to ``report.suppressed``, with the reason."""
+    if not doc.vex:
+        return
+    kept = []
+    for f in report.findings:
+        ids = {f.id, *(f.vuln.aliases if f.vuln else ())}
+        purl = f.vuln.purl if f.vuln else ""
+        why = next((f"VEX {state} in the SBOM" + (f": {just}" if just else "")
+                    for vids, purls, state, just in doc.vex if ids & vids and purl in purls), "")
+        if why:
+            report.suppressed.append((f, why))
+        else:
+            kept.append(f)
+    report.findings = kept
 
 
 def _paths_from_applications(doc: SbomDocument, apps: dict[str, str], graph: dict[str, list[str]], by_ref: dict[str, int]) -> None:
@@ -445,6 +486,7 @@ def scan_sbom(path: Path, options: ScanOptions) -> ScanReport:
                         + (f" made by {doc.tool}" if doc.tool else ""))
     ctx = ScanContext(options=options, inventory=inventory)
     run_stages(ctx, report)
+    apply_document_vex(report, doc)
     report.findings.sort(key=lambda f: f.sort_key())
     report.scanned_at = datetime.now(UTC).replace(microsecond=0).isoformat()
     report.duration_seconds = round(time.monotonic() - started, 3)

@@ -168,6 +168,18 @@ def test_image_cyclonedx_has_vulnerabilities(sample_image: SampleImage, vulndb: 
     assert analysed[0]["analysis"]["justification"] == "code_not_reachable"
     assert analysed[0]["affects"][0]["versions"] == [{"status": "unaffected", "version": "0.1.45"}]
 
+    # read back by sbom-scan, the document's own analysis suppresses the finding it clears
+    from hullscan.options import ScanOptions
+    from hullscan.sbom import scan_sbom
+
+    vexed = tmp_path / "vexed.cdx.json"
+    vexed.write_text(cli.stdout)
+    again = scan_sbom(vexed, ScanOptions(scanners=frozenset({"vuln"}), db_path=vulndb))
+    assert "RUSTSEC-2020-0071" not in {f.id for f in again.findings}
+    assert [(f.id, f.vuln.package_name, why) for f, why in again.suppressed if f.vuln] == [
+        ("RUSTSEC-2020-0071", "time", "VEX not_affected in the SBOM: code_not_reachable")]
+    assert {f.id for f in again.findings} == set(vulns) - {"RUSTSEC-2020-0071"}
+
 
 def test_large_inventory_with_repeated_purls(sample_report: ScanReport, tmp_path: Path) -> None:
     """Thousands of packages, the same purls in many files: unique refs, complete graph, both documents valid."""
