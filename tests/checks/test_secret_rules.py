@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hullscan.analyzers.base import FileInput
 from hullscan.analyzers.files.secrets import (
@@ -201,3 +203,17 @@ def test_bad_user_secret_config(tmp_path, text: str) -> None:  # type: ignore[no
     with pytest.raises(InputError) as err:
         SecretAnalyzer().configure(ScanOptions(plugin_settings={"secret": {"config": str(cfg)}}))
     assert str(cfg) in str(err.value)
+
+
+
+@settings(max_examples=200, deadline=None)
+@given(before=st.text(max_size=200), after=st.text(max_size=200),
+       body=st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", min_size=36, max_size=36))
+def test_any_text_never_raises_and_never_leaks(before: str, after: str, body: str) -> None:
+    token = "ghp_" + body
+    text = f"{before}\ntoken: {token}\n{after}"
+    for m in scan_text(text):
+        assert token not in m.masked
+    res = SecretAnalyzer().analyze(FileInput.from_bytes("/app/x.txt", text.encode("utf-8", "surrogatepass")))
+    for f in res.findings if res else []:
+        assert token not in f.evidence + f.description
