@@ -170,14 +170,13 @@ class VulnDB:
         return dict(self._namespaces)
 
     def candidates(self, namespace: str, name: str) -> list[Candidate]:
-        """Every non-withdrawn affected entry for ``name`` in ``namespace`` (one indexed query; each
+        """Every affected entry for ``name`` in ``namespace`` (one indexed query; withdrawn records have none; each
         advisory is decoded once per database object)."""
         ns = normalise_namespace(namespace)
         if ns not in self._namespaces:
             return []
         rows = self._conn.execute(
-            "SELECT f.rid, f.ecosystem, f.package, f.entry, f.fix_status, f.severity FROM affected f "
-            "JOIN advisories a ON a.rid = f.rid WHERE f.ns = ? AND f.name = ? AND a.withdrawn = ''",
+            "SELECT rid, ecosystem, package, entry, fix_status, severity FROM affected WHERE ns = ? AND name = ?",
             (ns, normalise_name(namespace, name)),
         ).fetchall()
         cache = self._advisories
@@ -305,7 +304,7 @@ class Builder:
                 rec.severity_source, _join(rec.cvss), rec.published, rec.modified, rec.withdrawn,
                 _join(rec.references), int(rec.native),
             ))
-            for aff in rec.affected:
+            for aff in () if rec.withdrawn else rec.affected:  # withdrawn: kept for lookup, never matched
                 aff_rows.append((
                     rid, name, normalise_namespace(aff.namespace), normalise_name(aff.namespace, aff.package),
                     aff.namespace, aff.package, json.dumps(aff.entry, separators=(",", ":")), aff.fix_status, aff.severity,
