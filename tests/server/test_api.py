@@ -23,6 +23,12 @@ def harbor_body(base: str, **kw: Any) -> dict[str, Any]:
 def test_every_endpoint_but_health_requires_auth(api: Any) -> None:
     anon = {"Authorization": ""}
     assert api.get("/healthz", headers=anon).json()["status"] == "ok"
+    docs = api.get("/docs", headers=anon)
+    assert docs.status_code == 401 and docs.headers["WWW-Authenticate"].startswith("Basic")
+    assert api.get("/openapi.json", headers=anon).status_code == 401
+    assert api.get("/docs").status_code == 200 and "/api/findings" in api.get("/openapi.json").json()["paths"]
+    basic = "Basic " + base64.b64encode(b"admin:correct horse battery").decode()
+    assert api.get("/openapi.json", headers={"Authorization": basic}).status_code == 200
     for path in ("/api/registries", "/api/images", "/api/findings", "/api/tasks", "/api/settings", "/metrics",
                  "/api/quota", "/api/v1/metadata"):
         resp = api.get(path, headers=anon)

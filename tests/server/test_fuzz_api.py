@@ -25,7 +25,7 @@ RT = make_runtime(_DATA)
 TOKEN = admin_token(RT)
 APP = create_app(RT)
 CLOSED_PORT = free_port()
-schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+schema = schemathesis.openapi.from_asgi("/openapi.json", APP, headers={"Authorization": f"Bearer {TOKEN}"})
 
 
 def _pin_network(case: Any) -> None:

@@ -22,14 +22,49 @@ def _detail(detail: Any) -> dict[str, Any]:
     return {"code": "HTTPError", "message": str(detail)}
 
 
+def _docs(app: FastAPI) -> None:
+    """``/openapi.json`` and ``/docs`` behind authentication too (a browser gets a Basic prompt)."""
+    from fastapi import Depends, HTTPException
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+
+    from hullscan.server.api.deps import current_user, runtime
+
+    def docs_user(request: Request) -> None:
+        try:
+            current_user(request, runtime(request), None)
+        except HTTPException as exc:
+            raise HTTPException(exc.status_code, exc.detail, headers={"WWW-Authenticate": 'Basic realm="hullscan"'}) from None
+
+    def _bearer(request: Request) -> None:
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            from fastapi.security import HTTPAuthorizationCredentials
+
+            creds = HTTPAuthorizationCredentials(scheme="Bearer", credentials=header[7:].strip())
+            current_user(request, runtime(request), creds)
+        else:
+            docs_user(request)
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(_bearer)])
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(_bearer)])
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="hullscan security center API")
+
+
 def create_app(rt: Runtime) -> FastAPI:
     """The API over ``rt`` (queue and scheduler are started by the caller)."""
     from hullscan import __version__
     from hullscan.server.api import admin, assets, findings, harbor, hooks, registries, settings, system, tasks
 
-    app = FastAPI(title="hullscan security center", version=str(__version__),
+    app = FastAPI(title="hullscan security center", version=str(__version__), docs_url=None, redoc_url=None,
+                  openapi_url=None,
                   description="Registries, asset sync, scan tasks, findings and settings of a hullscan server.")
     app.state.runtime = rt
+    _docs(app)
     for module in (system, registries, assets, findings, settings, tasks, admin, hooks, harbor):
         app.include_router(module.router)
 
