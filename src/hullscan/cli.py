@@ -39,7 +39,9 @@ _register_checks(app)  # hullscan checks
 
 
 def _err(message: str) -> None:
-    sys.stderr.write(f"hullscan: error: {message}\n")
+    """Write ``message`` as one line on stderr (a library's multi-line message is folded, never shown raw)."""
+    one_line = "; ".join(part.strip(" -") for part in str(message).splitlines() if part.strip(" -"))
+    sys.stderr.write(f"hullscan: error: {one_line}\n")
 
 
 def _interactive() -> bool:
