@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import zlib
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -277,13 +278,42 @@ class DockerArchiveSource(ImageSource):
         head = fh.read(4)
         fh.seek(0)
         if head[:2] == b"\x1f\x8b" or head == b"\x28\xb5\x2f\xfd":
-            # compressed layer in a docker archive: its diff_id is checked on the tar bytes elsewhere
-            return fh
+            # compressed layer: nothing else vouches for it, so its tar bytes are verified against the
+            # diff_id (else a hostile archive could claim a known layer's diff_id and poison the cache)
+            return VerifyingReader(_Decompressed(fh, name), desc.digest, None, f"layer {name}")  # type: ignore[return-value]
         # uncompressed (the usual case): the stored bytes are the diff itself, verify against diff_id
         return VerifyingReader(fh, desc.digest, desc.size, f"layer {name}")  # type: ignore[return-value]
 
     def close(self) -> None:
         self._tar.close()
+
+
+class _Decompressed(io.RawIOBase):
+    """The tar bytes of a compressed archive member; closing it closes the member too."""
+
+    def __init__(self, member: BinaryIO, name: str) -> None:
+        from hullscan.image.layer import decompressed
+
+        super().__init__()
+        self._member = member
+        self._name = name
+        self._stream = decompressed(member)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        try:
+            data = self._stream.read(len(buf))
+        except (OSError, EOFError, ValueError, zlib.error) as exc:
+            raise BlobError(f"layer {self._name}: truncated or corrupt compressed stream ({exc})") from None
+        buf[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._stream.close()
+        self._member.close()
+        super().close()
 
 
 def _sha256(data: bytes) -> str:
@@ -297,6 +327,8 @@ def _open_tar(path: Path) -> tarfile.TarFile:
         return tarfile.open(path, "r:*")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
+    except tarfile.ReadError:  # its message lists every method tried, over several lines
+        raise BlobError(f"{path}: not a readable tar archive (plain, gzip, bzip2 or xz)") from None
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise BlobError(f"{path}: not a readable tar archive ({exc})") from None
 
@@ -313,8 +345,15 @@ def _read_file(path: Path, what: str) -> bytes:
 def sniff_archive(path: Path) -> str:
     """``docker-archive`` or ``oci-archive`` for a tar file (by its top-level members)."""
     tar = _open_tar(path)
-    try:
-        names = {m.name.lstrip("./") for m in tar.getmembers()[:10000]}
+    names: set[str] = set()
+    try:  # the first members only: getmembers() would index a hostile archive's millions of entries
+        for _ in range(10000):
+            member = tar.next()
+            if member is None:
+                break
+            names.add(member.name.lstrip("./"))
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise BlobError(f"{path}: not a readable tar archive ({exc})") from None
     finally:
         tar.close()
     if "manifest.json" in names:

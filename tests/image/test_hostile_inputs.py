@@ -1,0 +1,133 @@
+"""Hostile inputs found by hand against the CLI: each ends in a report with warnings or one error line, exit 2."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from hullscan.errors import DigestMismatchError
+from hullscan.options import ScanOptions
+from hullscan.scan import scan
+from tests.helpers.imagebuild import ImageBuilder, make_tar
+
+OS_RELEASE = 'ID=debian\nVERSION_ID="12"\n'
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "HULLSCAN_DEBUG"}
+    return subprocess.run([sys.executable, "-m", "hullscan.cli", *args], capture_output=True, text=True, timeout=300,
+                          env=env, cwd=cwd)
+
+
+def write_tar(path: Path, members: dict[str, bytes]) -> None:
+    with tarfile.open(path, "w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def docker_archive(path: Path, layer_blobs: list[bytes], diff_ids: list[str]) -> None:
+    """A ``docker save`` archive whose layer members are stored as given (compressed or not)."""
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    members = {"config.json": config}
+    names = []
+    for i, blob in enumerate(layer_blobs):
+        names.append(f"l{i}/layer.tar")
+        members[names[-1]] = blob
+    members["manifest.json"] = json.dumps([{"Config": "config.json", "RepoTags": ["t:1"], "Layers": names}]).encode()
+    write_tar(path, members)
+
+
+def dpkg_layer() -> bytes:
+    stanzas = [
+        b"Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.36-9\nSource: glibc\n",
+        b"Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1:1.2.13.dfsg-1\nSource: zlib\n",
+    ]
+    return make_tar({"etc/os-release": OS_RELEASE, "var/lib/dpkg/status": b"\n".join(stanzas)})
+
+
+def test_compressed_docker_layer_claiming_a_known_diff_id_cannot_poison_the_cache(tmp_path):
+    """A gzip layer in a docker archive is verified against its diff_id, so a hostile archive claiming a
+    real layer's diff_id neither scans nor leaves a cached (empty) result that the real image would reuse."""
+    opts = ScanOptions(cache_dir=tmp_path / "cache", scanners=frozenset())
+    legit = ImageBuilder().add_layer(dpkg_layer(), compression="none")
+    legit.write_docker_archive(tmp_path / "legit.tar")
+    diff_id = legit.layers[0].diff_id
+    docker_archive(tmp_path / "evil.tar", [gzip.compress(make_tar({"etc/os-release": OS_RELEASE}))], [diff_id])
+    with pytest.raises(DigestMismatchError, match="l0/layer.tar: digest mismatch"):
+        scan(str(tmp_path / "evil.tar"), opts)
+    report = scan(str(tmp_path / "legit.tar"), opts)
+    assert sorted(p.name for p in report.packages) == ["libc6", "zlib1g"]
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_compressed_docker_layers_with_true_diff_ids_scan(tmp_path, compression):
+    tar = dpkg_layer()
+    blob = gzip.compress(tar) if compression == "gzip" else zstandard.ZstdCompressor().compress(tar)
+    legit = ImageBuilder().add_layer(tar, compression="none")
+    docker_archive(tmp_path / "img.tar", [blob], [legit.layers[0].diff_id])
+    report = scan(str(tmp_path / "img.tar"), ScanOptions(cache_dir=tmp_path / "cache", scanners=frozenset()))
+    assert sorted((p.name, p.version) for p in report.packages) == [("libc6", "2.36-9"), ("zlib1g", "1:1.2.13.dfsg-1")]
+    assert report.os is not None and report.os.id == "debian"
+
+
+def test_corrupt_compressed_docker_layer_is_one_error_line(tmp_path):
+    tar = dpkg_layer()
+    blob = gzip.compress(tar)
+    legit = ImageBuilder().add_layer(tar, compression="none")
+    docker_archive(tmp_path / "img.tar", [blob[: len(blob) // 2]], [legit.layers[0].diff_id])
+    res = run_cli("image", str(tmp_path / "img.tar"), "--scanners", "none", "--cache-dir", str(tmp_path / "c"))
+    assert res.returncode == 2
+    assert res.stderr.count("\n") == 1 and "Traceback" not in res.stderr
+    assert "l0/layer.tar" in res.stderr
+
+
+@pytest.mark.parametrize("content", [os.urandom(4096), b"", b"just text\n"], ids=["random", "empty", "text"])
+def test_a_file_that_is_no_archive_is_one_error_line(tmp_path, content):
+    """tarfile's ReadError lists each method it tried over several lines: the user sees one line."""
+    path = tmp_path / "image.tar"
+    path.write_bytes(content)
+    res = run_cli("image", str(path), "--scanners", "none", "--cache-dir", str(tmp_path / "c"))
+    assert res.returncode == 2
+    assert res.stderr == f"hullscan: error: {path}: not a readable tar archive (plain, gzip, bzip2 or xz)\n"
+
+
+def test_a_tar_of_a_tar_is_named_as_neither_format(tmp_path):
+    write_tar(tmp_path / "inner.tar", {"hello": b"x"})
+    write_tar(tmp_path / "outer.tar", {"inner.tar": (tmp_path / "inner.tar").read_bytes()})
+    res = run_cli("image", str(tmp_path / "outer.tar"), "--cache-dir", str(tmp_path / "c"))
+    assert res.returncode == 2 and res.stderr.count("\n") == 1
+    assert "neither a docker-save archive (manifest.json) nor an OCI archive (index.json)" in res.stderr
+
+
+def test_a_pax_uid_of_5000_digits_is_walked_past(tmp_path):
+    """int() refuses numbers of more than 4,300 digits: such a PAX uid must not end the scan."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("etc/os-release")
+        info.size = len(OS_RELEASE)
+        info.pax_headers = {"uid": "9" * 5000, "gid": "7"}
+        tar.addfile(info, io.BytesIO(OS_RELEASE.encode()))
+    ImageBuilder().add_layer(buf.getvalue(), compression="none").write_oci_layout(tmp_path / "img")
+    report = scan(str(tmp_path / "img"), ScanOptions(cache_dir=tmp_path / "cache", scanners=frozenset()))
+    assert report.os is not None and report.os.id == "debian" and report.os.version_id == "12"
+
+
+def test_an_index_pointing_at_a_missing_blob_is_one_error_line(tmp_path):
+    b = ImageBuilder().add_layer({"etc/os-release": OS_RELEASE})
+    b.write_oci_layout(tmp_path / "img")
+    (tmp_path / "img" / "blobs" / "sha256" / b.digest.split(":")[1]).unlink()
+    res = run_cli("image", str(tmp_path / "img"), "--cache-dir", str(tmp_path / "c"))
+    assert res.returncode == 2
+    assert res.stderr == f"hullscan: error: blob {b.digest} missing from {tmp_path / 'img'}\n"
