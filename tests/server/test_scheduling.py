@@ -168,3 +168,20 @@ def test_concurrent_tasks_on_the_same_images(tmp_path: Path, registry: RegistryS
         assert [s.get(Task, i).status for i in ids] == ["succeeded"] * 3  # type: ignore[union-attr]
         rows = s.scalars(select(FindingRow).where(FindingRow.rule_id == URLLIB3_VULN)).all()
     assert len(rows) == 3 and len({r.image_id for r in rows}) == 3  # one per image, none duplicated
+
+
+def test_recover_resumes_running_tasks_and_gives_up_after_repeated_restarts(tmp_path: Path) -> None:
+    from hullscan.server.tasks import MAX_ATTEMPTS, create_task, recover
+
+    rt = make_runtime(tmp_path)
+    fresh = create_task(rt, "sync", {}, enqueue=False)
+    interrupted = create_task(rt, "sync", {}, enqueue=False)
+    doomed = create_task(rt, "scan", {}, enqueue=False)
+    with rt.session() as s:
+        s.get(Task, interrupted).status, s.get(Task, interrupted).attempts = "running", 1  # type: ignore[union-attr]
+        s.get(Task, doomed).status, s.get(Task, doomed).attempts = "running", MAX_ATTEMPTS  # type: ignore[union-attr]
+    assert recover(rt) == [fresh, interrupted]
+    with rt.session() as s:
+        assert s.get(Task, interrupted).status == "pending"  # type: ignore[union-attr]
+        dead = s.get(Task, doomed)
+        assert dead is not None and dead.status == "failed" and "interrupted by 3 server restarts" in dead.error
