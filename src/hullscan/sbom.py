@@ -16,7 +16,7 @@ import re
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -179,6 +179,20 @@ def _occurrence(comp: dict[str, Any]) -> str:
     return ""
 
 
+def _cdx_licenses(comp: dict[str, Any]) -> tuple[str, ...]:
+    """License ids, names or expressions of a CycloneDX component."""
+    out = []
+    for choice in comp.get("licenses") or ():
+        if not isinstance(choice, dict):
+            continue
+        lic = choice.get("license")
+        if isinstance(lic, dict) and (lic.get("id") or lic.get("name")):
+            out.append(str(lic.get("id") or lic.get("name")))
+        elif choice.get("expression"):
+            out.append(str(choice["expression"]))
+    return tuple(out)
+
+
 def _cdx_props(comp: dict[str, Any]) -> dict[str, str]:
     props: dict[str, str] = {}
     for prop in comp.get("properties") or ():
@@ -218,6 +232,8 @@ def read_cyclonedx(data: dict[str, Any], fmt: str = "cyclonedx-json") -> SbomDoc
             continue
         if pkg is None:
             continue
+        if comp.get("licenses"):
+            pkg = replace(pkg, licenses=_cdx_licenses(comp))
         if distro is not None:
             distros.append(distro)
         if comp.get("bom-ref"):
@@ -280,8 +296,6 @@ def apply_document_vex(report: ScanReport, doc: SbomDocument) -> None:
 
 def _paths_from_applications(doc: SbomDocument, apps: dict[str, str], graph: dict[str, list[str]], by_ref: dict[str, int]) -> None:
     """Give packages without a path the path of the application component (Trivy: lock file, binary) they hang from."""
-    from dataclasses import replace
-
     for app_ref, path in sorted(apps.items()):
         todo, seen = list(graph.get(app_ref, ())), set()
         while todo:
@@ -304,8 +318,7 @@ def _digest_of(root: dict[str, Any]) -> str:
 
 
 def _apply_depends(doc: SbomDocument, deps: dict[int, set[str]]) -> None:
-    from dataclasses import replace
-
+    """Merge dependency names read from the document's graph into the packages."""
     for i, names in deps.items():
         pkg = doc.packages[i]
         merged = tuple(sorted(set(pkg.depends) | (names - {pkg.name})))
@@ -391,6 +404,9 @@ def read_spdx(data: dict[str, Any], fmt: str = "spdx-json") -> SbomDocument:
             continue
         if pkg is None:
             continue
+        declared = spdx_pkg.get("licenseDeclared")
+        if isinstance(declared, str) and declared not in ("", "NOASSERTION", "NONE"):
+            pkg = replace(pkg, licenses=(declared,))
         if distro is not None:
             distros.append(distro)
         by_id[str(spdx_pkg.get("SPDXID", ""))] = len(doc.packages)

@@ -226,3 +226,34 @@ def test_cli_sbom_from_an_authenticated_registry(basic_registry, tmp_path: Path)
     denied = run_cli("sbom", ref, "--ca-bundle", str(basic_registry.ca_bundle), "-q", "--cache-dir", str(tmp_path / "c"),
                      check=False)
     assert denied.returncode != 0 and "Traceback" not in denied.stderr and len(denied.stderr.strip().splitlines()) == 1
+
+
+def test_licenses_in_both_formats(sample_report: ScanReport, tmp_path: Path) -> None:
+    """SPDX ids, a lone expression and free text, written the way each standard wants and read back."""
+    from dataclasses import replace
+
+    from hullscan.sbom import read_sbom
+
+    by_name = {"cfg-if": ("MIT",), "libc": ("MIT OR Apache-2.0",), "rand": ("MIT", "Apache-2.0"), "time": ("BSD-like",)}
+    report = replace(sample_report, packages=[replace(p, licenses=by_name.get(p.name, ())) for p in sample_report.packages])
+    text = render(report)
+    validate_cyclonedx(text)
+    comps = {c["name"]: c for c in json.loads(text)["components"]}
+    assert comps["cfg-if"]["licenses"] == [{"license": {"id": "MIT"}}]
+    assert comps["libc"]["licenses"] == [{"expression": "MIT OR Apache-2.0"}]
+    assert comps["rand"]["licenses"] == [{"license": {"id": "Apache-2.0"}}, {"license": {"id": "MIT"}}] or \
+        comps["rand"]["licenses"] == [{"license": {"id": "MIT"}}, {"license": {"id": "Apache-2.0"}}]
+    assert comps["time"]["licenses"] == [{"license": {"name": "BSD-like"}}]
+    buf = io.StringIO()
+    write_spdx(report, buf)
+    path = tmp_path / "lic.spdx.json"
+    path.write_text(buf.getvalue())
+    validate_spdx(path)
+    declared = {p["name"]: p["licenseDeclared"] for p in json.loads(buf.getvalue())["packages"]}
+    assert declared["cfg-if"] == "MIT" and declared["libc"] == "MIT OR Apache-2.0"
+    assert declared["rand"] == "MIT AND Apache-2.0" and declared["time"] == "NOASSERTION"
+    cdx = tmp_path / "lic.cdx.json"
+    cdx.write_text(text)
+    back = {p.name: p.licenses for p in read_sbom(cdx).packages}
+    assert back["libc"] == ("MIT OR Apache-2.0",) and set(back["rand"]) == {"MIT", "Apache-2.0"}
+    assert {p.name: p.licenses for p in read_sbom(path).packages}["rand"] == ("MIT AND Apache-2.0",)

@@ -158,7 +158,6 @@ def _component(pkg: Package, ref: str) -> Component:
     from cyclonedx.model import Property
     from cyclonedx.model.component import Component, ComponentType
     from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
-    from cyclonedx.model.license import DisjunctiveLicense
     from packageurl import PackageURL
 
     purl = PackageURL.from_string(pkg.purl) if pkg.purl else None
@@ -172,10 +171,22 @@ def _component(pkg: Package, ref: str) -> Component:
         version=pkg.version or None,
         bom_ref=ref,
         purl=purl,
-        licenses=[DisjunctiveLicense(name=lic) for lic in pkg.licenses],
+        licenses=_licenses(pkg.licenses),
         properties=[Property(name=k, value=v) for k, v in package_properties(pkg)],
         evidence=ComponentEvidence(occurrences=[Occurrence(location=pkg.path)]) if pkg.path else None,
     )
+
+
+def _licenses(licenses: tuple[str, ...]) -> list[Any]:
+    """CycloneDX licenses: SPDX ids as ``id``, a lone SPDX expression as ``expression``, anything else as ``name``
+    (the 1.6 schema allows either a list of licenses or exactly one expression)."""
+    from cyclonedx.model.license import DisjunctiveLicense, LicenseExpression
+    from cyclonedx.spdx import fixup_id, is_expression
+
+    ids = [fixup_id(lic) for lic in licenses]
+    if len(licenses) == 1 and ids[0] is None and is_expression(licenses[0]):
+        return [LicenseExpression(licenses[0])]
+    return [DisjunctiveLicense(id=spdx) if spdx else DisjunctiveLicense(name=lic) for lic, spdx in zip(licenses, ids)]
 
 
 def _root(report: ScanReport) -> Component:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from hullscan import __version__
 from hullscan.model import Package, ScanReport
@@ -41,6 +41,22 @@ def source_info(pkg: Package) -> str:
     """Where the package was found, in words (``sourceInfo``)."""
     state = "installed" if pkg.installed else "declared (lock file, not installed)"
     return f"{state}; found by {pkg.found_by} in {pkg.path} (layer {pkg.layer or 'unknown'})"
+
+
+def declared_license(licenses: tuple[str, ...]) -> Any:
+    """The licenses as one SPDX expression (``A AND (B OR C)``) when every part is a valid SPDX expression of
+    known identifiers; None (NOASSERTION) otherwise, e.g. for free-text names such as ``BSD-like``."""
+    if not licenses:
+        return None
+    from spdx_tools.common.spdx_licensing import spdx_licensing
+
+    parts = []
+    for lic in licenses:
+        info = spdx_licensing.validate(lic)
+        if info.errors or info.invalid_symbols:
+            return None
+        parts.append(f"({lic})" if " " in lic.strip() and not lic.strip().startswith("(") else lic)
+    return spdx_licensing.parse(" AND ".join(parts))
 
 
 def build_document(report: ScanReport) -> Document:
@@ -102,10 +118,12 @@ def build_document(report: ScanReport) -> Document:
     pkgs = sorted(report.packages, key=Package.key)
     ids = [spdx_id("Package", ref) for ref in package_refs(pkgs)]
     for pkg, sid in zip(pkgs, ids):
-        packages.append(
-            spdx_package(sid, pkg.name, pkg.version, PackagePurpose.LIBRARY, pkg.purl, source_info=source_info(pkg),
-                         comment=f"ecosystem {pkg.ecosystem}" + (f"; arch {pkg.arch}" if pkg.arch else ""))
-        )
+        lib = spdx_package(sid, pkg.name, pkg.version, PackagePurpose.LIBRARY, pkg.purl, source_info=source_info(pkg),
+                           comment=f"ecosystem {pkg.ecosystem}" + (f"; arch {pkg.arch}" if pkg.arch else ""))
+        declared = declared_license(pkg.licenses)
+        if declared is not None:
+            lib.license_declared = declared
+        packages.append(lib)
         relationships.append(Relationship(IMAGE_ID, RelationshipType.CONTAINS, sid))
     for i, targets in sorted(dependency_edges(pkgs).items()):
         relationships += [Relationship(ids[i], RelationshipType.DEPENDS_ON, ids[j]) for j in targets]
