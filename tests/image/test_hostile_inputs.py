@@ -131,3 +131,19 @@ def test_an_index_pointing_at_a_missing_blob_is_one_error_line(tmp_path):
     res = run_cli("image", str(tmp_path / "img"), "--cache-dir", str(tmp_path / "c"))
     assert res.returncode == 2
     assert res.stderr == f"hullscan: error: blob {b.digest} missing from {tmp_path / 'img'}\n"
+
+
+def test_an_archive_with_too_many_members_is_refused_before_it_fills_memory(tmp_path, monkeypatch):
+    import hullscan.image.local as local
+    from hullscan.errors import ManifestError
+
+    legit = ImageBuilder().add_layer(dpkg_layer(), compression="none")
+    legit.write_docker_archive(tmp_path / "img.tar")
+    with tarfile.open(tmp_path / "img.tar", "a") as tar:
+        for i in range(60):
+            tar.addfile(tarfile.TarInfo(f"junk/{i}"))
+    opts = ScanOptions(cache_dir=tmp_path / "cache", scanners=frozenset())
+    assert len(scan(str(tmp_path / "img.tar"), opts).packages) == 2
+    monkeypatch.setattr(local, "MAX_ARCHIVE_MEMBERS", 50)
+    with pytest.raises(ManifestError, match=r"img.tar: more than 50 members: not an image archive"):
+        scan(str(tmp_path / "img.tar"), opts)

@@ -30,6 +30,8 @@ from hullscan.image.source import (
 from hullscan.model import Artifact, Platform
 
 REF_NAME = "org.opencontainers.image.ref.name"
+#: the most members an image archive (docker save, OCI archive) may have: it is indexed in memory
+MAX_ARCHIVE_MEMBERS = 100_000
 
 
 class _BlobStore:
@@ -109,7 +111,15 @@ class _TarBlobs(_BlobStore):
         self.tar = tar
         self.origin = origin
         self.path = path
-        self.members = {m.name.lstrip("./"): m for m in tar.getmembers() if m.isreg()}
+        self.members: dict[str, tarfile.TarInfo] = {}
+        try:
+            for count, member in enumerate(tar, 1):
+                if count > MAX_ARCHIVE_MEMBERS:  # an image archive has a few per layer; this is something else
+                    raise ManifestError(f"{origin}: more than {MAX_ARCHIVE_MEMBERS} members: not an image archive")
+                if member.isreg():
+                    self.members[member.name.lstrip("./")] = member
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise BlobError(f"{origin}: not a readable tar archive ({exc})") from None
         #: an uncompressed archive can be read at member offsets by independent handles
         self.direct = _is_plain_tar(path)
 
