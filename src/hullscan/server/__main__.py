@@ -1,5 +1,5 @@
-"""``python -m hullscan.server server|admin ...``."""
+"""``python -m hullscan.server server|admin ...`` (the ``hullscan`` CLI)."""
 
-from hullscan.server.cli import main
+from hullscan.cli import main
 
 main()

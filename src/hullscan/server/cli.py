@@ -1,6 +1,6 @@
 """Commands of the server: ``hullscan server`` and ``hullscan admin create``; the top-level CLI registers them.
 
-Also runnable as ``python -m hullscan.server`` (same commands).
+Also runnable as ``python -m hullscan.server`` (the whole ``hullscan`` CLI).
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from hullscan.errors import InputError
 
 admin_app = typer.Typer(help="Security center administration.", no_args_is_help=True)
 
@@ -51,16 +53,14 @@ def admin_create(
 
     pw = password or os.environ.get("HULLSCAN_ADMIN_PASSWORD") or typer.prompt("password", hide_input=True, confirmation_prompt=True)
     if len(pw) < 8:
-        typer.echo("error: the password must have at least 8 characters", err=True)
-        raise typer.Exit(2)
+        raise InputError("the password must have at least 8 characters")
     rt = build_runtime(_config(data_dir, db_url, scheduler=False))  # type: ignore[arg-type]
     try:
         with rt.session() as s:
             user = create_user(s, username, pw, role)
             token = create_token(s, user, "created by hullscan admin create")
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise InputError(str(exc)) from None
     typer.echo(f"created {role} {username!r}; API token (shown once):")
     typer.echo(token)
 
@@ -69,10 +69,3 @@ def register(app: typer.Typer) -> None:
     """Add ``server`` and ``admin`` to the top-level ``hullscan`` app."""
     app.command("server")(serve)
     app.add_typer(admin_app, name="admin")
-
-
-def main() -> None:
-    """``python -m hullscan.server``."""
-    standalone = typer.Typer(no_args_is_help=True)
-    register(standalone)
-    standalone()
