@@ -185,3 +185,26 @@ def test_recover_resumes_running_tasks_and_gives_up_after_repeated_restarts(tmp_
         assert s.get(Task, interrupted).status == "pending"  # type: ignore[union-attr]
         dead = s.get(Task, doomed)
         assert dead is not None and dead.status == "failed" and "interrupted by 3 server restarts" in dead.error
+
+
+def test_time_range_uses_update_or_creation_time(tmp_path: Path, registry: RegistryServer) -> None:
+    from hullscan.server.scanning import precheck
+    from hullscan.server.scansettings import get_settings, update_settings
+
+    push_image(registry, python_image(("attrs", "21.0.0")), "range/app", "1")  # config created 2024-01-01
+    clock = FakeClock(datetime(2024, 1, 20, tzinfo=timezone.utc).timestamp())
+    rt = make_runtime(tmp_path, clock=clock, sleep=clock.sleep)
+    rid = add_registry_row(rt, registry, "range", rate_limit=0)
+    run(rt, "sync", {"registry_ids": [rid]})
+    params = {"repository_ids": repo_ids(rt, rid, "range/")}
+    with rt.session() as s:
+        _, version = get_settings(s)
+        update_settings(s, {"time_range_days": 30}, version, "tests")
+        assert precheck(s, params, rt.now())["images"] == 1  # 19 days old
+        assert precheck(s, params, rt.now() + timedelta(days=40))["images"] == 0  # 59 days old: out of range
+        from hullscan.server.db.models import ImageTag
+
+        tag = s.scalars(select(ImageTag).where(ImageTag.repository_id == params["repository_ids"][0])).one()
+        tag.updated_at = rt.now() + timedelta(days=39)  # updated since: the update time counts
+        s.flush()
+        assert precheck(s, params, rt.now() + timedelta(days=40))["images"] == 1
