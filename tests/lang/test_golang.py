@@ -272,6 +272,7 @@ def test_wants_is_cheap_and_selective() -> None:
     assert not analyzer.wants("/usr/lib/libx.so", FileInfo("/usr/lib/libx.so", size=2_000_000, mode=0o644))
     assert not analyzer.wants("/usr/bin/sh", FileInfo("/usr/bin/sh", size=1000, mode=0o755))
     assert not analyzer.wants("/usr/bin/l", FileInfo("/usr/bin/l", size=2_000_000, mode=0o777, kind="symlink"))
+    assert analyzer.wants("/Files/app/tool.EXE", FileInfo("/Files/app/tool.EXE", size=2_000_000, mode=0o644))
 
 
 def test_not_go_is_skipped_quietly() -> None:

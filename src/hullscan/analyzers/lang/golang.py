@@ -40,9 +40,10 @@ def malformed(file: FileInput, message: str) -> AnalysisResult:
     return AnalysisResult(warnings=[warning])
 
 
-def is_candidate_binary(info: FileInfo, min_size: int) -> bool:
-    """Cheap pre-filter shared by the binary analyzers: a regular executable file of plausible size."""
-    return info.mode & 0o111 != 0 and info.size >= min_size and info.kind == "file"
+def is_candidate_binary(path: str, info: FileInfo, min_size: int) -> bool:
+    """Cheap pre-filter shared by the binary analyzers: a regular executable file of plausible size
+    (executable bit, or an ``.exe`` name: Windows layers carry no mode bits)."""
+    return (info.mode & 0o111 != 0 or path[-4:].lower() == ".exe") and info.size >= min_size and info.kind == "file"
 
 
 def go_purl(module: str, version: str) -> str:
@@ -141,13 +142,13 @@ class GoBinaryAnalyzer(Analyzer):
     """Modules embedded in Go executables (ELF, PE, Mach-O), read in pure Python."""
 
     name = "lang/go-binary"
-    version = 2
+    version = 3
     tags = frozenset({"lang", "go"})
     max_size = 512 * 1024 * 1024
 
     def wants(self, path: str, info: FileInfo) -> bool:
-        """Regular executable files of at least :data:`MIN_BINARY_SIZE`."""
-        return is_candidate_binary(info, MIN_BINARY_SIZE) and info.size <= self.max_size
+        """Regular executable (or ``.exe``) files of at least :data:`MIN_BINARY_SIZE`."""
+        return is_candidate_binary(path, info, MIN_BINARY_SIZE) and info.size <= self.max_size
 
     def analyze(self, file: FileInput) -> AnalysisResult | None:
         """Parse the build info; None quickly when the file is not a Go binary."""

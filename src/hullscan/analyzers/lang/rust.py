@@ -55,13 +55,13 @@ class RustBinaryAnalyzer(Analyzer):
     """Crates embedded by ``cargo auditable`` (``.dep-v0`` section of ELF, PE or Mach-O binaries)."""
 
     name = "lang/rust-binary"
-    version = 1
+    version = 2
     tags = frozenset({"lang", "rust"})
     max_size = 512 * 1024 * 1024
 
     def wants(self, path: str, info: FileInfo) -> bool:
         """Regular executable files of plausible size."""
-        return is_candidate_binary(info, MIN_BINARY_SIZE) and info.size <= self.max_size
+        return is_candidate_binary(path, info, MIN_BINARY_SIZE) and info.size <= self.max_size
 
     def analyze(self, file: FileInput) -> AnalysisResult | None:
         """Decode the audit section; None when the binary has none."""
