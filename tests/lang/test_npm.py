@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from hullscan.analyzers.lang.lockfiles import flow_depth
 from hullscan.analyzers.lang.npm import NpmAnalyzer, installed_manifest
 from hullscan.model import FileInfo
 from tests.lang._golden import (
@@ -158,3 +159,36 @@ def test_broken_yarn_v1_and_wrong_shapes(tmp_path: Path, analyzer: NpmAnalyzer) 
     got = run_tree(analyzer, tmp_path)
     assert nv(got) == {"ok@1.0.0"}
     assert sorted(w["path"] for w in got["warnings"]) == ["/a/yarn.lock", "/b/package-lock.json", "/c/pnpm-lock.yaml"]
+
+
+def test_deeply_nested_yaml_is_malformed_not_a_crash(tmp_path: Path) -> None:
+    """PyYAML's C composer recurses per flow level: 200,000 ``[`` crashed the whole scan with SIGSEGV.
+    Run through the CLI in a child process, so a regression is a failed test, not a dead test worker."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "root"
+    for rel, text in {
+        "etc/os-release": "ID=alpine\nVERSION_ID=3.19.1\n",
+        "app/pnpm-lock.yaml": "lockfileVersion: '9.0'\npackages: " + "[" * 200_000 + "]" * 200_000 + "\n",
+        "web/yarn.lock": "__metadata:\n  version: 6\n" + '"x@npm:1": {a: ' * 50_000 + "1" + "}" * 50_000 + "\n",
+        "app/node_modules/ok/package.json": '{"name": "ok", "version": "1.0.0"}',
+    }.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    res = subprocess.run([sys.executable, "-m", "hullscan.cli", "image", str(root), "--scanners", "none", "-f", "json",
+                          "--no-cache", "--cache-dir", str(tmp_path / "c")], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert [(p["name"], p["version"]) for p in report["packages"]] == [("ok", "1.0.0")]
+    warned = {w["path"]: w for w in report["warnings"]}
+    assert sorted(warned) == ["/app/pnpm-lock.yaml", "/web/yarn.lock"]
+    assert all(w["code"] == "malformed-file" and "nested more than 1000 levels" in w["message"] for w in warned.values())
+    for real in sorted((NPM / "locks/root/srv").glob("*/*.y*")):  # lock files written by pnpm 7-9 and yarn berry
+        assert flow_depth(real.read_text()) < 100, real
+
+
+def test_flow_depth_ignores_balanced_siblings() -> None:
+    assert flow_depth("a: [1, [2], {b: [3]}]\n" * 600) == 3
+    assert flow_depth("k: v\n") == 0
+    assert flow_depth("x: " + "[" * 1001 + "]" * 1001) == 1001

@@ -107,12 +107,36 @@ def load_toml(file: FileInput) -> dict[str, Any]:
     return tomllib.loads(file.read().decode("utf-8"))
 
 
+#: the deepest flow-collection nesting (``[[[…`` / ``{{{…``) accepted in YAML: PyYAML's C composer recurses
+#: per level and crashes the process (SIGSEGV) on ~100,000 levels; real lock files nest fewer than 10
+MAX_YAML_FLOW_DEPTH = 1000
+_FLOW_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def flow_depth(text: str) -> int:
+    """An upper bound of the flow-collection nesting in YAML ``text`` (brackets inside quotes count too)."""
+    if text.count("[") + text.count("{") <= MAX_YAML_FLOW_DEPTH:
+        return text.count("[") + text.count("{")
+    depth = deepest = 0
+    for match in _FLOW_BRACKETS.finditer(text):
+        if match.group() in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif depth:
+            depth -= 1
+    return deepest
+
+
 def load_yaml(file: FileInput) -> Any:
-    """The file's content parsed as YAML (safe loader; PyYAML is imported lazily)."""
+    """The file's content parsed as YAML (safe loader; PyYAML is imported lazily). Block nesting is bounded
+    by the file size limit (each level indents one more column); flow nesting is checked first."""
     import yaml
 
+    text = file.read().decode("utf-8")
+    if flow_depth(text) > MAX_YAML_FLOW_DEPTH:
+        raise MalformedFileError(f"YAML nested more than {MAX_YAML_FLOW_DEPTH} levels deep")
     try:
-        return yaml.load(file.read().decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise MalformedFileError(f"invalid YAML: {str(exc).splitlines()[0]}") from None
 
