@@ -26,7 +26,7 @@ RULES = builtin_rules().rules
 def test_rule_set_is_broad_and_ids_unique() -> None:
     ids = [r.id for r in RULES]
     assert len(ids) == len(set(ids))
-    assert len(ids) >= 100
+    assert len(ids) >= 180
     for needed in ("aws-access-key-id", "aws-secret-access-key", "alibaba-access-key-id", "alibaba-access-key-secret",
                    "gcp-api-key", "gcp-service-account", "azure-storage-connection-string", "github-pat", "github-oauth",
                    "github-app-token", "github-fine-grained-pat", "gitlab-pat", "slack-token", "slack-webhook",
