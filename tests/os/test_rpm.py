@@ -232,3 +232,50 @@ def test_ndb_overlapping_blobs_are_rejected() -> None:
 
     res = run("/var/lib/rpm/Packages.db", damaged("Packages.db", overlap))
     assert res.packages == [] and "overlaps" in res.warnings[0].message
+
+
+def _hostile_sqlite(tmp_path: Path, *statements: str) -> bytes:
+    """A real SQLite file made by the sqlite3 library with the given schema (the shapes an attacker controls)."""
+    path = tmp_path / "rpmdb.sqlite"
+    conn = sqlite3.connect(path)
+    for statement in statements:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "statements, message",
+    [
+        # an endless recursive query: hung the scan (and grew memory) before the schema check
+        (["CREATE VIEW Packages AS WITH RECURSIVE c(hnum, blob) AS (SELECT 1, zeroblob(1000) UNION ALL"
+          " SELECT hnum + 1, blob FROM c) SELECT hnum, blob FROM c"], "Packages is a view, not a table"),
+        # a generated column computes a large value per stored row
+        (["CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, n INTEGER, blob BLOB AS (zeroblob(n)))",
+          "INSERT INTO Packages (hnum, n) VALUES (1, 500000000)"], "generated or hidden columns"),
+        (["CREATE TABLE Other (x)"], "no Packages table"),
+    ],
+    ids=["recursive-view", "generated-column", "no-table"],
+)
+def test_hostile_sqlite_schema_is_refused_quickly(tmp_path: Path, statements: list[str], message: str) -> None:
+    import time
+
+    start = time.monotonic()
+    res = run("/var/lib/rpm/rpmdb.sqlite", _hostile_sqlite(tmp_path, *statements))
+    assert time.monotonic() - start < 5
+    assert res.packages == []
+    (warning,) = res.warnings
+    assert warning.code == "malformed-file" and message in warning.message
+    assert "SQLite: SQLite" not in warning.message
+
+
+def test_sqlite_query_step_budget_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hullscan.analyzers.os import rpmdb_sqlite
+
+    real = (DATA / "rpmdb.sqlite").read_bytes()
+    assert len(run("/var/lib/rpm/rpmdb.sqlite", real).packages) == len(WANT)
+    monkeypatch.setattr(rpmdb_sqlite, "MAX_VM_STEPS", 20)
+    monkeypatch.setattr(rpmdb_sqlite, "_STEP_CHECK", 10)
+    res = run("/var/lib/rpm/rpmdb.sqlite", real)
+    assert res.packages == [] and "ran over 20 steps" in res.warnings[0].message
