@@ -100,9 +100,11 @@ def test_sshd_config_and_dropins() -> None:
     text = ("Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin yes\nPasswordAuthentication yes\n"
             "PermitRootLogin no\nPermitEmptyPasswords no\nMatch User x\n  PermitEmptyPasswords yes\n")
     got = analyze("/etc/ssh/sshd_config", text)
-    assert [g[:2] for g in got] == [("baseline-sshd-password-authentication", 3), ("baseline-sshd-permit-root-login", 2)]
+    assert [g[:2] for g in got] == [("baseline-sshd-installed", 0), ("baseline-sshd-password-authentication", 3),
+                                    ("baseline-sshd-permit-root-login", 2)]
     assert analyze("/etc/ssh/sshd_config.d/50-cloud.conf", "permitemptypasswords=yes\n")[0][0] == "baseline-sshd-permit-empty-passwords"
-    assert analyze("/etc/ssh/sshd_config", "#PermitRootLogin yes\nPermitRootLogin prohibit-password\n") == []
+    assert [g[0] for g in analyze("/etc/ssh/sshd_config", "#PermitRootLogin yes\nPermitRootLogin prohibit-password\n")] == [
+        "baseline-sshd-installed"]
 
 
 def test_plaintext_credentials_in_config_files() -> None:

@@ -86,6 +86,19 @@ def test_checks_and_skip_checks(checks: tuple[str, ...], skip: tuple[str, ...], 
     assert any("not selected" in n for n in out.notes)
 
 
+def test_default_off_checks_need_naming() -> None:
+    from hullscan.checks import default_off
+
+    assert "baseline-sshd-installed" in default_off()
+    report = _report()
+    report.findings.append(_f("baseline-sshd-installed", Category.BASELINE, "/etc/ssh/sshd_config"))
+    assert "baseline-sshd-installed" not in ids(apply(report, ScanOptions()))
+    assert "baseline-sshd-installed" not in ids(apply(report, ScanOptions(checks=("baseline",))))
+    assert "baseline-sshd-installed" in ids(apply(report, ScanOptions(checks=("baseline-sshd-installed",))))
+    assert ids(apply(report, ScanOptions(checks=("baseline", "baseline-sshd-installed")))) == [
+        "baseline-no-healthcheck", "baseline-root-user", "baseline-sshd-installed"]
+
+
 def test_unknown_selectors_get_a_note() -> None:
     out = apply(_report(), ScanOptions(skip_checks=("baseline-root-usr", "CVE-2024-9", "secret-*", "history")))
     assert out.notes.count("--checks/--skip-checks: unknown check 'baseline-root-usr'") == 1

@@ -3,7 +3,8 @@
 * ``--checks`` / ``--skip-checks`` (``ScanOptions.checks`` / ``skip_checks``, or the ``checks`` /
   ``skip-checks`` keys of ``hullscan.yaml``): ids, ``fnmatch`` globs (``secret-*``) or categories
   (``vulnerability``, ``baseline``, ``malicious``, ``sensitive``, ``history``). A finding is kept when it
-  matches ``checks`` (or ``checks`` is empty and it is not a default-off check) and matches no ``skip-checks``.
+  matches ``checks`` (or ``checks`` is empty) and matches no ``skip-checks``; a ``default: off`` check is kept
+  only when ``checks`` names its id.
   Findings taken out this way are counted in a report note.
 * whitelist (``whitelist`` key of ``hullscan.yaml``): alert types accepted for a scope with a reason::
 
@@ -171,10 +172,10 @@ def apply(report: ScanReport, options: ScanOptions, config: SelectionConfig | No
     suppressed = list(report.suppressed)
     dropped = 0
     for f in report.findings:
-        if keep:
-            selected = matches(f, keep)
+        if f.id in off:
+            selected = f.id in keep  # a default-off check runs only when named by its id
         else:
-            selected = f.id not in off
+            selected = matches(f, keep) if keep else True
         if not selected or (skip and matches(f, skip)):
             dropped += 1
             continue

@@ -180,8 +180,11 @@ def check_passwd(file: FileInput) -> AnalysisResult:
 
 
 def check_sshd(file: FileInput) -> AnalysisResult:
-    """Risky sshd settings outside ``Match`` blocks (the first value of a keyword wins, as in sshd)."""
+    """Risky sshd settings outside ``Match`` blocks (the first value of a keyword wins, as in sshd), and the
+    (default-off) note that an SSH server is configured at all."""
     out = AnalysisResult()
+    if file.path == "/etc/ssh/sshd_config":
+        out.findings.append(finding("baseline-sshd-installed", "sshd_config present", file.path, file.layer))
     rules = {r["keyword"]: r for r in rule_yaml(RULES_FILE).get("sshd") or []}
     seen: set[str] = set()
     for lineno, raw in enumerate(file.text().splitlines(), 1):
