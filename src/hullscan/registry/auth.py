@@ -35,6 +35,8 @@ DEFAULT_EXPIRES_IN = 60
 #: renew a token this many seconds before it expires
 EXPIRY_MARGIN = 5
 _TOKEN_REQUEST = "hullscan_token_request"
+#: the largest 401 or token answer read (real ones are a few kB: a JWT and some JSON)
+MAX_AUTH_BODY = 1024 * 1024
 _CHALLENGE_PARAM = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
 
 
@@ -114,7 +116,7 @@ class RegistryAuth(httpx.Auth):
         while True:
             response = yield req
             if req.extensions.get(_TOKEN_REQUEST) or response.status_code == 401:
-                response.read()
+                self._read_bounded(response)
             try:
                 req = flow.send(response)
             except StopIteration:
@@ -162,6 +164,23 @@ class RegistryAuth(httpx.Auth):
             yield request
 
     # ------------------------------------------------------------------ internals
+
+    def _read_bounded(self, response: httpx.Response) -> None:
+        """Read a challenge or token answer, refusing one over :data:`MAX_AUTH_BODY` (a hostile endless body)."""
+        host = response.request.url.netloc.decode("ascii", "replace")
+        role = "token service" if response.request.extensions.get(_TOKEN_REQUEST) else "registry"
+        what = f"registry {self.registry or host}: the {role} {host}"
+        length = response.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > MAX_AUTH_BODY:
+            response.close()
+            raise AuthError(f"{what} sent a {length}-byte authentication answer (limit {MAX_AUTH_BODY})")
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > MAX_AUTH_BODY:
+                response.close()
+                raise AuthError(f"{what} sent an authentication answer over {MAX_AUTH_BODY} bytes")
+        response._content = bytes(body)  # what Response.read() stores; the flow reads .json() / .text from it
 
     def _preempt(self, request: httpx.Request) -> None:
         """Attach a cached token (or Basic credentials the registry asked for before)."""
