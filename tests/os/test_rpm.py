@@ -249,8 +249,8 @@ def _hostile_sqlite(tmp_path: Path, *statements: str) -> bytes:
     "statements, message",
     [
         # an endless recursive query: hung the scan (and grew memory) before the schema check
-        (["CREATE VIEW Packages AS WITH RECURSIVE c(hnum, blob) AS (SELECT 1, zeroblob(1000) UNION ALL"
-          " SELECT hnum + 1, blob FROM c) SELECT hnum, blob FROM c"], "Packages is a view, not a table"),
+        ([("CREATE VIEW Packages AS WITH RECURSIVE c(hnum, blob) AS (SELECT 1, zeroblob(1000) UNION ALL"
+           " SELECT hnum + 1, blob FROM c) SELECT hnum, blob FROM c")], "Packages is a view, not a table"),
         # a generated column computes a large value per stored row
         (["CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, n INTEGER, blob BLOB AS (zeroblob(n)))",
           "INSERT INTO Packages (hnum, n) VALUES (1, 500000000)"], "generated or hidden columns"),

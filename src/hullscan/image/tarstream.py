@@ -184,8 +184,8 @@ class TarReader:
                 type=typeflag,
                 size=data_size,
                 mode=_octal(header[100:108], "mode", start),
-                uid=_pax_id(attrs.get("uid", ""), lambda: _octal(header[108:116], "uid", start)),
-                gid=_pax_id(attrs.get("gid", ""), lambda: _octal(header[116:124], "gid", start)),
+                uid=_pax_id(attrs.get("uid", ""), header[108:116], "uid", start),
+                gid=_pax_id(attrs.get("gid", ""), header[116:124], "gid", start),
                 linkname=linkname,
             )
             pax = {}
@@ -232,7 +232,7 @@ class TarReader:
         return out
 
 
-def _pax_id(value: str, header_value: Callable[[], int]) -> int:
-    """A PAX ``uid``/``gid`` when it is a plausible decimal id, else the header's (never int() of a hostile
-    5,000-digit number, which Python refuses with a ValueError)."""
-    return int(value) if value.isascii() and value.isdigit() and len(value) <= 20 else header_value()
+def _pax_id(value: str, field: bytes, name: str, start: int) -> int:
+    """A PAX ``uid``/``gid`` when it is a plausible decimal id, else the header ``field``'s (never int() of a
+    hostile 5,000-digit number, which Python refuses with a ValueError)."""
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 20 else _octal(field, name, start)
