@@ -56,7 +56,7 @@ class SecretRule:
     title: str
     severity: Severity
     keywords: tuple[str, ...]
-    regex: re.Pattern[str]
+    pattern: str  # the regex source; compiled on first use (most rules never run on a given image)
     entropy: float = 0.0
     examples_match: tuple[str, ...] = ()
     examples_no_match: tuple[str, ...] = ()
@@ -64,6 +64,11 @@ class SecretRule:
     line_scope: bool = False  # run the regex only on lines holding a keyword (cheap for generic rules)
     unquoted_in_code: bool = True  # False: in source code only quoted values count (``x = other_var`` is code)
     generic: bool = False  # keyword-assignment rule: identifier-shaped values are code, not secrets
+
+    @functools.cached_property
+    def regex(self) -> re.Pattern[str]:
+        """The compiled regex (MULTILINE: ``^`` and ``$`` work per line)."""
+        return re.compile(self.pattern, re.MULTILINE)
 
 
 @dataclass
@@ -126,7 +131,7 @@ def compile_rules(data: dict[str, Any]) -> SecretRules:
                 title=str(item["title"]),
                 severity=Severity.parse(str(item.get("severity", "MEDIUM"))),
                 keywords=tuple(str(k).lower() for k in item.get("keywords") or ()),
-                regex=re.compile(str(item["regex"]), re.MULTILINE),
+                pattern=str(item["regex"]),
                 entropy=float(item.get("entropy") or 0.0),
                 examples_match=tuple(ex.get("match") or ()),
                 examples_no_match=tuple(ex.get("no_match") or ()),
