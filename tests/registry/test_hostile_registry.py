@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from hullscan.errors import AuthError
+from hullscan.errors import AuthError, RegistryError
 from hullscan.options import RegistryOptions
 from hullscan.registry.auth import MAX_AUTH_BODY
 from hullscan.registry.client import RegistryClient
@@ -40,6 +41,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         mode = self.server.mode
+        if mode.startswith("catalog-"):
+            self._catalog(mode)
+            return
         if self.path.startswith("/v2/"):
             self.send_response(401)
             self.send_header("WWW-Authenticate", f'Bearer realm="http://{self.server.host}/token",service="s"')
@@ -56,6 +60,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         self._endless()
+
+    def _catalog(self, mode: str) -> None:
+        """Every page links to a next one: with one new name (endless) or with none (empty pages)."""
+        page = int(self.path.rpartition("last=r")[2]) if "last=r" in self.path else 0
+        names = [f"r{page + 1}"] if mode == "catalog-endless" or page == 0 else []
+        body = json.dumps({"repositories": names}).encode()
+        self.server.sent += 1
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Link", f'</v2/_catalog?n=1&last=r{page + 1}>; rel="next"')
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def _endless(self) -> None:
         self.send_header("Transfer-Encoding", "chunked")
@@ -92,3 +109,21 @@ def test_endless_authentication_answers_are_refused(hostile: _Hostile, message: 
     with RegistryClient(hostile.host, opts) as client, pytest.raises(AuthError, match=message):
         client.check()
     assert hostile.sent < 32 * MAX_AUTH_BODY  # stopped at the limit (what sits in loopback socket buffers aside)
+
+
+@pytest.mark.parametrize("hostile", ["catalog-endless"], indirect=True)
+def test_endless_pagination_stops_at_the_page_limit(hostile: _Hostile, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hullscan.registry import client as client_module
+
+    monkeypatch.setattr(client_module, "MAX_PAGES", 50)
+    with (RegistryClient(hostile.host, RegistryOptions(insecure=True, retries=0)) as client,
+          pytest.raises(RegistryError, match=r"more than 50 pages for catalog")):
+        client.catalog(page_size=1)
+    assert hostile.sent == 50
+
+
+@pytest.mark.parametrize("hostile", ["catalog-empty-pages"], indirect=True)
+def test_an_empty_page_ends_the_list(hostile: _Hostile) -> None:
+    with RegistryClient(hostile.host, RegistryOptions(insecure=True, retries=0)) as client:
+        assert client.catalog(page_size=1) == ["r1"]
+    assert hostile.sent == 2

@@ -61,6 +61,8 @@ MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 #: how much of an error body is read for its message
 MAX_ERROR_BODY = 64 * 1024
+#: the most pages followed for one catalog or tag list (10,000 x n=100: a million names)
+MAX_PAGES = 10_000
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 SCHEMA1_TYPES = (
     "application/vnd.docker.distribution.manifest.v1+json",
@@ -222,6 +224,8 @@ class RegistryClient:
         url: str | None = first
         seen: set[str] = set()
         while url and url not in seen:
+            if len(seen) >= MAX_PAGES:  # a registry that always links to yet another page
+                raise RegistryError(f"registry {self.host}: more than {MAX_PAGES} pages for {what}")
             seen.add(url)
             resp, data = self._request("GET", url, what=what, read_limit=MAX_MANIFEST_BYTES)
             try:
@@ -231,7 +235,9 @@ class RegistryClient:
             items = doc.get(key) if isinstance(doc, dict) else None
             if items is not None and not isinstance(items, list):
                 raise RegistryError(f"registry {self.host}: malformed answer for {what} ('{key}' is not a list)")
-            out.extend(str(x) for x in items or [])
+            if not items:
+                break  # an empty page ends the list, whatever the Link header says
+            out.extend(str(x) for x in items)
             url = _next_link(resp.headers.get("Link", ""), self.base_url + url if url.startswith("/") else url)
         return sorted(set(out))
 
