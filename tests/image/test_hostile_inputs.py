@@ -147,3 +147,12 @@ def test_an_archive_with_too_many_members_is_refused_before_it_fills_memory(tmp_
     monkeypatch.setattr(local, "MAX_ARCHIVE_MEMBERS", 50)
     with pytest.raises(ManifestError, match=r"img.tar: more than 50 members: not an image archive"):
         scan(str(tmp_path / "img.tar"), opts)
+
+
+@pytest.mark.parametrize("args", [["image", "x", "--no-such-flag"], ["image", "--scanners"], ["cache", "clean", "extra"]])
+def test_usage_errors_exit_2_without_internal_error(args):
+    """typer >= 0.26 raises its vendored click's exceptions: they were reported as 'internal error', exit 70."""
+    res = run_cli(*args)
+    assert res.returncode == 2, res.stderr
+    assert "internal error" not in res.stderr and "Traceback" not in res.stderr
+    assert "Error:" in res.stderr
