@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 
 from hullscan.server import whitelist
-from hullscan.server.api.deps import RT, Operator, PathId, QueryId, Store, Viewer, api_error, fetch_page, page_of
+from hullscan.server.api.deps import RT, Operator, PathId, QueryId, Store, Viewer, fetch_page, get_or_404, page_of
 from hullscan.server.db.models import FindingRow, Image, ImageTag, Repository, Scan
 from hullscan.server.timeutil import iso
 
@@ -50,9 +50,7 @@ class ScopeIn(BaseModel):
 
 @router.put("/api/repositories/{repository_id}/scope", summary="Add a repository to or remove it from the scan scope")
 def set_scope(repository_id: PathId, body: ScopeIn, s: Store, _: Operator) -> dict[str, Any]:
-    repo = s.get(Repository, repository_id)
-    if repo is None:
-        raise api_error(404, "NotFound", f"no repository with id {repository_id}")
+    repo = get_or_404(s, Repository, repository_id, "repository")
     repo.in_scope = body.in_scope
     return repo_out(repo)
 
@@ -114,9 +112,7 @@ def list_images(
 @router.get("/api/images/{image_id}", summary="Show an image, its tags, risk counts, packages and scans")
 def get_image(image_id: PathId, s: Store, rt: RT, _: Viewer) -> dict[str, Any]:
     whitelist.expire_due(s, rt.now())
-    img = s.get(Image, image_id)
-    if img is None:
-        raise api_error(404, "NotFound", f"no image with id {image_id}")
+    img = get_or_404(s, Image, image_id, "image")
     out = image_out(img, s, risk_counts(s, [img.id])[img.id])
     out["packages"] = len((img.inventory or {}).get("packages") or [])
     out["scans"] = [{"id": sc.id, "task_id": sc.task_id, "status": sc.status, "error": sc.error,
@@ -127,8 +123,6 @@ def get_image(image_id: PathId, s: Store, rt: RT, _: Viewer) -> dict[str, Any]:
 
 @router.get("/api/images/{image_id}/packages", summary="The stored inventory of an image")
 def image_packages(image_id: PathId, s: Store, _: Viewer) -> dict[str, Any]:
-    img = s.get(Image, image_id)
-    if img is None:
-        raise api_error(404, "NotFound", f"no image with id {image_id}")
+    img = get_or_404(s, Image, image_id, "image")
     inv = img.inventory or {}
     return {"os": inv.get("os"), "packages": inv.get("packages") or []}

@@ -6,7 +6,7 @@ import base64
 import binascii
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import Field
 
@@ -90,6 +90,17 @@ Operator = Annotated[Principal, Depends(require("operator"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 Store = Annotated[Session, Depends(session)]
 RT = Annotated[Runtime, Depends(runtime)]
+
+
+T = TypeVar("T")
+
+
+def get_or_404(s: Session, model: type[T], row_id: Any, what: str) -> T:
+    """The row of ``model`` with ``row_id``, or a 404 naming ``what``."""
+    row = s.get(model, row_id)
+    if row is None:
+        raise api_error(404, "NotFound", f"no {what} with id {row_id}")
+    return row
 
 
 def fetch_page(s: Session, q: Any, order: tuple[Any, ...], page: int, page_size: int) -> tuple[list[Any], int]:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from hullscan.server import whitelist
-from hullscan.server.api.deps import RT, Operator, PathId, QueryId, Store, Viewer, api_error, fetch_page, page_of
+from hullscan.server.api.deps import RT, Operator, PathId, QueryId, Store, Viewer, api_error, fetch_page, get_or_404, page_of
 from hullscan.server.db.models import FindingRow, ImageTag, Repository
 from hullscan.server.timeutil import iso
 
@@ -80,8 +80,7 @@ def summary(s: Store, rt: RT, _: Viewer, repository_id: QueryId = None) -> dict[
     q = (select(FindingRow.category, FindingRow.severity, func.count())
          .where(FindingRow.suppressed_by.is_(None), FindingRow.state == "open"))
     if repository_id is not None:
-        if s.get(Repository, repository_id) is None:
-            raise api_error(404, "NotFound", f"no repository with id {repository_id}")
+        get_or_404(s, Repository, repository_id, "repository")
         q = q.where(FindingRow.image_id.in_(select(ImageTag.image_id).where(ImageTag.repository_id == repository_id)))
     out: dict[str, dict[str, int]] = {}
     for cat, sev, n in s.execute(q.group_by(FindingRow.category, FindingRow.severity)):
@@ -91,9 +90,7 @@ def summary(s: Store, rt: RT, _: Viewer, repository_id: QueryId = None) -> dict[
 
 @router.get("/{finding_id}", summary="Show one finding with its full detail")
 def get_finding(finding_id: PathId, s: Store, _: Viewer) -> dict[str, Any]:
-    row = s.get(FindingRow, finding_id)
-    if row is None:
-        raise api_error(404, "NotFound", f"no finding with id {finding_id}")
+    row = get_or_404(s, FindingRow, finding_id, "finding")
     out = finding_out(row)
     out["detail"] = row.detail
     return out
@@ -109,9 +106,7 @@ class StateIn(BaseModel):
 
 @router.put("/{finding_id}/state", summary="Mark a finding handled/ignored with a reason")
 def set_state(finding_id: PathId, body: StateIn, s: Store, rt: RT, user: Operator) -> dict[str, Any]:
-    row = s.get(FindingRow, finding_id)
-    if row is None:
-        raise api_error(404, "NotFound", f"no finding with id {finding_id}")
+    row = get_or_404(s, FindingRow, finding_id, "finding")
     if body.state != "open" and not body.reason.strip():
         raise api_error(422, "ReasonRequired", f"marking a finding {body.state} needs a reason")
     row.state, row.state_reason, row.state_by, row.state_at = body.state, body.reason, user.username, rt.now()

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import func, select
 
-from hullscan.server.api.deps import RT, Admin, PathId, Store, Viewer, api_error
+from hullscan.server.api.deps import RT, Admin, PathId, Store, Viewer, api_error, get_or_404
 from hullscan.server.db.models import Registry, Repository
 from hullscan.server.providers import DEFAULT_VERSIONS
 from hullscan.server.providers.base import ProviderError
@@ -92,9 +92,7 @@ def _verify(rt: Any, row: Registry) -> None:
 
 
 def _get(s: Any, registry_id: int) -> Registry:
-    row: Registry | None = s.get(Registry, registry_id)
-    if row is None:
-        raise api_error(404, "NotFound", f"no registry with id {registry_id}")
+    row = get_or_404(s, Registry, registry_id, "registry")
     return row
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from hullscan.server import whitelist
-from hullscan.server.api.deps import RT, Admin, BodyId, Operator, PathId, Store, Viewer, api_error
+from hullscan.server.api.deps import RT, Admin, BodyId, Operator, PathId, Store, Viewer, api_error, get_or_404
 from hullscan.server.db.models import Repository, WhitelistRule
 from hullscan.server.scansettings import VersionConflict, get_settings, update_settings
 from hullscan.server.timeutil import aware, iso
@@ -97,9 +97,7 @@ def add_rule(body: RuleIn, s: Store, rt: RT, user: Operator) -> dict[str, Any]:
 
 @router.delete("/api/whitelist/{rule_id}", status_code=204, summary="Delete a whitelist rule (its suppression ends)")
 def delete_rule(rule_id: PathId, s: Store, rt: RT, _: Operator) -> None:
-    rule = s.get(WhitelistRule, rule_id)
-    if rule is None:
-        raise api_error(404, "NotFound", f"no whitelist rule with id {rule_id}")
+    rule = get_or_404(s, WhitelistRule, rule_id, "whitelist rule")
     s.delete(rule)
     s.flush()
     whitelist.apply(s, rt.now())

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from hullscan.server import quota
-from hullscan.server.api.deps import RT, BodyId, Operator, PathId, Store, Viewer, api_error, fetch_page, page_of
+from hullscan.server.api.deps import RT, BodyId, Operator, PathId, Store, Viewer, api_error, fetch_page, get_or_404, page_of
 from hullscan.server.db.models import Task, TaskItem, TaskLog
 from hullscan.server.scanning import precheck
 from hullscan.server.tasks import FINAL, create_task
@@ -91,9 +91,7 @@ def start_rematch(rt: RT, user: Operator) -> dict[str, Any]:
 
 
 def _task(s: Any, task_id: int) -> Task:
-    t: Task | None = s.get(Task, task_id)
-    if t is None:
-        raise api_error(404, "NotFound", f"no task with id {task_id}")
+    t = get_or_404(s, Task, task_id, "task")
     return t
 
 
