@@ -113,9 +113,10 @@ def entropy(text: str) -> float:
 
 
 def mask(secret: str) -> str:
-    """``secret`` with its middle replaced by ``*``: at most a sixth (and at most 4 chars) shown at each end."""
+    """``secret`` with its middle replaced by ``*``: at most a sixth (and at most 4 chars) shown at each end;
+    nothing of secrets shorter than 12 characters (short passwords)."""
     n = len(secret)
-    show = min(4, n // 6)
+    show = 0 if n < 12 else min(4, n // 6)
     stars = min(n - 2 * show, 24)
     return secret[:show] + "*" * max(stars, 3) + (secret[n - show :] if show else "")
 
