@@ -92,8 +92,7 @@ def _verify(rt: Any, row: Registry) -> None:
 
 
 def _get(s: Any, registry_id: int) -> Registry:
-    row = get_or_404(s, Registry, registry_id, "registry")
-    return row
+    return get_or_404(s, Registry, registry_id, "registry")
 
 
 @router.get("", summary="List registries")

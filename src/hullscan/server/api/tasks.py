@@ -91,8 +91,7 @@ def start_rematch(rt: RT, user: Operator) -> dict[str, Any]:
 
 
 def _task(s: Any, task_id: int) -> Task:
-    t = get_or_404(s, Task, task_id, "task")
-    return t
+    return get_or_404(s, Task, task_id, "task")
 
 
 @router.get("/{task_id}", summary="Show a task")
