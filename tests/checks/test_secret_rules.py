@@ -187,6 +187,13 @@ def test_user_secret_config(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert res is not None and [f.id for f in res.findings] == ["secret-acme-deploy-token"]
     assert not a.wants("/srv/fixtures/keys.txt", FileInfo(path="/srv/fixtures/keys.txt", size=10))
     assert [m.rule.id for m in scan_text(f"J={jwt}")] == ["jwt"]  # the shipped rules are unchanged
+    from hullscan.analyzers.files.sensitive import SensitiveFileAnalyzer
+
+    s = SensitiveFileAnalyzer()
+    assert s.wants("/srv/fixtures/.env", FileInfo(path="/srv/fixtures/.env", size=10))
+    s.configure(ScanOptions(plugin_settings={"secret": {"config": str(cfg)}}))
+    assert not s.wants("/srv/fixtures/.env", FileInfo(path="/srv/fixtures/.env", size=10))
+    assert s.wants("/app/.env", FileInfo(path="/app/.env", size=10)) and "+" in s.cache_salt()
 
 
 @pytest.mark.parametrize(

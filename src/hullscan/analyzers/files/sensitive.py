@@ -8,6 +8,7 @@ match every ``content`` regex (text) or one ``magic`` prefix (binary). Findings 
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -15,8 +16,9 @@ from typing import Any
 from hullscan.analyzers.base import Analyzer, FileInput
 from hullscan.analyzers.files import rule_yaml, rules_digest
 from hullscan.analyzers.files.secrets import RULES_FILE as SECRET_RULES
-from hullscan.analyzers.files.secrets import builtin_rules
+from hullscan.analyzers.files.secrets import SecretRules, builtin_rules, load_rules
 from hullscan.model import AnalysisResult, Category, FileInfo, Finding, Location, Severity
+from hullscan.options import ScanOptions
 
 RULES_FILE = "sensitive.yaml"
 #: content regexes look at this many leading bytes
@@ -96,11 +98,23 @@ class SensitiveFileAnalyzer(Analyzer):
     tags = frozenset({"secret"})
     max_size = 256 * 1024 * 1024
 
+    def __init__(self) -> None:
+        self.allow: SecretRules | None = None  # None: the shipped allow list
+        self.config_digest = ""
+
+    def configure(self, options: ScanOptions) -> None:
+        """Honour the allow-listed paths of the user's secret config (``plugin_settings["secret"]["config"]``)."""
+        config = (options.plugin_settings.get("secret") or {}).get("config")
+        if config:
+            self.allow = load_rules(str(config))
+            with open(str(config), "rb") as fh:
+                self.config_digest = hashlib.sha256(fh.read()).hexdigest()[:16]
+
     def wants(self, path: str, info: FileInfo) -> bool:
-        """Regular, non-empty files whose path matches a sensitive item."""
+        """Regular, non-empty files whose path matches a sensitive item (and is not allow-listed)."""
         if info.kind != "file" or info.size == 0 or not _any_path().search(path):
             return False
-        return not builtin_rules().path_allowed(path)
+        return not (self.allow or builtin_rules()).path_allowed(path)
 
     def analyze(self, file: FileInput) -> AnalysisResult | None:
         """One finding per matching item (the content must confirm what the name suggests)."""
@@ -123,5 +137,6 @@ class SensitiveFileAnalyzer(Analyzer):
         return AnalysisResult(findings=findings) if findings else None
 
     def cache_salt(self) -> str:
-        """Digest of ``rules/sensitive.yaml`` and ``rules/secrets.yaml`` (its allow-listed paths)."""
-        return rules_digest(RULES_FILE, SECRET_RULES)
+        """Digest of ``rules/sensitive.yaml`` and ``rules/secrets.yaml`` (its allow-listed paths), and of the user's
+        secret config when one is set."""
+        return rules_digest(RULES_FILE, SECRET_RULES) + (f"+{self.config_digest}" if self.config_digest else "")
