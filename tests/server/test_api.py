@@ -169,3 +169,15 @@ def test_structured_logs_mask_credentials() -> None:
     assert line["level"] == "info" and line["logger"] == "uvicorn.access" and line["time"].endswith("Z")
     assert "hs_abc" not in line["message"] and "token=***&x=1" in line["message"]
     assert line["auth"] == "Bearer ***"
+
+
+def test_stop_and_events_endpoints(api: Any) -> None:
+    from tests.server.conftest import wait_task
+
+    task = wait_task(api, api.post("/api/tasks/sync", json={}).json()["id"])
+    assert task["status"] == "succeeded"  # no registries besides the built-in one: nothing to list
+    again = api.post(f"/api/tasks/{task['id']}/stop")
+    assert again.status_code == 409 and again.json()["code"] == "TaskFinished"
+    assert api.get("/api/events").json() == {"items": [], "total": 0, "page": 1, "page_size": 50}
+    listed = api.get("/api/tasks", params={"kind": "sync"}).json()
+    assert listed["total"] == 1 and listed["items"][0]["progress"] == {"done": 0, "total": 0}
