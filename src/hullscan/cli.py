@@ -40,7 +40,8 @@ _register_checks(app)  # hullscan checks
 
 def _err(message: str) -> None:
     """Write ``message`` as one line on stderr (a library's multi-line message is folded, never shown raw)."""
-    one_line = "; ".join(part.strip(" -") for part in str(message).splitlines() if part.strip(" -"))
+    parts = (part.strip().removeprefix("- ").strip() for part in str(message).splitlines())  # "- " bullets
+    one_line = "; ".join(part for part in parts if part)
     sys.stderr.write(f"hullscan: error: {one_line}\n")
 
 
@@ -125,6 +126,10 @@ def image_cmd(
     clamd_socket: Annotated[Optional[str], typer.Option(help="Also scan files with ClamAV through this clamd socket (path or tcp://host:port).")] = None,
     secret_package_files: Annotated[bool, typer.Option("--secret-package-files", help="Report secrets in files installed by OS packages too.")] = False,
     secret_config: Annotated[Optional[Path], typer.Option(help="YAML adding secret rules, disabling rule ids, adding allow-listed paths/patterns.")] = None,
+    max_file_size: Annotated[Optional[str], typer.Option(help="Largest file an analyzer reads, e.g. 256MiB (larger ones: a warning).")] = None,
+    max_layer_size: Annotated[Optional[str], typer.Option(help="Largest uncompressed layer, e.g. 32GiB (beyond: an error).")] = None,
+    max_image_size: Annotated[Optional[str], typer.Option(help="Most uncompressed bytes read over the image, e.g. 64GiB (beyond: an error).")] = None,
+    max_entries: Annotated[Optional[int], typer.Option(min=1, help="Most tar entries over the image (beyond: an error).")] = None,
 ) -> None:
     """Scan one image: packages, and the risks chosen with --scanners."""
     from dataclasses import replace
@@ -157,6 +162,7 @@ def image_cmd(
                                  registry_token=registry_token, docker_config=str(docker_config) if docker_config else None,
                                  retries=retries, max_retry_seconds=max_retry_seconds),
     )
+    options = replace(options, limits=_limits(options.limits, max_file_size, max_layer_size, max_image_size, max_entries))
     if cache_dir is not None:
         options = replace(options, cache_dir=cache_dir)
     if db is not None:
@@ -176,6 +182,37 @@ def image_cmd(
         write_suppressed(report, sys.stdout)
     if exit_code and report.findings:
         sys.exit(exit_code)  # typer.Exit's code is lost under standalone_mode=False
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1 << 10, "m": 1000**2, "mb": 1000**2, "mib": 1 << 20,
+               "g": 1000**3, "gb": 1000**3, "gib": 1 << 30, "t": 1000**4, "tb": 1000**4, "tib": 1 << 40}
+
+
+def parse_size(text: str, flag: str) -> int:
+    """``512MiB``, ``2GB``, ``1000`` -> bytes; InputError naming ``flag`` otherwise."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d{1,15}(?:\.\d{1,6})?)\s*([a-zA-Z]*)\s*", text)
+    unit = m.group(2).lower() if m else ""
+    if m is None or unit not in _SIZE_UNITS or float(m.group(1)) * _SIZE_UNITS[unit] < 1:
+        raise InputError(f"{flag} {text!r}: give a size such as 512MiB, 2GB or 1000000 (bytes)")
+    return int(float(m.group(1)) * _SIZE_UNITS[unit])
+
+
+def _limits(limits: "Limits", file_size: str | None, layer_size: str | None, image_size: str | None,  # type: ignore[name-defined]  # noqa: F821
+            entries: int | None) -> "Limits":  # type: ignore[name-defined]  # noqa: F821
+    """``limits`` with the sizes given on the command line."""
+    from dataclasses import replace
+
+    if file_size is not None:
+        limits = replace(limits, max_file_size=parse_size(file_size, "--max-file-size"))
+    if layer_size is not None:
+        limits = replace(limits, max_layer_bytes=parse_size(layer_size, "--max-layer-size"))
+    if image_size is not None:
+        limits = replace(limits, max_total_bytes=parse_size(image_size, "--max-image-size"))
+    if entries is not None:
+        limits = replace(limits, max_entries=entries)
+    return limits
 
 
 def _without_package_files(report: "ScanReport") -> "ScanReport":  # type: ignore[name-defined]  # noqa: F821

@@ -49,12 +49,14 @@ def docker_archive(path: Path, layer_blobs: list[bytes], diff_ids: list[str]) ->
     write_tar(path, members)
 
 
+DPKG_STATUS = (
+    b"Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.36-9\nSource: glibc\n\n"
+    b"Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1:1.2.13.dfsg-1\nSource: zlib\n"
+)
+
+
 def dpkg_layer() -> bytes:
-    stanzas = [
-        b"Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.36-9\nSource: glibc\n",
-        b"Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1:1.2.13.dfsg-1\nSource: zlib\n",
-    ]
-    return make_tar({"etc/os-release": OS_RELEASE, "var/lib/dpkg/status": b"\n".join(stanzas)})
+    return make_tar({"etc/os-release": OS_RELEASE, "var/lib/dpkg/status": DPKG_STATUS})
 
 
 def test_compressed_docker_layer_claiming_a_known_diff_id_cannot_poison_the_cache(tmp_path):
@@ -156,3 +158,28 @@ def test_usage_errors_exit_2_without_internal_error(args):
     assert res.returncode == 2, res.stderr
     assert "internal error" not in res.stderr and "Traceback" not in res.stderr
     assert "Error:" in res.stderr
+
+
+def test_limits_from_the_command_line(tmp_path):
+    """Each limit can be set on the CLI; exceeding one is one error line naming the flag that raises it."""
+    files = {f"data/f{i}": b"\0" * 40_000 for i in range(50)}
+    ImageBuilder().add_layer({**files, "var/lib/dpkg/status": DPKG_STATUS, "etc/os-release": OS_RELEASE}).write_oci_layout(
+        tmp_path / "img")
+    base = ["image", str(tmp_path / "img"), "--scanners", "none", "-f", "json", "--no-cache",
+            "--cache-dir", str(tmp_path / "c")]
+    for flag, value, message in [
+        ("--max-layer-size", "1MiB", "layer decompresses to more than 1048576 bytes (max_layer_bytes; raise it with --max-layer-size)"),
+        ("--max-image-size", "1.5MB", "more than 1500000 uncompressed bytes in the image (max_total_bytes; raise it with --max-image-size)"),
+        ("--max-entries", "10", "more than 10 tar entries (max_entries; raise it with --max-entries)"),
+        ("--max-file-size", "lots", "--max-file-size 'lots': give a size such as 512MiB, 2GB or 1000000 (bytes)"),
+    ]:
+        res = run_cli(*base, flag, value)
+        assert res.returncode == 2, (flag, res.stderr)
+        assert res.stderr.count("\n") == 1 and message in res.stderr, res.stderr
+    small = run_cli(*base, "--max-file-size", "100B")
+    assert small.returncode == 0, small.stderr
+    report = json.loads(small.stdout)
+    assert report["packages"] == []
+    assert [w["path"] for w in report["warnings"] if w["code"] == "size-limit"] == ["/var/lib/dpkg/status"]
+    roomy = json.loads(run_cli(*base, "--max-layer-size", "3MiB", "--max-entries", "60", "--max-file-size", "1k").stdout)
+    assert [p["name"] for p in roomy["packages"]] == ["libc6", "zlib1g"]

@@ -59,7 +59,8 @@ class Budget:
             self._bytes += n
             if self._bytes > self.limits.max_total_bytes:
                 raise LimitExceededError(
-                    f"{what}: more than {self.limits.max_total_bytes} uncompressed bytes in the image (max_total_bytes)"
+                    f"{what}: more than {self.limits.max_total_bytes} uncompressed bytes in the image"
+                    " (max_total_bytes; raise it with --max-image-size)"
                 )
 
     def take_entry(self, what: str) -> None:
@@ -67,7 +68,9 @@ class Budget:
         with self._lock:
             self._entries += 1
             if self._entries > self.limits.max_entries:
-                raise LimitExceededError(f"{what}: more than {self.limits.max_entries} tar entries (max_entries)")
+                raise LimitExceededError(
+                    f"{what}: more than {self.limits.max_entries} tar entries (max_entries; raise it with --max-entries)"
+                )
 
     @property
     def bytes_read(self) -> int:
@@ -88,7 +91,8 @@ class _Accountant:
         self.count += n
         if self.count > self._limits.max_layer_bytes:
             raise LimitExceededError(
-                f"{self._what}: layer decompresses to more than {self._limits.max_layer_bytes} bytes (max_layer_bytes)"
+                f"{self._what}: layer decompresses to more than {self._limits.max_layer_bytes} bytes"
+                " (max_layer_bytes; raise it with --max-layer-size)"
             )
         self._budget.take_bytes(n, self._what)
 
