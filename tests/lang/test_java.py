@@ -303,3 +303,22 @@ def test_mutated_archives_never_raise() -> None:
         assert result is not None and all(w.path == "/a.jar" for w in result.warnings)
 
     check()
+
+
+def test_spring_boot_style_jar_of_every_debian_jar() -> None:
+    """Every regular jar under /usr/share/java nested in BOOT-INF/lib: each pom.properties artifact is found once."""
+    jars = sorted(p for p in JAVA.glob("*.jar") if p.is_file() and not p.is_symlink())
+    want: set[tuple[str, str]] = set()
+    for jar in jars:
+        with zipfile.ZipFile(jar) as zf:
+            for name in zf.namelist():
+                if name.startswith("META-INF/maven/") and name.endswith("/pom.properties"):
+                    props = parse_properties(zf.read(name).decode("utf-8", "replace"))
+                    if props.get("artifactId") and props.get("version") and "${" not in props["version"]:
+                        want.add((f"{props.get('groupId', '')}:{props['artifactId']}".lstrip(":"), props["version"]))
+    boot = rezip([], add={f"BOOT-INF/lib/{jar.name}": jar.read_bytes() for jar in jars})
+    result = analyze("/app/app.jar", boot)
+    assert not result.warnings
+    got = {(p.name, p.version) for p in result.packages if dict(p.extra)["version_source"] == "pom.properties"}
+    assert got == want and len(want) >= 3
+    assert all(dict(p.extra)["virtual_path"].startswith("/app/app.jar:BOOT-INF/lib/") for p in result.packages)
