@@ -50,17 +50,21 @@ def _interactive() -> bool:
 
 
 class _RichProgress:
-    """Layer progress on a terminal (stderr)."""
+    """Progress on a terminal (stderr): layers done of all, and the layer bytes pulled/read so far."""
 
     def __init__(self) -> None:
+        import threading
+
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=Console(stderr=True), transient=True,
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[read]}"),
+            TimeElapsedColumn(), console=Console(stderr=True), transient=True,
         )
         self._task = None
+        self._bytes = 0
+        self._lock = threading.Lock()
 
     def __enter__(self) -> "_RichProgress":
         self._progress.__enter__()
@@ -70,11 +74,29 @@ class _RichProgress:
         self._progress.__exit__(*exc)  # type: ignore[arg-type]
 
     def start(self, total_layers: int) -> None:
-        self._task = self._progress.add_task("pulling and analysing layers", total=total_layers)  # type: ignore[assignment]
+        self._task = self._progress.add_task("pulling and analysing layers", total=total_layers, read="")  # type: ignore[assignment]
+
+    def blob_bytes(self, n: int) -> None:
+        """``n`` more stored layer bytes were read (pulled from the registry or read from the archive)."""
+        with self._lock:
+            self._bytes += n
+            read = self._bytes
+        if self._task is not None:
+            self._progress.update(self._task, read=_human_bytes(read))  # type: ignore[arg-type]
 
     def layer_done(self, layer: object, cached: bool) -> None:
         if self._task is not None:
             self._progress.advance(self._task)  # type: ignore[arg-type]
+
+
+def _human_bytes(n: int) -> str:
+    """``1536`` -> ``1.5 KiB`` (binary units, one decimal)."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"  # pragma: no cover - the loop returns
 
 
 def _scanners(text: str) -> frozenset[str]:

@@ -311,6 +311,9 @@ def analyze_image(
                 return hit
         warnings: list[ScanWarning] = []
         raw = source.open_blob(desc)
+        on_bytes = getattr(progress, "blob_bytes", None)  # optional: byte-level pull progress (the CLI's bar)
+        if callable(on_bytes):
+            raw = _CountingReader(raw, on_bytes)  # type: ignore[assignment]
         try:
             entries = walk_layer(raw, layer.diff_id, options.limits, budget, warnings)
             result = analyze_entries(entries, layer.diff_id, analyzers, options, warnings, tally)
@@ -333,6 +336,40 @@ def analyze_image(
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="layer") as pool:
             results = list(pool.map(one, range(len(layers))))
     return layers, results
+
+
+class _CountingReader:
+    """A blob stream that reports how many stored bytes were read (for progress); forwards drain and close."""
+
+    def __init__(self, raw: Any, report: Callable[[int], None]) -> None:
+        self._raw = raw
+        self._report = report
+
+    def read(self, n: int = -1) -> bytes:
+        data: bytes = self._raw.read(n)
+        if data:
+            self._report(len(data))
+        return data
+
+    def readinto(self, buf: Any) -> int:
+        data = self.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def drain(self) -> None:
+        while self.read(1 << 20):
+            pass
+        drain = getattr(self._raw, "drain", None)
+        if callable(drain):
+            drain()
+
+    def close(self) -> None:
+        close = getattr(self._raw, "close", None)
+        if callable(close):
+            close()
 
 
 def _scan_rootfs(
