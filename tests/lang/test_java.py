@@ -234,6 +234,7 @@ def test_manifest_and_properties_parsers() -> None:
     assert props == {"version": "1.2", "groupId": "org.x", "artifactId": "ab"}
     assert filename_coordinates("/x/guava-31.1-jre.jar") == ("guava", "31.1-jre")
     assert filename_coordinates("commons-lang3.jar") == ("commons-lang3", "")
+    assert filename_coordinates("/usr/share/java/jsr305-0.1~+svn49.jar") == ("jsr305", "0.1~+svn49")  # Debian
 
 
 def test_end_to_end_scan_keeps_going_past_broken_archives(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ from hullscan.model import AnalysisResult, FileInfo, Package, ScanWarning
 ECOSYSTEM = "Maven"
 ARCHIVE_SUFFIXES = (".jar", ".war", ".ear", ".jpi", ".hpi")
 _SUFFIXES = frozenset(ARCHIVE_SUFFIXES)
-_FILENAME_VERSION = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+?)-(?P<version>\d[\w.\-+]*)$")
+_FILENAME_VERSION = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+?)-(?P<version>\d[\w.\-+~]*)$")
 _METADATA_CAP = 4 * 1024 * 1024  # largest pom.properties / pom.xml / MANIFEST.MF read
 #: everything zipfile raises on damaged input (bad headers, bad CRC, truncated deflate streams, odd methods)
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, struct.error,
@@ -256,7 +256,7 @@ class JavaArchiveAnalyzer(Analyzer):
     """Maven artifacts inside Java archives, recursively through nested archives."""
 
     name = "lang/java-archive"
-    version = 3
+    version = 4
     tags = frozenset({"lang", "java"})
     max_size = 1024 * 1024 * 1024
 
