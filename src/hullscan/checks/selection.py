@@ -131,6 +131,8 @@ _VULN_ID = re.compile(r"^(?:CVE|GHSA|DSA|DLA|RHSA|RHBA|ALAS\d*|USN|OSV|PYSEC|GO|
 
 def unknown_selectors(selectors: tuple[str, ...]) -> list[str]:
     """Selectors that name no category, no known check id and no vulnerability id, and hold no glob."""
+    if not selectors:
+        return []
     from hullscan.checks import catalog
 
     known = catalog()
@@ -162,7 +164,7 @@ def apply(report: ScanReport, options: ScanOptions, config: SelectionConfig | No
     config = config or SelectionConfig()
     keep = tuple(options.checks) + config.checks
     skip = tuple(options.skip_checks) + config.skip_checks
-    off = default_off()
+    off = default_off() if report.findings else frozenset()  # the check catalog is read only when needed
     settings = options.plugin_settings.get("secret") or {}
     include_pkg_files = bool(settings.get("include-package-files", False))
     owned = {} if include_pkg_files else _package_files(report)
