@@ -321,7 +321,7 @@ def test_go_mod_golden() -> None:
 
 def test_go_mod_replace_directives() -> None:
     text = (
-        "module example.com/app\n\ngo 1.21\n\nrequire (\n\tgolang.org/x/net v0.1.0\n\tgithub.com/a/b v1.0.0\n)\n"
+        "module example.com/app\n\ngo 1.21\n\ntoolchain go1.21.4\n\nrequire (\n\tgolang.org/x/net v0.1.0\n\tgithub.com/a/b v1.0.0\n)\n"
         "require github.com/c/d v2.0.0+incompatible // indirect\n\n"
         "replace golang.org/x/net => github.com/fork/net v0.17.0\nreplace (\n\tgithub.com/a/b v1.0.0 => ../b\n)\n"
     )
@@ -332,7 +332,20 @@ def test_go_mod_replace_directives() -> None:
         ("github.com/fork/net", "v0.17.0"),
         ("github.com/a/b", "(devel)"),
         ("github.com/c/d", "v2.0.0+incompatible"),
+        ("stdlib", "1.21.4"),  # from the toolchain directive
     }
+
+
+@pytest.mark.parametrize(
+    ("directives", "want"),
+    [("go 1.21.3\n", "1.21.3"), ("go 1.22\ntoolchain go1.22.5\n", "1.22.5"), ("go 1.21\n", ""), ("go 1.19\n", "")],
+)
+def test_stdlib_from_go_mod_directives(directives: str, want: str) -> None:
+    text = f"module example.com/m\n\n{directives}\nrequire golang.org/x/text v0.3.8\n"
+    result = GoModAnalyzer().analyze(FileInput.from_bytes("/m/go.mod", text.encode()))
+    assert result is not None
+    std = [(p.version, p.installed) for p in result.packages if p.name == "stdlib"]
+    assert std == ([(want, False)] if want else [])
 
 
 def test_go_sum_golden() -> None:

@@ -15,6 +15,7 @@ Versions keep Go's canonical ``v`` prefix (``v1.2.3``), as ``go version -m`` pri
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from hullscan.analyzers.base import Analyzer, FileInput
 from hullscan.analyzers.lang.gobuildinfo import (
@@ -177,11 +178,20 @@ def _strip_comment(line: str) -> tuple[str, str]:
     return code.strip(), comment.strip()
 
 
-def parse_go_mod(text: str) -> tuple[str, list[tuple[str, str, bool]], dict[str, tuple[str, str]]]:
-    """(module path, [(path, version, indirect)], {path or path@version: (new path, new version)})."""
-    module = ""
-    requires: list[tuple[str, str, bool]] = []
-    replaces: dict[str, tuple[str, str]] = {}
+@dataclass
+class GoModFile:
+    """The directives of a ``go.mod`` that name versions."""
+
+    module: str = ""
+    go: str = ""  # the ``go`` directive (language version, e.g. 1.21 or 1.21.3)
+    toolchain: str = ""  # the ``toolchain`` directive (e.g. go1.21.3)
+    requires: list[tuple[str, str, bool]] = field(default_factory=list)  # (path, version, indirect)
+    replaces: dict[str, tuple[str, str]] = field(default_factory=dict)  # path or path@version -> (new path, new version)
+
+
+def parse_go_mod(text: str) -> GoModFile:
+    """Parse ``module``, ``go``, ``toolchain``, ``require`` and ``replace`` directives (single lines and blocks)."""
+    mod = GoModFile()
     block = ""
     for raw in text.splitlines():
         code, comment = _strip_comment(raw)
@@ -199,11 +209,15 @@ def parse_go_mod(text: str) -> tuple[str, list[tuple[str, str, bool]], dict[str,
                 block = directive
                 continue
         if directive == "module":
-            module = rest.strip('"')
+            mod.module = rest.strip('"')
+        elif directive == "go":
+            mod.go = rest
+        elif directive == "toolchain":
+            mod.toolchain = rest
         elif directive == "require":
             match = _REQUIRE_LINE.match(rest)
             if match:
-                requires.append((match.group(1).strip('"'), match.group(2), comment == "indirect"))
+                mod.requires.append((match.group(1).strip('"'), match.group(2), comment == "indirect"))
         elif directive == "replace":
             left, sep, right = rest.partition("=>")
             if not sep:
@@ -212,15 +226,26 @@ def parse_go_mod(text: str) -> tuple[str, list[tuple[str, str, bool]], dict[str,
             new = right.split()
             if old and new:
                 key = "@".join(old[:2])
-                replaces[key] = (new[0], new[1] if len(new) > 1 else "")
-    return module, requires, replaces
+                mod.replaces[key] = (new[0], new[1] if len(new) > 1 else "")
+    return mod
+
+
+def declared_toolchain(mod: GoModFile) -> str:
+    """The Go release a module declares it builds with: the ``toolchain`` directive, else a ``go`` directive
+    with a patch level (``go 1.21.3``; since Go 1.21 that names a release); "" otherwise."""
+    if mod.toolchain:
+        version = stdlib_version(mod.toolchain)
+        return "" if version == DEVEL else version
+    if re.fullmatch(r"\d+\.\d+\.\d+", mod.go):
+        return mod.go
+    return ""
 
 
 class GoModAnalyzer(Analyzer):
     """Modules declared in ``go.mod`` (require + replace) and downloaded per ``go.sum`` (``installed=False``)."""
 
     name = "lang/go-mod"
-    version = 1
+    version = 2
     tags = frozenset({"lang", "go"})
     max_size = 16 * 1024 * 1024
 
@@ -253,11 +278,16 @@ class GoModAnalyzer(Analyzer):
         )
 
     def _go_mod(self, file: FileInput, text: str) -> AnalysisResult:
-        module, requires, replaces = parse_go_mod(text)
-        if not module and not requires:
+        mod = parse_go_mod(text)
+        module, replaces = mod.module, mod.replaces
+        if not module and not mod.requires:
             return malformed(file, "no module or require directive")
         packages = []
-        for path, version, indirect in requires:
+        toolchain = declared_toolchain(mod)
+        if toolchain:  # the standard library the module is built with (as Trivy reports it)
+            source = "toolchain directive" if mod.toolchain else "go directive"
+            packages.append(self._package(file, "stdlib", toolchain, module, (("source", source),)))
+        for path, version, indirect in mod.requires:
             extra: tuple[tuple[str, str], ...] = (("indirect", "true"),) if indirect else ()
             name, ver = path, version
             repl = replaces.get(f"{path}@{version}") or replaces.get(path)
