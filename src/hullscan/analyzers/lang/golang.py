@@ -2,7 +2,8 @@
 
 Binary packages (``installed=True``):
 
-* the main module (``mod`` line; ``(devel)`` kept as the version and noted in ``extra``),
+* the main module (``mod`` line; a ``(devel)`` version is taken from ``-ldflags -X ...version=`` when the build
+  stamped one, else kept as ``(devel)`` and noted in ``extra``),
 * every ``dep`` line, with its ``=>`` replacement applied (the replacement's path and version; a local
   directory replacement keeps the original path with version ``(devel)``),
 * ``stdlib`` at the toolchain version (``go1.21.3`` -> ``1.21.3``) so the Go standard library is matched too.
@@ -10,6 +11,9 @@ Binary packages (``installed=True``):
 Build settings (``-ldflags``, ``CGO_ENABLED``, ``vcs.revision``...) go to ``extra`` of the main module
 (or of ``stdlib`` when the binary has no main module, as GOPATH-mode builds).
 Versions keep Go's canonical ``v`` prefix (``v1.2.3``), as ``go version -m`` prints them.
+
+``go.mod`` packages (``installed=False``): every ``require`` with ``replace`` applied (``// indirect`` noted), and
+``stdlib`` from the ``toolchain`` directive; ``go.sum``: every module whose code (not only its go.mod) was hashed.
 """
 
 from __future__ import annotations
