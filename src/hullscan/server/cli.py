@@ -31,12 +31,14 @@ def serve(
     db_url: DbUrl = "",
     data_dir: DataDir = None,
     workers: Annotated[int, typer.Option(help="in-process scan workers")] = 2,
+    vuln_db: Annotated[Optional[Path], typer.Option("--vuln-db", envvar="HULLSCAN_DB",
+                                                    help="vulnerability database (default: <cache dir>/db/vuln.db)")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error")] = "info",
 ) -> None:
     """Start the security center (embedded: SQLite, in-process workers and scheduler)."""
     from hullscan.server.main import run_server
 
-    run_server(_config(data_dir, db_url, workers=workers), host, port, log_level)  # type: ignore[arg-type]
+    run_server(_config(data_dir, db_url, workers=workers, vuln_db_path=vuln_db), host, port, log_level)  # type: ignore[arg-type]
 
 
 @admin_app.command("create")
