@@ -1,8 +1,10 @@
 """Vulnerability matching: :data:`MATCHERS` (the one explicit list) and the ``vuln`` stage.
 
-For each inventory package the first matcher that ``applies`` looks up its candidates (one indexed
-query per namespace and name), keeps those whose ranges contain the installed version
-(``affected``), and :mod:`hullscan.match.merge` folds them into one finding per vulnerability.
+For each inventory package the first matcher that ``applies`` names its lookups (namespace x name);
+the affected rows of the whole inventory are read in a few indexed queries per namespace, each
+package keeps the rows whose ranges contain its installed version (``affected``, on entries compiled
+once per run), only the advisories that hit are read, and :mod:`hullscan.match.merge` folds them into
+one finding per vulnerability.
 
 Never a silent clean: a package whose distro release, or whose language ecosystem, has no data in
 the database is counted in one note per release/ecosystem ("no vulnerability data for alpine 3.99:
@@ -12,19 +14,21 @@ be compared.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import NamedTuple
 
 from hullscan.match.base import Matcher
 from hullscan.match.lang import LanguageMatcher
-from hullscan.match.merge import Hit, build_finding, group_hits
+from hullscan.match.merge import Hit, Verdict, VerdictMemo, finding, verdicts
 from hullscan.match.os import AlpineMatcher, DebianMatcher, RpmMatcher, UbuntuMatcher, WolfiMatcher
-from hullscan.model import Distro, Finding, Package
+from hullscan.model import Distro, Finding, Location, Package
 from hullscan.plugins import Entry, Registry
 from hullscan.stages import ScanContext
-from hullscan.version import InvalidVersionError, UnknownEcosystemError, osvrange
-from hullscan.vulndb.db import Candidate, VulnDB
+from hullscan.version import InvalidVersionError, UnknownEcosystemError
+from hullscan.vulndb.db import AffectedRow, VulnDB
+from hullscan.vulndb.records import normalise_name
 
 
 def _entry(cls: type[Matcher], *tags: str) -> Entry[Matcher]:
@@ -49,44 +53,84 @@ class MatchResult:
     notes: list[str] = field(default_factory=list)
 
 
+class _Plan(NamedTuple):
+    """What matching one package needs: its matcher, (namespace, name) lookups and installed version."""
+
+    matcher: Matcher
+    lookups: tuple[tuple[str, str], ...]
+    installed: str
+
+
 class _Run:
-    """One matching run: candidate lookups are cached per (namespace, name)."""
+    """One matching run over an inventory: plan every package, read the affected rows of all of them in a
+    few queries per namespace, decide per row, then read only the advisories that hit."""
 
     def __init__(self, db: VulnDB, distro: Distro | None) -> None:
         self.db = db
         self.distro = distro
         self.matchers = [e.factory() for e in MATCHERS]
-        self.lookups: dict[tuple[str, ...], list[Candidate]] = {}
+        self.rows: dict[tuple[str, str], list[AffectedRow]] = {}  # (namespace, normalised name) -> rows
         self.no_data: Counter[str] = Counter()
         self.no_matcher: Counter[str] = Counter()
         self.bad_versions: dict[str, str] = {}  # advisory id -> first problem seen
         self.bad_count = 0
+        # the verdicts of a package's hits, keyed by what they depend on: (is OS, (advisory row id, namespace,
+        # fix status, severity, fixed versions) of each hit in order); row ids are this database's
+        self.verdicts: dict[tuple[object, ...], list[Verdict]] = {}
+        self.memo: VerdictMemo = {}  # the same per group of hits
 
-    def package(self, pkg: Package) -> list[Finding]:
+    def plan(self, pkg: Package) -> _Plan | None:
+        """The plan of one package; None (and a note) when no matcher or no data covers it."""
         matcher = next((m for m in self.matchers if m.applies(pkg, self.distro)), None)
         if matcher is None:
             self.no_matcher[self._unmatched_label(pkg)] += 1
-            return []
-        namespaces = matcher.namespaces(pkg, self.distro)
-        if not any(self.db.has_namespace(ns) for ns in namespaces):
+            return None
+        lookups = matcher.lookups(pkg, self.distro)
+        if not any(self.db.has_namespace(ns) for ns in matcher.namespaces(pkg, self.distro)):
             self.no_data[matcher.label(pkg, self.distro)] += 1
-            return []
-        key = (matcher.name, *namespaces, "\0", *matcher.names(pkg))
-        candidates = self.lookups.get(key)
-        if candidates is None:
-            candidates = self.lookups[key] = matcher.candidates(self.db, pkg, self.distro)
-        installed = matcher.installed_version(pkg)
-        hits: list[Hit] = []
-        for cand in candidates:
-            try:
-                if not matcher.affected(pkg, cand):
+            return None
+        return _Plan(matcher, tuple((ns, normalise_name(ns, name)) for ns, name in lookups),
+                     matcher.installed_version(pkg))
+
+    def fetch(self, plans: list[_Plan | None]) -> None:
+        """Read the affected rows of every planned lookup, batched per namespace."""
+        wanted: dict[str, set[str]] = {}
+        for plan in plans:
+            if plan is not None:
+                for ns, name in plan.lookups:
+                    wanted.setdefault(ns, set()).add(name)
+        for ns, names in wanted.items():
+            for name, rows in self.db.rows(ns, names).items():
+                self.rows[(ns, name)] = rows
+
+    def hits(self, pkg: Package, plan: _Plan) -> list[tuple[AffectedRow, tuple[str, ...]]]:
+        """The rows that affect ``pkg``, each with its fixed versions above the installed one."""
+        out = []
+        installed = plan.installed
+        for key in plan.lookups:
+            for row in self.rows.get(key, ()):
+                try:
+                    if not plan.matcher.affected(pkg, row):
+                        continue
+                except (InvalidVersionError, UnknownEcosystemError) as exc:
+                    self.bad_count += 1
+                    adv_id = self.db.advisory(row.rid).id
+                    self.bad_versions.setdefault(adv_id, f"{pkg.ecosystem} {pkg.name} {installed}: {exc}")
                     continue
-            except (InvalidVersionError, UnknownEcosystemError) as exc:
-                self.bad_count += 1
-                self.bad_versions.setdefault(cand.advisory.id, f"{pkg.ecosystem} {pkg.name} {installed}: {exc}")
-                continue
-            hits.append(Hit(cand, _fixes(cand, installed)))
-        return [build_finding(pkg, group) for group in group_hits(hits, split_multi=pkg.is_os)]
+                out.append((row, row.compiled.simple_fix or row.compiled.fixes(installed)))
+        return out
+
+    def findings(self, pkg: Package, hits: list[tuple[AffectedRow, tuple[str, ...]]]) -> list[Finding]:
+        """The findings of one package's hits (advisories already read). Packages with the same hits (the
+        subpackages of one errata, a library present twice) share the package-independent part."""
+        is_os = pkg.is_os
+        key = (is_os, *[(row.rid, row.namespace, row.fix_status, row.severity, fixed) for row, fixed in hits])
+        found = self.verdicts.get(key)
+        if found is None:
+            candidate = self.db.candidate
+            found = self.verdicts[key] = verdicts(is_os, [Hit(candidate(row), fixed) for row, fixed in hits], self.memo)
+        location = Location(path=pkg.path, layer=pkg.layer)
+        return [finding(pkg, verdict, location) for verdict in found]
 
     def _unmatched_label(self, pkg: Package) -> str:
         if self.distro is None:
@@ -105,25 +149,27 @@ class _Run:
         return out
 
 
-def _fixes(cand: Candidate, installed: str) -> tuple[str, ...]:
-    """The fixed versions above ``installed`` in an entry that affects it. The common one-interval shape
-    (``introduced``, ``fixed``; no ``versions``) is answered directly: its fix is above every affected
-    version."""
-    ranges: list[Any] = cand.entry.get("ranges") or []
-    if len(ranges) == 1 and "versions" not in cand.entry:
-        events: list[Any] = ranges[0].get("events") or []
-        if len(events) == 2 and "introduced" in events[0] and "fixed" in events[1]:
-            return (str(events[1]["fixed"]),)
-    return tuple(osvrange.fixed_versions(cand.entry, cand.namespace, installed))
-
-
 def match_packages(db: VulnDB, distro: Distro | None, packages: list[Package]) -> MatchResult:
     """Match ``packages`` (of an image whose OS is ``distro``) against ``db``."""
     run = _Run(db, distro)
-    findings = [f for pkg in packages for f in run.package(pkg)]
-    findings.sort(key=lambda f: (*f.sort_key(), f.vuln.package_name if f.vuln else "",
-                                 f.vuln.installed_version if f.vuln else ""))
+    gc_was_on = gc.isenabled()
+    gc.disable()  # tens of thousands of acyclic objects: the cyclic collector would only rescan them, again and again
+    try:
+        plans = [run.plan(pkg) for pkg in packages]
+        run.fetch(plans)
+        per_package = [(pkg, run.hits(pkg, plan)) for pkg, plan in zip(packages, plans, strict=True) if plan is not None]
+        db.load_advisories(row.rid for _, hits in per_package for row, _ in hits)
+        findings = [f for pkg, hits in per_package if hits for f in run.findings(pkg, hits)]
+        findings.sort(key=_finding_order)
+    finally:
+        if gc_was_on:
+            gc.enable()
     return MatchResult(findings, run.notes())
+
+
+def _finding_order(f: Finding) -> tuple[object, ...]:
+    vuln = f.vuln
+    return (*f.sort_key(), vuln.package_name if vuln else "", vuln.installed_version if vuln else "")
 
 
 def vulnerability_stage(ctx: ScanContext) -> list[Finding]:

@@ -1,6 +1,7 @@
 """The matcher protocol (after claircore's ``driver.Matcher``): a matcher says which packages it
-handles (``applies``), where their advisories are (``namespaces`` x ``names``: one indexed query each,
-``candidates``), and decides per advisory entry (``affected``) with the ecosystem's version order.
+handles (``applies``), where their advisories are (``namespaces`` x ``names``: ``lookups``, batched over the
+inventory; ``candidates`` for one package), and decides per affected entry (``affected``) with the
+ecosystem's version order.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from hullscan.model import Distro, Package
-from hullscan.version import osvrange
-from hullscan.vulndb.db import Candidate, VulnDB
+from hullscan.vulndb.db import AffectedRow, VulnDB
+from hullscan.vulndb.records import normalise_name
 
 
 class Matcher(ABC):
@@ -39,17 +40,23 @@ class Matcher(ABC):
         """The version compared against the ranges (default: the package's version)."""
         return pkg.version
 
-    def candidates(self, db: VulnDB, pkg: Package, distro: Distro | None) -> list[Candidate]:
-        """Every advisory entry for the package's names in its namespaces."""
-        found: list[Candidate] = []
-        for ns in self.namespaces(pkg, distro):
-            for name in dict.fromkeys(self.names(pkg)):
-                found.extend(db.candidates(ns, name))
+    def lookups(self, pkg: Package, distro: Distro | None) -> list[tuple[str, str]]:
+        """The (namespace, name) pairs to look up, in order: each namespace with each distinct name."""
+        names = list(dict.fromkeys(self.names(pkg)))
+        return [(ns, name) for ns in self.namespaces(pkg, distro) for name in names]
+
+    def candidates(self, db: VulnDB, pkg: Package, distro: Distro | None) -> list[AffectedRow]:
+        """Every affected entry for the package's names in its namespaces (matching batches these lookups
+        over a whole inventory with :meth:`VulnDB.rows`; this is the one-package form)."""
+        found: list[AffectedRow] = []
+        for ns, name in self.lookups(pkg, distro):
+            found.extend(db.rows(ns, [name]).get(normalise_name(ns, name), ()))
         return found
 
-    def affected(self, pkg: Package, candidate: Candidate) -> bool:
-        """Whether the installed version lies in the candidate entry's ranges / versions (OSV semantics).
+    def affected(self, pkg: Package, row: AffectedRow) -> bool:
+        """Whether the installed version lies in the entry's ranges / versions (OSV semantics,
+        :func:`hullscan.version.osvrange.is_affected`).
 
         Raises :class:`hullscan.version.InvalidVersionError` when the versions cannot be compared.
         """
-        return osvrange.is_affected(self.installed_version(pkg), candidate.entry, candidate.namespace)
+        return row.compiled.affected(self.installed_version(pkg))

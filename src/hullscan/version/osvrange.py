@@ -34,7 +34,7 @@ from typing import Any
 from . import InvalidVersionError, UnknownEcosystemError, get_scheme, scheme_for
 from .base import VersionScheme
 
-__all__ = ["EVALUATED_TYPES", "fixed_versions", "is_affected", "range_scheme"]
+__all__ = ["EVALUATED_TYPES", "CompiledEntry", "fixed_versions", "is_affected", "range_scheme"]
 
 #: Range types evaluated on version strings.
 EVALUATED_TYPES = frozenset({"ECOSYSTEM", "SEMVER"})
@@ -58,12 +58,13 @@ def _events(rng: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     """The (kind, version) pairs of a range, ignoring unknown keys and malformed events."""
     out: list[tuple[str, str]] = []
     for event in rng.get("events") or ():
-        if not isinstance(event, Mapping):
+        if event.__class__ is not dict and not isinstance(event, Mapping):
             continue
         for kind in _EVENT_KINDS:
-            value = event.get(kind)
-            if isinstance(value, str):
-                out.append((kind, value))
+            if kind in event:
+                value = event[kind]
+                if value.__class__ is str or isinstance(value, str):
+                    out.append((kind, value))
     return tuple(out)
 
 
@@ -245,3 +246,80 @@ class _Wrap:
         if other.key < self.key:
             return False
         return self.text < other.text
+
+
+class CompiledEntry:
+    """One OSV ``affected[]`` entry compiled once for repeated evaluation (the matcher's fast path).
+
+    :meth:`affected` answers exactly as :func:`is_affected` and :meth:`fixes` exactly as
+    :func:`fixed_versions` with a version (same results, same errors), without re-reading the
+    entry's JSON structure on every call: the ranges are compiled (sorted, keyed events) when the
+    entry is first compiled; a range whose bounds cannot be compiled is re-evaluated on each call
+    so that it raises a fresh error, as :func:`is_affected` does.
+    """
+
+    __slots__ = ("ecosystem", "ranges", "simple_fix", "versions")
+
+    def __init__(self, entry: Mapping[str, Any], ecosystem: str) -> None:
+        self.ecosystem = ecosystem
+        ranges: list[_CompiledRange | Mapping[str, Any]] = []
+        for rng in entry.get("ranges") or ():
+            if not isinstance(rng, Mapping) or rng.get("type") not in EVALUATED_TYPES:
+                continue
+            try:
+                ranges.append(_compiled(rng, ecosystem))
+            except (InvalidVersionError, UnknownEcosystemError):
+                ranges.append(rng)  # compiled again (and raising again) when evaluated
+        self.ranges = tuple(ranges)
+        self.versions = tuple(v for v in entry.get("versions") or () if isinstance(v, str))
+        self.simple_fix = _simple_fix(entry)
+
+    def affected(self, version: str) -> bool:
+        """Whether ``version`` is affected: :func:`is_affected` of the entry."""
+        error: Exception | None = None
+        for rng in self.ranges:
+            try:
+                compiled = rng if rng.__class__ is _CompiledRange else _compiled(rng, self.ecosystem)  # type: ignore[arg-type]
+                if compiled.contains_key(compiled.scheme.key(version)):  # type: ignore[union-attr]
+                    return True
+            except (InvalidVersionError, UnknownEcosystemError) as exc:
+                error = error or exc
+        if self.versions and _in_versions(version, self.versions, self.ecosystem):
+            return True
+        if error is not None:
+            raise error
+        return False
+
+    def fixes(self, version: str) -> tuple[str, ...]:
+        """The fixed versions above ``version`` of the ranges containing it: :func:`fixed_versions` with a
+        version, sorted in the ecosystem's order."""
+        found: dict[str, Any] = {}
+        for rng in self.ranges:
+            if rng.__class__ is not _CompiledRange:
+                continue  # a range that does not compile contributes no fix once a version is given
+            compiled: _CompiledRange = rng  # type: ignore[assignment]
+            try:
+                vkey = compiled.scheme.key(version)
+            except InvalidVersionError:
+                continue
+            if not compiled.contains_key(vkey):
+                continue
+            for value, key in compiled.fixed:
+                if vkey < key:
+                    found.setdefault(value, key)
+        if len(found) < 2:
+            return tuple(found)
+        return tuple(v for v, _ in sorted(found.items(), key=lambda item: _Wrap(item[1], item[0])))
+
+
+def _simple_fix(entry: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The fix of the common one-interval shape (one range ``introduced`` then ``fixed``, no ``versions``):
+    it is above every version the entry affects, so it needs no comparison. None for other shapes."""
+    ranges = entry.get("ranges") or []
+    if len(ranges) != 1 or "versions" in entry or not isinstance(ranges[0], Mapping):
+        return None
+    events = ranges[0].get("events") or []
+    if (len(events) == 2 and isinstance(events[0], Mapping) and isinstance(events[1], Mapping)
+            and "introduced" in events[0] and "fixed" in events[1]):
+        return (str(events[1]["fixed"]),)
+    return None

@@ -9,8 +9,9 @@ Layout (``SCHEMA_VERSION`` in table ``meta``)::
     affected(rid, source, ns, name, ecosystem, package, entry, fix_status, severity)   index (ns, name)
     namespaces(ns, records)               which ecosystems / distro releases have data
 
-``aliases``, ``cvss`` and ``refs`` are newline-separated lists; ``entry`` is JSON (an OSV ``affected`` object). Matching is one indexed query per
-(namespace, package name): :meth:`VulnDB.candidates`.
+``aliases``, ``cvss`` and ``refs`` are newline-separated lists; ``entry`` is JSON (an OSV ``affected`` object).
+Matching reads the affected rows of many names of one namespace in a few indexed queries
+(:meth:`VulnDB.rows`), decides on them, and reads only the advisories that hit (:meth:`VulnDB.load_advisories`).
 
 Writes go through :class:`Builder`: it copies the current database (or starts empty) into a temp file
 beside the target, replaces whole sources inside one transaction with ``journal_mode=OFF`` and
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Self
 
 from hullscan.errors import DatabaseError
+from hullscan.version.osvrange import CompiledEntry
 from hullscan.vulndb.records import Record, normalise_name, normalise_namespace
 
 SCHEMA_VERSION = 1
@@ -97,6 +99,18 @@ class Advisory(NamedTuple):
     native: bool
 
 
+class AffectedRow(NamedTuple):
+    """One affected entry as stored, before its advisory is read (matching decides on these alone)."""
+
+    rid: int  # the advisory's row id
+    namespace: str  # the OSV ecosystem string as the feed spelt it
+    package: str
+    entry: dict[str, Any]
+    fix_status: str
+    severity: str
+    compiled: CompiledEntry  # ``entry`` ready to evaluate
+
+
 class Candidate(NamedTuple):
     """One affected entry found for a package, with its advisory."""
 
@@ -148,7 +162,9 @@ class VulnDB:
                 "run `hullscan db update` or `hullscan db import PATH` to rebuild it"
             )
         self._advisories: dict[int, Advisory] = {}
-        self._entries: dict[str, dict[str, Any]] = {}
+        # (entry JSON, ecosystem) -> (decoded entry, compiled entry): identical entries (subpackages of one
+        # errata...) are decoded and compiled once
+        self._compiled: dict[tuple[str, str], tuple[dict[str, Any], CompiledEntry]] = {}
         self._namespaces: dict[str, int] = dict(self._conn.execute("SELECT ns, records FROM namespaces"))
 
     def close(self) -> None:
@@ -170,32 +186,54 @@ class VulnDB:
         return dict(self._namespaces)
 
     def candidates(self, namespace: str, name: str) -> list[Candidate]:
-        """Every affected entry for ``name`` in ``namespace`` (one indexed query; withdrawn records have none; each
-        advisory is decoded once per database object)."""
+        """Every affected entry for ``name`` in ``namespace``, with its advisory (withdrawn records have none)."""
+        rows = self.rows(namespace, [name]).get(normalise_name(namespace, name), [])
+        self.load_advisories(row.rid for row in rows)
+        return [self.candidate(row) for row in rows]
+
+    def rows(self, namespace: str, names: Iterable[str]) -> dict[str, list[AffectedRow]]:
+        """The affected entries of every name of ``names`` in ``namespace``, keyed by normalised name (absent:
+        none), each list in storage order. A few indexed queries of up to 500 names each; an entry's JSON is
+        decoded and compiled once per database object."""
         ns = normalise_namespace(namespace)
+        out: dict[str, list[AffectedRow]] = {}
         if ns not in self._namespaces:
-            return []
-        rows = self._conn.execute(
-            "SELECT rid, ecosystem, package, entry, fix_status, severity FROM affected WHERE ns = ? AND name = ?",
-            (ns, normalise_name(namespace, name)),
-        ).fetchall()
+            return out
+        keys = sorted({normalise_name(namespace, n) for n in names})
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            query = ("SELECT name, rid, ecosystem, package, entry, fix_status, severity FROM affected "
+                     f"WHERE ns = ? AND name IN ({marks}) ORDER BY name, rowid")
+            for row in self._conn.execute(query, (ns, *chunk)):
+                out.setdefault(row[0], []).append(self._row(row))
+        return out
+
+    def _row(self, row: tuple[Any, ...]) -> AffectedRow:
+        """An :class:`AffectedRow` from ``(name, rid, ecosystem, package, entry, fix_status, severity)``."""
+        compiled = self._compiled
+        key = (row[4], row[2])
+        found = compiled.get(key)
+        if found is None:
+            if len(compiled) > 200_000:
+                compiled.clear()
+            entry = json.loads(row[4])
+            found = compiled[key] = (entry, CompiledEntry(entry, row[2]))
+        return AffectedRow(row[1], row[2], row[3], found[0], row[5], row[6], found[1])
+
+    def load_advisories(self, rids: Iterable[int]) -> None:
+        """Read the advisories of ``rids`` not read yet (queries of up to 500 ids)."""
         cache = self._advisories
-        missing = list({row[0] for row in rows if row[0] not in cache})
+        missing = sorted({rid for rid in rids if rid not in cache})
         for start in range(0, len(missing), 500):
             chunk = missing[start:start + 500]
             marks = ",".join("?" * len(chunk))
             for adv_row in self._conn.execute(f"SELECT {_ADV_COLUMNS} FROM advisories a WHERE a.rid IN ({marks})", chunk):
                 cache[adv_row[0]] = _advisory(adv_row)
-        entries = self._entries  # identical entries (subpackages of one errata...) are decoded once
-        if len(entries) > 200_000:
-            entries.clear()
-        out = []
-        for row in rows:
-            entry = entries.get(row[3])
-            if entry is None:
-                entry = entries[row[3]] = json.loads(row[3])
-            out.append(Candidate(cache[row[0]], row[1], row[2], entry, row[4], row[5]))
-        return out
+
+    def candidate(self, row: AffectedRow) -> Candidate:
+        """``row`` with its advisory."""
+        return Candidate(self.advisory(row.rid), row.namespace, row.package, row.entry, row.fix_status, row.severity)
 
     def advisory(self, rid: int) -> Advisory:
         """The advisory with row id ``rid`` (decoded once, then cached)."""
