@@ -115,6 +115,13 @@ def test_builtin_registry_cannot_be_deleted(api: Any) -> None:
     {"name": "x", "type": "registry", "domain": "h", "rate_limit": 0},
     {"name": "x", "type": "registry", "domain": "h/evil"},
     {"name": "x", "type": "registry", "domain": "h", "protocol": "ftp"},
+    # control characters and non-hosts once reached httpx.Client(base_url=...) and answered 500
+    {"name": "x", "type": "registry", "domain": "x\x00y"},
+    {"name": "x", "type": "registry", "ip": "1.2.3.4\x01"},
+    {"name": "x", "type": "registry", "ip": "999.1.1.1"},
+    {"name": "x", "type": "registry", "domain": "exa\u00e9mple..com"},
+    {"name": "x", "type": "registry", "domain": "host:5000"},
+    {"name": "x", "type": "registry", "domain": "[::1"},
 ])
 def test_invalid_registry_input_is_422(api: Any, body: dict[str, Any]) -> None:
     resp = api.post("/api/registries", json=body)

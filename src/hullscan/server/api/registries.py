@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Any, Literal
 
 from fastapi import APIRouter
@@ -17,6 +19,8 @@ from hullscan.server.timeutil import iso
 
 router = APIRouter(prefix="/api/registries", tags=["registries"])
 
+#: a DNS name: dot-separated labels of ASCII letters, digits and inner hyphens
+_HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?")
 UNLIMITED_WARNING = "rate limit is unlimited: scans may put heavy load on this registry"
 
 
@@ -50,9 +54,13 @@ class RegistryIn(BaseModel):
     def _check(self) -> "RegistryIn":
         if not (self.domain or self.ip):
             raise ValueError("a domain or an IP is required")
-        for host in (self.domain, self.ip):
-            if host and any(ch in host for ch in "/@?# \t\r\n"):
-                raise ValueError(f"invalid host {host!r}")
+        if self.domain and not _HOSTNAME.fullmatch(self.domain):
+            raise ValueError(f"invalid domain {self.domain!r}: letters, digits, '-' and '.' only (the port is its own field)")
+        if self.ip:
+            try:
+                ipaddress.ip_address(self.ip)
+            except ValueError:
+                raise ValueError(f"invalid IP address {self.ip!r}") from None
         if isinstance(self.rate_limit, int) and not 1 <= self.rate_limit <= 100_000:
             raise ValueError("rate_limit must be 1..100000 images per hour or 'unlimited'")
         return self

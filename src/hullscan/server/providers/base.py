@@ -105,14 +105,17 @@ class Http:
 
     def __init__(self, conn: Connection, headers: dict[str, str] | None = None, auth: httpx.Auth | None = None) -> None:
         self.conn = conn
-        self.client = httpx.Client(
-            base_url=conn.base_url,
-            headers=headers or {},
-            auth=auth,
-            timeout=conn.timeout,
-            verify=conn.verify_tls,
-            follow_redirects=True,
-        )
+        try:
+            self.client = httpx.Client(
+                base_url=conn.base_url,
+                headers=headers or {},
+                auth=auth,
+                timeout=conn.timeout,
+                verify=conn.verify_tls,
+                follow_redirects=True,
+            )
+        except httpx.InvalidURL as exc:  # a host stored before validation got stricter
+            raise ProviderError(NETWORK_ERROR, f"invalid registry address {conn.base_url!r}: {exc}") from None
 
     def close(self) -> None:
         """Close the connection pool."""
