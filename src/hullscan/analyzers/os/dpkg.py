@@ -36,20 +36,20 @@ def parse_stanzas(text: str) -> tuple[list[dict[str, str]], int]:
     """
     stanzas: list[dict[str, str]] = []
     broken = 0
-    current: dict[str, str] = {}
-    last = ""
+    current: dict[str, list[str]] = {}  # field -> its lines (joined once: += per line was quadratic)
+    last: list[str] | None = None
     bad = False
     for line in text.splitlines() + [""]:
         if not line.strip():
             if current and not bad:
-                stanzas.append(current)
+                stanzas.append({key: "\n".join(lines) for key, lines in current.items()})
             elif bad:
                 broken += 1
-            current, last, bad = {}, "", False
+            current, last, bad = {}, None, False
             continue
         if line[0] in " \t":
-            if last:
-                current[last] += "\n" + line.strip()
+            if last is not None:
+                last.append(line.strip())
             else:
                 bad = True
             continue
@@ -57,8 +57,7 @@ def parse_stanzas(text: str) -> tuple[list[dict[str, str]], int]:
         if not sep or not key or " " in key:
             bad = True
             continue
-        last = key.strip().title()
-        current[last] = value.strip()
+        last = current[key.strip().title()] = [value.strip()]
     return stanzas, broken
 
 
