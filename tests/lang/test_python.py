@@ -160,3 +160,18 @@ def test_zipped_egg(tmp_path: Path, analyzer: PythonAnalyzer) -> None:
     result = analyze_bytes(analyzer, path, bomb.getvalue())
     assert_malformed(result, path)
     assert "limit" in result.warnings[0].message
+
+
+def test_long_continuations_parse_in_linear_time(analyzer: PythonAnalyzer) -> None:
+    """``\\`` continuations (requirements) and folded headers (METADATA) were joined with ``+=`` per line:
+    quadratic, minutes for a few MB. A pin with many ``--hash`` continuation lines is what pip-compile writes."""
+    import time
+
+    requirements = "urllib3==1.26.5 \\\n" + "    --hash=sha256:0123456789abcdef \\\n" * 200_000 + "    --hash=sha256:f\n"
+    metadata = "Metadata-Version: 2.1\nName: big\nVersion: 2.0\nLicense: first line\n" + "  more text\n" * 500_000
+    start = time.monotonic()
+    req = analyze_bytes(analyzer, "/app/requirements.txt", requirements.encode())
+    meta = analyze_bytes(analyzer, "/usr/lib/python3/site-packages/big-2.0.dist-info/METADATA", metadata.encode())
+    assert time.monotonic() - start < 15  # ~1 s now
+    assert [(p.name, p.version) for p in req.packages] == [("urllib3", "1.26.5")]
+    assert [(p.name, p.version) for p in meta.packages] == [("big", "2.0")]

@@ -74,23 +74,23 @@ def core_metadata(text: str) -> dict[str, list[str]]:
     blank) are joined to the previous value with a newline. A hand-written reader: the ``email``
     package would cost ~50 ms of import time on every start-up for the same result.
     """
-    headers: dict[str, list[str]] = {}
-    values: list[str] | None = None
+    headers: dict[str, list[list[str]]] = {}  # name -> values, each as its lines (joined once at the end:
+    lines: list[str] | None = None  # += per continuation line was quadratic on a hostile file)
     body = _BODY.search(text)  # do not split the (often long) description into lines
     for line in (text[: body.start()] if body else text).splitlines():
         if not line.strip():
             break
         if line[0] in " \t":
-            if values:
-                values[-1] += "\n" + line.strip()
+            if lines is not None:
+                lines.append(line.strip())
             continue
         name, sep, value = line.partition(":")
         if not sep:
-            values = None
+            lines = None
             continue
-        values = headers.setdefault(name.strip().lower(), [])
-        values.append(value.strip())
-    return headers
+        lines = [value.strip()]
+        headers.setdefault(name.strip().lower(), []).append(lines)
+    return {name: ["\n".join(value) for value in values] for name, values in headers.items()}
 
 
 def parse_metadata(file: FileInput) -> list[Package]:
@@ -163,21 +163,28 @@ _PIN = re.compile(
 )
 
 
+_COMMENT = re.compile(r"(^|\s)#.*$")
+
+
 def _logical_lines(text: str) -> list[str]:
     """Lines with ``\\`` continuations joined and comments (``#`` at start or after a blank) removed."""
     out: list[str] = []
-    pending = ""
+    pending: list[str] = []  # the pieces of a continued line (joined once: += per piece was quadratic)
     for raw in text.splitlines():
-        line = pending + raw
-        if line.endswith("\\"):
-            pending = line[:-1] + " "
+        if raw.endswith("\\"):
+            pending.append(raw[:-1])
             continue
-        pending = ""
-        line = re.sub(r"(^|\s)#.*$", "", line).strip()
+        line = " ".join([*pending, raw]) if pending else raw
+        pending = []
+        if "#" in line:
+            line = _COMMENT.sub("", line)
+        line = line.strip()
         if line:
             out.append(line)
-    if pending.strip():
-        out.append(re.sub(r"(^|\s)#.*$", "", pending).strip())
+    if pending:
+        line = _COMMENT.sub("", " ".join(pending)).strip()
+        if line:
+            out.append(line)
     return out
 
 
