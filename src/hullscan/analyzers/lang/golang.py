@@ -20,35 +20,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from hullscan.analyzers.base import Analyzer, FileInput
-from hullscan.analyzers.lang.gobuildinfo import (
-    BinaryFormatError,
-    GoBuildInfo,
-    GoModule,
-    parse_executable,
-    read_go_buildinfo,
-    sniff,
-)
+from hullscan.analyzers.lang.binary import ExecutableAnalyzer, malformed
+from hullscan.analyzers.lang.gobuildinfo import Executable, GoBuildInfo, GoModule, read_go_buildinfo
 from hullscan.analyzers.os.purls import build_purl
-from hullscan.model import AnalysisResult, FileInfo, Package, ScanWarning
+from hullscan.model import AnalysisResult, FileInfo, Package
 
 ECOSYSTEM = "Go"
 #: smallest executable worth reading: a stripped stdlib-only Go binary is ~1 MiB
-MIN_BINARY_SIZE = 256 * 1024
 DEVEL = "(devel)"
-
-
-def malformed(file: FileInput, message: str) -> AnalysisResult:
-    """A result carrying one ``malformed-file`` warning that names the file."""
-    warning = ScanWarning(code="malformed-file", message=f"{file.path}: {message}", path=file.path, layer=file.layer)
-    return AnalysisResult(warnings=[warning])
-
-
-def is_candidate_binary(path: str, info: FileInfo, min_size: int) -> bool:
-    """Cheap pre-filter shared by the binary analyzers: a regular executable file of plausible size
-    (executable bit, or an ``.exe`` name: Windows layers carry no mode bits)."""
-    return (info.mode & 0o111 != 0 or path[-4:].lower() == ".exe") and info.size >= min_size and info.kind == "file"
 
 
 def go_purl(module: str, version: str) -> str:
@@ -143,33 +125,22 @@ def buildinfo_packages(info: GoBuildInfo, file: FileInput, found_by: str) -> lis
     return sorted(packages, key=Package.key)
 
 
-class GoBinaryAnalyzer(Analyzer):
+class GoBinaryAnalyzer(ExecutableAnalyzer):
     """Modules embedded in Go executables (ELF, PE, Mach-O), read in pure Python."""
 
     name = "lang/go-binary"
     version = 3
     tags = frozenset({"lang", "go"})
-    max_size = 512 * 1024 * 1024
+    marker = b"\xff Go buildinf:"
+    what = "Go build info"
 
-    def wants(self, path: str, info: FileInfo) -> bool:
-        """Regular executable (or ``.exe``) files of at least :data:`MIN_BINARY_SIZE`."""
-        return is_candidate_binary(path, info, MIN_BINARY_SIZE) and info.size <= self.max_size
+    def extract(self, exe: Executable) -> Any:
+        """The build info, or None when the executable is not a Go binary."""
+        return read_go_buildinfo(exe)
 
-    def analyze(self, file: FileInput) -> AnalysisResult | None:
-        """Parse the build info; None quickly when the file is not a Go binary."""
-        data = file.read()
-        if sniff(data[:4]) is None:
-            return None
-        try:
-            exe = parse_executable(data)
-            info = read_go_buildinfo(exe) if exe is not None else None
-        except BinaryFormatError as exc:
-            if b"\xff Go buildinf:" in data:
-                return malformed(file, f"corrupt Go build info: {exc}")
-            return None  # a broken executable that is not Go: not ours to report
-        if info is None:
-            return None
-        return AnalysisResult(packages=buildinfo_packages(info, file, self.name))
+    def result(self, file: FileInput, payload: Any) -> AnalysisResult | None:
+        """Main module, dependencies and the standard library."""
+        return AnalysisResult(packages=buildinfo_packages(payload, file, self.name))
 
 
 # --------------------------------------------------------------------------- go.mod / go.sum

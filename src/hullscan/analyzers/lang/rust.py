@@ -20,8 +20,8 @@ import zlib
 from typing import Any
 
 from hullscan.analyzers.base import Analyzer, FileInput
-from hullscan.analyzers.lang.gobuildinfo import BinaryFormatError, parse_executable, sniff
-from hullscan.analyzers.lang.golang import is_candidate_binary, malformed
+from hullscan.analyzers.lang.binary import ExecutableAnalyzer, malformed
+from hullscan.analyzers.lang.gobuildinfo import Executable
 from hullscan.analyzers.os.purls import build_purl
 from hullscan.model import AnalysisResult, FileInfo, Package
 
@@ -51,32 +51,23 @@ def _source_kind(source: str) -> str:
     return "registry"
 
 
-class RustBinaryAnalyzer(Analyzer):
+class RustBinaryAnalyzer(ExecutableAnalyzer):
     """Crates embedded by ``cargo auditable`` (``.dep-v0`` section of ELF, PE or Mach-O binaries)."""
 
     name = "lang/rust-binary"
     version = 2
     tags = frozenset({"lang", "rust"})
-    max_size = 512 * 1024 * 1024
+    min_size = MIN_BINARY_SIZE
+    marker = SECTION.encode()
+    what = f"{SECTION} section"
 
-    def wants(self, path: str, info: FileInfo) -> bool:
-        """Regular executable files of plausible size."""
-        return is_candidate_binary(path, info, MIN_BINARY_SIZE) and info.size <= self.max_size
+    def extract(self, exe: Executable) -> Any:
+        """The compressed audit data, or None when the binary has none."""
+        return exe.section(SECTION, "__" + SECTION)
 
-    def analyze(self, file: FileInput) -> AnalysisResult | None:
-        """Decode the audit section; None when the binary has none."""
-        data = file.read()
-        if sniff(data[:4]) is None:
-            return None
-        try:
-            exe = parse_executable(data)
-            raw = exe.section(SECTION, "__" + SECTION) if exe is not None else None
-        except BinaryFormatError as exc:
-            if SECTION.encode() in data:
-                return malformed(file, f"cannot read {SECTION} section: {exc}")
-            return None  # a broken executable without audit data: not ours to report
-        if raw is None:
-            return None
+    def result(self, file: FileInput, payload: Any) -> AnalysisResult | None:
+        """Decode the audit JSON into packages."""
+        raw = payload
         try:
             inflater = zlib.decompressobj()
             text = inflater.decompress(raw, MAX_AUDIT_JSON)
