@@ -45,6 +45,8 @@ SCANNER_TAGS = {"secret": "secret", "malware": "malware", "baseline": "baseline"
 
 #: keep the content of read files this small, so hard links to them can be analysed too
 _HARDLINK_KEEP = 8 * 1024 * 1024
+#: ... and no more than this in all, per layer (a hard link to a file read beyond it is analysed as empty)
+_HARDLINK_KEEP_TOTAL = 64 * 1024 * 1024
 
 
 class Progress(Protocol):
@@ -146,6 +148,7 @@ def analyze_entries(
     """Run the analyzers over one layer's entries (read each wanted file once)."""
     result = LayerResult(diff_id=layer_id, warnings=warnings)
     kept: dict[str, bytes] = {}
+    kept_bytes = [0]  # what ``kept`` holds: bounded, else a layer's every wanted file stayed in memory
     limit = options.limits.max_file_size
     bound = {kind: [(a, a.wants) for a in analyzers if kind in a.kinds] for kind in ("file", "hardlink", "dir", "symlink")}
     for entry in entries:
@@ -177,8 +180,9 @@ def analyze_entries(
                         raise
                     except (OSError, EOFError, ValueError, zlib.error) as exc:
                         raise BlobError(f"layer {layer_id}: cannot read {entry.info.path}: {exc}") from None
-                    if len(content[0]) <= _HARDLINK_KEEP:
+                    if len(content[0]) <= _HARDLINK_KEEP and kept_bytes[0] + len(content[0]) <= _HARDLINK_KEEP_TOTAL:
                         kept[entry.info.path] = content[0]
+                        kept_bytes[0] += len(content[0])
             return content[0]
 
         for analyzer in wanting:

@@ -183,3 +183,27 @@ def test_limits_from_the_command_line(tmp_path):
     assert [w["path"] for w in report["warnings"] if w["code"] == "size-limit"] == ["/var/lib/dpkg/status"]
     roomy = json.loads(run_cli(*base, "--max-layer-size", "3MiB", "--max-entries", "60", "--max-file-size", "1k").stdout)
     assert [p["name"] for p in roomy["packages"]] == ["libc6", "zlib1g"]
+
+
+def test_contents_kept_for_hard_links_are_bounded(tmp_path, monkeypatch):
+    """Files read by analyzers were all kept in memory until the end of their layer, in case a hard link
+    pointed at them (775 MB for a scan of /root); now only up to a budget per layer."""
+    import hullscan.scan as scan_module
+    from tests.helpers.imagebuild import F
+
+    stanza = b"Package: tool\nStatus: install ok installed\nVersion: 1.0\nArchitecture: all\n"
+    files: dict[str, bytes | F] = {"etc/os-release": OS_RELEASE}
+    for i in range(5):  # wanted (and read) by the Python analyzer before the dpkg entries
+        files[f"usr/lib/python3/dist-packages/p{i}-1.0.dist-info/METADATA"] = (
+            f"Metadata-Version: 2.1\nName: p{i}\nVersion: 1.0\n\n".encode() + b"x" * 100_000)
+    files["var/lib/dpkg/status.d/tool"] = stanza
+    files["var/lib/dpkg/status.d/tool-copy"] = F(kind="hardlink", linkname="var/lib/dpkg/status.d/tool")
+    ImageBuilder().add_layer(files).write_oci_layout(tmp_path / "img")
+    opts = ScanOptions(cache_dir=tmp_path / "cache", scanners=frozenset(), use_cache=False)
+
+    def dpkg_paths() -> list[str]:
+        return sorted(p.path for p in scan(str(tmp_path / "img"), opts).packages if p.ecosystem == "deb")
+
+    assert dpkg_paths() == ["/var/lib/dpkg/status.d/tool", "/var/lib/dpkg/status.d/tool-copy"]
+    monkeypatch.setattr(scan_module, "_HARDLINK_KEEP_TOTAL", 100_100)  # filled by the first METADATA file
+    assert dpkg_paths() == ["/var/lib/dpkg/status.d/tool"]
