@@ -207,3 +207,40 @@ def test_contents_kept_for_hard_links_are_bounded(tmp_path, monkeypatch):
     assert dpkg_paths() == ["/var/lib/dpkg/status.d/tool", "/var/lib/dpkg/status.d/tool-copy"]
     monkeypatch.setattr(scan_module, "_HARDLINK_KEEP_TOTAL", 100_100)  # filled by the first METADATA file
     assert dpkg_paths() == ["/var/lib/dpkg/status.d/tool"]
+
+
+PEM = (b"-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MaZVYkH0FQ4IDYD\n"
+       b"-----END RSA PRIVATE KEY-----\n")
+
+
+@pytest.mark.parametrize("source", ["layer", "rootfs"])
+def test_non_utf8_names_are_shown_escaped_in_every_format(tmp_path, source):
+    """A name with bytes that are not UTF-8 came through as lone surrogates, which the SARIF writer could
+    not encode (internal error, exit 70); now such bytes are shown as \\xff in every report."""
+    raw_name = b"app/\xff\xfekey.pem"
+    if source == "layer":
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT, encoding="utf-8",
+                          errors="surrogateescape") as tar:
+            for name, data in [("etc/os-release", OS_RELEASE.encode()), (os.fsdecode(raw_name), PEM)]:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        ImageBuilder().add_layer(buf.getvalue()).write_oci_layout(tmp_path / "img")
+    else:
+        root = tmp_path / "img"
+        (root / "etc").mkdir(parents=True)
+        (root / "etc" / "os-release").write_text(OS_RELEASE)
+        (root / "app").mkdir()
+        with open(os.path.join(os.fsencode(root), raw_name), "wb") as fh:
+            fh.write(PEM)
+    for fmt in ("json", "sarif", "table"):
+        res = run_cli("image", str(tmp_path / "img"), "--scanners", "secret", "-f", fmt, "--no-cache",
+                      "--cache-dir", str(tmp_path / "c"))
+        assert res.returncode == 0, (fmt, res.stderr)
+        assert "\\xff\\xfekey.pem" in res.stdout or "\\\\xff\\\\xfekey.pem" in res.stdout, fmt
+    report = json.loads(run_cli("image", str(tmp_path / "img"), "--scanners", "secret", "-f", "json", "--no-cache",
+                                "--cache-dir", str(tmp_path / "c")).stdout)
+    paths = {f["location"]["path"] for f in report["findings"]}
+    assert "/app/\\xff\\xfekey.pem" in paths
+    json.dumps(report, ensure_ascii=False).encode("utf-8")  # no lone surrogate anywhere

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hullscan.errors import InputError
 from hullscan.image.layer import Budget, Entry, link_escapes
+from hullscan.image.tarstream import printable
 from hullscan.model import FileInfo, ScanWarning
 from hullscan.options import Limits
 
@@ -29,6 +30,7 @@ def walk_dir(root: str | Path, layer_id: str, limits: Limits, budget: Budget, wa
         for name in sorted(dirnames) + sorted(filenames):
             full = os.path.join(dirpath, name)
             path = "/" + os.path.normpath(os.path.join(rel_dir, name)).lstrip("./") if rel_dir != "." else "/" + name
+            path = printable(path)  # undecodable bytes as \xff: reports are UTF-8
             try:
                 st = os.lstat(full)
             except OSError as exc:
@@ -37,7 +39,7 @@ def walk_dir(root: str | Path, layer_id: str, limits: Limits, budget: Budget, wa
             budget.take_entry(str(root))
             mode = stat.S_IMODE(st.st_mode)
             if stat.S_ISLNK(st.st_mode):
-                target = os.readlink(full)
+                target = printable(os.readlink(full))
                 if link_escapes(path, target):
                     warnings.append(ScanWarning("link-escape", f"symlink {path} -> {target!r} points outside the root: not followed", path, layer_id))
                     target = ""

@@ -66,7 +66,27 @@ def _octal(field: bytes, what: str, offset: int) -> int:
 
 
 def _name(field: bytes) -> str:
-    return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+    return text(field.split(b"\0", 1)[0])
+
+
+def text(raw: bytes) -> str:
+    """A name from the archive as text: UTF-8, or with the bytes that are not shown as ``\\xff`` (a lone
+    surrogate, as ``surrogateescape`` makes, cannot be written as UTF-8 by the report writers)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "backslashreplace")
+
+
+def printable(name: str) -> str:
+    """``name`` (from ``os.fsdecode``/``surrogateescape``) with undecodable bytes shown as ``\\xff``."""
+    if name.isascii():
+        return name
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return text(name.encode("utf-8", "surrogateescape"))
+    return name
 
 
 class TarReader:
@@ -227,7 +247,7 @@ class TarReader:
                 raise BlobError(f"{self._what}: malformed PAX record length at offset {start}")
             record = data[space + 1 : pos + length - 1]
             key, _, value = record.partition(b"=")
-            out[key.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")
+            out[key.decode("utf-8", "replace")] = text(value)
             pos += length
         return out
 
