@@ -10,8 +10,8 @@ from hullscan.server.providers import provider_for
 from hullscan.server.providers.base import Connection, Namespace, Provider
 
 
-def connection_for(row: Registry, box: SecretBox) -> Connection:
-    """The decrypted connection settings of a registry row."""
+def connection_for(row: Registry, box: SecretBox, timeout: float = 15.0) -> Connection:
+    """The decrypted connection settings of a registry row (``timeout``: seconds per request)."""
     namespaces = box.decrypt_json(row.namespaces_enc) or []
     return Connection(
         type=row.type,
@@ -22,12 +22,13 @@ def connection_for(row: Registry, box: SecretBox) -> Connection:
         username=row.username,
         password=box.decrypt(row.password_enc),
         namespaces=tuple(Namespace(str(n["name"]), str(n.get("token", ""))) for n in namespaces),
+        timeout=timeout,
     )
 
 
-def provider_of(row: Registry, box: SecretBox) -> Provider:
+def provider_of(row: Registry, box: SecretBox, timeout: float = 15.0) -> Provider:
     """The provider for a registry row."""
-    return provider_for(connection_for(row, box))
+    return provider_for(connection_for(row, box, timeout))
 
 
 def apply_fields(row: Registry, data: dict[str, Any], box: SecretBox) -> None:

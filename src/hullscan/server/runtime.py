@@ -47,6 +47,7 @@ class ServerConfig:
     workers: int = 2
     scheduler: bool = True
     tick_seconds: float = 30.0
+    registry_timeout: float = 15.0  # seconds per registry API request during sync
 
     def resolved_db_url(self) -> str:
         """The store URL."""

@@ -67,12 +67,32 @@ def _sync_repo(rt: Runtime, registry_id: int, info: RepoInfo, tags: list[TagInfo
     return new
 
 
+def _halt(rt: Runtime, task_id: int, deadline: float) -> str:
+    """Why the sync must stop now ("" to go on): a user's stop request or the task's time limit."""
+    with rt.session() as s:
+        task = s.get(Task, task_id)
+        if task is not None and task.stop_requested:
+            return "stopped by a user"
+    return "time limit reached" if rt.clock() >= deadline else ""
+
+
+def _listing_error(exc: Exception) -> str:
+    """One line for a provider failure, or for an unexpected error while listing (never a crashed sync)."""
+    if isinstance(exc, ProviderError):
+        return f"{exc.code}: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def run_sync(rt: Runtime, task_id: int) -> None:
     """The sync task function."""
     with rt.session() as s:
-        params = dict(s.get(Task, task_id).params or {})  # type: ignore[union-attr]
+        task = s.get(Task, task_id)
+        assert task is not None
+        params = dict(task.params or {})
+        deadline = rt.clock() + task.time_limit_seconds
         settings, _ = get_settings(s)
     now = rt.now()
+    halted = ""
     failures = 0
     listed: list[tuple[int, str, Any, list[RepoInfo]]] = []
     for registry_id in _registries(rt, params):
@@ -81,16 +101,16 @@ def run_sync(rt: Runtime, task_id: int) -> None:
             assert row is not None
             name = row.name
             try:
-                provider = provider_of(row, rt.secrets)
+                provider = provider_of(row, rt.secrets, timeout=rt.config.registry_timeout)
             except ProviderError as exc:
                 failures += 1
                 add_log(rt, task_id, f"registry {name!r}: {exc.message}", "error")
                 continue
         try:
             repos = provider.repositories()
-        except ProviderError as exc:
+        except Exception as exc:  # a hostile or broken registry fails its own listing, not the sync
             failures += 1
-            add_log(rt, task_id, f"registry {name!r}: cannot list repositories: {exc.code}: {exc.message}", "error")
+            add_log(rt, task_id, f"registry {name!r}: cannot list repositories: {_listing_error(exc)}", "error")
             continue
         add_log(rt, task_id, f"registry {name!r}: {len(repos)} repositories")
         listed.append((registry_id, name, provider, repos))
@@ -102,23 +122,32 @@ def run_sync(rt: Runtime, task_id: int) -> None:
     done = new_repos = tags_seen = 0
     for registry_id, name, provider, repos in listed:
         for info in repos:
+            halted = halted or _halt(rt, task_id, deadline)
+            if halted:
+                break
             try:
                 tags = provider.tags(info)
                 new_repos += _sync_repo(rt, registry_id, info, tags, settings.auto_add_new_repositories, now)
                 tags_seen += len(tags)
-            except ProviderError as exc:
+            except Exception as exc:  # one repository's failure is logged; the others are still synced
                 failures += 1
-                add_log(rt, task_id, f"registry {name!r} repository {info.name}: {exc.code}: {exc.message}", "error")
+                add_log(rt, task_id, f"registry {name!r} repository {info.name}: {_listing_error(exc)}", "error")
             done += 1
             with rt.session() as s:
                 task = s.get(Task, task_id)
                 assert task is not None
                 task.progress_done = done
+        if halted:
+            break
         with rt.session() as s:
             reg = s.get(Registry, registry_id)
             if reg is not None:
                 reg.last_sync_at = now
     result = {"repositories": total, "new_repositories": new_repos, "tags": tags_seen, "errors": failures}
+    if halted:
+        add_log(rt, task_id, f"{halted}: {total - done} of {total} repositories not synced", "warning")
+        finish(rt, task_id, "stopped", f"{halted}; {total - done} repositories not synced", result)
+        return
     add_log(rt, task_id, f"synced {total} repositories ({new_repos} new, "
             f"{'added to' if settings.auto_add_new_repositories else 'not added to'} the scan scope), {tags_seen} tags")
     if failures and not listed:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urljoin
 
 from hullscan.errors import AuthError
 from hullscan.server.providers.base import (
@@ -30,6 +29,22 @@ MANIFEST_TYPES = ", ".join([
     "application/vnd.docker.distribution.manifest.list.v2+json",
 ])
 _LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+#: pages of a catalog or tag list followed at most (100 entries each: a million repositories)
+MAX_PAGES = 10_000
+
+
+def _json_list(resp: Any, key: str, what: str) -> list[Any]:
+    """``resp``'s JSON ``{key: [...]}`` list (``null`` is empty); VERSION_ERROR for any other answer."""
+    try:
+        data = resp.json()
+    except ValueError:
+        raise ProviderError(VERSION_ERROR, f"{what}: the answer is not JSON; is this a Distribution v2 registry?") from None
+    items = data.get(key) if isinstance(data, dict) else None
+    if items is None and isinstance(data, dict):
+        return []
+    if not isinstance(items, list):
+        raise ProviderError(VERSION_ERROR, f"{what}: unexpected answer shape ({key!r} list expected)")
+    return items
 
 
 class RegistryV2Provider:
@@ -70,16 +85,27 @@ class RegistryV2Provider:
         check_status(cat, f"catalog of {self.conn.netloc}")
 
     def _paged(self, path: str, key: str, what: str) -> list[str]:
+        """Every ``key`` item of ``path`` following ``Link: rel=next`` on this registry only (a link to another
+        host would receive the credentials), stopping at a repeated or empty page and after :data:`MAX_PAGES`."""
         out: list[str] = []
         url: str | None = path
         params: dict[str, Any] | None = {"n": 100}
-        while url:
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
+            if url is None:
+                return out
+            seen.add(url)
             resp = self._get(url, what, params=params)
-            out.extend(str(x) for x in (resp.json().get(key) or []))
+            items = _json_list(resp, key, what)
+            out.extend(str(x) for x in items)
             m = _LINK.search(resp.headers.get("link", ""))
-            url = urljoin(path, m.group(1)) if m else None
+            target = resp.url.join(m.group(1)) if m else None
+            if target is not None and (target.scheme, target.netloc) != (resp.url.scheme, resp.url.netloc):
+                raise ProviderError(VERSION_ERROR, f"{what}: the next page is on another host ({target.host}); not followed")
+            nxt = str(target) if target is not None else None
+            url = None if nxt is None or nxt in seen or not items else nxt
             params = None
-        return out
+        raise ProviderError(VERSION_ERROR, f"{what}: more than {MAX_PAGES} pages; the listing does not end")
 
     def repositories(self) -> list[RepoInfo]:
         """The catalog."""
@@ -103,7 +129,7 @@ class RegistryV2Provider:
                 if config:
                     blob = self._get(f"/v2/{repo.name}/blobs/{config}", f"config of {repo.name}:{tag}")
                     created = parse_time(blob.json().get("created"))
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, TypeError):
                 created = None
             out.append(TagInfo(tag, digest, created, created))
         return out
