@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
+from operator import itemgetter
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -59,6 +60,20 @@ class _Plan(NamedTuple):
     matcher: Matcher
     lookups: tuple[tuple[str, str], ...]
     installed: str
+    is_os: bool
+
+
+class _Outcome:
+    """The result of one distinct plan (packages with the same plan share it: the subpackages of one
+    source, a library vendored twice): the hits with their fixes, the entries that could not be compared,
+    and (once advisories are read) the verdicts."""
+
+    __slots__ = ("errors", "hits", "verdicts")
+
+    def __init__(self) -> None:
+        self.hits: list[tuple[AffectedRow, tuple[str, ...]]] = []
+        self.errors: list[tuple[int, str]] = []  # (advisory row id, problem)
+        self.verdicts: list[Verdict] | None = None
 
 
 class _Run:
@@ -74,10 +89,8 @@ class _Run:
         self.no_matcher: Counter[str] = Counter()
         self.bad_versions: dict[str, str] = {}  # advisory id -> first problem seen
         self.bad_count = 0
-        # the verdicts of a package's hits, keyed by what they depend on: (is OS, (advisory row id, namespace,
-        # fix status, severity, fixed versions) of each hit in order); row ids are this database's
-        self.verdicts: dict[tuple[object, ...], list[Verdict]] = {}
-        self.memo: VerdictMemo = {}  # the same per group of hits
+        self.outcomes: dict[_Plan, _Outcome] = {}
+        self.memo = VerdictMemo()  # verdicts per group of hits (row ids are this database's)
 
     def plan(self, pkg: Package) -> _Plan | None:
         """The plan of one package; None (and a note) when no matcher or no data covers it."""
@@ -90,7 +103,7 @@ class _Run:
             self.no_data[matcher.label(pkg, self.distro)] += 1
             return None
         return _Plan(matcher, tuple((ns, normalise_name(ns, name)) for ns, name in lookups),
-                     matcher.installed_version(pkg))
+                     matcher.installed_version(pkg), pkg.is_os)
 
     def fetch(self, plans: list[_Plan | None]) -> None:
         """Read the affected rows of every planned lookup, batched per namespace."""
@@ -103,34 +116,44 @@ class _Run:
             for name, rows in self.db.rows(ns, names).items():
                 self.rows[(ns, name)] = rows
 
-    def hits(self, pkg: Package, plan: _Plan) -> list[tuple[AffectedRow, tuple[str, ...]]]:
-        """The rows that affect ``pkg``, each with its fixed versions above the installed one."""
-        out = []
+    def outcome(self, pkg: Package, plan: _Plan) -> _Outcome:
+        """The outcome of ``pkg``'s plan (computed once per distinct plan); its comparison problems are
+        counted for every package."""
+        found = self.outcomes.get(plan)
+        if found is None:
+            found = self.outcomes[plan] = self._decide(plan)
+        for rid, problem in found.errors:
+            self.bad_count += 1
+            self.bad_versions.setdefault(self.db.advisory(rid).id, f"{pkg.ecosystem} {pkg.name} {plan.installed}: {problem}")
+        return found
+
+    def _decide(self, plan: _Plan) -> _Outcome:
+        """The rows that affect the installed version, each with its fixed versions above it."""
+        out = _Outcome()
         installed = plan.installed
+        affected = plan.matcher.affected
         for key in plan.lookups:
             for row in self.rows.get(key, ()):
                 try:
-                    if not plan.matcher.affected(pkg, row):
+                    if not affected(installed, row):
                         continue
                 except (InvalidVersionError, UnknownEcosystemError) as exc:
-                    self.bad_count += 1
-                    adv_id = self.db.advisory(row.rid).id
-                    self.bad_versions.setdefault(adv_id, f"{pkg.ecosystem} {pkg.name} {installed}: {exc}")
+                    out.errors.append((row.rid, str(exc)))
                     continue
-                out.append((row, row.compiled.simple_fix or row.compiled.fixes(installed)))
+                out.hits.append((row, row.compiled.simple_fix or row.compiled.fixes(installed)))
         return out
 
-    def findings(self, pkg: Package, hits: list[tuple[AffectedRow, tuple[str, ...]]]) -> list[Finding]:
-        """The findings of one package's hits (advisories already read). Packages with the same hits (the
-        subpackages of one errata, a library present twice) share the package-independent part."""
-        is_os = pkg.is_os
-        key = (is_os, *[(row.rid, row.namespace, row.fix_status, row.severity, fixed) for row, fixed in hits])
-        found = self.verdicts.get(key)
+    def findings(self, pkg: Package, plan: _Plan, outcome: _Outcome) -> list[tuple[tuple[object, ...], Finding]]:
+        """(sort key, finding) of one package's hits (advisories already read)."""
+        found = outcome.verdicts
         if found is None:
             candidate = self.db.candidate
-            found = self.verdicts[key] = verdicts(is_os, [Hit(candidate(row), fixed) for row, fixed in hits], self.memo)
+            found = outcome.verdicts = verdicts(plan.is_os, [Hit(candidate(row), fixed) for row, fixed in outcome.hits],
+                                                self.memo)
         location = Location(path=pkg.path, layer=pkg.layer)
-        return [finding(pkg, verdict, location) for verdict in found]
+        path, name, version = pkg.path, pkg.name, pkg.version
+        # the order of Finding.sort_key() then package name and installed version
+        return [((-v.rank, "vulnerability", v.primary, path, 0, name, version), finding(pkg, v, location)) for v in found]
 
     def _unmatched_label(self, pkg: Package) -> str:
         if self.distro is None:
@@ -157,19 +180,16 @@ def match_packages(db: VulnDB, distro: Distro | None, packages: list[Package]) -
     try:
         plans = [run.plan(pkg) for pkg in packages]
         run.fetch(plans)
-        per_package = [(pkg, run.hits(pkg, plan)) for pkg, plan in zip(packages, plans, strict=True) if plan is not None]
-        db.load_advisories(row.rid for _, hits in per_package for row, _ in hits)
-        findings = [f for pkg, hits in per_package if hits for f in run.findings(pkg, hits)]
-        findings.sort(key=_finding_order)
+        outcomes = [(pkg, plan, run.outcome(pkg, plan)) for pkg, plan in zip(packages, plans, strict=True)
+                    if plan is not None]
+        db.load_advisories(row.rid for outcome in run.outcomes.values() for row, _ in outcome.hits)
+        keyed = [item for pkg, plan, outcome in outcomes if outcome.hits for item in run.findings(pkg, plan, outcome)]
+        keyed.sort(key=itemgetter(0))
+        findings = [f for _, f in keyed]
     finally:
         if gc_was_on:
             gc.enable()
     return MatchResult(findings, run.notes())
-
-
-def _finding_order(f: Finding) -> tuple[object, ...]:
-    vuln = f.vuln
-    return (*f.sort_key(), vuln.package_name if vuln else "", vuln.installed_version if vuln else "")
 
 
 def vulnerability_stage(ctx: ScanContext) -> list[Finding]:

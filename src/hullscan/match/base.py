@@ -53,10 +53,11 @@ class Matcher(ABC):
             found.extend(db.rows(ns, [name]).get(normalise_name(ns, name), ()))
         return found
 
-    def affected(self, pkg: Package, row: AffectedRow) -> bool:
-        """Whether the installed version lies in the entry's ranges / versions (OSV semantics,
-        :func:`hullscan.version.osvrange.is_affected`).
+    def affected(self, installed: str, row: AffectedRow) -> bool:
+        """Whether the installed version (:meth:`installed_version`) lies in the entry's ranges / versions (OSV
+        semantics, :func:`hullscan.version.osvrange.is_affected`). Decided on the version alone: packages
+        with the same lookups and installed version share the answer.
 
         Raises :class:`hullscan.version.InvalidVersionError` when the versions cannot be compared.
         """
-        return row.compiled.affected(self.installed_version(pkg))
+        return row.compiled.affected(installed)

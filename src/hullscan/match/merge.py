@@ -187,12 +187,34 @@ class Verdict(NamedTuple):
     published: str
     modified: str
     data_source: str
+    rank: int  # severity.rank
 
 
-def _verdict(is_os: bool, group: _Group) -> Verdict:
-    primary = _primary(is_os, group)
+class _Shared(NamedTuple):
+    """The part of a verdict that depends on the hits alone, not on which ids name the group: one errata
+    naming fifty CVEs makes fifty groups of the same hit (OS packages) that share it."""
+
+    fixed: tuple[str, ...]
+    status: FixStatus
+    severity: Severity
+    severity_source: str
+    score: float | None
+    vector: str
+    title: str
+    details: str
+    references: tuple[str, ...]
+    published: str
+    modified: str
+    data_source: str
+
+
+def _shared(is_os: bool, group: _Group) -> _Shared:
     namespace = group.hits[0].candidate.namespace
     fixed = _sort_versions(namespace, {v for h in group.hits for v in h.fixed})
+    if len(group.hits) == 1:  # the common case: what the advisory says, read once per advisory and rating
+        hit = group.hits[0]
+        about = _about(is_os, hit.candidate.advisory, hit.candidate.severity)
+        return _Shared(fixed, _fix_status(group, fixed), *about)
     severity, sev_source, score, vector = _severity(is_os, group.hits)
     advs = [h.candidate.advisory for h in group.hits]
     if len(advs) > 1:
@@ -203,28 +225,60 @@ def _verdict(is_os: bool, group: _Group) -> Verdict:
     title, details = _title(advs)
     published = min((a.published for a in advs if a.published), default="")
     modified = max((a.modified for a in advs if a.modified and not a.modified.startswith("0001")), default="")
-    return Verdict(primary, tuple(sorted(group.ids() - {primary})), fixed, _fix_status(group, fixed), severity,
-                    sev_source, score, vector, title, details, refs, published, modified,
-                    ",".join(sorted({a.source for a in advs})))
+    return _Shared(fixed, _fix_status(group, fixed), severity, sev_source, score, vector, title, details, refs,
+                   published, modified, ",".join(sorted({a.source for a in advs})))
 
 
-#: verdicts of one matching run by group (keys hold advisory row ids: never share one across databases)
-VerdictMemo = dict[tuple[object, ...], Verdict]
+@lru_cache(maxsize=65536)
+def _about(is_os: bool, adv: Advisory, rating: str) -> tuple[Severity, str, float | None, str, str, str, tuple[str, ...],
+                                                              str, str, str]:
+    """The advisory-only part of :class:`_Shared` for a group of one hit (``rating``: the candidate's own
+    severity): exactly what the general path computes for one advisory."""
+    hit = Hit(Candidate(adv, "", "", {}, "", rating), ())
+    severity, sev_source, score, vector = _severity(is_os, [hit])
+    title, details = _title([adv])
+    published = adv.published
+    modified = adv.modified if adv.modified and not adv.modified.startswith("0001") else ""
+    return (severity, sev_source, score, vector, title, details, adv.references, published, modified, adv.source)
+
+
+def _verdict(is_os: bool, group: _Group, shared: _Shared | None = None) -> Verdict:
+    primary = _primary(is_os, group)
+    s = shared or _shared(is_os, group)
+    return Verdict(primary, tuple(sorted(group.ids() - {primary})), s.fixed, s.status, s.severity, s.severity_source,
+                   s.score, s.vector, s.title, s.details, s.references, s.published, s.modified, s.data_source,
+                   s.severity.rank)
+
+
+class VerdictMemo:
+    """Verdicts of one matching run, by group of hits and ids (``full``) and their hits-only part by group of
+    hits (``shared``). Keys hold advisory row ids: never share a memo across databases."""
+
+    __slots__ = ("full", "shared")
+
+    def __init__(self) -> None:
+        self.full: dict[tuple[object, ...], Verdict] = {}
+        self.shared: dict[tuple[object, ...], _Shared] = {}
 
 
 def verdicts(is_os: bool, hits: list[Hit], memo: VerdictMemo | None = None) -> list[Verdict]:
     """The verdicts (one per vulnerability, sorted) of one package's hits; ``is_os``: an OS package.
-    ``memo`` keeps them per group of hits (one errata's CVEs recur for every subpackage it fixes)."""
+    ``memo`` keeps them per group of hits (one errata's CVEs recur for every subpackage it fixes, and
+    split into one group per CVE, which share the hits-only part)."""
     groups = group_hits(hits, split_multi=is_os)
     if memo is None:
         return [_verdict(is_os, group) for group in groups]
     out = []
     for group in groups:
-        key = (is_os, frozenset(group.names), *[(h.candidate.advisory.rid, h.candidate.namespace, h.candidate.fix_status,
-                                                  h.candidate.severity, h.fixed) for h in group.hits])
-        found = memo.get(key)
+        key = (is_os, *[(h.candidate.advisory.rid, h.candidate.namespace, h.candidate.fix_status, h.candidate.severity,
+                         h.fixed) for h in group.hits])
+        full_key = (frozenset(group.names), key)
+        found = memo.full.get(full_key)
         if found is None:
-            found = memo[key] = _verdict(is_os, group)
+            shared = memo.shared.get(key)
+            if shared is None:
+                shared = memo.shared[key] = _shared(is_os, group)
+            found = memo.full[full_key] = _verdict(is_os, group, shared)
         out.append(found)
     return out
 

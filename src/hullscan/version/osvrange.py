@@ -258,7 +258,7 @@ class CompiledEntry:
     so that it raises a fresh error, as :func:`is_affected` does.
     """
 
-    __slots__ = ("ecosystem", "ranges", "simple_fix", "versions")
+    __slots__ = ("ecosystem", "only", "ranges", "simple_fix", "versions")
 
     def __init__(self, entry: Mapping[str, Any], ecosystem: str) -> None:
         self.ecosystem = ecosystem
@@ -273,9 +273,15 @@ class CompiledEntry:
         self.ranges = tuple(ranges)
         self.versions = tuple(v for v in entry.get("versions") or () if isinstance(v, str))
         self.simple_fix = _simple_fix(entry)
+        # the common shape, one range that compiles and no ``versions``: its answer (or error) is the entry's
+        only = self.ranges[0] if len(self.ranges) == 1 and not self.versions else None
+        self.only = only if only.__class__ is _CompiledRange else None
 
     def affected(self, version: str) -> bool:
         """Whether ``version`` is affected: :func:`is_affected` of the entry."""
+        only = self.only
+        if only is not None:
+            return only.contains_key(only.scheme.key(version))  # type: ignore[union-attr]
         error: Exception | None = None
         for rng in self.ranges:
             try:
