@@ -209,16 +209,30 @@ def fixed_versions(affected: Mapping[str, Any], ecosystem: str, version: str | N
             candidates = tuple((v, k) for v, k in _parse_all(scheme, [val for kind, val in events if kind == "fixed"]))
         else:
             if version is not None:
-                try:
-                    vkey = compiled.scheme.key(version)
-                except InvalidVersionError:
-                    continue
-                if not compiled.contains_key(vkey):
-                    continue
-                candidates = tuple((v, k) for v, k in candidates if vkey < k)
+                _add_fixes_above(compiled, version, found)
+                continue
         for value, key in candidates:
             found.setdefault(value, key)
-    return [v for v, _ in sorted(found.items(), key=lambda item: _Wrap(item[1], item[0]))]
+    return list(_in_order(found))
+
+
+def _add_fixes_above(compiled: _CompiledRange, version: str, found: dict[str, Any]) -> None:
+    """Add to ``found`` (value -> key) the fixes of ``compiled`` above ``version``, when the range contains it."""
+    try:
+        vkey = compiled.scheme.key(version)
+    except InvalidVersionError:
+        return
+    if compiled.contains_key(vkey):
+        for value, key in compiled.fixed:
+            if vkey < key:
+                found.setdefault(value, key)
+
+
+def _in_order(found: dict[str, Any]) -> tuple[str, ...]:
+    """The versions of ``found`` (value -> key) in the ecosystem's order."""
+    if len(found) < 2:
+        return tuple(found)
+    return tuple(v for v, _ in sorted(found.items(), key=lambda item: _Wrap(item[1], item[0])))
 
 
 def _parse_all(scheme: VersionScheme, values: Iterable[str]) -> list[tuple[str, Any]]:
@@ -301,21 +315,9 @@ class CompiledEntry:
         version, sorted in the ecosystem's order."""
         found: dict[str, Any] = {}
         for rng in self.ranges:
-            if rng.__class__ is not _CompiledRange:
-                continue  # a range that does not compile contributes no fix once a version is given
-            compiled: _CompiledRange = rng  # type: ignore[assignment]
-            try:
-                vkey = compiled.scheme.key(version)
-            except InvalidVersionError:
-                continue
-            if not compiled.contains_key(vkey):
-                continue
-            for value, key in compiled.fixed:
-                if vkey < key:
-                    found.setdefault(value, key)
-        if len(found) < 2:
-            return tuple(found)
-        return tuple(v for v, _ in sorted(found.items(), key=lambda item: _Wrap(item[1], item[0])))
+            if rng.__class__ is _CompiledRange:  # a range that does not compile contributes no fix here
+                _add_fixes_above(rng, version, found)  # type: ignore[arg-type]
+        return _in_order(found)
 
 
 def _simple_fix(entry: Mapping[str, Any]) -> tuple[str, ...] | None:
