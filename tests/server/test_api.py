@@ -153,6 +153,23 @@ def test_whitelist_validation(api: Any) -> None:
                                           "expires_at": "2999-01-01T00:00:00Z"})
     assert ok.status_code == 201 and ok.json()["expires_at"] == "2999-01-01T00:00:00Z" and ok.json()["active"]
     assert api.delete("/api/whitelist/999").status_code == 404
+    # an expiry that already passed was stored as a rule that never applies; now a clear 422
+    past = api.post("/api/whitelist", json={"kind": "vulnerability", "value": "CVE-2", "expires_at": "2000-01-01T00:00:00"})
+    assert past.status_code == 422 and past.json()["code"] == "ExpiryInPast" and "2000-01-01" in past.json()["message"]
+    # a scope naming no image / repository was accepted and suppressed nothing
+    nowhere = api.post("/api/whitelist", json={"kind": "vulnerability", "value": "CVE-3", "scope": "images", "scope_ids": [4242]})
+    assert nowhere.status_code == 422 and nowhere.json() == {"code": "UnknownScope", "message": "no image with id 4242"}
+    repos = api.post("/api/whitelist", json={"kind": "sensitive", "value": "*.pem", "scope": "repositories", "scope_ids": [7, 8]})
+    assert repos.status_code == 422 and repos.json()["message"] == "no repository with id 7 (and 1 more)"
+    assert [r["value"] for r in api.get("/api/whitelist").json()] == ["history-curl-pipe-shell"]
+
+
+def test_sync_of_an_unknown_registry_is_404(api: Any) -> None:
+    builtin = next(r for r in api.get("/api/registries").json() if r["builtin"])
+    for ids in ([9999], [builtin["id"]]):
+        resp = api.post("/api/tasks/sync", json={"registry_ids": ids})
+        assert resp.status_code == 404 and resp.json()["message"] == f"no registry to sync with id {ids[0]}"
+    assert api.get("/api/tasks").json()["total"] == 0
 
 
 def test_metrics_and_task_errors(api: Any) -> None:

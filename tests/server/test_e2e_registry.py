@@ -113,3 +113,10 @@ def test_quota_exhausted_is_refused_with_a_reason(api: Any, registry: RegistrySe
     assert refused.json()["code"] == "QuotaExhausted" and "needs 2" in refused.json()["message"]
     ok = wait_task(api, api.post("/api/tasks/scan", json={"repository_ids": repo_ids[:1]}).json()["id"])
     assert ok["status"] == "succeeded" and api.get("/api/quota").json()["remaining"] == 0
+    # exactly at the limit: the scanned digest is rescanned for free, a new one is refused
+    again = api.post("/api/tasks/scan", json={"repository_ids": repo_ids[:1]})
+    assert again.status_code == 202 and again.json()["quota_needed"] == 0
+    assert wait_task(api, again.json()["id"])["status"] == "succeeded"
+    assert api.get("/api/quota").json() == {"purchased": 1, "used": 1, "remaining": 0}
+    other = api.post("/api/tasks/scan", json={"repository_ids": repo_ids[1:]})
+    assert other.status_code == 403 and "needs 1 image scans of quota but only 0 of 1 are left" in other.json()["message"]

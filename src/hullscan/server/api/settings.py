@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from hullscan.server import whitelist
 from hullscan.server.api.deps import RT, Admin, BodyId, Operator, PathId, Store, Viewer, api_error, get_or_404
-from hullscan.server.db.models import Repository, WhitelistRule
+from hullscan.server.db.models import Image, Repository, WhitelistRule
 from hullscan.server.scansettings import VersionConflict, get_settings, update_settings
 from hullscan.server.timeutil import aware, iso
 
@@ -67,6 +67,18 @@ class RuleIn(BaseModel):
     expires_at: datetime | None = None
 
 
+def _check_scope_ids(s: Any, scope: str, ids: list[int]) -> None:
+    """422 naming the first id of ``ids`` that is no image / repository (a rule scoped to nothing)."""
+    if scope == "all" or not ids:
+        return
+    model = Image if scope == "images" else Repository
+    known = set(s.scalars(select(model.id).where(model.id.in_(sorted(set(ids))))))
+    missing = sorted(set(ids) - known)
+    if missing:
+        what = "image" if scope == "images" else "repository"
+        raise api_error(422, "UnknownScope", f"no {what} with id {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+
+
 def rule_out(r: WhitelistRule, now: datetime) -> dict[str, Any]:
     """Public view of a rule."""
     active = r.expires_at is None or aware(r.expires_at) > now
@@ -86,9 +98,12 @@ def add_rule(body: RuleIn, s: Store, rt: RT, user: Operator) -> dict[str, Any]:
     if body.kind != "vulnerability" and body.scope == "images":
         raise api_error(422, "InvalidScope", "risky-file rules apply to all repositories or chosen repositories")
     expires = aware(body.expires_at) if body.expires_at else None
+    if expires is not None and expires <= rt.now():
+        raise api_error(422, "ExpiryInPast", f"expires_at {iso(expires)} is not in the future: the rule would never apply")
+    _check_scope_ids(s, body.scope, body.scope_ids)
     rule = WhitelistRule(kind=body.kind, value=body.value, scope=body.scope, scope_ids=sorted(set(body.scope_ids)),
                          note=body.note, author=user.username, created_at=rt.now(), expires_at=expires,
-                         expired=bool(expires and expires <= rt.now()))
+                         expired=False)
     s.add(rule)
     s.flush()
     whitelist.apply(s, rt.now())

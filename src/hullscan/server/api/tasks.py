@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from hullscan.server import quota
 from hullscan.server.api.deps import RT, BodyId, Operator, PathId, Store, Viewer, api_error, fetch_page, get_or_404, page_of
-from hullscan.server.db.models import Task, TaskItem, TaskLog
+from hullscan.server.db.models import Registry, Task, TaskItem, TaskLog
 from hullscan.server.scanning import precheck
 from hullscan.server.tasks import FINAL, create_task
 from hullscan.server.timeutil import iso
@@ -63,7 +63,13 @@ def list_tasks(
 
 
 @router.post("/sync", status_code=202, summary="Sync assets now")
-def start_sync(body: SyncIn, rt: RT, user: Operator) -> dict[str, Any]:
+def start_sync(body: SyncIn, s: Store, rt: RT, user: Operator) -> dict[str, Any]:
+    if body.registry_ids:
+        wanted = sorted(set(body.registry_ids))
+        known = set(s.scalars(select(Registry.id).where(Registry.id.in_(wanted), Registry.builtin.is_(False))))
+        missing = [i for i in wanted if i not in known]
+        if missing:
+            raise api_error(404, "NotFound", f"no registry to sync with id {missing[0]}")
     task_id = create_task(rt, "sync", body.model_dump(), user=user.username)
     return {"id": task_id}
 
