@@ -1,12 +1,13 @@
 """A schemathesis pass over the OpenAPI schema (authenticated, bounded examples): no request yields a 5xx.
 
-Bodies that would make the server contact a registry are pinned to a closed port on 127.0.0.1, so the
+Bodies that would make the server contact a registry (with a host the API accepts) are pinned to a closed port on 127.0.0.1, so the
 fuzzer never reaches the network; no queue is attached, so created tasks stay pending.
 """
 
 from __future__ import annotations
 
 import atexit
+import ipaddress
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, settings
 
+from hullscan.server.api.registries import _HOSTNAME
 from hullscan.server.app import create_app
 from tests.server.conftest import admin_token, make_runtime
 from tests.server.recorded import free_port
@@ -28,12 +30,21 @@ CLOSED_PORT = free_port()
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP, headers={"Authorization": f"Bearer {TOKEN}"})
 
 
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _pin_network(case: Any) -> None:
     if isinstance(case.body, dict):
         if case.path.startswith("/api/registries"):
-            if "domain" in case.body:
+            # only hosts the API accepts are pinned: the fuzzer's invalid ones (control characters...) must get a 422
+            if isinstance(case.body.get("domain"), str) and _HOSTNAME.fullmatch(case.body["domain"]):
                 case.body["domain"] = "127.0.0.1"
-            if "ip" in case.body:
+            if isinstance(case.body.get("ip"), str) and _is_ip(case.body["ip"]):
                 case.body["ip"] = "127.0.0.1"
             case.body["port"] = CLOSED_PORT
         if case.path == "/api/settings" and isinstance(case.body.get("settings"), dict):
