@@ -205,3 +205,28 @@ def test_stop_and_events_endpoints(api: Any) -> None:
     assert api.get("/api/events").json() == {"items": [], "total": 0, "page": 1, "page_size": 50}
     listed = api.get("/api/tasks", params={"kind": "sync"}).json()
     assert listed["total"] == 1 and listed["items"][0]["progress"] == {"done": 0, "total": 0}
+
+
+@pytest.mark.parametrize("url", ["http://\x00evil/", "http://exa mple/", "https://", "http:///path", "ftp://x/"])
+def test_invalid_webhook_urls_are_422(api: Any, url: str) -> None:
+    version = api.get("/api/settings").json()["version"]
+    resp = api.put("/api/settings", json={"version": version, "settings": {"webhook_urls": [url]}})
+    assert resp.status_code == 422 and resp.json()["code"] == "InvalidSettings" and "webhook URL" in resp.json()["message"]
+
+
+def test_failed_webhook_delivery_logs_no_credentials(rt: Any, caplog: Any) -> None:
+    from hullscan.server.db.models import Event
+    from hullscan.server.scansettings import get_settings, update_settings
+    from hullscan.server.webhooks import emit
+    from tests.server.recorded import free_port
+
+    port = free_port()
+    with rt.session() as s:
+        _, version = get_settings(s)
+        update_settings(s, {"webhook_urls": [f"http://bob:S3CRET-PW@127.0.0.1:{port}/hook?token=T0KEN-X"]}, version, "tests")
+    with caplog.at_level("WARNING", logger="hullscan.server.webhooks"):
+        event_id = emit(rt, "test", {"x": 1})
+    assert f"webhook http://127.0.0.1:{port}/hook failed: ConnectError" in caplog.text
+    assert "S3CRET-PW" not in caplog.text and "T0KEN-X" not in caplog.text
+    with rt.session() as s:
+        assert list(s.get(Event, event_id).delivered.values()) == ["ConnectError"]

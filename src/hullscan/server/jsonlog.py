@@ -34,7 +34,7 @@ class JsonFormatter(logging.Formatter):
             if key not in _STANDARD and not key.startswith("_"):
                 out[key] = redact(value) if isinstance(value, str) else value if isinstance(value, (int, float, bool, type(None))) else redact(str(value))
         if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
+            out["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(out, ensure_ascii=False)
 
 

@@ -59,9 +59,17 @@ class ScanSettings(BaseModel):
     @field_validator("webhook_urls")
     @classmethod
     def _urls(cls, v: list[str]) -> list[str]:
+        import httpx
+
         for url in v:
-            if not url.startswith(("http://", "https://")) or len(url) > 2000:
-                raise ValueError(f"webhook URL must be http(s)://...: {url[:80]!r}")
+            bad = not url.startswith(("http://", "https://")) or len(url) > 2000 or not url.isprintable() or " " in url
+            if not bad:
+                try:
+                    bad = not httpx.URL(url).host
+                except httpx.InvalidURL:
+                    bad = True
+            if bad:
+                raise ValueError(f"webhook URL must be http(s)://host/...: {url[:80]!r}")
         return v
 
     def scanners(self) -> frozenset[str]:

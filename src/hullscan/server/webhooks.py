@@ -12,6 +12,17 @@ from hullscan.server.scansettings import get_settings
 log = logging.getLogger("hullscan.server.webhooks")
 
 
+def _shown(url: str) -> str:
+    """``url`` without user info and query (either may carry a credential) for the log."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}{parts.path}"
+    except ValueError:
+        return "<invalid URL>"
+
+
 def emit(rt: Runtime, kind: str, payload: dict[str, Any]) -> int:
     """Store an event and deliver it to the webhook URLs of the settings; returns the event id."""
     import httpx
@@ -29,9 +40,9 @@ def emit(rt: Runtime, kind: str, payload: dict[str, Any]) -> int:
         try:
             resp = httpx.post(url, json=body, timeout=10.0)
             delivered[url] = resp.status_code
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             delivered[url] = f"{type(exc).__name__}"
-            log.warning("webhook %s failed: %s", url, type(exc).__name__)
+            log.warning("webhook %s failed: %s", _shown(url), type(exc).__name__)
     with rt.session() as s:
         row = s.get(Event, event_id)
         if row is not None:
