@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from operator import itemgetter
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import NamedTuple
 
 from hullscan.match.base import Matcher

@@ -66,10 +66,19 @@ def _cves_of(vid: str, aliases: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted({i for i in (vid, *aliases) if i.startswith("CVE-")}))
 
 
+class _Groups(dict[str, _Group]):
+    """Groups by key; a missing key opens an empty group (no throw-away group per lookup, as ``setdefault``
+    would build)."""
+
+    def __missing__(self, key: str) -> _Group:
+        group = self[key] = _Group()
+        return group
+
+
 def group_hits(hits: list[Hit], split_multi: bool = True) -> list[_Group]:
     """Group hits per vulnerability (see the module doc). ``split_multi`` (OS packages): a record naming
     several CVEs joins (or opens) the group of each of its CVEs."""
-    groups: dict[str, _Group] = {}
+    groups = _Groups()
     no_cve: list[Hit] = []
     multi: list[Hit] = []
     if len(hits) > 1:
@@ -78,9 +87,9 @@ def group_hits(hits: list[Hit], split_multi: bool = True) -> list[_Group]:
         adv = hit.candidate.advisory
         cves = _cves(hit)
         if adv.id.startswith("CVE-"):
-            groups.setdefault(adv.id, _Group()).add(hit)
+            groups[adv.id].add(hit)
         elif len(cves) == 1:
-            groups.setdefault(cves[0], _Group()).add(hit)
+            groups[cves[0]].add(hit)
         elif not cves:
             no_cve.append(hit)
         else:
@@ -91,7 +100,7 @@ def group_hits(hits: list[Hit], split_multi: bool = True) -> list[_Group]:
             adv = hit.candidate.advisory
             target = next((by_name[n] for n in (adv.id, *adv.aliases) if n in by_name), None)
             if target is None:
-                target = groups.setdefault(adv.id, _Group())
+                target = groups[adv.id]
             target.add(hit)
             for name in (adv.id, *adv.aliases):
                 by_name.setdefault(name, target)
@@ -99,9 +108,9 @@ def group_hits(hits: list[Hit], split_multi: bool = True) -> list[_Group]:
         cves = _cves(hit)
         if split_multi or all(c in groups for c in cves):
             for c in cves:
-                groups.setdefault(c, _Group()).add(hit, only=c)
+                groups[c].add(hit, only=c)
         else:
-            groups.setdefault(hit.candidate.advisory.id, _Group()).add(hit)
+            groups[hit.candidate.advisory.id].add(hit)
     return [groups[k] for k in sorted(groups)]
 
 
@@ -268,10 +277,11 @@ def verdicts(is_os: bool, hits: list[Hit], memo: VerdictMemo | None = None) -> l
     groups = group_hits(hits, split_multi=is_os)
     if memo is None:
         return [_verdict(is_os, group) for group in groups]
+    hit_keys = {id(h): (h.candidate.advisory.rid, h.candidate.namespace, h.candidate.fix_status, h.candidate.severity,
+                        h.fixed) for h in hits}
     out = []
     for group in groups:
-        key = (is_os, *[(h.candidate.advisory.rid, h.candidate.namespace, h.candidate.fix_status, h.candidate.severity,
-                         h.fixed) for h in group.hits])
+        key = (is_os, *[hit_keys[id(h)] for h in group.hits])
         full_key = (frozenset(group.names), key)
         found = memo.full.get(full_key)
         if found is None:
