@@ -92,3 +92,19 @@ def test_push_webhooks_trigger_a_scan_of_the_pushed_digest(api: Any, registry: R
     assert api.post("/api/webhooks/registry", content=b"{not json").status_code == 400
     assert api.post("/api/webhooks/quay", json={"docker_url": "quay.example.test/a/b", "repository": "a/b",
                                                 "updated_tags": ["x"]}).json()["code"] == "InvalidNotification"
+
+
+def test_harbor_scan_requests_with_a_malformed_registry_are_422(api: Any) -> None:
+    artifact = {"repository": "library/app", "digest": "sha256:" + "1" * 64}
+    for registry in ({"url": "http://127.0.0.1:5000", "authorization": "Basic abc"},  # binascii.Error failed the whole task
+                     {"url": "http://127.0.0.1:5000", "authorization": "Basic !!!"},  # was pulled anonymously
+                     {"url": "http://127.0.0.1:5000", "authorization": "Basic " + "bm9jb2xvbg=="},  # no user:password
+                     {"url": "http://127.0.0.1:5000", "authorization": "Negotiate abc"},
+                     {"url": "http://127.0.0.1:5000", "authorization": "Bearer "},
+                     {"url": "http://a\x00b:5000"}):
+        resp = api.post("/api/v1/scan", json={"registry": registry, "artifact": artifact})
+        assert resp.status_code == 422 and resp.json()["code"] == "InvalidRequest", (registry, resp.text)
+    assert api.get("/api/tasks").json()["total"] == 0
+    ok = api.post("/api/v1/scan", json={"registry": {"url": "http://127.0.0.1:5000", "authorization": "Bearer tok"},
+                                        "artifact": artifact})
+    assert ok.status_code == 202

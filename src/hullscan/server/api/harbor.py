@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from hullscan.server import harbor_adapter as ha
 from hullscan.server.api.deps import RT, Operator, Viewer
@@ -16,8 +18,25 @@ router = APIRouter(prefix="/api/v1", tags=["harbor scanner adapter"])
 class HarborRegistry(BaseModel):
     """Where Harbor's registry is and how to authorise against it."""
 
-    url: str = Field(min_length=1, max_length=2000, pattern=r"^https?://[^\s/]+/?$")
-    authorization: str = Field(default="", max_length=8192)
+    url: str = Field(min_length=1, max_length=2000, pattern=r"^https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?/?$")
+    authorization: str = Field(default="", max_length=8192,
+                               description="empty, `Basic <base64 of user:password>` or `Bearer <token>`")
+
+    @field_validator("authorization")
+    @classmethod
+    def _auth(cls, v: str) -> str:
+        scheme, _, value = v.partition(" ")
+        if not v:
+            return v
+        if scheme.lower() == "bearer" and value.strip() and value.isprintable():
+            return v
+        if scheme.lower() == "basic":
+            try:
+                if ":" in base64.b64decode(value.strip(), validate=True).decode():
+                    return v
+            except (binascii.Error, UnicodeDecodeError):
+                pass
+        raise ValueError("authorization must be 'Basic <base64 of user:password>' or 'Bearer <token>'")
 
 
 class HarborArtifact(BaseModel):
