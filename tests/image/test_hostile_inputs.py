@@ -244,3 +244,29 @@ def test_non_utf8_names_are_shown_escaped_in_every_format(tmp_path, source):
     paths = {f["location"]["path"] for f in report["findings"]}
     assert "/app/\\xff\\xfekey.pem" in paths
     json.dumps(report, ensure_ascii=False).encode("utf-8")  # no lone surrogate anywhere
+
+
+@pytest.mark.parametrize("kind", ["symlink-loop", "directory", "fifo"])
+def test_a_layout_blob_that_is_no_regular_file_is_one_error_line(tmp_path, kind):
+    """A symlink loop or a directory in blobs/ was an internal error (exit 70); a FIFO hung the scan."""
+    b = ImageBuilder().add_layer({"etc/os-release": OS_RELEASE})
+    b.write_oci_layout(tmp_path / "img")
+    blob = tmp_path / "img" / "blobs" / "sha256" / b.layers[0].digest.split(":")[1]
+    blob.unlink()
+    {"symlink-loop": lambda: blob.symlink_to(blob), "directory": blob.mkdir, "fifo": lambda: os.mkfifo(blob)}[kind]()
+    res = run_cli("image", str(tmp_path / "img"), "--scanners", "none", "--no-cache", "--cache-dir", str(tmp_path / "c"))
+    assert res.returncode == 2, res.stderr
+    reason = "Too many levels of symbolic links" if kind == "symlink-loop" else "not a regular file"
+    assert res.stderr == f"hullscan: error: blob {b.layers[0].digest} in {tmp_path / 'img'}: {reason}\n"
+
+
+def test_index_json_and_archives_that_are_pipes_are_refused_not_waited_on(tmp_path):
+    b = ImageBuilder().add_layer({"etc/os-release": OS_RELEASE})
+    b.write_oci_layout(tmp_path / "img")
+    (tmp_path / "img" / "index.json").unlink()
+    os.mkfifo(tmp_path / "img" / "index.json")
+    os.mkfifo(tmp_path / "image.tar")
+    for target, message in [(tmp_path / "img", f"{tmp_path / 'img'}/index.json: not a regular file"),
+                            (tmp_path / "image.tar", f"{tmp_path / 'image.tar'}: not a regular file (a pipe or a device?)")]:
+        res = run_cli("image", str(target), "--scanners", "none", "--cache-dir", str(tmp_path / "c"))
+        assert res.returncode == 2 and res.stderr.count("\n") == 1 and message in res.stderr, res.stderr

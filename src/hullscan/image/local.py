@@ -5,8 +5,11 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import os
+import stat
 import tarfile
 import zlib
 from pathlib import Path
@@ -63,9 +66,11 @@ class _DirBlobs(_BlobStore):
         algo, hexpart = digest.split(":", 1)
         path = self.root / "blobs" / algo / hexpart
         try:
-            return open(path, "rb")
+            return _open_regular(path)
         except FileNotFoundError:
             raise BlobError(f"blob {digest} missing from {self.root}") from None
+        except OSError as exc:
+            raise BlobError(f"blob {digest} in {self.root}: {exc.strerror or exc}") from None
 
 
 class _Slice(io.RawIOBase):
@@ -334,6 +339,8 @@ def _sha256(data: bytes) -> str:
 
 def _open_tar(path: Path) -> tarfile.TarFile:
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a pipe would block (no writer) or cannot seek
+            raise InputError(f"{path}: not a regular file (a pipe or a device?): save the archive to a file first")
         return tarfile.open(path, "r:*")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
@@ -343,9 +350,24 @@ def _open_tar(path: Path) -> tarfile.TarFile:
         raise BlobError(f"{path}: not a readable tar archive ({exc})") from None
 
 
+def _open_regular(path: Path) -> BinaryIO:
+    """Open a file of an image layout for reading; OSError unless it is a regular file (a FIFO would block
+    the scan forever, a directory or a symlink loop would fail later with a less clear message)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
 def _read_file(path: Path, what: str) -> bytes:
     try:
-        return path.read_bytes()
+        with _open_regular(path) as fh:
+            return fh.read()
     except FileNotFoundError:
         raise ManifestError(f"{what}: missing") from None
     except OSError as exc:
