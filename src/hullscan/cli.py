@@ -267,12 +267,15 @@ def _emit(writer, report, output: Optional[Path]) -> None:  # type: ignore[no-un
     if output is None:
         writer(report, sys.stdout)
         return
+    if output.is_dir():
+        raise InputError(f"cannot write {output}: it is a directory")
     tmp = output.with_name(output.name + ".tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
             writer(report, fh)
         os.replace(tmp, output)
     except OSError as exc:
+        tmp.unlink(missing_ok=True)  # never leave a half-written report beside the target
         raise InputError(f"cannot write {output}: {exc.strerror}") from None
 
 

@@ -270,3 +270,15 @@ def test_index_json_and_archives_that_are_pipes_are_refused_not_waited_on(tmp_pa
                             (tmp_path / "image.tar", f"{tmp_path / 'image.tar'}: not a regular file (a pipe or a device?)")]:
         res = run_cli("image", str(target), "--scanners", "none", "--cache-dir", str(tmp_path / "c"))
         assert res.returncode == 2 and res.stderr.count("\n") == 1 and message in res.stderr, res.stderr
+
+
+def test_output_to_a_directory_is_refused_without_leaving_a_temporary_file(tmp_path):
+    ImageBuilder().add_layer({"etc/os-release": OS_RELEASE}).write_oci_layout(tmp_path / "img")
+    target = tmp_path / "reports"
+    target.mkdir()
+    res = run_cli("image", str(tmp_path / "img"), "--scanners", "none", "-o", str(target), "--cache-dir", str(tmp_path / "c"))
+    assert res.returncode == 2 and res.stderr == f"hullscan: error: cannot write {target}: it is a directory\n"
+    assert not (tmp_path / "reports.tmp").exists() and list(target.iterdir()) == []
+    res = run_cli("image", str(tmp_path / "img"), "--scanners", "none", "-o", str(tmp_path / "no" / "r.json"),
+                  "--cache-dir", str(tmp_path / "c"))
+    assert res.returncode == 2 and "cannot write" in res.stderr and not (tmp_path / "no").exists()
