@@ -230,3 +230,28 @@ def test_failed_webhook_delivery_logs_no_credentials(rt: Any, caplog: Any) -> No
     assert "S3CRET-PW" not in caplog.text and "T0KEN-X" not in caplog.text
     with rt.session() as s:
         assert list(s.get(Event, event_id).delivered.values()) == ["ConnectError"]
+
+
+def test_credentials_under_another_key_fail_verify_and_sync_with_a_reason(api: Any, rt: Any) -> None:
+    from cryptography.fernet import Fernet
+
+    from hullscan.server.crypto import SecretBox
+    from hullscan.server.db.models import Registry
+    from hullscan.server.registries import apply_fields
+    from tests.server.conftest import wait_task
+    from tests.server.recorded import free_port
+
+    with rt.session() as s:
+        row = Registry()
+        apply_fields(row, {"name": "rekeyed", "type": "registry", "version": "v2", "protocol": "http", "ip": "127.0.0.1",
+                           "port": free_port(), "username": "bob", "password": "old-key-secret", "rate_limit": 10}, rt.secrets)
+        s.add(row)
+        s.flush()
+        rid = row.id
+    rt.secrets = SecretBox(Fernet.generate_key())  # the operator replaced the key file / HULLSCAN_SECRET_KEY
+    verify = api.post(f"/api/registries/{rid}/verify")
+    assert verify.status_code == 400 and verify.json()["code"] == "FailedToVerifyUsernameOrPwd"
+    assert "can't be decrypted with the current key" in verify.json()["message"]
+    task = wait_task(api, api.post("/api/tasks/sync", json={"registry_ids": [rid]}).json()["id"])
+    logs = [line["message"] for line in api.get(f"/api/tasks/{task['id']}/logs").json()["items"]]
+    assert task["status"] == "failed" and any("enter the password or token again" in line for line in logs), logs

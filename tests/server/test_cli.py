@@ -30,3 +30,14 @@ def test_admin_create(tmp_path: Path) -> None:
     with rt.session() as s:
         user = user_for_token(s, token)
         assert user is not None and user.username == "admin" and user.role == "admin"
+
+
+def test_a_malformed_secret_key_is_a_one_line_error(tmp_path: Path) -> None:
+    bad = hullscan("admin", "create", "--data-dir", str(tmp_path / "data"), "--password", "first-admin-pw",
+                   env={"HULLSCAN_SECRET_KEY": "not-a-key"})
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip().startswith("hullscan: error: $HULLSCAN_SECRET_KEY is not a secret key")
+    (tmp_path / "data").mkdir(exist_ok=True)
+    (tmp_path / "data" / "secret.key").write_text("garbage\n")
+    broken = hullscan("admin", "create", "--data-dir", str(tmp_path / "data"), "--password", "first-admin-pw")
+    assert broken.returncode == 2 and "secret.key is not a secret key" in broken.stderr

@@ -7,8 +7,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from hullscan.errors import InputError
+
 KEY_ENV = "HULLSCAN_SECRET_KEY"
 KEY_FILE = "secret.key"
+
+
+class SecretKeyError(InputError):
+    """The secret key is malformed, or a stored secret was encrypted with another key."""
 
 
 class SecretBox:
@@ -24,7 +30,7 @@ class SecretBox:
         """The key from the environment, else from ``<data_dir>/secret.key`` (created with mode 0600 on first start)."""
         env = os.environ.get(KEY_ENV)
         if env:
-            return cls(env.encode())
+            return cls._checked(env.encode(), f"${KEY_ENV}")
         path = data_dir / KEY_FILE
         if not path.exists():
             from cryptography.fernet import Fernet
@@ -33,7 +39,15 @@ class SecretBox:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as out:
                 out.write(Fernet.generate_key())
-        return cls(path.read_bytes().strip())
+        return cls._checked(path.read_bytes().strip(), str(path))
+
+    @classmethod
+    def _checked(cls, key: bytes, source: str) -> "SecretBox":
+        try:
+            return cls(key)
+        except ValueError:
+            raise SecretKeyError(f"{source} is not a secret key (32 url-safe base64-encoded bytes, "
+                                 "as made by cryptography's Fernet.generate_key())") from None
 
     def encrypt(self, text: str) -> str:
         """The Fernet token of ``text`` ("" stays "")."""
@@ -41,7 +55,15 @@ class SecretBox:
 
     def decrypt(self, token: str) -> str:
         """The plain text of a token made by :meth:`encrypt`."""
-        return self._fernet.decrypt(token.encode()).decode() if token else ""
+        from cryptography.fernet import InvalidToken
+
+        if not token:
+            return ""
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken:
+            raise SecretKeyError(f"a stored credential can't be decrypted with the current key (${KEY_ENV} or the "
+                                 f"data dir's {KEY_FILE} changed?): enter the password or token again") from None
 
     def encrypt_json(self, value: Any) -> str:
         """Encrypt a JSON-serialisable value."""

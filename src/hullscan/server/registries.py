@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from hullscan.server.crypto import SecretBox
+from hullscan.server.crypto import SecretBox, SecretKeyError
 from hullscan.server.db.models import Registry
 from hullscan.server.providers import provider_for
-from hullscan.server.providers.base import Connection, Namespace, Provider
+from hullscan.server.providers.base import FAILED_TO_VERIFY, Connection, Namespace, Provider, ProviderError
 
 
 def connection_for(row: Registry, box: SecretBox, timeout: float = 15.0) -> Connection:
     """The decrypted connection settings of a registry row (``timeout``: seconds per request)."""
-    namespaces = box.decrypt_json(row.namespaces_enc) or []
+    try:
+        namespaces = box.decrypt_json(row.namespaces_enc) or []
+        password = box.decrypt(row.password_enc)
+    except SecretKeyError as exc:
+        raise ProviderError(FAILED_TO_VERIFY, f"registry {row.name!r}: {exc}") from None
     return Connection(
         type=row.type,
         version=row.version,
@@ -20,7 +24,7 @@ def connection_for(row: Registry, box: SecretBox, timeout: float = 15.0) -> Conn
         host=row.domain or row.ip,
         port=row.port,
         username=row.username,
-        password=box.decrypt(row.password_enc),
+        password=password,
         namespaces=tuple(Namespace(str(n["name"]), str(n.get("token", ""))) for n in namespaces),
         timeout=timeout,
     )

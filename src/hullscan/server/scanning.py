@@ -191,8 +191,12 @@ def _scan_item(rt: Runtime, task_id: int, item_id: int, settings: ScanSettings) 
         task = s.get(Task, task_id)
         harbor_id = (task.params or {}).get("harbor_request") if task else None
         harbor = s.get(HarborScanRequest, harbor_id) if harbor_id else None
-        options = _options(rt, settings, reg, harbor)
         reference, digest = item.reference, image.digest
+        try:
+            options = _options(rt, settings, reg, harbor)
+        except HullscanError as exc:  # e.g. credentials encrypted with another key: this image fails, named in the log
+            item.status, item.error = "failed", str(exc)
+            return "failed", str(exc)
         try:
             quota.consume(s, digest, task_id)
         except quota.QuotaExhausted as exc:
