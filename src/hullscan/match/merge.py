@@ -217,12 +217,18 @@ class _Shared(NamedTuple):
     data_source: str
 
 
-def _shared(is_os: bool, group: _Group) -> _Shared:
+def _shared(is_os: bool, group: _Group, about_memo: dict[tuple[object, ...], _About] | None = None) -> _Shared:
     namespace = group.hits[0].candidate.namespace
     fixed = _sort_versions(namespace, {v for h in group.hits for v in h.fixed})
     if len(group.hits) == 1:  # the common case: what the advisory says, read once per advisory and rating
         hit = group.hits[0]
-        about = _about(is_os, hit.candidate.advisory, hit.candidate.severity)
+        adv = hit.candidate.advisory
+        key = (is_os, adv.rid, adv.source, hit.candidate.severity)
+        about = about_memo.get(key) if about_memo is not None else None
+        if about is None:
+            about = _about(is_os, adv, hit.candidate.severity)
+            if about_memo is not None:
+                about_memo[key] = about
         return _Shared(fixed, _fix_status(group, fixed), *about)
     severity, sev_source, score, vector = _severity(is_os, group.hits)
     advs = [h.candidate.advisory for h in group.hits]
@@ -238,9 +244,10 @@ def _shared(is_os: bool, group: _Group) -> _Shared:
                    published, modified, ",".join(sorted({a.source for a in advs})))
 
 
-@lru_cache(maxsize=65536)
-def _about(is_os: bool, adv: Advisory, rating: str) -> tuple[Severity, str, float | None, str, str, str, tuple[str, ...],
-                                                              str, str, str]:
+_About = tuple[Severity, str, float | None, str, str, str, tuple[str, ...], str, str, str]
+
+
+def _about(is_os: bool, adv: Advisory, rating: str) -> _About:
     """The advisory-only part of :class:`_Shared` for a group of one hit (``rating``: the candidate's own
     severity): exactly what the general path computes for one advisory."""
     hit = Hit(Candidate(adv, "", "", {}, "", rating), ())
@@ -261,13 +268,14 @@ def _verdict(is_os: bool, group: _Group, shared: _Shared | None = None) -> Verdi
 
 class VerdictMemo:
     """Verdicts of one matching run, by group of hits and ids (``full``) and their hits-only part by group of
-    hits (``shared``). Keys hold advisory row ids: never share a memo across databases."""
+    hits (``shared``) and per advisory (``about``). Keys hold advisory row ids: never share a memo across databases."""
 
-    __slots__ = ("full", "shared")
+    __slots__ = ("about", "full", "shared")
 
     def __init__(self) -> None:
         self.full: dict[tuple[object, ...], Verdict] = {}
         self.shared: dict[tuple[object, ...], _Shared] = {}
+        self.about: dict[tuple[object, ...], _About] = {}  # per (is OS, advisory row, rating)
 
 
 def verdicts(is_os: bool, hits: list[Hit], memo: VerdictMemo | None = None) -> list[Verdict]:
@@ -287,7 +295,7 @@ def verdicts(is_os: bool, hits: list[Hit], memo: VerdictMemo | None = None) -> l
         if found is None:
             shared = memo.shared.get(key)
             if shared is None:
-                shared = memo.shared[key] = _shared(is_os, group)
+                shared = memo.shared[key] = _shared(is_os, group, memo.about)
             found = memo.full[full_key] = _verdict(is_os, group, shared)
         out.append(found)
     return out
