@@ -81,13 +81,13 @@ def open_source(target: str, options: ScanOptions) -> ImageSource | Path:
         path, tag = _split_tag(rest)
         if scheme == "dir":
             return Path(path)
-        if not Path(path).exists():
+        if not _exists(Path(path)):
             raise InputError(f"{path}: no such file or directory")
         if scheme == "docker-archive":
             return DockerArchiveSource(path, tag)
         return OCILayoutSource(path, tag)
     path = Path(target)
-    if path.exists():
+    if _exists(path):
         if path.is_dir():
             if (path / "oci-layout").exists() or (path / "index.json").exists():
                 return OCILayoutSource(path)
@@ -101,8 +101,16 @@ def open_source(target: str, options: ScanOptions) -> ImageSource | Path:
     return RegistrySource(target, options.registry)
 
 
+def _exists(path: Path) -> bool:
+    """``path.exists()``, False for a name the OS refuses (too long, NUL byte) instead of an OSError."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def _split_tag(rest: str) -> tuple[str, str | None]:
-    if Path(rest).exists():
+    if _exists(Path(rest)):
         return rest, None
     path, sep, tag = rest.rpartition(":")
     return (path, tag) if sep and path and "/" not in tag else (rest, None)

@@ -282,3 +282,12 @@ def test_output_to_a_directory_is_refused_without_leaving_a_temporary_file(tmp_p
     res = run_cli("image", str(tmp_path / "img"), "--scanners", "none", "-o", str(tmp_path / "no" / "r.json"),
                   "--cache-dir", str(tmp_path / "c"))
     assert res.returncode == 2 and "cannot write" in res.stderr and not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("prefix", ["", "./", "oci:", "dir:", "docker-archive:"])
+def test_a_target_name_of_10000_characters_is_one_error_line(tmp_path, prefix):
+    """Path.exists()/is_dir() raise OSError (ENAMETOOLONG) for such a name: it was an internal error, exit 70."""
+    res = run_cli("image", prefix + "a" * 10_000, "--scanners", "none", "--cache-dir", str(tmp_path / "c"))
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.startswith("hullscan: error: ") and res.stderr.count("\n") == 1
+    assert "internal error" not in res.stderr

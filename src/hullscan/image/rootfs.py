@@ -21,9 +21,13 @@ from hullscan.options import Limits
 def walk_dir(root: str | Path, layer_id: str, limits: Limits, budget: Budget, warnings: list[ScanWarning]) -> Iterator[Entry]:
     """Yield every entry below ``root`` (depth first, sorted) as image-absolute paths."""
     root = Path(root)
-    if not root.is_dir():
+    try:
+        st = root.stat()
+    except OSError as exc:  # missing, too long a name, a loop...
+        raise InputError(f"{root}: {exc.strerror or exc}") from None
+    if not stat.S_ISDIR(st.st_mode):
         raise InputError(f"{root}: not a directory")
-    root_dev = root.stat().st_dev
+    root_dev = st.st_dev
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()
         rel_dir = os.path.relpath(dirpath, root)
