@@ -108,3 +108,20 @@ def test_harbor_scan_requests_with_a_malformed_registry_are_422(api: Any) -> Non
     ok = api.post("/api/v1/scan", json={"registry": {"url": "http://127.0.0.1:5000", "authorization": "Bearer tok"},
                                         "artifact": artifact})
     assert ok.status_code == 202
+
+
+def test_hostile_push_notifications_are_4xx(api: Any) -> None:
+    deep = api.post("/api/webhooks/harbor", content=b"[" * 100_000 + b"]" * 100_000, headers={"content-type": "application/json"})
+    assert deep.status_code == 400 and deep.json()["message"] == "the notification body nests too deeply"  # was a 500
+
+    def event(host: str, repo: str, digest: str) -> dict[str, Any]:
+        return {"events": [{"action": "push", "request": {"host": host}, "target": {
+            "digest": digest, "repository": repo, "mediaType": "application/vnd.oci.image.manifest.v1+json"}}]}
+
+    good = "sha256:" + "b" * 64
+    for body, message in ((event("\x00", "x", good), "invalid registry host '\\x00'"),
+                          (event("reg.example:5000", "UPPER/../x", good), "invalid repository name 'UPPER/../x'"),
+                          (event("reg.example:5000", "x", "sha256:zz"), "sha256:<64 hex> expected")):
+        resp = api.post("/api/webhooks/registry", json=body)
+        assert resp.status_code == 422 and message in resp.json()["message"], resp.text
+    assert api.get("/api/tasks").json()["total"] == 0  # nothing was scheduled (a NUL host used to become a scan task)

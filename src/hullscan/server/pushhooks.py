@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,22 @@ class Push:
     tag: str = ""
 
 
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})(?::[0-9]{1,5})?")
+_REPO = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
+_DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
+
+
+def _push(host: str, repository: str, digest: str, tag: str) -> Push:
+    """A validated push: a registry host[:port], a repository path and a sha256 digest, as references allow."""
+    if not _HOST.fullmatch(host):
+        raise PushError(f"invalid registry host {host[:100]!r}")
+    if len(repository) > 255 or not _REPO.fullmatch(repository):
+        raise PushError(f"invalid repository name {repository[:100]!r}")
+    if not _DIGEST.fullmatch(digest):
+        raise PushError(f"invalid digest {digest[:100]!r} (sha256:<64 hex> expected)")
+    return Push(host, repository, digest, tag[:128])
+
+
 def _dict(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise PushError(f"{what} must be a JSON object")
@@ -61,7 +78,7 @@ def parse_harbor(body: Any) -> list[Push]:
         digest = str(res.get("digest") or "")
         if not (host and full and digest.startswith("sha256:")):
             raise PushError("Harbor resource needs resource_url, repository.repo_full_name and a sha256 digest")
-        out.append(Push(host, full, digest, str(res.get("tag") or "")))
+        out.append(_push(host, full, digest, str(res.get("tag") or "")))
     return out
 
 
@@ -81,7 +98,7 @@ def parse_distribution(body: Any) -> list[Push]:
         digest, repo = str(target.get("digest") or ""), str(target.get("repository") or "")
         if not (host and repo and digest.startswith("sha256:")):
             raise PushError("push event needs request.host, target.repository and a sha256 target.digest")
-        out.append(Push(host, repo, digest, str(target.get("tag") or "")))
+        out.append(_push(host, repo, digest, str(target.get("tag") or "")))
     return out
 
 

@@ -26,6 +26,8 @@ async def _body(request: Request) -> Any:
         return json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError):
         raise api_error(400, "InvalidJSON", "the notification body is not JSON") from None
+    except RecursionError:  # a megabyte of "[[[[..." nests deeper than the parser goes
+        raise api_error(400, "InvalidJSON", "the notification body nests too deeply") from None
 
 
 def _run(rt: Any, user: Any, source: str, fn: Any, body: Any) -> dict[str, Any]:
