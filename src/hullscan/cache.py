@@ -19,6 +19,7 @@ from pathlib import Path
 
 from hullscan import serde
 from hullscan.analyzers.base import Analyzer
+from hullscan.errors import InputError
 from hullscan.model import LayerResult
 
 #: bump when LayerResult's stored shape changes
@@ -61,9 +62,14 @@ class LayerCache:
     def put(self, key: str, result: LayerResult) -> None:
         """Store atomically (write aside, then rename)."""
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         blob = zlib.compress(json.dumps(serde.to_data(result), separators=(",", ":")).encode(), 3)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        except OSError as exc:
+            raise InputError(
+                f"cache folder {self.dir.parent}: cannot write ({exc.strerror or exc}): pass --cache-dir DIR or --no-cache"
+            ) from None
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(blob)

@@ -291,3 +291,15 @@ def test_a_target_name_of_10000_characters_is_one_error_line(tmp_path, prefix):
     assert res.returncode == 2, res.stderr
     assert res.stderr.startswith("hullscan: error: ") and res.stderr.count("\n") == 1
     assert "internal error" not in res.stderr
+
+
+def test_an_unwritable_cache_folder_is_one_error_line(tmp_path):
+    """A cache folder that is a file (or under /proc) was an internal error, exit 70."""
+    ImageBuilder().add_layer({"etc/os-release": OS_RELEASE}).write_oci_layout(tmp_path / "img")
+    (tmp_path / "file").write_text("not a folder")
+    res = run_cli("image", str(tmp_path / "img"), "--scanners", "none", "--cache-dir", str(tmp_path / "file"))
+    assert res.returncode == 2
+    assert res.stderr == (f"hullscan: error: cache folder {tmp_path / 'file'}: cannot write (Not a directory): "
+                          "pass --cache-dir DIR or --no-cache\n")
+    res = run_cli("image", str(tmp_path / "img"), "--scanners", "none", "--cache-dir", str(tmp_path / "file"), "--no-cache")
+    assert res.returncode == 0, res.stderr
