@@ -7,6 +7,7 @@ the "auto-add new repositories" setting is on.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -67,6 +68,18 @@ def _sync_repo(rt: Runtime, registry_id: int, info: RepoInfo, tags: list[TagInfo
     return new
 
 
+#: tag lists fetched at once, and repositories per progress update / stop check
+LISTING_THREADS, CHUNK = 8, 32
+
+
+def _tags(provider: Any, info: RepoInfo) -> tuple[RepoInfo, list[TagInfo], Exception | None]:
+    """``info``'s tags, or the error that prevented listing them (raised again by the caller)."""
+    try:
+        return info, provider.tags(info), None
+    except Exception as exc:  # noqa: BLE001 - handed back to the storing thread
+        return info, [], exc
+
+
 def _halt(rt: Runtime, task_id: int, deadline: float) -> str:
     """Why the sync must stop now ("" to go on): a user's stop request or the task's time limit."""
     with rt.session() as s:
@@ -120,29 +133,33 @@ def run_sync(rt: Runtime, task_id: int) -> None:
         assert task is not None
         task.progress_total, task.progress_done = total, 0
     done = new_repos = tags_seen = 0
-    for registry_id, name, provider, repos in listed:
-        for info in repos:
-            halted = halted or _halt(rt, task_id, deadline)
+    with ThreadPoolExecutor(max_workers=LISTING_THREADS, thread_name_prefix="hullscan-sync") as pool:
+        for registry_id, name, provider, repos in listed:
+            for start in range(0, len(repos), CHUNK):
+                halted = halted or _halt(rt, task_id, deadline)
+                if halted:
+                    break
+                # tag lists are fetched in parallel (network-bound); the store is written from this thread only
+                for info, tags, error in pool.map(lambda r, p=provider: _tags(p, r), repos[start : start + CHUNK]):
+                    try:
+                        if error is not None:
+                            raise error
+                        new_repos += _sync_repo(rt, registry_id, info, tags, settings.auto_add_new_repositories, now)
+                        tags_seen += len(tags)
+                    except Exception as exc:  # one repository's failure is logged; the others are still synced
+                        failures += 1
+                        add_log(rt, task_id, f"registry {name!r} repository {info.name}: {_listing_error(exc)}", "error")
+                    done += 1
+                with rt.session() as s:
+                    task = s.get(Task, task_id)
+                    assert task is not None
+                    task.progress_done = done
             if halted:
                 break
-            try:
-                tags = provider.tags(info)
-                new_repos += _sync_repo(rt, registry_id, info, tags, settings.auto_add_new_repositories, now)
-                tags_seen += len(tags)
-            except Exception as exc:  # one repository's failure is logged; the others are still synced
-                failures += 1
-                add_log(rt, task_id, f"registry {name!r} repository {info.name}: {_listing_error(exc)}", "error")
-            done += 1
             with rt.session() as s:
-                task = s.get(Task, task_id)
-                assert task is not None
-                task.progress_done = done
-        if halted:
-            break
-        with rt.session() as s:
-            reg = s.get(Registry, registry_id)
-            if reg is not None:
-                reg.last_sync_at = now
+                reg = s.get(Registry, registry_id)
+                if reg is not None:
+                    reg.last_sync_at = now
     result = {"repositories": total, "new_repositories": new_repos, "tags": tags_seen, "errors": failures}
     if halted:
         add_log(rt, task_id, f"{halted}: {total - done} of {total} repositories not synced", "warning")
