@@ -155,6 +155,12 @@ class _Run:
         # the order of Finding.sort_key() then package name and installed version
         return [((-v.rank, "vulnerability", v.primary, path, 0, name, version), finding(pkg, v, location)) for v in found]
 
+    def release(self) -> None:
+        """Drop the rows, outcomes and verdicts of the run (the counters for :meth:`notes` stay)."""
+        self.rows.clear()
+        self.outcomes.clear()
+        self.memo = VerdictMemo()
+
     def _unmatched_label(self, pkg: Package) -> str:
         if self.distro is None:
             return f"{pkg.ecosystem} packages without a detected distro"
@@ -186,10 +192,13 @@ def match_packages(db: VulnDB, distro: Distro | None, packages: list[Package]) -
         keyed = [item for pkg, plan, outcome in outcomes if outcome.hits for item in run.findings(pkg, plan, outcome)]
         keyed.sort(key=itemgetter(0))
         findings = [f for _, f in keyed]
+        del keyed, outcomes, plans
+        notes = run.notes()
+        run.release()  # freed here by reference counting: the collector, back on, need not scan them once
     finally:
         if gc_was_on:
             gc.enable()
-    return MatchResult(findings, run.notes())
+    return MatchResult(findings, notes)
 
 
 def vulnerability_stage(ctx: ScanContext) -> list[Finding]:
