@@ -9,6 +9,7 @@ baseline analyzer.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
 import math
@@ -259,15 +260,33 @@ def _candidates(rules: SecretRules, lower: str) -> list[SecretRule]:
 _WINDOW_BEFORE, _WINDOW_AFTER = 48, 320
 
 
-def _keyword_windows(rule: SecretRule, lower: str) -> list[tuple[int, int]]:
+class _Lines:
+    """Line numbers and line bounds of a text by bisecting its newline offsets (linear set-up; a per-match
+    ``rfind``/``count`` was quadratic on long single-line files)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.newlines = [m.start() for m in re.finditer("\n", text)]
+
+    def number(self, pos: int) -> int:
+        """The 1-based line number of offset ``pos``."""
+        return bisect.bisect_left(self.newlines, pos) + 1
+
+    def bounds(self, pos: int) -> tuple[int, int]:
+        """(start, end) offsets of the line holding ``pos`` (end excludes the newline)."""
+        i = bisect.bisect_left(self.newlines, pos)
+        start = self.newlines[i - 1] + 1 if i else 0
+        return start, self.newlines[i] if i < len(self.newlines) else len(self.text)
+
+
+def _keyword_windows(rule: SecretRule, lower: str, lines: _Lines | None = None) -> list[tuple[int, int]]:
     """Merged (start, end) windows around each keyword occurrence, clipped to the keyword's line."""
+    lines = lines or _Lines(lower)
     windows: list[tuple[int, int]] = []
     for kw in rule.keywords:
         at = lower.find(kw)
         while at >= 0:
-            line_start = lower.rfind("\n", 0, at) + 1
-            line_end = lower.find("\n", at)
-            line_end = len(lower) if line_end < 0 else line_end
+            line_start, line_end = lines.bounds(at)
             windows.append((max(line_start, at - _WINDOW_BEFORE), min(line_end, at + _WINDOW_AFTER)))
             at = lower.find(kw, at + len(kw))
     windows.sort()
@@ -280,11 +299,11 @@ def _keyword_windows(rule: SecretRule, lower: str) -> list[tuple[int, int]]:
     return merged
 
 
-def _matches(rule: SecretRule, text: str, lower: str) -> Iterator[re.Match[str]]:
+def _matches(rule: SecretRule, text: str, lower: str, lines: _Lines | None = None) -> Iterator[re.Match[str]]:
     if not rule.line_scope:
         yield from rule.regex.finditer(text)
         return
-    for start, end in _keyword_windows(rule, lower):
+    for start, end in _keyword_windows(rule, lower, lines):
         yield from rule.regex.finditer(text, start, end)
 
 
@@ -303,6 +322,27 @@ def _evidence(text: str, m: re.Match[str], span: tuple[int, int]) -> str:
     return " ".join((before + mask(text[s0:s1]) + after).split())
 
 
+class _Spans:
+    """Disjoint (start, end) spans already reported, kept sorted for a logarithmic overlap test."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def overlaps(self, s0: int, s1: int) -> bool:
+        """True when [s0, s1) overlaps a stored span."""
+        i = bisect.bisect_right(self.starts, s0)
+        if i and self.ends[i - 1] > s0:
+            return True
+        return i < len(self.starts) and self.starts[i] < s1
+
+    def add(self, s0: int, s1: int) -> None:
+        """Store [s0, s1) (it overlaps no stored span)."""
+        i = bisect.bisect_right(self.starts, s0)
+        self.starts.insert(i, s0)
+        self.ends.insert(i, s1)
+
+
 def scan_text(text: str, rules: SecretRules | None = None, rule_ids: frozenset[str] | None = None,
               code: bool = False) -> list[SecretMatch]:
     """All secrets in ``text``: one match per secret span (the first, most specific rule wins), sorted by place.
@@ -311,12 +351,14 @@ def scan_text(text: str, rules: SecretRules | None = None, rule_ids: frozenset[s
     """
     rules = rules or builtin_rules()
     lower = text.lower()
+    lines = _Lines(text)
     found: list[SecretMatch] = []
-    taken: list[tuple[int, int]] = []
+    taken = _Spans()
+    allowed_lines: dict[int, bool] = {}  # line start -> the line carries an inline allow marker
     for rule in _candidates(rules, lower):
         if rule_ids is not None and rule.id not in rule_ids:
             continue
-        for m in _matches(rule, text, lower):
+        for m in _matches(rule, text, lower, lines):
             if rule.boundary and m.start() > 0 and text[m.start() - 1].isalnum():
                 continue
             if code and not rule.unquoted_in_code and m.groupdict().get("secret3") is not None:
@@ -329,14 +371,16 @@ def scan_text(text: str, rules: SecretRules | None = None, rule_ids: frozenset[s
                 continue
             if rule.entropy and entropy(value) < rule.entropy:
                 continue
-            if any(s0 < t1 and t0 < s1 for t0, t1 in taken):
+            if taken.overlaps(s0, s1):
                 continue
-            line_start = text.rfind("\n", 0, s0) + 1
-            line_end = text.find("\n", s0)
-            if any(marker in text[line_start : line_end if line_end >= 0 else len(text)] for marker in INLINE_ALLOW):
+            line_start, line_end = lines.bounds(s0)
+            if line_start not in allowed_lines:
+                line = text[line_start:line_end]
+                allowed_lines[line_start] = any(marker in line for marker in INLINE_ALLOW)
+            if allowed_lines[line_start]:
                 continue
-            taken.append((s0, s1))
-            found.append(SecretMatch(rule, text.count("\n", 0, m.start()) + 1, _evidence(text, m, (s0, s1)), s0, s1))
+            taken.add(s0, s1)
+            found.append(SecretMatch(rule, lines.number(m.start()), _evidence(text, m, (s0, s1)), s0, s1))
     found.sort(key=lambda f: (f.start, f.rule.id))
     return found
 

@@ -1,0 +1,62 @@
+"""Hostile inputs found by the issue-5 audit: each must end in a report quickly, never a hang.
+
+Before the fixes, a 400 KB single-line file of near-miss keys took 3 s (quadratic: every match looked
+for its line's bounds and number from the start of the text) and a 10 MB one never finished; a shadow file
+with thousands of sha512-crypt accounts spent ~0.2 s per account on the dictionary (10,000 accounts:
+about half an hour)."""
+
+from __future__ import annotations
+
+import random
+import string
+import time
+
+from hullscan.analyzers.files.secrets import scan_text
+
+AN = string.ascii_letters + string.digits
+
+
+def near_miss_line(size: int, seed: int = 3) -> tuple[str, list[str]]:
+    """One line of ``size`` characters of near-miss keys (too short, placeholders, keywords without values)
+    with three real-shaped secrets spread through it; returns (text, the secret values)."""
+    rng = random.Random(seed)
+    shapes = [
+        lambda: "AKIA" + "".join(rng.choice(string.ascii_uppercase) for _ in range(15)),
+        lambda: "ghp_" + "".join(rng.choice(AN) for _ in range(35)),
+        lambda: "password=",
+        lambda: "aws_secret_access_key=" + "".join(rng.choice(AN) for _ in range(39)),
+        lambda: "eyJhbGciOi.",
+        lambda: "xoxb-123-",
+        lambda: "-----BEGIN RSA PRIVATE KEY-----",
+        lambda: "token: '",
+    ]
+    parts: list[str] = []
+    secrets = ["ghp_" + "".join(rng.choice(AN) for _ in range(36)) for _ in range(3)]
+    total = 0
+    while total < size:
+        part = rng.choice(shapes)() + " "
+        parts.append(part)
+        total += len(part)
+    for i, secret in enumerate(secrets):
+        parts.insert((i + 1) * len(parts) // 4, f"GITHUB_TOKEN={secret} ")
+    return "".join(parts), secrets
+
+
+def test_long_single_line_of_near_misses_is_linear() -> None:
+    small, _ = near_miss_line(125_000)
+    big, secrets = near_miss_line(1_000_000)
+    t0 = time.perf_counter()
+    scan_text(small)
+    t_small = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    found = scan_text(big)
+    t_big = time.perf_counter() - t0
+    # 8x the input: linear is ~8x the time; the quadratic version was ~64x (and > 30 s here)
+    assert t_big < max(20 * t_small, 1.0), (t_small, t_big)
+    assert t_big < 8.0
+    github = [m for m in found if m.rule.id.startswith("github")]
+    assert {m.line for m in github} == {1}
+    assert len(github) >= 3
+    for m in found:
+        for secret in secrets:
+            assert secret not in m.masked
