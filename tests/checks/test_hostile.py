@@ -60,3 +60,30 @@ def test_long_single_line_of_near_misses_is_linear() -> None:
     for m in found:
         for secret in secrets:
             assert secret not in m.masked
+
+
+def test_shadow_with_thousands_of_accounts_stops_at_the_file_budget(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    from hullscan.analyzers.base import FileInput
+    from hullscan.analyzers.files import baseline
+    from hullscan.analyzers.files.baseline import BaselineFileAnalyzer
+
+    def passwd(word: str) -> str:
+        return subprocess.run(["openssl", "passwd", "-6", word], capture_output=True, text=True, check=True).stdout.strip()
+
+    weak, strong = passwd("letmein"), passwd("Kq2#vX9!zTm4-wR7")
+    lines = ["root:*:19000:0:99999:7:::", f"first:{weak}:19000:0:99999:7:::"]
+    lines += [f"u{i}:{strong}:19000:0:99999:7:::" for i in range(3000)]
+    lines.append(f"last:{weak}:19000:0:99999:7:::")
+    monkeypatch.setattr(baseline, "FILE_BUDGET", 1.0)
+    t0 = time.perf_counter()
+    res = BaselineFileAnalyzer().analyze(FileInput.from_bytes("/etc/shadow", ("\n".join(lines) + "\n").encode(), layer="sha256:l"))
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 1.0 + 2 * baseline.ACCOUNT_BUDGET
+    assert res is not None
+    weak_found = [f for f in res.findings if f.id == "baseline-weak-password"]
+    assert [f.location.line for f in weak_found] == [2]
+    assert "letmein" not in weak_found[0].evidence
+    (warning,) = [w for w in res.warnings if w.code == "check-budget"]
+    assert "not checked" in warning.message and warning.path == "/etc/shadow"
