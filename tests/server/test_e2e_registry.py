@@ -52,6 +52,21 @@ def test_add_sync_scan_whitelist_rescan(api: Any, registry: RegistryServer) -> N
                                              "purl": by_id[URLLIB3_VULN]["package"]["purl"]}
     assert by_id[URLLIB3_VULN]["fixed_versions"] == ["1.26.5"] and by_id[URLLIB3_VULN]["fix_status"] == "fixed"
     assert api.get("/api/findings", params={"repository_id": repos["e2e/web"]["id"], "category": "vulnerability"}).json()["total"] == 0
+    # each filter on real findings, and pagination one finding per page
+    api_repo = {"category": "vulnerability", "repository_id": repos["e2e/api"]["id"]}
+
+    def found(**params: Any) -> list[str]:
+        return sorted(f["rule_id"] for f in api.get("/api/findings", params={**api_repo, **params}).json()["items"])
+
+    assert found(package="requests") == [REQUESTS_VULN] and found(package="urllib") == []
+    assert found(severity="HIGH") == sorted([URLLIB3_VULN, REQUESTS_VULN]) and found(severity="LOW") == []
+    assert found(fix_status="fixed") == sorted([URLLIB3_VULN, REQUESTS_VULN]) and found(fix_status="affected") == []
+    pages = [api.get("/api/findings", params={**api_repo, "page": n, "page_size": 1}).json() for n in (1, 2, 3)]
+    assert [p["total"] for p in pages] == [2, 2, 2] and [len(p["items"]) for p in pages] == [1, 1, 0]
+    assert sorted(p["items"][0]["rule_id"] for p in pages[:2]) == sorted([URLLIB3_VULN, REQUESTS_VULN])
+    # "scan now" by registry type: this registry is a plain v2 registry
+    assert api.post("/api/tasks/scan/precheck", json={**scope, "registry_types": ["harbor"]}).json()["images"] == 0
+    assert api.post("/api/tasks/scan/precheck", json={**scope, "registry_types": ["registry"]}).json()["images"] == 2
 
     images = {i["digest"]: i for i in api.get("/api/images", params={"registry_id": reg["id"]}).json()["items"]}
     vuln_image = images[vulnerable.digest]
