@@ -78,14 +78,14 @@ def open_source(target: str, options: ScanOptions) -> ImageSource | Path:
 
     scheme, _, rest = target.partition(":")
     if scheme in ("oci", "oci-archive", "docker-archive", "dir") and rest:
-        path, tag = _split_tag(rest)
+        where, tag = _split_tag(rest)
         if scheme == "dir":
-            return Path(path)
-        if not _exists(Path(path)):
-            raise InputError(f"{path}: no such file or directory")
+            return Path(where)
+        if not _exists(Path(where)):
+            raise InputError(f"{where}: no such file or directory")
         if scheme == "docker-archive":
-            return DockerArchiveSource(path, tag)
-        return OCILayoutSource(path, tag)
+            return DockerArchiveSource(where, tag)
+        return OCILayoutSource(where, tag)
     path = Path(target)
     if _exists(path):
         if path.is_dir():
