@@ -255,3 +255,16 @@ def test_credentials_under_another_key_fail_verify_and_sync_with_a_reason(api: A
     task = wait_task(api, api.post("/api/tasks/sync", json={"registry_ids": [rid]}).json()["id"])
     logs = [line["message"] for line in api.get(f"/api/tasks/{task['id']}/logs").json()["items"]]
     assert task["status"] == "failed" and any("enter the password or token again" in line for line in logs), logs
+
+
+def test_repeated_sync_requests_share_the_pending_task(rt: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from hullscan.server.app import create_app
+
+    client = TestClient(create_app(rt))  # no queue: tasks stay pending
+    client.headers["Authorization"] = f"Bearer {admin_token(rt, 'ops', 'operator')}"
+    ids = {client.post("/api/tasks/sync", json={}).json()["id"] for _ in range(5)}
+    assert len(ids) == 1 and client.get("/api/tasks").json()["total"] == 1
+    again = client.post("/api/tasks/sync", json={})
+    assert again.status_code == 202 and again.json() == {"id": ids.pop(), "already_pending": True}

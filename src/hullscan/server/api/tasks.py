@@ -70,6 +70,11 @@ def start_sync(body: SyncIn, s: Store, rt: RT, user: Operator) -> dict[str, Any]
         missing = [i for i in wanted if i not in known]
         if missing:
             raise api_error(404, "NotFound", f"no registry to sync with id {missing[0]}")
+    # a sync of the same registries still waiting to start covers this request (repeated clicks queue nothing)
+    wanted_ids = sorted(set(body.registry_ids))
+    for task in s.scalars(select(Task).where(Task.kind == "sync", Task.status == "pending").order_by(Task.id)):
+        if sorted(set((task.params or {}).get("registry_ids") or [])) == wanted_ids and not task.stop_requested:
+            return {"id": task.id, "already_pending": True}
     task_id = create_task(rt, "sync", body.model_dump(), user=user.username)
     return {"id": task_id}
 
