@@ -87,3 +87,48 @@ def test_shadow_with_thousands_of_accounts_stops_at_the_file_budget(monkeypatch)
     assert "letmein" not in weak_found[0].evidence
     (warning,) = [w for w in res.warnings if w.code == "check-budget"]
     assert "not checked" in warning.message and warning.path == "/etc/shadow"
+
+
+def test_unpack_budget_is_shared_by_all_nesting_levels() -> None:
+    import gzip
+    import io
+    import zipfile
+
+    from hullscan.analyzers.files.malware import MAX_UNPACKED, unpack
+
+    bomb = gzip.compress(b"\0" * (MAX_UNPACKED + (1 << 20)), 9)  # each member inflates past the whole budget
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for i in range(8):
+            zf.writestr(f"m{i}.gz", bomb)
+    total = sum(len(b) for _, b in unpack(buf.getvalue()))
+    # before: each gzip member had its own 64 MiB budget (8 x 64 MiB here, 6.4 GB for a 10 MB zip of 100)
+    assert total <= MAX_UNPACKED + 8 * len(bomb)
+
+
+def test_archives_nested_too_deep_are_a_warning() -> None:
+    import io
+    import zipfile
+
+    from hullscan.analyzers.base import FileInput
+    from hullscan.analyzers.files.malware import MalwareAnalyzer
+    from tests.checks.test_malware import EICAR
+
+    def zipped(name: str, data: bytes) -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            zf.writestr(name, data)
+        return buf.getvalue()
+
+    shallow = zipped("eicar.com", EICAR)
+    res = MalwareAnalyzer().analyze(FileInput.from_bytes("/app/shallow.zip", shallow, layer="sha256:l"))
+    assert res is not None and [f.id for f in res.findings] and not res.warnings
+    data, name = EICAR, "eicar.com"
+    for i in range(50):
+        data, name = zipped(name, data), f"l{i}.zip"
+    t0 = time.perf_counter()
+    res = MalwareAnalyzer().analyze(FileInput.from_bytes("/app/deep.zip", data, layer="sha256:l"))
+    assert time.perf_counter() - t0 < 2.0
+    assert res is not None and not res.findings
+    (warning,) = res.warnings
+    assert warning.code == "nesting-limit" and warning.path == "/app/deep.zip" and "l48.zip!l47.zip" in warning.message
