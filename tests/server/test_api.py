@@ -268,3 +268,15 @@ def test_repeated_sync_requests_share_the_pending_task(rt: Any) -> None:
     assert len(ids) == 1 and client.get("/api/tasks").json()["total"] == 1
     again = client.post("/api/tasks/sync", json={})
     assert again.status_code == 202 and again.json() == {"id": ids.pop(), "already_pending": True}
+
+
+def test_a_rematch_cannot_be_stopped(rt: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from hullscan.server.app import create_app
+
+    client = TestClient(create_app(rt))  # no queue: the task stays pending
+    client.headers["Authorization"] = f"Bearer {admin_token(rt)}"
+    task_id = client.post("/api/tasks/rematch").json()["id"]
+    resp = client.post(f"/api/tasks/{task_id}/stop")
+    assert resp.status_code == 409 and resp.json()["code"] == "NotStoppable"  # was accepted, then ignored

@@ -115,6 +115,8 @@ def stop_task(task_id: PathId, s: Store, _: Operator) -> dict[str, Any]:
     t = _task(s, task_id)
     if t.status in FINAL:
         raise api_error(409, "TaskFinished", f"task {task_id} already {t.status}")
+    if t.kind == "rematch":  # one pass over stored inventories, no image pulled: it has no point to stop at
+        raise api_error(409, "NotStoppable", f"task {task_id} is a re-match, which runs in seconds and can't be stopped")
     t.stop_requested = True
     return task_out(t)
 
