@@ -280,3 +280,21 @@ def test_a_rematch_cannot_be_stopped(rt: Any) -> None:
     task_id = client.post("/api/tasks/rematch").json()["id"]
     resp = client.post(f"/api/tasks/{task_id}/stop")
     assert resp.status_code == 409 and resp.json()["code"] == "NotStoppable"  # was accepted, then ignored
+
+
+def test_oversized_bodies_are_413_before_they_are_read(api: Any) -> None:
+    from hullscan.server.app import MAX_BODY
+
+    big = b'{"name": "' + b"a" * MAX_BODY + b'"}'
+    declared = api.post("/api/registries", content=big, headers={"content-type": "application/json"})
+    assert declared.status_code == 413 and declared.json()["code"] == "TooLarge"
+
+    def chunks() -> Any:  # no Content-Length: counted while streamed
+        yield b'{"name": "'
+        for _ in range(MAX_BODY // 65536 + 2):
+            yield b"a" * 65536
+        yield b'"}'
+
+    streamed = api.post("/api/registries", content=chunks(), headers={"content-type": "application/json"})
+    assert 400 <= streamed.status_code < 500, streamed.text
+    assert api.post("/api/whitelist", json={"kind": "vulnerability", "value": "CVE-1"}).status_code == 201  # normal bodies pass

@@ -55,6 +55,55 @@ def _docs(app: FastAPI) -> None:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="hullscan security center API")
 
 
+#: largest request body accepted (settings with a 100,000-repository scope are ~1 MB)
+MAX_BODY = 8 * 1024 * 1024
+
+
+class BodyLimit:
+    """ASGI middleware: a body over :data:`MAX_BODY` (declared or streamed) gets a 413 before anything reads it all."""
+
+    def __init__(self, app: Any, limit: int = MAX_BODY) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.limit:
+            await self._too_large(send)
+            return
+        seen, started = 0, False
+
+        async def tracked(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        async def counted() -> Any:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, tracked)
+        except _TooLarge:
+            if not started:
+                await self._too_large(send)
+
+    async def _too_large(self, send: Any) -> None:
+        await JSONResponse({"code": "TooLarge", "message": f"request body over {self.limit // (1024 * 1024)} MiB"},
+                           status_code=413)({"type": "http"}, None, send)  # type: ignore[arg-type]
+
+
+class _TooLarge(Exception):
+    """A streamed body passed the limit."""
+
+
 def create_app(rt: Runtime) -> FastAPI:
     """The API over ``rt`` (queue and scheduler are started by the caller)."""
     from hullscan import __version__
@@ -86,5 +135,6 @@ def create_app(rt: Runtime) -> FastAPI:
         log.warning("integrity error: %s", exc.orig)
         return JSONResponse({"code": "Conflict", "message": "the change conflicts with existing data"}, status_code=409)
 
+    app.add_middleware(BodyLimit)
     rt.metrics.track_queue(lambda: float(rt.queue.depth()) if rt.queue is not None else 0.0)
     return app
