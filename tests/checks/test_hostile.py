@@ -132,3 +132,23 @@ def test_archives_nested_too_deep_are_a_warning() -> None:
     assert res is not None and not res.findings
     (warning,) = res.warnings
     assert warning.code == "nesting-limit" and warning.path == "/app/deep.zip" and "l48.zip!l47.zip" in warning.message
+
+
+def test_non_utf8_text_is_scanned_and_masked() -> None:
+    from hullscan.analyzers.base import FileInput
+    from hullscan.analyzers.files.secrets import SecretAnalyzer
+
+    token = "ghp_" + "".join(random.Random(5).choice(AN) for _ in range(36))
+    stripe = "sk_live_" + "".join(random.Random(6).choice(AN) for _ in range(24))
+    files = {
+        "/app/latin1.conf": f"name=caf\u00e9\nGITHUB_TOKEN={token}\n".encode("latin-1"),
+        "/app/win.env": f"STRIPE_KEY={stripe}\r\nGITHUB_TOKEN={token}\r\n".encode("utf-16"),  # BOM + UTF-16-LE
+        "/app/junk.env": b"\xff\xfd\xc3\x28" * 500 + f"\nGITHUB_TOKEN={token}\n".encode(),
+    }
+    for path, data in files.items():
+        res = SecretAnalyzer().analyze(FileInput.from_bytes(path, data, layer="sha256:l"))
+        assert res is not None, path
+        ids = {(f.id, f.location.line) for f in res.findings}
+        assert ("secret-github-pat", 2) in ids, (path, ids)
+        for f in res.findings:
+            assert token not in f.evidence and stripe not in f.evidence

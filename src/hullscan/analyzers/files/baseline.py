@@ -241,7 +241,7 @@ class BaselineFileAnalyzer(Analyzer):
     """Shadow, passwd, sshd config and configuration-file checks."""
 
     name = "files/baseline"
-    version = 1
+    version = 2  # 2: shadow file time budget and check-budget warning
     tags = frozenset({"baseline"})
     max_size = 4 * 1024 * 1024
 

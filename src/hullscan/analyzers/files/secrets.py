@@ -422,7 +422,7 @@ class SecretAnalyzer(Analyzer):
     """Finds secrets in every text file of every layer."""
 
     name = "files/secrets"
-    version = 1
+    version = 2  # 2: UTF-16 text with a BOM is scanned
     tags = frozenset({"secret"})
     max_size = MAX_SECRET_FILE
 
@@ -448,12 +448,15 @@ class SecretAnalyzer(Analyzer):
         return not (self.rules or builtin_rules()).path_allowed(path)
 
     def analyze(self, file: FileInput) -> AnalysisResult | None:
-        """Scan the file's text; binaries (a NUL byte in the first 8 KiB) are skipped."""
+        """Scan the file's text (UTF-8, or UTF-16 with a byte-order mark); binaries (a NUL byte in the first 8 KiB) are skipped."""
         try:
             data = file.read()
-            if is_binary(data):
+            if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with a byte-order mark (Windows tools write these)
+                text = data.decode("utf-16", errors="replace")
+            elif is_binary(data):
                 return None
-            text = data.decode("utf-8", errors="replace")
+            else:
+                text = data.decode("utf-8", errors="replace")
             matches = scan_text(text, self.rules, code=is_code(file.path))
         except Exception as exc:  # noqa: BLE001 - malformed input never escapes an analyzer
             return AnalysisResult(warnings=[ScanWarning("malformed-file", f"secret scan failed: {exc}", file.path, file.layer)])
