@@ -135,3 +135,33 @@ def test_a_sync_stops_on_request_and_at_its_time_limit(tmp_path: Path) -> None:
         assert 32 <= task.progress_done < 100
     assert any("repositories not synced" in line for line in _logs(rt, task_id))
     assert timed.status == "stopped" and timed.error.startswith("time limit reached"), timed.error
+
+
+def test_adding_a_registry_whose_api_answers_another_shape_is_400(api: Any) -> None:
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class ListEverywhere(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - every Quay/Harbor/GitLab endpoint answers a JSON list
+            body = json.dumps([1, 2, 3]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ListEverywhere)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for kind, extra in (("quay", {"namespaces": [{"name": "acme", "token": "t"}]}), ("harbor", {"username": "a", "password": "b"}),
+                            ("gitlab", {"password": "glpat-x"})):
+            resp = api.post("/api/registries", json={"name": kind, "type": kind, "protocol": "http", "ip": "127.0.0.1",
+                                                     "port": server.server_address[1], **extra})
+            assert resp.status_code == 400 and resp.json()["code"] in ("RegistryVersionError", "FailedToVerifyUsernameOrPwd",
+                                                                       "UserDoesNotHaveAdminRole"), (kind, resp.text)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -97,6 +97,9 @@ def _verify(rt: Any, row: Registry) -> None:
         provider_of(row, rt.secrets).verify()
     except ProviderError as exc:
         raise api_error(400, exc.code, exc.message) from None
+    except (AttributeError, TypeError, KeyError, ValueError) as exc:  # JSON of another shape than the type's API
+        raise api_error(400, "RegistryVersionError", f"{row.type} registry at {row.domain or row.ip}: unexpected answer "
+                        f"({type(exc).__name__}); wrong registry type or API version?") from None
 
 
 def _get(s: Any, registry_id: int) -> Registry:
