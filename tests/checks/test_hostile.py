@@ -152,3 +152,22 @@ def test_non_utf8_text_is_scanned_and_masked() -> None:
         assert ("secret-github-pat", 2) in ids, (path, ids)
         for f in res.findings:
             assert token not in f.evidence and stripe not in f.evidence
+
+
+def test_no_secret_rule_backtracks_on_repeated_keywords() -> None:
+    """Every rule on 128 KiB of its own keyword repeated and of keyword + an endless value: linear rules
+    take a few ms to ~70 ms here; a catastrophically backtracking one takes seconds. (The 58 keyed rules
+    ``<key>[a-z0-9_.-]{0,25}+`` use a possessive quantifier: etsy-token on 1 MiB went 825 -> 89 ms.)"""
+    from hullscan.analyzers.files import secrets
+
+    size = 128 * 1024
+    slow = []
+    for rule in secrets.builtin_rules().rules:
+        kw = (rule.keywords or ("key",))[0]
+        for text in ((kw * (size // len(kw) + 1))[:size], kw + ' = "' + "a1B/" * (size // 4)):
+            t0 = time.perf_counter()
+            for _ in secrets._matches(rule, text, text.lower()):
+                pass
+            if (dt := time.perf_counter() - t0) > 0.3:
+                slow.append((rule.id, round(dt, 2)))
+    assert not slow
