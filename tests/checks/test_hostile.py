@@ -171,3 +171,19 @@ def test_no_secret_rule_backtracks_on_repeated_keywords() -> None:
             if (dt := time.perf_counter() - t0) > 0.3:
                 slow.append((rule.id, round(dt, 2)))
     assert not slow
+
+
+def test_findings_per_file_are_capped_with_a_warning() -> None:
+    from hullscan.analyzers.base import FileInput
+    from hullscan.analyzers.files.secrets import MAX_FINDINGS_PER_FILE, SecretAnalyzer
+
+    rng = random.Random(9)
+    tokens = ["ghp_" + "".join(rng.choice(AN) for _ in range(36)) for _ in range(MAX_FINDINGS_PER_FILE + 50)]
+    data = "".join(f"TOKEN_{i}={t}\n" for i, t in enumerate(tokens)).encode()
+    res = SecretAnalyzer().analyze(FileInput.from_bytes("/app/generated.env", data, layer="sha256:l"))
+    assert res is not None
+    assert len(res.findings) == MAX_FINDINGS_PER_FILE
+    assert [f.location.line for f in res.findings] == list(range(1, MAX_FINDINGS_PER_FILE + 1))
+    (warning,) = res.warnings
+    assert warning.code == "too-many-findings" and warning.message.startswith("50 more secret matches")
+    assert "github-pat x50" in warning.message

@@ -29,6 +29,8 @@ RULES_FILE = "secrets.yaml"
 #: files larger than this are not scanned for secrets
 MAX_SECRET_FILE = 10 * 1024 * 1024
 SECRET_GROUPS = ("secret", "secret2", "secret3")
+#: findings reported per file at most (a generated file can hold tens of thousands); the rest is counted in a warning
+MAX_FINDINGS_PER_FILE = 200
 #: a marker on a line that silences secret findings on it
 INLINE_ALLOW = ("hullscan:allow", "gitleaks:allow", "nosec")
 REMEDIATION = (
@@ -422,7 +424,7 @@ class SecretAnalyzer(Analyzer):
     """Finds secrets in every text file of every layer."""
 
     name = "files/secrets"
-    version = 2  # 2: UTF-16 text with a BOM is scanned
+    version = 3  # 2: UTF-16 text with a BOM is scanned; 3: at most MAX_FINDINGS_PER_FILE findings per file
     tags = frozenset({"secret"})
     max_size = MAX_SECRET_FILE
 
@@ -462,7 +464,13 @@ class SecretAnalyzer(Analyzer):
             return AnalysisResult(warnings=[ScanWarning("malformed-file", f"secret scan failed: {exc}", file.path, file.layer)])
         if not matches:
             return None
-        return AnalysisResult(findings=[finding_for(m, file.path, file.layer) for m in matches])
+        out = AnalysisResult(findings=[finding_for(m, file.path, file.layer) for m in matches[:MAX_FINDINGS_PER_FILE]])
+        if len(matches) > MAX_FINDINGS_PER_FILE:
+            rest = Counter(m.rule.id for m in matches[MAX_FINDINGS_PER_FILE:])
+            out.warnings.append(ScanWarning("too-many-findings", f"{len(matches) - MAX_FINDINGS_PER_FILE} more secret matches not "
+                                            f"reported (first {MAX_FINDINGS_PER_FILE} kept; rules: "
+                                            f"{', '.join(f'{k} x{v}' for k, v in sorted(rest.items()))})", file.path, file.layer))
+        return out
 
     def cache_salt(self) -> str:
         """Digest of ``rules/secrets.yaml`` (and of the user's secret config, when one is set)."""
