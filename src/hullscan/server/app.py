@@ -60,7 +60,8 @@ MAX_BODY = 8 * 1024 * 1024
 
 
 class BodyLimit:
-    """ASGI middleware: a body over :data:`MAX_BODY` (declared or streamed) gets a 413 before anything reads it all."""
+    """ASGI middleware: the body is read up front (at most :data:`MAX_BODY`, else 413) and refused with 422 when it
+    or the query string holds a NUL character (PostgreSQL can't store one; on SQLite it only hid data)."""
 
     def __init__(self, app: Any, limit: int = MAX_BODY) -> None:
         self.app = app
@@ -72,36 +73,42 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > self.limit:
-            await self._too_large(send)
+            await self._error(send, 413, "TooLarge", f"request body over {self.limit // (1024 * 1024)} MiB")
             return
-        seen, started = 0, False
-
-        async def tracked(message: Any) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        async def counted() -> Any:
-            nonlocal seen
+        query = scope.get("query_string", b"")
+        if b"%00" in query or b"\x00" in query:
+            await self._error(send, 422, "InvalidRequest", "the query string contains a NUL character")
+            return
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
             message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise _TooLarge
-            return message
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = bool(message.get("more_body"))
+            if size > self.limit:
+                await self._error(send, 413, "TooLarge", f"request body over {self.limit // (1024 * 1024)} MiB")
+                return
+        body = b"".join(chunks)
+        if b"\x00" in body or b"\\u0000" in body.lower():
+            await self._error(send, 422, "InvalidRequest", "the request body contains a NUL character")
+            return
+        replayed = False
 
-        try:
-            await self.app(scope, counted, tracked)
-        except _TooLarge:
-            if not started:
-                await self._too_large(send)
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
-    async def _too_large(self, send: Any) -> None:
-        await JSONResponse({"code": "TooLarge", "message": f"request body over {self.limit // (1024 * 1024)} MiB"},
-                           status_code=413)({"type": "http"}, None, send)  # type: ignore[arg-type]
+        await self.app(scope, replay, send)
 
-
-class _TooLarge(Exception):
-    """A streamed body passed the limit."""
+    @staticmethod
+    async def _error(send: Any, status: int, code: str, message: str) -> None:
+        await JSONResponse({"code": code, "message": message}, status_code=status)({"type": "http"}, None, send)  # type: ignore[arg-type]
 
 
 def create_app(rt: Runtime) -> FastAPI:
