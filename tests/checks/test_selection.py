@@ -158,3 +158,18 @@ def test_mask_config() -> None:
     cfg = ImageConfigSummary(env=("A=1", f"GH={token}"), labels=(("k", token),), history=((f"RUN echo {token}", False),))
     masked = mask_config(cfg)
     assert token not in repr(masked) and masked.env[0] == "A=1" and masked.env[1].startswith("GH=ghp_")
+
+
+def test_binary_config_file_is_a_one_line_error(tmp_path):
+    """A --config that is not text ends with one line naming the file, exit 2 (was an internal error)."""
+    import subprocess
+    import sys
+
+    bad = tmp_path / "hullscan.yaml"
+    bad.write_bytes(bytes(range(256)) * 8)
+    root = tmp_path / "root"
+    root.mkdir()
+    res = subprocess.run([sys.executable, "-m", "hullscan.cli", "image", str(root), "--scanners", "none", "--config", str(bad),
+                          "-q", "--cache-dir", str(tmp_path / "c")], capture_output=True, text=True)
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr and f"{bad}: not a text file" in res.stderr

@@ -109,6 +109,8 @@ def load_config(path: Path) -> SelectionConfig:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InputError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file (expected YAML)") from None
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
     return parse_config(data, str(path))

@@ -14,7 +14,6 @@ import functools
 import hashlib
 import math
 import re
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -224,7 +223,6 @@ class _KeywordIndex:
     def __init__(self, keywords: list[str]) -> None:
         self.keywords = keywords
         self._rules: Any = None
-        self._local = threading.local()  # a yara-x Scanner must stay on the thread that made it
         try:
             import yara_x
 
@@ -240,12 +238,8 @@ class _KeywordIndex:
         """The keywords occurring in the lower-cased ``lower``."""
         if self._rules is None:
             return {kw for kw in self.keywords if kw in lower}
-        scanner = getattr(self._local, "scanner", None)
-        if scanner is None:
-            import yara_x
-
-            scanner = self._local.scanner = yara_x.Scanner(self._rules)
-        results = scanner.scan(lower.encode("utf-8", "surrogatepass"))
+        # Rules.scan, not a cached per-thread Scanner: a Scanner dropped on another thread panics (stderr noise)
+        results = self._rules.scan(lower.encode("utf-8", "surrogatepass"))
         return {self.keywords[int(r.identifier[1:])] for r in results.matching_rules}
 
 
