@@ -100,7 +100,7 @@ def serve_hostile(repositories: list[str], **faults: Any) -> Iterator[HostileReg
         def log_message(self, *args: Any) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             parts = urlsplit(self.path)
             status, headers, body = reg.answer(parts.path, dict(parse_qsl(parts.query)))
             try:

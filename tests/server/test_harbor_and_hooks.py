@@ -6,8 +6,8 @@ import time
 from typing import Any
 
 from tests.helpers.registry_server import RegistryServer, push_image
-from tests.server.test_e2e_registry import add_registry
 from tests.server.conftest import REQUESTS_VULN, URLLIB3_VULN, python_image, wait_task
+from tests.server.test_e2e_registry import add_registry
 
 REPORT_MIME = "application/vnd.security.vulnerability.report; version=1.1"
 

@@ -145,7 +145,7 @@ def test_adding_a_registry_whose_api_answers_another_shape_is_400(api: Any) -> N
         def log_message(self, *args: Any) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 - every Quay/Harbor/GitLab endpoint answers a JSON list
+        def do_GET(self) -> None:
             body = json.dumps([1, 2, 3]).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

@@ -26,7 +26,7 @@ class SecretBox:
         self._fernet = Fernet(key)
 
     @classmethod
-    def load(cls, data_dir: Path) -> "SecretBox":
+    def load(cls, data_dir: Path) -> SecretBox:
         """The key from the environment, else from ``<data_dir>/secret.key`` (created with mode 0600 on first start)."""
         env = os.environ.get(KEY_ENV)
         if env:
@@ -42,7 +42,7 @@ class SecretBox:
         return cls._checked(path.read_bytes().strip(), str(path))
 
     @classmethod
-    def _checked(cls, key: bytes, source: str) -> "SecretBox":
+    def _checked(cls, key: bytes, source: str) -> SecretBox:
         try:
             return cls(key)
         except ValueError:

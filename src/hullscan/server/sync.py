@@ -121,7 +121,7 @@ def run_sync(rt: Runtime, task_id: int) -> None:
                 continue
         try:
             repos = provider.repositories()
-        except Exception as exc:  # a hostile or broken registry fails its own listing, not the sync
+        except Exception as exc:  # noqa: BLE001 - a hostile or broken registry fails its own listing, not the sync
             failures += 1
             add_log(rt, task_id, f"registry {name!r}: cannot list repositories: {_listing_error(exc)}", "error")
             continue
@@ -146,7 +146,7 @@ def run_sync(rt: Runtime, task_id: int) -> None:
                             raise error
                         new_repos += _sync_repo(rt, registry_id, info, tags, settings.auto_add_new_repositories, now)
                         tags_seen += len(tags)
-                    except Exception as exc:  # one repository's failure is logged; the others are still synced
+                    except Exception as exc:  # noqa: BLE001 - one repository fails alone; the others are still synced
                         failures += 1
                         add_log(rt, task_id, f"registry {name!r} repository {info.name}: {_listing_error(exc)}", "error")
                     done += 1

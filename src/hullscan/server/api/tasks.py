@@ -9,7 +9,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from hullscan.server import quota
-from hullscan.server.api.deps import RT, BodyId, Operator, PathId, Store, Viewer, api_error, fetch_page, get_or_404, page_of
+from hullscan.server.api.deps import (
+    RT,
+    BodyId,
+    Operator,
+    PathId,
+    Store,
+    Viewer,
+    api_error,
+    fetch_page,
+    get_or_404,
+    page_of,
+)
 from hullscan.server.db.models import Registry, Task, TaskItem, TaskLog
 from hullscan.server.scanning import precheck
 from hullscan.server.tasks import FINAL, create_task
