@@ -43,7 +43,7 @@ CRATES_AUDIT = {
 
 def run(cmd: list[str], cwd: Path) -> None:
     env = dict(os.environ, CARGO_NET_OFFLINE="true")
-    subprocess.run(cmd, cwd=cwd, env=env, check=True, capture_output=True)
+    subprocess.run(cmd, cwd=cwd, env=env, check=True, capture_output=True, stdin=subprocess.DEVNULL)
 
 
 @pytest.fixture(scope="session")
