@@ -38,6 +38,15 @@ def cargo_purl(name: str, version: str) -> str:
     return build_purl("cargo", "", name, version, {})
 
 
+def crate(
+    file: FileInput, found_by: str, name: str, version: str, *, installed: bool, depends: tuple[str, ...],
+    extra: tuple[tuple[str, str], ...], module: str = "",
+) -> Package:
+    """A crates.io package read from ``file`` (path and layer from the file, fields in the order given)."""
+    return Package(name=name, version=version, ecosystem=ECOSYSTEM, purl=cargo_purl(name, version), layer=file.layer,
+                   path=file.path, found_by=found_by, installed=installed, depends=depends, module=module, extra=extra)
+
+
 def _source_kind(source: str) -> str:
     """``crates.io``, ``git``, ``local``, ``registry`` from a Cargo.lock ``source`` URL (or audit ``source``)."""
     if not source:
@@ -94,20 +103,8 @@ class RustBinaryAnalyzer(ExecutableAnalyzer):
             if entry.get("root"):
                 extra.append(("root", "true"))
             depends = tuple(sorted({names[int(i)] for i in entry.get("dependencies", [])}))
-            packages.append(
-                Package(
-                    name=name,
-                    version=version,
-                    ecosystem=ECOSYSTEM,
-                    purl=cargo_purl(name, version),
-                    layer=file.layer,
-                    path=file.path,
-                    found_by=self.name,
-                    depends=depends,
-                    module=root,
-                    extra=tuple(extra),
-                )
-            )
+            packages.append(crate(file, self.name, name, version, installed=True, depends=depends, module=root,
+                                  extra=tuple(extra)))
         return sorted(packages, key=Package.key)
 
 
@@ -140,18 +137,5 @@ class CargoLockAnalyzer(Analyzer):
                 return malformed(file, "a [[package]] lacks a name or a version")
             depends = tuple(sorted({str(d).split(" ", 1)[0] for d in entry.get("dependencies", [])}))
             extra = (("source", _source_kind(str(entry.get("source", "")))), ("lock_version", lock_version))
-            packages.append(
-                Package(
-                    name=name,
-                    version=version,
-                    ecosystem=ECOSYSTEM,
-                    purl=cargo_purl(name, version),
-                    layer=file.layer,
-                    path=file.path,
-                    found_by=self.name,
-                    installed=False,
-                    depends=depends,
-                    extra=extra,
-                )
-            )
+            packages.append(crate(file, self.name, name, version, installed=False, depends=depends, extra=extra))
         return AnalysisResult(packages=sorted(packages, key=Package.key))
