@@ -80,6 +80,12 @@ class Analyzer(ABC):
     def analyze(self, file: FileInput) -> AnalysisResult | None:
         """Analyse one file. Raise nothing for malformed input: return a result with a warning."""
 
+    def path_hint(self) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """``(suffixes, prefixes)``, lower case, that every path :meth:`wants` may accept ends or starts with: the core
+        checks the hints of all analyzers at once and asks ``wants`` only about the entries that match one (most
+        entries of a layer match none). None (the default): ``wants`` is asked about every entry."""
+        return None
+
     def cache_salt(self) -> str:
         """Extra text folded into the cache key (e.g. a digest of the rule files in use)."""
         return ""

@@ -161,8 +161,9 @@ def normalise(name: str) -> tuple[str | None, str]:
     Returns ``(path, problem)``: ``path`` is None when the entry must be dropped; ``problem`` is
     ``""``, ``"absolute-path"`` or ``"path-traversal"``.
     """
-    if not name.startswith(("/", "./", ".")) and "/." not in name and "//" not in name:
-        return "/" + name.rstrip("/"), ""  # the common case: already clean and relative
+    rel = name[2:] if name.startswith("./") else name  # most layer tars name entries ./usr/...
+    if not rel.startswith(("/", ".")) and "/." not in rel and "//" not in rel:
+        return "/" + rel.rstrip("/"), ""  # the common case: already clean and relative
     problem = ""
     if name.startswith("/"):
         problem = "absolute-path"
@@ -210,22 +211,36 @@ def walk_layer(
     """
     what = f"layer {layer_id}"
     try:
-        stream = decompressed(raw)
-        reader = TarReader(stream, what, _Accountant(limits, budget, what))
+        seek = _plain_seekable(raw)
+        stream = raw if seek else decompressed(raw)
+        reader = TarReader(stream, what, _Accountant(limits, budget, what), seek=seek)
         for member in reader:
             budget.take_entry(what)
             entry = _entry(reader, member, layer_id, warnings)
             if entry is not None:
                 yield entry
-        # read what is left (tar padding, compression trailer) so the caller's digest check sees every byte
-        while stream.read(1 << 20):
-            pass
+        if not seek:
+            # read what is left (tar padding, compression trailer) so the caller's digest check sees every byte
+            while stream.read(1 << 20):
+                pass
     except (EOFError, OSError, ValueError, zlib.error) as exc:
         if isinstance(exc, HullscanError):
             raise
         raise BlobError(f"{what}: truncated or corrupt compressed stream ({_cause(exc)})") from None
     except _ZstdError as exc:
         raise BlobError(f"{what}: corrupt zstd stream ({_cause(exc)})") from None
+
+
+def _plain_seekable(raw: BinaryIO) -> bool:
+    """Whether ``raw`` is an uncompressed tar that can be walked with seeks (skipping the data nobody reads). Only
+    streams that say they are seekable qualify: a blob being verified while it streams is not (its digest check
+    must see every byte), a local blob checked by other means is (see ``image.local._CheckedBlob``)."""
+    seekable = getattr(raw, "seekable", None)
+    if not callable(seekable) or not seekable():
+        return False
+    head = raw.read(4)
+    raw.seek(0)
+    return not (head.startswith(GZIP_MAGIC) or head.startswith(ZSTD_MAGIC))
 
 
 def _cause(exc: BaseException) -> str:

@@ -15,7 +15,7 @@ import zlib
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from hullscan.errors import BlobError, InputError, ManifestError
+from hullscan.errors import BlobError, DigestMismatchError, InputError, ManifestError
 from hullscan.image.source import (
     DOCKER_CONFIG,
     INDEX_TYPES,
@@ -78,7 +78,7 @@ class _Slice(io.RawIOBase):
     can be read by several threads at once)."""
 
     def __init__(self, path: Path, offset: int, size: int) -> None:
-        self._fh = open(path, "rb")
+        self._fh = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
         self._fh.seek(offset)
         self._start = offset
         self._left = size
@@ -90,9 +90,16 @@ class _Slice(io.RawIOBase):
     def seekable(self) -> bool:
         return True
 
+    def tell(self) -> int:
+        return self._size - self._left
+
     def seek(self, pos: int, whence: int = 0) -> int:
-        if whence != 0 or not 0 <= pos <= self._size:
-            raise OSError("only absolute seeks inside the member are supported")
+        if whence == io.SEEK_CUR:
+            pos += self._size - self._left
+        elif whence == io.SEEK_END:
+            pos += self._size
+        if not 0 <= pos <= self._size:
+            raise OSError(f"seek to {pos}: outside the {self._size}-byte member")
         self._fh.seek(self._start + pos)
         self._left = self._size - pos
         return pos
@@ -101,13 +108,81 @@ class _Slice(io.RawIOBase):
         n = min(len(buf), self._left)
         if n <= 0:
             return 0
-        data = self._fh.read(n)
-        buf[: len(data)] = data
-        self._left -= len(data)
-        return len(data)
+        got = self._fh.readinto(memoryview(buf)[:n])
+        self._left -= got
+        return got
 
     def close(self) -> None:
         self._fh.close()
+        super().close()
+
+
+class _BackgroundCheck:
+    """Checks, on a helper thread with its own file handle, that bytes ``[offset, offset + size)`` of ``path`` have
+    ``digest``: file reads and ``hashlib`` release the GIL, so the digest is computed on another core while the
+    walk parses the same bytes (and skips what no analyzer wants). :meth:`verify` waits and raises on a mismatch."""
+
+    def __init__(self, path: Path, offset: int, size: int, digest: str, what: str) -> None:
+        import threading
+
+        self._path, self._offset, self._size, self._digest, self._what = path, offset, size, digest, what
+        self._stop = False
+        self._seen = 0
+        self._actual = ""
+        self._error = ""
+        self._thread = threading.Thread(target=self._run, name="blob-check", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import hashlib
+
+        try:
+            h = hashlib.new(self._digest.split(":", 1)[0])
+            # big reads: between two, this thread needs the GIL back, which a busy walk holds up to 5 ms
+            buf = memoryview(bytearray(16 << 20))
+            with open(self._path, "rb", buffering=0) as fh:
+                fh.seek(self._offset)
+                left = self._size
+                while left > 0 and not self._stop:
+                    got = fh.readinto(buf[: min(left, len(buf))])
+                    if not got:
+                        break
+                    h.update(buf[:got])
+                    left -= got
+                    self._seen += got
+            self._actual = f"{self._digest.split(':', 1)[0]}:{h.hexdigest()}"
+        except (OSError, ValueError) as exc:
+            self._error = str(exc)
+
+    def verify(self) -> None:
+        """Wait for the digest; raise BlobError when the bytes could not be read, DigestMismatchError when they differ."""
+        self._thread.join()
+        if self._error:
+            raise BlobError(f"{self._what}: cannot read: {self._error}")
+        if self._seen < self._size:
+            raise BlobError(f"{self._what}: truncated: got {self._seen} of {self._size} bytes")
+        if self._actual != self._digest:
+            raise DigestMismatchError(f"{self._what}: digest mismatch: expected {self._digest}, got {self._actual}")
+
+    def cancel(self) -> None:
+        """Stop hashing (the walk failed or the scan ended early)."""
+        self._stop = True
+
+
+class _CheckedBlob(io.BufferedReader):
+    """A plain blob stored in a local file, readable with seeks (a tar walk skips what nobody reads), whose digest
+    is checked by a :class:`_BackgroundCheck`: :meth:`drain` (called by the scan after the walk) verifies it."""
+
+    def __init__(self, raw: _Slice, check: _BackgroundCheck) -> None:
+        super().__init__(raw, 64 * 1024)
+        self._check = check
+
+    def drain(self) -> None:
+        """Raise unless the blob's bytes are the claimed digest (waits for the helper thread)."""
+        self._check.verify()
+
+    def close(self) -> None:
+        self._check.cancel()
         super().close()
 
 
@@ -145,6 +220,15 @@ class _TarBlobs(_BlobStore):
             raise ManifestError(f"invalid digest {digest!r}")
         algo, hexpart = digest.split(":", 1)
         return self.open_name(f"blobs/{algo}/{hexpart}")
+
+    def open_checked(self, name: str, digest: str, what: str) -> BinaryIO:
+        """Member ``name`` of an uncompressed archive as a seekable stream whose digest is checked on a helper
+        thread (:class:`_CheckedBlob`)."""
+        member = self.members.get(name.lstrip("./"))
+        if member is None:
+            raise BlobError(f"{name} missing from {self.origin}")
+        check = _BackgroundCheck(self.path, member.offset_data, member.size, digest, what)
+        return _CheckedBlob(_Slice(self.path, member.offset_data, member.size), check)  # type: ignore[return-value]
 
 
 def _is_plain_tar(path: Path) -> bool:
@@ -297,6 +381,9 @@ class DockerArchiveSource(ImageSource):
             # diff_id (else a hostile archive could claim a known layer's diff_id and poison the cache)
             return VerifyingReader(_Decompressed(fh, name), desc.digest, None, f"layer {name}")  # type: ignore[return-value]
         # uncompressed (the usual case): the stored bytes are the diff itself, verify against diff_id
+        if self._blobs.direct:
+            fh.close()
+            return self._blobs.open_checked(name, desc.digest, f"layer {name}")
         return VerifyingReader(fh, desc.digest, desc.size, f"layer {name}")  # type: ignore[return-value]
 
     def close(self) -> None:

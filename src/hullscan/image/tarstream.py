@@ -8,6 +8,8 @@ never writes anything. Every malformed header is a :class:`~hullscan.errors.Blob
 
 from __future__ import annotations
 
+import io
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -16,6 +18,10 @@ from hullscan.errors import BlobError
 
 BLOCK = 512
 _SKIP = 1 << 20
+#: the ustar header: name, mode, uid, gid, size, mtime, chksum, typeflag, linkname, magic+version, uname, gname,
+#: devmajor, devminor, prefix (one C call instead of a slice per field)
+_HEADER = struct.Struct("100s8s8s8s12s12s8sB100s8s32s32s8s8s155s12x")
+_NO_DATA = frozenset(b"123456")  # hard link, symlink, char/block device, directory, FIFO: no data blocks
 
 REGULAR = frozenset(b"0\x007")
 HARDLINK = ord("1")
@@ -29,9 +35,10 @@ GNU_LONGLINK = ord("K")
 PAX_HEADER = ord("x")
 PAX_GLOBAL = ord("g")
 GNU_SPARSE = ord("S")
+_EXTENDED = frozenset({PAX_HEADER, PAX_GLOBAL, GNU_LONGNAME, GNU_LONGLINK})
 
 
-@dataclass
+@dataclass(slots=True)
 class Member:
     """One tar entry's header."""
 
@@ -56,6 +63,10 @@ def _octal(field: bytes, what: str, offset: int) -> int:
     if field and field[0] & 0x80:  # GNU base-256
         value = int.from_bytes(field[1:], "big")
         return -value if field[0] & 0x40 else value
+    try:  # the common case: octal digits up to a NUL (int() ignores surrounding spaces)
+        return int(field.partition(b"\0")[0] or b"0", 8)
+    except ValueError:
+        pass
     text = field.split(b"\0", 1)[0].strip()
     if not text:
         return 0
@@ -90,16 +101,21 @@ def printable(name: str) -> str:
 
 
 class TarReader:
-    """Iterate members of a tar stream; :meth:`read` returns the current member's data."""
+    """Iterate members of a tar stream; :meth:`read` returns the current member's data.
 
-    def __init__(self, stream: BinaryIO, what: str, account: Callable[[int], None] | None = None) -> None:
+    With ``seek=True`` (a plain tar in a local file, verified elsewhere) the data nobody reads is skipped with
+    relative seeks instead of being read; otherwise every byte passes through (a decompressor, a digest check).
+    """
+
+    def __init__(self, stream: BinaryIO, what: str, account: Callable[[int], None] | None = None, seek: bool = False) -> None:
         self._stream = stream
         self._what = what
         self._account = account or (lambda n: None)
         self._offset = 0
         self._left = 0  # data + padding of the current member not yet consumed
         self._data_left = 0  # data of the current member not yet consumed
-        self._buf = bytearray(_SKIP)
+        self._seek = seek
+        self._buf = bytearray(0 if seek else _SKIP)
         self._global: dict[str, str] = {}
 
     def _read_exact(self, n: int) -> bytes:
@@ -118,6 +134,13 @@ class TarReader:
         return data
 
     def _skip(self, n: int) -> None:
+        if self._seek:
+            try:
+                self._stream.seek(n, io.SEEK_CUR)
+            except (OSError, ValueError):
+                raise BlobError(f"{self._what}: truncated tar stream at offset {self._offset}") from None
+            self._offset += n
+            return
         view = memoryview(self._buf)
         readinto = getattr(self._stream, "readinto", None)
         while n > 0:
@@ -145,28 +168,32 @@ class TarReader:
         pax: dict[str, str] = {}
         long_name: str | None = None
         long_link: str | None = None
+        read = self._stream.read
+        unpack = _HEADER.unpack
+        account = self._account
         while True:
             if self._left:
                 self._skip(self._left)
                 self._left = self._data_left = 0
             start = self._offset
-            header = self._stream.read(BLOCK)
-            if not header:
-                return  # EOF without end-of-archive blocks: accepted (some writers omit them)
+            header = read(BLOCK)
             if len(header) < BLOCK:
+                if not header:
+                    return  # EOF without end-of-archive blocks: accepted (some writers omit them)
                 header += self._read_exact_tail(BLOCK - len(header), start)
             self._offset = start + BLOCK
-            if header.count(0) == BLOCK:
+            (raw_name, raw_mode, raw_uid, raw_gid, raw_size, _mtime, raw_sum, typeflag, raw_link, magic, _uname, _gname,
+             _major, _minor, raw_prefix) = unpack(header)
+            if not raw_name[0] and header.count(0) == BLOCK:
                 return  # end-of-archive marker
-            self._check(header, start)
-            typeflag = header[156]
-            size = _octal(header[124:136], "size", start)
+            self._check(header, raw_sum, start)
+            size = _octal(raw_size, "size", start)
             if size < 0:
                 raise BlobError(f"invalid tar header at offset {start}: negative size")
-            if typeflag in (PAX_HEADER, PAX_GLOBAL, GNU_LONGNAME, GNU_LONGLINK):
+            if typeflag in _EXTENDED:
                 if size > 16 * 1024 * 1024:
                     raise BlobError(f"{self._what}: extended header of {size} bytes at offset {start}")
-                self._account(BLOCK + size + (-size % BLOCK))
+                account(BLOCK + size + (-size % BLOCK))
                 data = self._read_exact(size)
                 self._skip(-size % BLOCK)
                 if typeflag == PAX_HEADER:
@@ -178,41 +205,40 @@ class TarReader:
                 else:
                     long_link = _name(data)
                 continue
-            name = _name(header[0:100])
-            if header[257:263] == b"ustar\x00":  # POSIX: a prefix field extends the name
-                prefix = _name(header[345:500])
+            name = _name(raw_name)
+            if magic[:6] == b"ustar\x00" and raw_prefix[0]:  # POSIX: a prefix field extends the name
+                prefix = _name(raw_prefix)
                 if prefix:
                     name = f"{prefix}/{name}"
-            linkname = _name(header[157:257])
-            attrs = {**self._global, **pax}
-            if long_name is not None:
-                name = long_name
-            if long_link is not None:
-                linkname = long_link
-            name = attrs.get("path", name)
-            linkname = attrs.get("linkpath", linkname)
-            if "size" in attrs:
-                try:
-                    size = int(attrs["size"])
-                except ValueError:
-                    raise BlobError(f"{self._what}: bad PAX size at offset {start}") from None
-            data_size = 0 if typeflag in (HARDLINK, SYMLINK, DIRECTORY, CHAR, BLOCKDEV, FIFO) else size
+            linkname = _name(raw_link) if raw_link[0] else ""
+            mode = _octal(raw_mode, "mode", start)
+            if pax or self._global or long_name is not None or long_link is not None:
+                attrs = {**self._global, **pax}
+                if long_name is not None:
+                    name = long_name
+                if long_link is not None:
+                    linkname = long_link
+                name = attrs.get("path", name)
+                linkname = attrs.get("linkpath", linkname)
+                if "size" in attrs:
+                    try:
+                        size = int(attrs["size"])
+                    except ValueError:
+                        raise BlobError(f"{self._what}: bad PAX size at offset {start}") from None
+                uid = _pax_id(attrs.get("uid", ""), raw_uid, "uid", start)
+                gid = _pax_id(attrs.get("gid", ""), raw_gid, "gid", start)
+                pax = {}
+                long_name = long_link = None
+            else:
+                uid = _octal(raw_uid, "uid", start)
+                gid = _octal(raw_gid, "gid", start)
+            data_size = 0 if typeflag in _NO_DATA else size
             # account the whole record before reading it: a limit stops a bomb before it is decompressed
-            self._account(BLOCK + data_size + (-data_size % BLOCK))
-            member = Member(
-                name=name,
-                type=typeflag,
-                size=data_size,
-                mode=_octal(header[100:108], "mode", start),
-                uid=_pax_id(attrs.get("uid", ""), header[108:116], "uid", start),
-                gid=_pax_id(attrs.get("gid", ""), header[116:124], "gid", start),
-                linkname=linkname,
-            )
-            pax = {}
-            long_name = long_link = None
+            padded = data_size + (-data_size % BLOCK)
+            account(BLOCK + padded)
             self._data_left = data_size
-            self._left = data_size + (-data_size % BLOCK)
-            yield member
+            self._left = padded
+            yield Member(name, typeflag, data_size, mode, uid, gid, linkname)
 
     def _read_exact_tail(self, n: int, start: int) -> bytes:
         data = self._stream.read(n)
@@ -220,13 +246,12 @@ class TarReader:
             raise BlobError(f"{self._what}: truncated tar stream at offset {start}")
         return data
 
-    def _check(self, header: bytes, start: int) -> None:
-        stored = header[148:156]
+    def _check(self, header: bytes, stored: bytes, start: int) -> None:
         try:
             expected = int(stored.split(b"\0", 1)[0].strip() or b"-1", 8)
         except ValueError:
             raise BlobError(f"{self._what}: not a tar stream (bad header checksum field at offset {start})") from None
-        actual = sum(header) - sum(header[148:156]) + 256  # the checksum field counts as eight spaces
+        actual = sum(header) - sum(stored) + 256  # the checksum field counts as eight spaces
         if expected != actual and expected != actual - 2 * sum(b for b in header[:148] + header[156:] if b > 127):
             raise BlobError(f"{self._what}: corrupt tar header at offset {start} (checksum {expected} != {actual})")
 

@@ -224,6 +224,10 @@ class GoModAnalyzer(Analyzer):
     tags = frozenset({"lang", "go"})
     max_size = 16 * 1024 * 1024
 
+    def path_hint(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """``go.mod`` and ``go.sum`` files."""
+        return ("/go.mod", "/go.sum"), ()
+
     def wants(self, path: str, info: FileInfo) -> bool:
         """``go.mod`` and ``go.sum`` files."""
         return path.endswith(("/go.mod", "/go.sum")) and info.kind == "file"

@@ -263,6 +263,10 @@ class JavaArchiveAnalyzer(Analyzer):
     def __init__(self, limits: ZipLimits | None = None) -> None:
         self.limits = limits or ZipLimits()
 
+    def path_hint(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The archive suffixes."""
+        return tuple(sorted(_SUFFIXES)), ()
+
     def wants(self, path: str, info: FileInfo) -> bool:
         """Regular files ending in a Java archive suffix."""
         return path[-4:].lower() in _SUFFIXES and info.kind == "file"

@@ -210,6 +210,10 @@ class ManifestAnalyzer(Analyzer):
     #: every claimed path ends with one of these: a cheap pre-filter, since ``wants`` runs for every entry
     suffixes: ClassVar[tuple[str, ...]] = ()
 
+    def path_hint(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The suffixes of the files this analyzer parses."""
+        return tuple(s.lower() for s in self.suffixes), ()
+
     def wants(self, path: str, info: FileInfo) -> bool:
         """Regular files whose path has a parser."""
         return path.endswith(self.suffixes) and info.kind == "file" and self.parser_for(path) is not None

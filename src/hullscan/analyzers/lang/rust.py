@@ -116,6 +116,10 @@ class CargoLockAnalyzer(Analyzer):
     tags = frozenset({"lang", "rust"})
     max_size = 32 * 1024 * 1024
 
+    def path_hint(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Files named ``Cargo.lock``."""
+        return ("/cargo.lock",), ()
+
     def wants(self, path: str, info: FileInfo) -> bool:
         """Files named ``Cargo.lock``."""
         return path.endswith("/Cargo.lock") and info.kind == "file"

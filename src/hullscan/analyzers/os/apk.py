@@ -107,6 +107,10 @@ class ApkAnalyzer(Analyzer):
     version = 1
     tags = frozenset({"os"})
 
+    def path_hint(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The database paths."""
+        return tuple(sorted(p.lower() for p in PATHS)), ()
+
     def wants(self, path: str, info: FileInfo) -> bool:
         """Only the database (``/lib/apk/db/installed`` or ``/usr/lib/apk/db/installed``)."""
         return path in PATHS and info.kind in ("file", "hardlink")

@@ -127,6 +127,10 @@ class DpkgAnalyzer(Analyzer):
     version = 1
     tags = frozenset({"os"})
 
+    def path_hint(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The status file, ``*.list`` files, anything under ``status.d/``."""
+        return (STATUS, ".list"), (STATUS_D,)
+
     def wants(self, path: str, info: FileInfo) -> bool:
         """``status``, ``status.d/*`` and ``info/*.list``."""
         if info.kind not in ("file", "hardlink"):

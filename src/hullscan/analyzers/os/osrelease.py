@@ -240,6 +240,10 @@ class OSReleaseAnalyzer(Analyzer):
     tags = frozenset({"os"})
     max_size = 64 * 1024
 
+    def path_hint(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The release file paths."""
+        return tuple(p.lower() for p in _PARSERS), ()
+
     def wants(self, path: str, info: FileInfo) -> bool:
         """Only the known release file paths, as regular files."""
         return path in _PARSERS and info.kind in ("file", "hardlink")

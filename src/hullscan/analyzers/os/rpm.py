@@ -124,6 +124,10 @@ class RpmAnalyzer(Analyzer):
     tags = frozenset({"os"})
     max_size = 512 * 1024 * 1024
 
+    def path_hint(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The database paths."""
+        return tuple(p.lower() for p in DB_PATHS), ()
+
     def wants(self, path: str, info: FileInfo) -> bool:
         """The six database paths."""
         return path in DB_PATHS and info.kind in ("file", "hardlink")
