@@ -303,3 +303,30 @@ def test_an_unwritable_cache_folder_is_one_error_line(tmp_path):
                           "pass --cache-dir DIR or --no-cache\n")
     res = run_cli("image", str(tmp_path / "img"), "--scanners", "none", "--cache-dir", str(tmp_path / "file"), "--no-cache")
     assert res.returncode == 0, res.stderr
+
+
+def test_plain_docker_layer_claiming_a_known_diff_id_cannot_poison_the_cache(tmp_path):
+    """An uncompressed layer is walked with seeks while a helper thread hashes it: a layer whose bytes are not its
+    diff_id still fails the scan, and leaves no cached result for the real layer."""
+    opts = ScanOptions(cache_dir=tmp_path / "cache", scanners=frozenset())
+    legit = ImageBuilder().add_layer(dpkg_layer(), compression="none")
+    legit.write_docker_archive(tmp_path / "legit.tar")
+    diff_id = legit.layers[0].diff_id
+    docker_archive(tmp_path / "evil.tar", [make_tar({"etc/os-release": OS_RELEASE})], [diff_id])
+    with pytest.raises(DigestMismatchError, match="l0/layer.tar: digest mismatch"):
+        scan(str(tmp_path / "evil.tar"), opts)
+    report = scan(str(tmp_path / "legit.tar"), opts)
+    assert sorted(p.name for p in report.packages) == ["libc6", "zlib1g"]
+
+
+def test_plain_docker_layer_cut_inside_a_member_is_one_error_line(tmp_path):
+    """The inner tar ends in the middle of a member's data: with seeks the walk cannot read past the stored
+    member, and the error names the layer (no report from half a layer)."""
+    tar = make_tar({"etc/os-release": OS_RELEASE, "var/lib/dpkg/status": DPKG_STATUS, "big.bin": os.urandom(200_000)})
+    cut = tar[:tar.index(b"big.bin") + 512 + 50_000]
+    diff_id = ImageBuilder().add_layer(tar, compression="none").layers[0].diff_id
+    docker_archive(tmp_path / "img.tar", [cut], [diff_id])
+    res = run_cli("image", str(tmp_path / "img.tar"), "--scanners", "none", "--cache-dir", str(tmp_path / "c"))
+    assert res.returncode == 2, res.stdout
+    assert res.stderr.count("\n") == 1 and "Traceback" not in res.stderr
+    assert f"layer {diff_id}: truncated tar stream" in res.stderr
