@@ -24,18 +24,27 @@ app = typer.Typer(
 )
 cache_app = typer.Typer(help="The layer analysis cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
-from hullscan.vulndb.cli import db_app  # noqa: E402  (light: typer only)
+#: the commands defined in this module; the others are registered by :func:`full_app`
+LOCAL_COMMANDS = frozenset({"image", "cache", "version"})
+_registered: list[bool] = []
 
-app.add_typer(db_app, name="db")
-from hullscan.server.cli import register as _register_server  # noqa: E402  (light: typer only)
 
-_register_server(app)  # hullscan server, hullscan admin create
-from hullscan.sbom import register as _register_sbom  # noqa: E402  (light: no SBOM library at import)
+def full_app() -> typer.Typer:
+    """The app with every command: the ones in other modules (db, server, admin, sbom, sbom-scan, checks) are added
+    on first call. ``hullscan image`` never needs them, and importing them and turning their signatures into click
+    commands is a good part of a pipeline scan's start-up (the lazy-subcommand pattern of click's documentation)."""
+    if not _registered:
+        from hullscan.checks.cli import register as register_checks
+        from hullscan.sbom import register as register_sbom
+        from hullscan.server.cli import register as register_server
+        from hullscan.vulndb.cli import db_app
 
-_register_sbom(app)  # hullscan sbom, hullscan sbom-scan
-from hullscan.checks.cli import register as _register_checks  # noqa: E402  (light: typer only)
-
-_register_checks(app)  # hullscan checks
+        app.add_typer(db_app, name="db")
+        register_server(app)  # hullscan server, hullscan admin create
+        register_sbom(app)  # hullscan sbom, hullscan sbom-scan
+        register_checks(app)  # hullscan checks
+        _registered.append(True)
+    return app
 
 
 def _err(message: str) -> None:
@@ -302,8 +311,9 @@ def version_cmd() -> None:
 def main() -> None:
     """Console entry point: run the app; map errors to one line and an exit code."""
     debug = bool(os.environ.get("HULLSCAN_DEBUG"))
+    command = next((a for a in sys.argv[1:] if not a.startswith("-")), "")
     try:
-        app(standalone_mode=False)
+        (app if command in LOCAL_COMMANDS else full_app())(standalone_mode=False)
     except HullscanError as exc:
         if debug:
             raise

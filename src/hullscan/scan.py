@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
-from hullscan.analyzers import Analyzer, FileInput, registry
+from hullscan.analyzers import CATALOG, Analyzer, FileInput, registry
 from hullscan.cache import LayerCache, analyzer_fingerprint, layer_key
 from hullscan.errors import BlobError, HullscanError, InputError
 from hullscan.image.layer import Budget, Entry, walk_layer
@@ -122,7 +122,10 @@ def _split_tag(rest: str) -> tuple[str, str | None]:
 def select_analyzers(options: ScanOptions) -> list[Analyzer]:
     """Instances of the analyzers this scan needs, by scanner tags (inventory analyzers always)."""
     wanted_tags = set(ALWAYS_TAGS) | {tag for scanner, tag in SCANNER_TAGS.items() if scanner in options.scanners}
-    entries = registry().select(tags=wanted_tags)
+    if options.analyzers is None:
+        entries = registry(frozenset(wanted_tags & set(CATALOG))).select(tags=wanted_tags)
+    else:
+        entries = registry().select(tags=wanted_tags)
     if options.analyzers is not None:
         names = set(options.analyzers)
         unknown = names - set(registry().names())
