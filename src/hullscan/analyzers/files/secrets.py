@@ -1,10 +1,12 @@
 """Secret detection in text files (``--scanners secret``), driven by ``rules/secrets.yaml``.
 
-Each rule has a lower-case keyword prefilter: one combined keyword regex finds which keywords occur in a
-file, and only the rules owning one of them run their own regex. A match is reported with its line and a
-**masked** value (never the whole secret); placeholders, allow-listed paths and values below a rule's
-entropy threshold are dropped. The scanning functions are reused by the image-config stage and the
-baseline analyzer.
+Each rule has lower-case keywords: one multi-pattern search (yara-x) over the ASCII-lower-cased bytes of a
+file says which keywords occur, and only the rules owning one of them run their own regex; a file holding no
+keyword is never decoded. A match is reported with its line and a **masked** value (never the whole secret);
+placeholders, allow-listed paths and values below a rule's entropy threshold are dropped. Everything costly
+is built on first use (a rule's regex when its keyword first occurs, the allow lists when a value is
+checked, the keyword automaton when a text of some size is searched), so a scan that meets no keyword
+costs almost nothing. The scanning functions are reused by the image-config stage and the baseline analyzer.
 """
 
 from __future__ import annotations
@@ -75,15 +77,39 @@ class SecretRule:
 
 @dataclass
 class SecretRules:
-    """The compiled rule set: rules, the keyword prefilter and the allow lists."""
+    """The rule set: rules, the allow lists (regex sources, compiled on first use) and the keyword index."""
 
     rules: list[SecretRule]
-    allow_paths: re.Pattern[str] | None
-    allow_patterns: list[re.Pattern[str]]
-    match_patterns: list[re.Pattern[str]] = field(default_factory=list)  # on the whole match (example hosts)
-    generic_patterns: list[re.Pattern[str]] = field(default_factory=list)  # on values of generic rules only
-    index: _KeywordIndex | None = None
-    by_keyword: dict[str, list[int]] = field(default_factory=dict)
+    allow_path_sources: list[str] = field(default_factory=list)  # on the absolute path
+    allow_pattern_sources: list[str] = field(default_factory=list)  # on the secret value
+    match_pattern_sources: list[str] = field(default_factory=list)  # on the whole match (example hosts)
+    generic_pattern_sources: list[str] = field(default_factory=list)  # on values of generic rules only
+
+    @functools.cached_property
+    def allow_paths(self) -> re.Pattern[str] | None:
+        """The allow-listed paths as one regex (None when there are none)."""
+        paths = self.allow_path_sources
+        return re.compile("|".join(f"(?:{p})" for p in paths)) if paths else None
+
+    @functools.cached_property
+    def allow_patterns(self) -> list[re.Pattern[str]]:
+        """Placeholder shapes of a secret value."""
+        return [re.compile(p) for p in self.allow_pattern_sources]
+
+    @functools.cached_property
+    def match_patterns(self) -> list[re.Pattern[str]]:
+        """Shapes of a whole match that make it an example (``user:pw@db.example.com``)."""
+        return [re.compile(p) for p in self.match_pattern_sources]
+
+    @functools.cached_property
+    def generic_patterns(self) -> list[re.Pattern[str]]:
+        """Values that are code, not secrets, for the generic keyword-assignment rules."""
+        return [re.compile(p) for p in self.generic_pattern_sources]
+
+    @functools.cached_property
+    def index(self) -> _KeywordIndex:
+        """Which rules may match a text, by the keywords occurring in it."""
+        return _KeywordIndex(self.rules)
 
     def path_allowed(self, path: str) -> bool:
         """True when ``path`` is allow-listed (docs, vendored test data...)."""
@@ -145,20 +171,13 @@ def compile_rules(data: dict[str, Any]) -> SecretRules:
             )
         )
     allow = data.get("allow") or {}
-    paths = [str(p) for p in allow.get("paths") or ()]
-    patterns = [re.compile(str(p)) for p in allow.get("patterns") or ()]
-    out = SecretRules(rules=rules, allow_paths=re.compile("|".join(f"(?:{p})" for p in paths)) if paths else None,
-                      allow_patterns=patterns,
-                      match_patterns=[re.compile(str(p)) for p in allow.get("match_patterns") or ()],
-                      generic_patterns=[re.compile(str(p)) for p in allow.get("generic_patterns") or ()])
-    keywords: dict[str, list[int]] = {}
-    for i, rule in enumerate(rules):
-        for kw in rule.keywords or ("",):
-            keywords.setdefault(kw, []).append(i)
-    out.by_keyword = keywords
-    words = sorted((k for k in keywords if k), key=len, reverse=True)
-    out.index = _KeywordIndex(words) if words else None
-    return out
+    return SecretRules(
+        rules=rules,
+        allow_path_sources=[str(p) for p in allow.get("paths") or ()],
+        allow_pattern_sources=[str(p) for p in allow.get("patterns") or ()],
+        match_pattern_sources=[str(p) for p in allow.get("match_patterns") or ()],
+        generic_pattern_sources=[str(p) for p in allow.get("generic_patterns") or ()],
+    )
 
 
 @functools.cache
@@ -216,40 +235,80 @@ def load_rules(config: str | None) -> SecretRules:
     return compile_rules(merge_user_config(rule_yaml(RULES_FILE), user or {}, config))
 
 
+#: texts shorter than this are searched keyword by keyword until the automaton is built (by the first longer one)
+_SMALL_TEXT = 256
+#: UTF-8 of the only non-ASCII characters whose ``str.lower()`` holds ASCII letters (KELVIN SIGN -> ``k``,
+#: LATIN CAPITAL LETTER I WITH DOT ABOVE -> ``i`` + U+0307): folded the same way by :func:`ascii_lower`
+_FOLD_TO_ASCII = ((b"\xe2\x84\xaa", b"k"), (b"\xc4\xb0", b"i\xcc\x87"))
+
+
+def ascii_lower(data: bytes) -> bytes:
+    """``data`` lower-cased for the keyword search, without decoding it: the (ASCII) keywords occurring in the
+    result are those occurring in ``data.decode("utf-8", "replace").lower()``."""
+    if not data.isascii():
+        for raw, folded in _FOLD_TO_ASCII:
+            if raw in data:
+                data = data.replace(raw, folded)
+    return data.lower()
+
+
 class _KeywordIndex:
-    """Finds which keywords occur in a text: one yara-x scan (a multi-pattern automaton) when available,
-    else one substring test per keyword."""
+    """Which rules may match a text: the rules owning a keyword that occurs in it, and the keyword-less ones.
 
-    def __init__(self, keywords: list[str]) -> None:
-        self.keywords = keywords
-        self._rules: Any = None
-        try:
-            import yara_x
+    Keywords are found by one yara-x scan (a multi-pattern automaton, compiled on first use; at most one
+    match kept per keyword, so a text full of one keyword costs no more than any other), or by one
+    substring test per keyword for short texts and when yara-x is unavailable."""
 
-            src = "\n".join(
-                f"rule k{i} {{ strings: $a = {{ {' '.join(f'{b:02x}' for b in kw.encode())} }} condition: $a }}"
-                for i, kw in enumerate(keywords)
-            )
-            self._rules = yara_x.compile(src)
-        except Exception:  # noqa: BLE001 - yara-x missing or unusable: fall back to plain substring tests
-            self._rules = None
+    def __init__(self, rules: list[SecretRule]) -> None:
+        owners: dict[str, list[int]] = {}
+        always: list[int] = []
+        for i, rule in enumerate(rules):
+            for kw in rule.keywords:
+                owners.setdefault(kw, []).append(i)
+            if not rule.keywords or "" in rule.keywords:  # no prefilter: runs on every text
+                always.append(i)
+        self.keywords = [kw for kw in owners if kw]
+        self._encoded = [kw.encode("utf-8") for kw in self.keywords]
+        self._owners = [owners[kw] for kw in self.keywords]
+        self._always = always
+        self._automaton: Any = None
+        self._built = False
 
-    def present(self, lower: str) -> set[str]:
-        """The keywords occurring in the lower-cased ``lower``."""
-        if self._rules is None:
-            return {kw for kw in self.keywords if kw in lower}
-        # Rules.scan, not a cached per-thread Scanner: a Scanner dropped on another thread panics (stderr noise)
-        results = self._rules.scan(lower.encode("utf-8", "surrogatepass"))
-        return {self.keywords[int(r.identifier[1:])] for r in results.matching_rules}
+    def _build(self) -> Any:
+        """One yara-x rule with a pattern per keyword (compiled once), or None when yara-x is missing or refuses it."""
+        if not self._built:
+            try:
+                import yara_x
 
+                strings = "\n".join(f"$k{i} = {{ {kw.hex(' ')} }}" for i, kw in enumerate(self._encoded))
+                self._automaton = yara_x.compile(f"rule keywords {{\nstrings:\n{strings}\ncondition: any of them\n}}")
+            except Exception:  # noqa: BLE001 - yara-x missing or unusable: fall back to plain substring tests
+                self._automaton = None
+            self._built = True  # a race builds it twice, harmlessly
+        return self._automaton
 
-def _candidates(rules: SecretRules, lower: str) -> list[SecretRule]:
-    """The rules whose keywords occur in ``lower`` (the lower-cased text), in file order."""
-    wanted = set(rules.by_keyword.get("", ()))
-    if rules.index is not None:
-        for kw in rules.index.present(lower):
-            wanted.update(rules.by_keyword.get(kw, ()))
-    return [rules.rules[i] for i in sorted(wanted)]
+    def present(self, lower: bytes) -> list[int]:
+        """Positions (in :attr:`keywords`) of the keywords occurring in ``lower`` (see :func:`ascii_lower`)."""
+        if not self._encoded:
+            return []
+        small = len(lower) < _SMALL_TEXT and not self._built  # a few short texts (image config) need no automaton
+        automaton = None if small else self._build()
+        if automaton is None:
+            return [i for i, kw in enumerate(self._encoded) if kw in lower]
+        import yara_x
+
+        # a Scanner per call, created and dropped on this thread (a Scanner dropped on another thread panics)
+        scanner = yara_x.Scanner(automaton)
+        scanner.max_matches_per_pattern(1)
+        found = scanner.scan(lower).matching_rules
+        return [int(p.identifier[2:]) for rule in found for p in rule.patterns if p.matches]
+
+    def candidates(self, lower: bytes) -> list[int]:
+        """Positions of the rules that may match a text whose :func:`ascii_lower` form is ``lower``, in order."""
+        wanted = set(self._always)
+        for k in self.present(lower):
+            wanted.update(self._owners[k])
+        return sorted(wanted)
 
 
 #: how far before / after a keyword a line-scoped rule's match may start / end
@@ -262,7 +321,11 @@ class _Lines:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.newlines = [m.start() for m in re.finditer("\n", text)]
+
+    @functools.cached_property
+    def newlines(self) -> list[int]:
+        """Offsets of the newlines (found on first use: most texts scanned hold no match)."""
+        return [m.start() for m in re.finditer("\n", self.text)]
 
     def number(self, pos: int) -> int:
         """The 1-based line number of offset ``pos``."""
@@ -276,15 +339,27 @@ class _Lines:
 
 
 def _keyword_windows(rule: SecretRule, lower: str, lines: _Lines | None = None) -> list[tuple[int, int]]:
-    """Merged (start, end) windows around each keyword occurrence, clipped to the keyword's line."""
+    """Merged (start, end) windows around each keyword occurrence, clipped to the keyword's line.
+
+    Linear in the text however often a keyword occurs: the occurrences whose windows would merge into the
+    current one are jumped over (the last of them, found with ``rfind``, sets the window's end), so a line
+    of nothing but the keyword costs one step per window length, not one per occurrence."""
     lines = lines or _Lines(lower)
     windows: list[tuple[int, int]] = []
+    reach = _WINDOW_BEFORE + _WINDOW_AFTER  # an occurrence this far after another one extends its window
     for kw in rule.keywords:
         at = lower.find(kw)
         while at >= 0:
             line_start, line_end = lines.bounds(at)
-            windows.append((max(line_start, at - _WINDOW_BEFORE), min(line_end, at + _WINDOW_AFTER)))
-            at = lower.find(kw, at + len(kw))
+            start = max(line_start, at - _WINDOW_BEFORE)
+            while at + _WINDOW_AFTER < line_end:
+                last = lower.rfind(kw, at + 1, min(line_end, at + reach + len(kw)))
+                if last < 0:
+                    break
+                at = last
+            end = min(line_end, at + _WINDOW_AFTER)
+            windows.append((start, end))
+            at = lower.find(kw, end if end == line_end else at + len(kw))
     windows.sort()
     merged: list[tuple[int, int]] = []
     for start, end in windows:
@@ -347,11 +422,32 @@ def scan_text(text: str, rules: SecretRules | None = None, rule_ids: frozenset[s
     """
     rules = rules or builtin_rules()
     lower = text.lower()
+    candidates = rules.index.candidates(lower.encode("utf-8", "surrogatepass"))
+    return _scan(text, lower, candidates, rules, rule_ids, code)
+
+
+def scan_bytes(data: bytes, rules: SecretRules | None = None, code: bool = False) -> list[SecretMatch]:
+    """:func:`scan_text` of ``data`` decoded as UTF-8 (invalid bytes replaced); a text holding no keyword is
+    never decoded."""
+    rules = rules or builtin_rules()
+    candidates = rules.index.candidates(ascii_lower(data))
+    if not candidates:
+        return []
+    text = data.decode("utf-8", errors="replace")
+    return _scan(text, text.lower(), candidates, rules, None, code)
+
+
+def _scan(text: str, lower: str, candidates: list[int], rules: SecretRules, rule_ids: frozenset[str] | None,
+          code: bool) -> list[SecretMatch]:
+    """The matches of the candidate rules (positions in ``rules.rules``) in ``text`` (``lower``: ``text.lower()``)."""
+    if not candidates:
+        return []
     lines = _Lines(text)
     found: list[SecretMatch] = []
     taken = _Spans()
     allowed_lines: dict[int, bool] = {}  # line start -> the line carries an inline allow marker
-    for rule in _candidates(rules, lower):
+    for i in candidates:
+        rule = rules.rules[i]
         if rule_ids is not None and rule.id not in rule_ids:
             continue
         for m in _matches(rule, text, lower, lines):
@@ -448,12 +544,11 @@ class SecretAnalyzer(Analyzer):
         try:
             data = file.read()
             if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with a byte-order mark (Windows tools write these)
-                text = data.decode("utf-16", errors="replace")
+                matches = scan_text(data.decode("utf-16", errors="replace"), self.rules, code=is_code(file.path))
             elif is_binary(data):
                 return None
             else:
-                text = data.decode("utf-8", errors="replace")
-            matches = scan_text(text, self.rules, code=is_code(file.path))
+                matches = scan_bytes(data, self.rules, code=is_code(file.path))
         except Exception as exc:  # noqa: BLE001 - malformed input never escapes an analyzer
             return AnalysisResult(warnings=[ScanWarning("malformed-file", f"secret scan failed: {exc}", file.path, file.layer)])
         if not matches:
