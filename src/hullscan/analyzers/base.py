@@ -53,6 +53,16 @@ class FileInput:
         return cls(path=path, info=info, layer=layer, _reader=lambda: data)
 
 
+@dataclass(frozen=True)
+class EntryHint:
+    """A cheap pre-filter over entries, a superset of what an analyzer's ``wants`` accepts: the lower-cased path ends
+    with one of ``suffixes`` or starts with one of ``prefixes``, or the entry is at least ``min_size`` bytes."""
+
+    suffixes: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+    min_size: int | None = None
+
+
 class Analyzer(ABC):
     """A per-file plugin that turns files into packages, a distro, findings or facts.
 
@@ -80,10 +90,10 @@ class Analyzer(ABC):
     def analyze(self, file: FileInput) -> AnalysisResult | None:
         """Analyse one file. Raise nothing for malformed input: return a result with a warning."""
 
-    def path_hint(self) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
-        """``(suffixes, prefixes)``, lower case, that every path :meth:`wants` may accept ends or starts with: the core
-        checks the hints of all analyzers at once and asks ``wants`` only about the entries that match one (most
-        entries of a layer match none). None (the default): ``wants`` is asked about every entry."""
+    def path_hint(self) -> EntryHint | None:
+        """What every entry :meth:`wants` may accept has in common (see :class:`EntryHint`): the core checks the hints
+        of all analyzers at once and asks ``wants`` only about the entries that match one (most entries of a layer
+        match none). None (the default): ``wants`` is asked about every entry."""
         return None
 
     def cache_salt(self) -> str:

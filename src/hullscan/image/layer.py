@@ -63,10 +63,10 @@ class Budget:
                     " (max_total_bytes; raise it with --max-image-size)"
                 )
 
-    def take_entry(self, what: str) -> None:
-        """Account one tar entry; raise when the image total is exceeded."""
+    def take_entry(self, what: str, n: int = 1) -> None:
+        """Account ``n`` tar entries; raise when the image total is exceeded."""
         with self._lock:
-            self._entries += 1
+            self._entries += n
             if self._entries > self.limits.max_entries:
                 raise LimitExceededError(
                     f"{what}: more than {self.limits.max_entries} tar entries (max_entries; raise it with --max-entries)"
@@ -77,15 +77,30 @@ class Budget:
         """Decompressed bytes read so far."""
         return self._bytes
 
+    @property
+    def entries(self) -> int:
+        """Entries walked so far."""
+        return self._entries
+
+
+#: a layer hands its counts to the shared :class:`Budget` in batches of this many bytes / entries (one lock per
+#: batch instead of two per entry); a batch is handed over early when it would take the image past a limit
+_BATCH_BYTES = 1 << 20
+_BATCH_ENTRIES = 256
+
 
 class _Accountant:
-    """Counts decompressed bytes as the tar reader consumes them, enforcing the per-layer and per-image limits."""
+    """Counts one layer's decompressed bytes and entries as the tar reader consumes them, enforcing the per-layer
+    limit exactly and the per-image ones through the shared budget (before a record is read: a bomb is stopped
+    before it is decompressed)."""
 
     def __init__(self, limits: Limits, budget: Budget, what: str) -> None:
         self._limits = limits
         self._budget = budget
         self._what = what
         self.count = 0
+        self._bytes = 0  # not yet handed to the budget
+        self._entries = 0
 
     def __call__(self, n: int) -> None:
         self.count += n
@@ -94,7 +109,26 @@ class _Accountant:
                 f"{self._what}: layer decompresses to more than {self._limits.max_layer_bytes} bytes"
                 " (max_layer_bytes; raise it with --max-layer-size)"
             )
-        self._budget.take_bytes(n, self._what)
+        self._bytes += n
+        if self._bytes >= _BATCH_BYTES or self._budget.bytes_read + self._bytes > self._limits.max_total_bytes:
+            self._budget.take_bytes(self._bytes, self._what)
+            self._bytes = 0
+
+    def entry(self) -> None:
+        """Account one entry."""
+        self._entries += 1
+        if self._entries >= _BATCH_ENTRIES or self._budget.entries + self._entries > self._limits.max_entries:
+            self._budget.take_entry(self._what, self._entries)
+            self._entries = 0
+
+    def flush(self) -> None:
+        """Hand what is left to the budget (the end of the layer)."""
+        if self._bytes:
+            self._budget.take_bytes(self._bytes, self._what)
+            self._bytes = 0
+        if self._entries:
+            self._budget.take_entry(self._what, self._entries)
+            self._entries = 0
 
 
 class _Peekable(io.RawIOBase):
@@ -213,12 +247,15 @@ def walk_layer(
     try:
         seek = _plain_seekable(raw)
         stream = raw if seek else decompressed(raw)
-        reader = TarReader(stream, what, _Accountant(limits, budget, what), seek=seek)
+        accountant = _Accountant(limits, budget, what)
+        reader = TarReader(stream, what, accountant, seek=seek)
+        read = _guarded(reader.read, layer_id)
         for member in reader:
-            budget.take_entry(what)
-            entry = _entry(reader, member, layer_id, warnings)
+            accountant.entry()
+            entry = _entry(read, member, layer_id, warnings)
             if entry is not None:
                 yield entry
+        accountant.flush()
         if not seek:
             # read what is left (tar padding, compression trailer) so the caller's digest check sees every byte
             while stream.read(1 << 20):
@@ -248,7 +285,7 @@ def _cause(exc: BaseException) -> str:
     return text[:200]
 
 
-def _entry(reader: TarReader, m: Member, layer_id: str, warnings: list[ScanWarning]) -> Entry | None:
+def _entry(read: Callable[[], bytes], m: Member, layer_id: str, warnings: list[ScanWarning]) -> Entry | None:
     path, problem = normalise(m.name)
     if path is None:
         warnings.append(ScanWarning("path-traversal", f"entry {m.name!r} leaves the image root: ignored", m.name, layer_id))
@@ -287,7 +324,7 @@ def _entry(reader: TarReader, m: Member, layer_id: str, warnings: list[ScanWarni
     if m.isdir():
         return Entry(FileInfo(path=path, size=0, mode=mode, uid=m.uid, gid=m.gid, kind="dir"))
     if m.isreg() or t == GNU_SPARSE:
-        return Entry(FileInfo(path=path, size=m.size, mode=mode, uid=m.uid, gid=m.gid, kind="file"), reader=_guarded(reader.read, layer_id))
+        return Entry(FileInfo(path=path, size=m.size, mode=mode, uid=m.uid, gid=m.gid, kind="file"), reader=read)
     return None
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from hullscan.analyzers.base import Analyzer, FileInput
+from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
 from hullscan.analyzers.lang.gobuildinfo import BinaryFormatError, Executable, parse_executable, sniff
 from hullscan.model import AnalysisResult, FileInfo, ScanWarning
 
@@ -37,6 +37,10 @@ class ExecutableAnalyzer(Analyzer):
     min_size: ClassVar[int] = MIN_BINARY_SIZE
     marker: ClassVar[bytes]
     what: ClassVar[str]  # names the payload in warnings, e.g. "Go build info"
+
+    def path_hint(self) -> EntryHint:
+        """Files of at least ``min_size`` bytes."""
+        return EntryHint(min_size=self.min_size)
 
     def wants(self, path: str, info: FileInfo) -> bool:
         """Regular executable (or ``.exe``) files of at least ``min_size`` bytes."""

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from hullscan.analyzers.base import Analyzer, FileInput
+from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
 from hullscan.analyzers.lang.binary import ExecutableAnalyzer, malformed
 from hullscan.analyzers.lang.gobuildinfo import Executable, GoBuildInfo, GoModule, read_go_buildinfo
 from hullscan.analyzers.os.purls import build_purl
@@ -224,9 +224,9 @@ class GoModAnalyzer(Analyzer):
     tags = frozenset({"lang", "go"})
     max_size = 16 * 1024 * 1024
 
-    def path_hint(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def path_hint(self) -> EntryHint:
         """``go.mod`` and ``go.sum`` files."""
-        return ("/go.mod", "/go.sum"), ()
+        return EntryHint(("/go.mod", "/go.sum"))
 
     def wants(self, path: str, info: FileInfo) -> bool:
         """``go.mod`` and ``go.sum`` files."""

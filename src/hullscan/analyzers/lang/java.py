@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 from xml.etree import ElementTree
 
-from hullscan.analyzers.base import Analyzer, FileInput
+from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
 from hullscan.analyzers.os.purls import build_purl
 from hullscan.model import AnalysisResult, FileInfo, Package, ScanWarning
 
@@ -263,9 +263,9 @@ class JavaArchiveAnalyzer(Analyzer):
     def __init__(self, limits: ZipLimits | None = None) -> None:
         self.limits = limits or ZipLimits()
 
-    def path_hint(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def path_hint(self) -> EntryHint:
         """The archive suffixes."""
-        return tuple(sorted(_SUFFIXES)), ()
+        return EntryHint(tuple(sorted(_SUFFIXES)))
 
     def wants(self, path: str, info: FileInfo) -> bool:
         """Regular files ending in a Java archive suffix."""

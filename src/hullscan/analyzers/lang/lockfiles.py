@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from packageurl import PackageURL
 
-from hullscan.analyzers.base import Analyzer, FileInput
+from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
 from hullscan.model import AnalysisResult, FileInfo, Package, ScanWarning
 
 #: OSV ecosystem name -> purl type
@@ -210,9 +210,9 @@ class ManifestAnalyzer(Analyzer):
     #: every claimed path ends with one of these: a cheap pre-filter, since ``wants`` runs for every entry
     suffixes: ClassVar[tuple[str, ...]] = ()
 
-    def path_hint(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def path_hint(self) -> EntryHint:
         """The suffixes of the files this analyzer parses."""
-        return tuple(s.lower() for s in self.suffixes), ()
+        return EntryHint(tuple(s.lower() for s in self.suffixes))
 
     def wants(self, path: str, info: FileInfo) -> bool:
         """Regular files whose path has a parser."""

@@ -19,7 +19,7 @@ import tomllib
 import zlib
 from typing import Any
 
-from hullscan.analyzers.base import Analyzer, FileInput
+from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
 from hullscan.analyzers.lang.binary import ExecutableAnalyzer, malformed
 from hullscan.analyzers.lang.gobuildinfo import Executable
 from hullscan.analyzers.os.purls import build_purl
@@ -116,9 +116,9 @@ class CargoLockAnalyzer(Analyzer):
     tags = frozenset({"lang", "rust"})
     max_size = 32 * 1024 * 1024
 
-    def path_hint(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def path_hint(self) -> EntryHint:
         """Files named ``Cargo.lock``."""
-        return ("/cargo.lock",), ()
+        return EntryHint(("/cargo.lock",))
 
     def wants(self, path: str, info: FileInfo) -> bool:
         """Files named ``Cargo.lock``."""

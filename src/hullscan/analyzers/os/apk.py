@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from hullscan.analyzers.base import Analyzer, FileInput
+from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
 from hullscan.analyzers.os.purls import os_purl
 from hullscan.model import AnalysisResult, FileInfo, Package, ScanWarning
 
@@ -107,9 +107,9 @@ class ApkAnalyzer(Analyzer):
     version = 1
     tags = frozenset({"os"})
 
-    def path_hint(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def path_hint(self) -> EntryHint:
         """The database paths."""
-        return tuple(sorted(p.lower() for p in PATHS)), ()
+        return EntryHint(tuple(sorted(p.lower() for p in PATHS)))
 
     def wants(self, path: str, info: FileInfo) -> bool:
         """Only the database (``/lib/apk/db/installed`` or ``/usr/lib/apk/db/installed``)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from hullscan.analyzers.base import Analyzer, FileInput
+from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
 from hullscan.analyzers.os.purls import os_purl
 from hullscan.model import AnalysisResult, FileInfo, Package, ScanWarning
 
@@ -127,9 +127,9 @@ class DpkgAnalyzer(Analyzer):
     version = 1
     tags = frozenset({"os"})
 
-    def path_hint(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def path_hint(self) -> EntryHint:
         """The status file, ``*.list`` files, anything under ``status.d/``."""
-        return (STATUS, ".list"), (STATUS_D,)
+        return EntryHint((STATUS, ".list"), prefixes=(STATUS_D,))
 
     def wants(self, path: str, info: FileInfo) -> bool:
         """``status``, ``status.d/*`` and ``info/*.list``."""

@@ -21,7 +21,7 @@ import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
-from hullscan.analyzers.base import Analyzer, FileInput
+from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
 from hullscan.model import AnalysisResult, Distro, FileInfo, ScanWarning
 
 OS_RELEASE_FILES = ("/etc/os-release", "/usr/lib/os-release")
@@ -240,9 +240,9 @@ class OSReleaseAnalyzer(Analyzer):
     tags = frozenset({"os"})
     max_size = 64 * 1024
 
-    def path_hint(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def path_hint(self) -> EntryHint:
         """The release file paths."""
-        return tuple(p.lower() for p in _PARSERS), ()
+        return EntryHint(tuple(p.lower() for p in _PARSERS))
 
     def wants(self, path: str, info: FileInfo) -> bool:
         """Only the known release file paths, as regular files."""

@@ -22,7 +22,7 @@ import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
-from hullscan.analyzers.base import Analyzer, FileInput
+from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
 from hullscan.analyzers.os import rpmdb_bdb, rpmdb_ndb, rpmdb_sqlite
 from hullscan.analyzers.os import rpmheader as h
 from hullscan.analyzers.os.purls import os_purl
@@ -124,9 +124,9 @@ class RpmAnalyzer(Analyzer):
     tags = frozenset({"os"})
     max_size = 512 * 1024 * 1024
 
-    def path_hint(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def path_hint(self) -> EntryHint:
         """The database paths."""
-        return tuple(p.lower() for p in DB_PATHS), ()
+        return EntryHint(tuple(p.lower() for p in DB_PATHS))
 
     def wants(self, path: str, info: FileInfo) -> bool:
         """The six database paths."""
