@@ -269,14 +269,16 @@ def scan(target: str, options: ScanOptions | None = None, progress: Progress | N
     options = options or ScanOptions()
     progress = progress or _NoProgress()
     started = time.monotonic()
-    analyzers = select_analyzers(options)
     source = open_source(target, options)
     tally = _Tally()
     if isinstance(source, Path):
+        analyzers = select_analyzers(options)
         artifact, layers, layer_results, config, raw_config = _scan_rootfs(source, analyzers, options, progress, tally)
     else:
         with source:
             resolved = source.resolve(options.platform)
+            source.prefetch(resolved.layers)  # e.g. digest checks start on other cores while the analyzers load
+            analyzers = select_analyzers(options)
             if source.kind == "registry":
                 artifact = resolved.artifact
             else:

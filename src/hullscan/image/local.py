@@ -13,6 +13,7 @@ import stat
 import tarfile
 import zlib
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, BinaryIO
 
 from hullscan.errors import BlobError, DigestMismatchError, InputError, ManifestError
@@ -221,13 +222,16 @@ class _TarBlobs(_BlobStore):
         algo, hexpart = digest.split(":", 1)
         return self.open_name(f"blobs/{algo}/{hexpart}")
 
-    def open_checked(self, name: str, digest: str, what: str) -> BinaryIO:
-        """Member ``name`` of an uncompressed archive as a seekable stream whose digest is checked on a helper
-        thread (:class:`_CheckedBlob`)."""
+    def start_check(self, name: str, digest: str, what: str) -> _BackgroundCheck:
+        """Start checking that member ``name`` of an uncompressed archive has ``digest`` (on a helper thread)."""
         member = self.members.get(name.lstrip("./"))
         if member is None:
             raise BlobError(f"{name} missing from {self.origin}")
-        check = _BackgroundCheck(self.path, member.offset_data, member.size, digest, what)
+        return _BackgroundCheck(self.path, member.offset_data, member.size, digest, what)
+
+    def open_checked(self, name: str, check: _BackgroundCheck) -> BinaryIO:
+        """Member ``name`` as a seekable stream whose digest ``check`` verifies (:class:`_CheckedBlob`)."""
+        member = self.members[name.lstrip("./")]
         return _CheckedBlob(_Slice(self.path, member.offset_data, member.size), check)  # type: ignore[return-value]
 
 
@@ -328,6 +332,7 @@ class DockerArchiveSource(ImageSource):
             raise ManifestError(f"{self.path}: manifest.json must be a non-empty list of images")
         self.entries: list[dict[str, Any]] = entries
         self._layer_names: dict[str, str] = {}
+        self._checks: dict[str, _BackgroundCheck] = {}
 
     def resolve(self, platform: Platform | None = None) -> ResolvedImage:
         where = str(self.path)
@@ -369,24 +374,39 @@ class DockerArchiveSource(ImageSource):
         artifact = Artifact(name=where, kind=self.kind, config_digest=_sha256(config_bytes), tag=tag)
         return parse_image(artifact, json.dumps(manifest).encode(), config_bytes, where)
 
+    def _plain(self, name: str) -> bool:
+        with self._blobs.open_name(name) as fh:
+            head = fh.read(4)
+        return not (head[:2] == b"\x1f\x8b" or head == b"\x28\xb5\x2f\xfd")
+
+    def prefetch(self, layers: Sequence[Descriptor]) -> None:
+        """Start checking the digests of the uncompressed layers now, on helper threads (the walk finds them
+        under way or done)."""
+        if not self._blobs.direct:
+            return
+        for desc in layers:
+            name = self._layer_names.get(desc.digest)
+            if name is not None and desc.digest not in self._checks and self._plain(name):
+                self._checks[desc.digest] = self._blobs.start_check(name, desc.digest, f"layer {name}")
+
     def open_blob(self, desc: Descriptor) -> BinaryIO:
         name = self._layer_names.get(desc.digest)
         if name is None:
             raise BlobError(f"{self.path}: unknown layer {desc.digest}")
-        fh = self._blobs.open_name(name)
-        head = fh.read(4)
-        fh.seek(0)
-        if head[:2] == b"\x1f\x8b" or head == b"\x28\xb5\x2f\xfd":
+        if not self._plain(name):
             # compressed layer: nothing else vouches for it, so its tar bytes are verified against the
             # diff_id (else a hostile archive could claim a known layer's diff_id and poison the cache)
-            return VerifyingReader(_Decompressed(fh, name), desc.digest, None, f"layer {name}")  # type: ignore[return-value]
+            return VerifyingReader(_Decompressed(self._blobs.open_name(name), name), desc.digest, None, f"layer {name}")  # type: ignore[return-value]
         # uncompressed (the usual case): the stored bytes are the diff itself, verify against diff_id
         if self._blobs.direct:
-            fh.close()
-            return self._blobs.open_checked(name, desc.digest, f"layer {name}")
-        return VerifyingReader(fh, desc.digest, desc.size, f"layer {name}")  # type: ignore[return-value]
+            check = self._checks.pop(desc.digest, None) or self._blobs.start_check(name, desc.digest, f"layer {name}")
+            return self._blobs.open_checked(name, check)
+        return VerifyingReader(self._blobs.open_name(name), desc.digest, desc.size, f"layer {name}")  # type: ignore[return-value]
 
     def close(self) -> None:
+        for check in self._checks.values():  # prefetched but never walked (a cached layer, an error)
+            check.cancel()
+        self._checks.clear()
         self._tar.close()
 
 

@@ -10,6 +10,7 @@ not match (or :class:`~hullscan.errors.BlobError` when it is truncated).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -98,6 +99,10 @@ class ImageSource(ABC):
     @abstractmethod
     def open_blob(self, desc: Descriptor) -> BinaryIO:
         """A stream of the blob's stored (compressed) bytes, verified against ``desc.digest`` as it is read."""
+
+    def prefetch(self, layers: Sequence[Descriptor]) -> None:
+        """Start any work on ``layers`` that can run ahead of the walk (a local source checks digests on helper
+        threads while the scan is still importing its analyzers). Optional: the default does nothing."""
 
     def close(self) -> None:
         """Release connections and open files."""
