@@ -1,0 +1,99 @@
+"""The keyword prefilter of the secret scanner: the yara-x automaton, the substring fallback and the byte-level
+lower-casing must pick the same rules as lower-casing the decoded text would, so no secret is missed."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hullscan.analyzers.base import FileInput
+from hullscan.analyzers.files.secrets import (
+    SecretAnalyzer,
+    _KeywordIndex,
+    ascii_lower,
+    builtin_rules,
+    compile_rules,
+    scan_bytes,
+    scan_text,
+)
+
+INDEX = builtin_rules().index
+TOKEN = "ghp_" + "Ab1" * 12
+
+
+def _by_decoding(data: bytes, index: _KeywordIndex = INDEX) -> set[str]:
+    """The keywords in the decoded, str-lower-cased text: what the prefilter must find."""
+    lower = data.decode("utf-8", errors="replace").lower()
+    return {kw for kw in index.keywords if kw in lower}
+
+
+def _found(index: _KeywordIndex, lower: bytes) -> set[str]:
+    return {index.keywords[i] for i in index.present(lower)}
+
+
+def _random_text(rng: random.Random, words: list[str]) -> bytes:
+    pieces = [*words, " ", "\n", "=", "x", "Ab", "K", "\u212a", "\u0130", "\u00e9", "\ufffd"]
+    text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 120)))
+    if rng.random() < 0.5:
+        text = text.upper()
+    return text.encode("utf-8")
+
+
+def test_automaton_and_substring_search_agree_on_every_keyword() -> None:
+    rng = random.Random(11)
+    words = list(INDEX.keywords)
+    for _ in range(400):
+        data = _random_text(rng, words) + b" " * 300  # long enough for the automaton
+        lower = ascii_lower(data)
+        assert _found(INDEX, lower) == {kw for kw in INDEX.keywords if kw.encode() in lower} == _by_decoding(data)
+    assert _found(INDEX, ascii_lower(b"nothing to see here " * 20)) == set()
+
+
+def test_keywords_with_quotes_backslashes_and_non_ascii_reach_the_automaton() -> None:
+    odd = ['"auth"', "a\\b", "caf\u00e9_key", "x\ty"]
+    rules = compile_rules({"rules": [{"id": f"r{i}", "title": "t", "keywords": [kw], "regex": "(?P<secret>zz+)"}
+                                     for i, kw in enumerate(odd)]})
+    index = rules.index
+    for kw in odd:
+        data = ("." * 300 + kw + "." * 10).encode("utf-8")
+        assert _found(index, ascii_lower(data)) == _by_decoding(data, index) == {kw.lower()}, kw
+    assert index._build() is not None  # the automaton compiled (the search above did not fall back)
+    # an upper-case non-ASCII letter is lower-cased only in the decoded text: such rule sets scan decoded text
+    assert not index.ascii and INDEX.ascii
+    data = ("." * 300 + "CAF\u00c9_KEY = zzzz\n").encode("utf-8")
+    assert [m.rule.id for m in scan_bytes(data, rules)] == ["r2"]
+
+
+def test_byte_lower_casing_folds_like_str_lower() -> None:
+    # KELVIN SIGN lower-cases to "k" and I WITH DOT ABOVE to "i" + U+0307: both reach ASCII keywords
+    assert ascii_lower("\u212aEY".encode()) == b"key"
+    assert ascii_lower("\u0130".encode()) == "\u0130".lower().encode()
+    assert ascii_lower(b"\xff\xfeAKIA") == b"\xff\xfeakia"  # invalid UTF-8 untouched, ASCII lower-cased
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(sorted(INDEX.keywords)), st.text(max_size=8), st.binary(max_size=6)),
+                max_size=30))
+def test_prefilter_never_misses_a_keyword_of_the_decoded_text(parts: list[object]) -> None:
+    data = b"".join(p if isinstance(p, bytes) else p.upper().encode("utf-8", "surrogatepass") for p in parts)
+    assert _by_decoding(data) <= _found(INDEX, ascii_lower(data))
+    assert _by_decoding(data) <= _found(INDEX, ascii_lower(data) + b"\0" * 300)  # through the automaton too
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300), st.sampled_from(["", f"token: {TOKEN}\n", "AWS_ACCESS_KEY_ID=AKIAQYLPMN7CVWZBT3RS\n"]))
+def test_scan_bytes_finds_what_scan_text_finds(text: str, secret: str) -> None:
+    data = (text + "\n" + secret + text).encode("utf-8", "surrogatepass")
+    expected = scan_text(data.decode("utf-8", errors="replace"))
+    assert scan_bytes(data) == expected
+    if secret:
+        assert expected
+
+
+def test_files_without_keywords_are_skipped_and_secrets_still_found() -> None:
+    a = SecretAnalyzer()
+    assert a.analyze(FileInput.from_bytes("/app/plain.txt", b"just some words\n" * 1000)) is None
+    res = a.analyze(FileInput.from_bytes("/app/one.conf", b"just some words\n" * 1000 + f"TOKEN={TOKEN}\n".encode()))
+    assert res is not None and [(f.id, f.location.line) for f in res.findings] == [("secret-github-pat", 1001)]
