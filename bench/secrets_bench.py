@@ -13,7 +13,9 @@ Scoring is per (file, line) for line findings and per file for whole-file findin
 planted secret is a hit (a multi-line key may be named by any of its lines; the key inside a GCP service-account
 file by the "type" or the "private_key" line); any finding on a decoy file, or on a line of the image that holds
 no planted secret, is a false positive (whole-file "sensitive file" findings on files that hold planted secrets
-count as neither). Usage: ``python bench/secrets_bench.py [--runs N]``.
+count as neither). Times are the best of ``--runs``: wall seconds, and CPU seconds (user + system over all of
+the tool's threads; Trivy spreads its work over the cores, hullscan's is mostly one). Usage:
+``python bench/secrets_bench.py [--runs N]``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -74,13 +77,17 @@ def build_image(out: Path, scenario: str = "debian") -> corpus_mod.Corpus:
     return c
 
 
-def run(cmd: list[str], env: dict[str, str]) -> tuple[float, dict]:
+def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, dict]:
+    """Run one tool: (wall seconds, CPU seconds (user + system, all its threads), the JSON report)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     elapsed = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         sys.exit(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return elapsed, json.loads(proc.stdout)
+    return elapsed, cpu, json.loads(proc.stdout)
 
 
 def hullscan_findings(report: dict) -> list[tuple[str, int, str]]:
@@ -132,16 +139,17 @@ def bench_scenario(scenario: str, trivy: str, runs: int) -> None:
               f"{len({p for p, _ in c.planted})} files, {len(c.decoys)} decoy files")
         rows = {}
         for name, (cmd, parse) in tools.items():
-            times = []
+            times, cpus = [], []
             report: dict = {}
             for _ in range(runs):
-                elapsed, report = run(cmd, env)
+                elapsed, cpu, report = run(cmd, env)
                 times.append(elapsed)
-            rows[name] = (min(times), score(parse(report), c))
-        print(f"{'tool':10} {'time s':>8} {'recall':>8} {'hits':>6} {'FPs':>5}")
-        for name, (elapsed, s) in rows.items():
-            print(f"{name:10} {elapsed:8.2f} {s['recall']:8.0%} {s['hits']:>6} {len(s['false_positives']):>5}")  # type: ignore[arg-type]
-        for name, (_elapsed, s) in rows.items():
+                cpus.append(cpu)
+            rows[name] = (min(times), min(cpus), score(parse(report), c))
+        print(f"{'tool':10} {'time s':>8} {'cpu s':>7} {'recall':>8} {'hits':>6} {'FPs':>5}")
+        for name, (elapsed, cpu, s) in rows.items():
+            print(f"{name:10} {elapsed:8.2f} {cpu:7.2f} {s['recall']:8.0%} {s['hits']:>6} {len(s['false_positives']):>5}")  # type: ignore[arg-type]
+        for name, (_elapsed, _cpu, s) in rows.items():
             print(f"{name} missed: {s['missed']}")
             print(f"{name} false positives: {s['false_positives']}")
 
