@@ -6,11 +6,13 @@
 from __future__ import annotations
 
 import errno
+import functools
 import io
 import json
 import os
 import stat
 import tarfile
+import threading
 import zlib
 from pathlib import Path
 from collections.abc import Sequence
@@ -118,14 +120,19 @@ class _Slice(io.RawIOBase):
         super().close()
 
 
+@functools.cache
+def _hash_slots() -> threading.BoundedSemaphore:
+    """How many digest checks run at once: one core is left to the walk (on two cores, three checks of a
+    three-layer image running together only slowed the walk down)."""
+    return threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) - 1))
+
+
 class _BackgroundCheck:
     """Checks, on a helper thread with its own file handle, that bytes ``[offset, offset + size)`` of ``path`` have
     ``digest``: file reads and ``hashlib`` release the GIL, so the digest is computed on another core while the
     walk parses the same bytes (and skips what no analyzer wants). :meth:`verify` waits and raises on a mismatch."""
 
     def __init__(self, path: Path, offset: int, size: int, digest: str, what: str) -> None:
-        import threading
-
         self._path, self._offset, self._size, self._digest, self._what = path, offset, size, digest, what
         self._stop = False
         self._seen = 0
@@ -135,6 +142,10 @@ class _BackgroundCheck:
         self._thread.start()
 
     def _run(self) -> None:
+        with _hash_slots():
+            self._hash()
+
+    def _hash(self) -> None:
         import hashlib
 
         try:
