@@ -17,12 +17,11 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from dataclasses import dataclass, field
-from operator import itemgetter
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from hullscan.match.base import Matcher
 from hullscan.match.lang import LanguageMatcher
-from hullscan.match.merge import Hit, Verdict, VerdictMemo, finding, verdicts
+from hullscan.match.merge import Hit, Verdict, VerdictMemo, package_findings, verdicts
 from hullscan.match.os import AlpineMatcher, DebianMatcher, RpmMatcher, UbuntuMatcher, WolfiMatcher
 from hullscan.model import Distro, Finding, Location, Package
 from hullscan.plugins import Entry, Registry
@@ -132,28 +131,32 @@ class _Run:
         out = _Outcome()
         installed = plan.installed
         affected = plan.matcher.affected
+        parsed: dict[Any, Any] = {}  # the installed version parsed once per scheme
         for key in plan.lookups:
             for row in self.rows.get(key, ()):
                 try:
-                    if not affected(installed, row):
+                    if not affected(installed, row, parsed):
                         continue
                 except (InvalidVersionError, UnknownEcosystemError) as exc:
                     out.errors.append((row.rid, str(exc)))
                     continue
-                out.hits.append((row, row.compiled.simple_fix or row.compiled.fixes(installed)))
+                out.hits.append((row, row.compiled.simple_fix or row.compiled.fixes(installed, parsed)))
         return out
 
-    def findings(self, pkg: Package, plan: _Plan, outcome: _Outcome) -> list[tuple[tuple[object, ...], Finding]]:
-        """(sort key, finding) of one package's hits (advisories already read)."""
+    def verdicts(self, plan: _Plan, outcome: _Outcome) -> list[Verdict]:
+        """The verdicts of an outcome's hits (advisories already read), computed once per outcome and once per
+        list of hits (the same hits, rows of one advisory at the same fixes, give the same verdicts)."""
         found = outcome.verdicts
         if found is None:
-            candidate = self.db.candidate
-            found = outcome.verdicts = verdicts(plan.is_os, [Hit(candidate(row), fixed) for row, fixed in outcome.hits],
-                                                self.memo)
-        location = Location(path=pkg.path, layer=pkg.layer)
-        path, name, version = pkg.path, pkg.name, pkg.version
-        # the order of Finding.sort_key() then package name and installed version
-        return [((-v.rank, "vulnerability", v.primary, path, 0, name, version), finding(pkg, v, location)) for v in found]
+            keys = tuple([(row.rid, row.namespace, row.fix_status, row.severity, fixed) for row, fixed in outcome.hits])
+            by_hits = self.memo.by_hits
+            found = by_hits.get((plan.is_os, keys))
+            if found is None:
+                candidate = self.db.candidate
+                found = by_hits[(plan.is_os, keys)] = verdicts(
+                    plan.is_os, [Hit(candidate(row), fixed) for row, fixed in outcome.hits], self.memo, keys)
+            outcome.verdicts = found
+        return found
 
     def release(self) -> None:
         """Drop the rows, outcomes and verdicts of the run (the counters for :meth:`notes` stay)."""
@@ -178,6 +181,30 @@ class _Run:
         return out
 
 
+def _sorted_findings(found: list[tuple[Package, list[Verdict]]]) -> list[Finding]:
+    """The findings of every package's verdicts in the order of :meth:`Finding.sort_key` then package name and
+    installed version, i.e. by (severity rank, id) then (path, name, version), equal ones in inventory order.
+
+    Without a sort key per finding: the packages are sorted (stably) by (path, name, version), the distinct
+    verdicts by (severity rank, id), and each finding is dealt, package after package, into the bucket of
+    its verdict's (rank, id); the buckets, in order, are the sorted findings."""
+    found.sort(key=lambda item: (item[0].path, item[0].name, item[0].version))
+    distinct = {id(v): v for _, verdicts_ in found for v in verdicts_}
+    bucket_of: dict[int, list[Finding]] = {}
+    buckets: list[list[Finding]] = []
+    last: tuple[int, str] | None = None
+    for v in sorted(distinct.values(), key=lambda v: (-v.rank, v.primary)):
+        if (v.rank, v.primary) != last:
+            last = (v.rank, v.primary)
+            buckets.append([])
+        bucket_of[id(v)] = buckets[-1]
+    for pkg, verdicts_ in found:
+        for v, f in zip(verdicts_, package_findings(pkg, verdicts_, Location(path=pkg.path, layer=pkg.layer)),
+                        strict=True):
+            bucket_of[id(v)].append(f)
+    return [f for bucket in buckets for f in bucket]
+
+
 def match_packages(db: VulnDB, distro: Distro | None, packages: list[Package]) -> MatchResult:
     """Match ``packages`` (of an image whose OS is ``distro``) against ``db``."""
     run = _Run(db, distro)
@@ -189,10 +216,9 @@ def match_packages(db: VulnDB, distro: Distro | None, packages: list[Package]) -
         outcomes = [(pkg, plan, run.outcome(pkg, plan)) for pkg, plan in zip(packages, plans, strict=True)
                     if plan is not None]
         db.load_advisories(row.rid for outcome in run.outcomes.values() for row, _ in outcome.hits)
-        keyed = [item for pkg, plan, outcome in outcomes if outcome.hits for item in run.findings(pkg, plan, outcome)]
-        keyed.sort(key=itemgetter(0))
-        findings = [f for _, f in keyed]
-        del keyed, outcomes, plans
+        findings = _sorted_findings([(pkg, run.verdicts(plan, outcome)) for pkg, plan, outcome in outcomes
+                                     if outcome.hits])
+        del outcomes, plans
         notes = run.notes()
         run.release()  # freed here by reference counting: the collector, back on, need not scan them once
     finally:

@@ -7,7 +7,7 @@ ecosystem's version order.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from hullscan.model import Distro, Package
 from hullscan.vulndb.db import AffectedRow, VulnDB
@@ -53,11 +53,12 @@ class Matcher(ABC):
             found.extend(db.rows(ns, [name]).get(normalise_name(ns, name), ()))
         return found
 
-    def affected(self, installed: str, row: AffectedRow) -> bool:
+    def affected(self, installed: str, row: AffectedRow, parsed: dict[Any, Any] | None = None) -> bool:
         """Whether the installed version (:meth:`installed_version`) lies in the entry's ranges / versions (OSV
         semantics, :func:`hullscan.version.osvrange.is_affected`). Decided on the version alone: packages
-        with the same lookups and installed version share the answer.
+        with the same lookups and installed version share the answer. ``parsed``: the installed version's
+        parsed keys, shared by the entries checked for one package (one empty dict per package).
 
         Raises :class:`hullscan.version.InvalidVersionError` when the versions cannot be compared.
         """
-        return row.compiled.affected(installed)
+        return row.compiled.affected(installed, parsed)

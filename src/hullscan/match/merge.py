@@ -18,7 +18,7 @@ specific of will_not_fix > end_of_life > affected > unknown.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
@@ -33,9 +33,9 @@ T = TypeVar("T")
 _STATUS_ORDER = [FixStatus.FIXED, FixStatus.WILL_NOT_FIX, FixStatus.END_OF_LIFE, FixStatus.AFFECTED, FixStatus.UNKNOWN]
 
 
-@dataclass(frozen=True)
-class Hit:
-    """A candidate entry that does affect the installed version, with the fixes above it."""
+class Hit(NamedTuple):
+    """A candidate entry that does affect the installed version, with the fixes above it (a named tuple:
+    matching builds one per hit)."""
 
     candidate: Candidate
     fixed: tuple[str, ...]
@@ -66,52 +66,80 @@ def _cves_of(vid: str, aliases: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted({i for i in (vid, *aliases) if i.startswith("CVE-")}))
 
 
-class _Groups(dict[str, _Group]):
-    """Groups by key; a missing key opens an empty group (no throw-away group per lookup, as ``setdefault``
-    would build)."""
+#: One hit's place in a group: (index of the hit, the one CVE of a multi-CVE record it joins with, or None:
+#: with all its ids)
+Member = tuple[int, str | None]
 
-    def __missing__(self, key: str) -> _Group:
-        group = self[key] = _Group()
-        return group
+
+def _placements(hits: list[Hit], split_multi: bool) -> list[list[Member]]:
+    """The groups of :func:`group_hits` as lists of members, in the same order (group keys sorted, hits in
+    the order they join), without building the groups (matching builds one only for a verdict not seen yet)."""
+    groups: dict[str, list[Member]] = {}
+    no_cve: list[int] = []
+    multi: list[int] = []
+    order: Iterable[int] = range(len(hits))
+    if len(hits) > 1:
+        order = sorted(order, key=lambda i: (hits[i].candidate.advisory.id, hits[i].candidate.advisory.source))
+    for i in order:
+        adv = hits[i].candidate.advisory
+        key = adv.id
+        if not key.startswith("CVE-"):
+            cves = _cves_of(key, adv.aliases)
+            if len(cves) != 1:
+                (multi if cves else no_cve).append(i)
+                continue
+            key = cves[0]
+        found = groups.get(key)
+        if found is None:
+            groups[key] = [(i, None)]
+        else:
+            found.append((i, None))
+    if no_cve:
+        by_name: dict[str, list[Member]] = {}
+        for key in sorted(groups, reverse=True):  # a name two groups answer to: the smallest key's
+            members = groups[key]
+            for name in _names(hits, members):
+                by_name[name] = members
+        for i in no_cve:
+            adv = hits[i].candidate.advisory
+            names = (adv.id, *adv.aliases)
+            target = next((by_name[n] for n in names if n in by_name), None)
+            if target is None:
+                target = groups.setdefault(adv.id, [])
+            target.append((i, None))
+            for name in names:
+                by_name.setdefault(name, target)
+    for i in multi:
+        adv = hits[i].candidate.advisory
+        cves = _cves_of(adv.id, adv.aliases)
+        if split_multi or all(c in groups for c in cves):
+            for c in cves:
+                groups.setdefault(c, []).append((i, c))
+        else:
+            groups.setdefault(adv.id, []).append((i, None))
+    return [groups[k] for k in sorted(groups)]
+
+
+def _names(hits: list[Hit], members: list[Member]) -> set[str]:
+    """Every id and alias a group of ``members`` answers to (:attr:`_Group.names`)."""
+    names: set[str] = set()
+    for i, only in members:
+        adv = hits[i].candidate.advisory
+        names.update((adv.id, only) if only else (adv.id, *adv.aliases))
+    return names
+
+
+def _group(hits: list[Hit], members: list[Member]) -> _Group:
+    group = _Group()
+    for i, only in members:
+        group.add(hits[i], only)
+    return group
 
 
 def group_hits(hits: list[Hit], split_multi: bool = True) -> list[_Group]:
     """Group hits per vulnerability (see the module doc). ``split_multi`` (OS packages): a record naming
     several CVEs joins (or opens) the group of each of its CVEs."""
-    groups = _Groups()
-    no_cve: list[Hit] = []
-    multi: list[Hit] = []
-    if len(hits) > 1:
-        hits = sorted(hits, key=lambda h: (h.candidate.advisory.id, h.candidate.advisory.source))
-    for hit in hits:
-        adv = hit.candidate.advisory
-        cves = _cves(hit)
-        if adv.id.startswith("CVE-"):
-            groups[adv.id].add(hit)
-        elif len(cves) == 1:
-            groups[cves[0]].add(hit)
-        elif not cves:
-            no_cve.append(hit)
-        else:
-            multi.append(hit)
-    if no_cve:
-        by_name = {name: g for key in sorted(groups, reverse=True) for g in (groups[key],) for name in g.names}
-        for hit in no_cve:
-            adv = hit.candidate.advisory
-            target = next((by_name[n] for n in (adv.id, *adv.aliases) if n in by_name), None)
-            if target is None:
-                target = groups[adv.id]
-            target.add(hit)
-            for name in (adv.id, *adv.aliases):
-                by_name.setdefault(name, target)
-    for hit in multi:
-        cves = _cves(hit)
-        if split_multi or all(c in groups for c in cves):
-            for c in cves:
-                groups[c].add(hit, only=c)
-        else:
-            groups[hit.candidate.advisory.id].add(hit)
-    return [groups[k] for k in sorted(groups)]
+    return [_group(hits, members) for members in _placements(hits, split_multi)]
 
 
 def _sort_versions(namespace: str, versions: set[str]) -> tuple[str, ...]:
@@ -197,6 +225,17 @@ class Verdict(NamedTuple):
     modified: str
     data_source: str
     rank: int  # severity.rank
+    vuln: dict[str, Any]  # the VulnInfo fields after the package's own (aliases...modified), to copy from
+
+
+def _new_verdict(primary: str, aliases: tuple[str, ...], fixed: tuple[str, ...], status: FixStatus, severity: Severity,
+                 severity_source: str, score: float | None, vector: str, title: str, details: str,
+                 references: tuple[str, ...], published: str, modified: str, data_source: str) -> Verdict:
+    vuln = {"aliases": aliases, "fixed_versions": fixed, "fix_status": status, "cvss_score": score, "cvss_vector": vector,
+            "severity_source": severity_source, "data_source": data_source, "references": references,
+            "published": published, "modified": modified}
+    return Verdict(primary, aliases, fixed, status, severity, severity_source, score, vector, title, details, references,
+                   published, modified, data_source, severity.rank, vuln)
 
 
 class _Shared(NamedTuple):
@@ -260,43 +299,83 @@ def _about(is_os: bool, adv: Advisory, rating: str) -> _About:
 
 def _verdict(is_os: bool, group: _Group, shared: _Shared | None = None) -> Verdict:
     primary = _primary(is_os, group)
-    s = shared or _shared(is_os, group)
-    return Verdict(primary, tuple(sorted(group.ids() - {primary})), s.fixed, s.status, s.severity, s.severity_source,
-                   s.score, s.vector, s.title, s.details, s.references, s.published, s.modified, s.data_source,
-                   s.severity.rank)
+    return _new_verdict(primary, tuple(sorted(group.ids() - {primary})), *(shared or _shared(is_os, group)))
+
+
+def _one_verdict(is_os: bool, hit: Hit, only: str | None, about_memo: dict[tuple[object, ...], _About]) -> Verdict:
+    """:func:`_verdict` of a group of one hit (the common case) that joined it with all its ids or, ``only``,
+    with one CVE, without building the group: the same verdict."""
+    c = hit.candidate
+    adv = c.advisory
+    vid = adv.id
+    names = {vid, only} if only else {vid, *adv.aliases}
+    cves = [n for n in names if n.startswith("CVE-")]
+    primary = cves[0] if len(cves) == 1 and (is_os or cves[0] == vid) else vid  # _primary of one record
+    names.discard(primary)
+    fixed = _sort_versions(c.namespace, set(hit.fixed))
+    if fixed:
+        status = FixStatus.FIXED
+    else:
+        status = FixStatus(c.fix_status)
+        if status is FixStatus.FIXED:  # a fixed status without a fix above the installed version
+            status = FixStatus.AFFECTED
+    key = (is_os, adv.rid, adv.source, c.severity)
+    about = about_memo.get(key)
+    if about is None:
+        about = about_memo[key] = _about(is_os, adv, c.severity)
+    return _new_verdict(primary, tuple(sorted(names)), fixed, status, *about)
 
 
 class VerdictMemo:
-    """Verdicts of one matching run, by group of hits and ids (``full``) and their hits-only part by group of
-    hits (``shared``) and per advisory (``about``). Keys hold advisory row ids: never share a memo across databases."""
+    """Verdicts of one matching run: per package's list of hits (``by_hits``), per group of hits and how each
+    joined it (``full``), and their hits-only part per group of hits (``shared``) and per advisory (``about``).
+    Keys hold advisory row ids: never share a memo across databases."""
 
-    __slots__ = ("about", "full", "shared")
+    __slots__ = ("about", "by_hits", "full", "shared")
 
     def __init__(self) -> None:
+        self.by_hits: dict[tuple[object, ...], list[Verdict]] = {}  # per (is OS, hit keys): see :func:`hit_key`
         self.full: dict[tuple[object, ...], Verdict] = {}
         self.shared: dict[tuple[object, ...], _Shared] = {}
         self.about: dict[tuple[object, ...], _About] = {}  # per (is OS, advisory row, rating)
 
 
-def verdicts(is_os: bool, hits: list[Hit], memo: VerdictMemo | None = None) -> list[Verdict]:
+def hit_key(hit: Hit) -> tuple[object, ...]:
+    """Everything of a hit that verdicts depend on: (advisory row id, namespace, fix status, rating, fixes)."""
+    c = hit.candidate
+    return (c.advisory.rid, c.namespace, c.fix_status, c.severity, hit.fixed)
+
+
+def verdicts(is_os: bool, hits: list[Hit], memo: VerdictMemo | None = None,
+             keys: list[tuple[object, ...]] | tuple[tuple[object, ...], ...] | None = None) -> list[Verdict]:
     """The verdicts (one per vulnerability, sorted) of one package's hits; ``is_os``: an OS package.
     ``memo`` keeps them per group of hits (one errata's CVEs recur for every subpackage it fixes, and
-    split into one group per CVE, which share the hits-only part)."""
-    groups = group_hits(hits, split_multi=is_os)
+    split into one group per CVE, which share the hits-only part); ``keys``: the :func:`hit_key` of each hit,
+    when the caller has them."""
+    placed = _placements(hits, is_os)
     if memo is None:
-        return [_verdict(is_os, group) for group in groups]
-    hit_keys = {id(h): (h.candidate.advisory.rid, h.candidate.namespace, h.candidate.fix_status, h.candidate.severity,
-                        h.fixed) for h in hits}
+        return [_verdict(is_os, _group(hits, members)) for members in placed]
+    if keys is None:
+        keys = [hit_key(h) for h in hits]
+    full = memo.full
     out = []
-    for group in groups:
-        key = (is_os, *[hit_keys[id(h)] for h in group.hits])
-        full_key = (frozenset(group.names), key)
-        found = memo.full.get(full_key)
-        if found is None:
-            shared = memo.shared.get(key)
+    for members in placed:
+        if len(members) == 1:
+            i, only = members[0]
+            key: tuple[object, ...] = (is_os, (keys[i], only))
+        else:
+            key = (is_os, *[(keys[i], only) for i, only in members])
+        found = full.get(key)
+        if found is None and len(members) == 1:
+            i, only = members[0]
+            found = full[key] = _one_verdict(is_os, hits[i], only, memo.about)
+        elif found is None:
+            group = _group(hits, members)
+            shared_key = (is_os, *[keys[i] for i, _ in members])
+            shared = memo.shared.get(shared_key)
             if shared is None:
-                shared = memo.shared[key] = _shared(is_os, group, memo.about)
-            found = memo.full[full_key] = _verdict(is_os, group, shared)
+                shared = memo.shared[shared_key] = _shared(is_os, group, memo.about)
+            found = full[key] = _verdict(is_os, group, shared)
         out.append(found)
     return out
 
@@ -304,6 +383,31 @@ def verdicts(is_os: bool, hits: list[Hit], memo: VerdictMemo | None = None) -> l
 def build_finding(pkg: Package, group: _Group) -> Finding:
     """The finding for one vulnerability group of one package."""
     return finding(pkg, _verdict(pkg.is_os, group), Location(path=pkg.path, layer=pkg.layer))
+
+
+def package_findings(pkg: Package, found: list[Verdict], location: Location) -> list[Finding]:
+    """The findings of ``found`` for ``pkg`` at ``location``: :func:`finding` of each, the instances filled
+    directly from the package's and each verdict's fields (matching builds tens of thousands)."""
+    if _new_finding is Finding or _new_vuln_info is VulnInfo:  # a class that checks its fields: build it plainly
+        return [finding(pkg, v, location) for v in found]
+    name = pkg.name
+    own = {"package_name": name, "installed_version": pkg.version, "ecosystem": pkg.ecosystem, "purl": pkg.purl,
+           "source_name": pkg.source_name}  # VulnInfo's fields in order: the package's, then the verdict's
+    new = object.__new__
+    out = []
+    for v in found:
+        vuln = new(VulnInfo)
+        fields = vuln.__dict__
+        fields.update(own)
+        fields.update(v.vuln)
+        fixed = v.fixed
+        f = new(Finding)
+        f.__dict__.update(id=v.primary, category=Category.VULNERABILITY, severity=v.severity,
+                          title=v.title or f"{v.primary} in {name}", description=v.details, location=location,
+                          evidence="", remediation=f"Upgrade {name} to {fixed[0]} or later" if fixed else "",
+                          vuln=vuln)
+        out.append(f)
+    return out
 
 
 def finding(pkg: Package, verdict: Verdict, location: Location) -> Finding:

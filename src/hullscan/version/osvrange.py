@@ -34,7 +34,7 @@ from typing import Any
 from . import InvalidVersionError, UnknownEcosystemError, get_scheme, scheme_for
 from .base import VersionScheme
 
-__all__ = ["EVALUATED_TYPES", "CompiledEntry", "fixed_versions", "is_affected", "range_scheme"]
+__all__ = ["EVALUATED_TYPES", "CompiledEntry", "fixed_versions", "is_affected", "parsed_key", "range_scheme"]
 
 #: Range types evaluated on version strings.
 EVALUATED_TYPES = frozenset({"ECOSYSTEM", "SEMVER"})
@@ -216,10 +216,11 @@ def fixed_versions(affected: Mapping[str, Any], ecosystem: str, version: str | N
     return list(_in_order(found))
 
 
-def _add_fixes_above(compiled: _CompiledRange, version: str, found: dict[str, Any]) -> None:
+def _add_fixes_above(compiled: _CompiledRange, version: str, found: dict[str, Any],
+                     parsed: dict[Any, Any] | None = None) -> None:
     """Add to ``found`` (value -> key) the fixes of ``compiled`` above ``version``, when the range contains it."""
     try:
-        vkey = compiled.scheme.key(version)
+        vkey = compiled.scheme.key(version) if parsed is None else parsed_key(compiled.scheme, version, parsed)
     except InvalidVersionError:
         return
     if compiled.contains_key(vkey):
@@ -291,11 +292,14 @@ class CompiledEntry:
         only = self.ranges[0] if len(self.ranges) == 1 and not self.versions else None
         self.only = only if only.__class__ is _CompiledRange else None
 
-    def affected(self, version: str) -> bool:
-        """Whether ``version`` is affected: :func:`is_affected` of the entry."""
+    def affected(self, version: str, parsed: dict[Any, Any] | None = None) -> bool:
+        """Whether ``version`` is affected: :func:`is_affected` of the entry. ``parsed`` (optional) keeps the
+        version's key per scheme, for checking one version against many entries (see :func:`parsed_key`)."""
         only = self.only
         if only is not None:
-            return only.contains_key(only.scheme.key(version))  # type: ignore[union-attr]
+            if parsed is None:
+                return only.contains_key(only.scheme.key(version))  # type: ignore[union-attr]
+            return only.contains_key(parsed_key(only.scheme, version, parsed))  # type: ignore[union-attr]
         error: Exception | None = None
         for rng in self.ranges:
             try:
@@ -310,14 +314,33 @@ class CompiledEntry:
             raise error
         return False
 
-    def fixes(self, version: str) -> tuple[str, ...]:
+    def fixes(self, version: str, parsed: dict[Any, Any] | None = None) -> tuple[str, ...]:
         """The fixed versions above ``version`` of the ranges containing it: :func:`fixed_versions` with a
-        version, sorted in the ecosystem's order."""
+        version, sorted in the ecosystem's order (``parsed`` as for :meth:`affected`)."""
         found: dict[str, Any] = {}
         for rng in self.ranges:
-            if rng.__class__ is _CompiledRange:  # a range that does not compile contributes no fix here
-                _add_fixes_above(rng, version, found)  # type: ignore[arg-type]
+            # a range that does not compile, or has no fix, contributes no fix here
+            if rng.__class__ is _CompiledRange and rng.fixed:  # type: ignore[union-attr]
+                _add_fixes_above(rng, version, found, parsed)  # type: ignore[arg-type]
         return _in_order(found)
+
+
+_FAILED = object()
+
+
+def parsed_key(scheme: VersionScheme, version: str, parsed: dict[Any, Any]) -> Any:
+    """``scheme.key(version)``, kept in ``parsed`` (scheme -> key, or the problem of a version that does not
+    parse: raised again, as a new :class:`InvalidVersionError` with the same message, on every use)."""
+    key = parsed.get(scheme, _FAILED)
+    if key is _FAILED:
+        try:
+            key = parsed[scheme] = scheme.key(version)
+        except InvalidVersionError as exc:
+            parsed[scheme] = InvalidVersionError(exc.scheme, exc.version, exc.reason)  # no traceback kept
+            raise
+    elif key.__class__ is InvalidVersionError:
+        raise InvalidVersionError(key.scheme, key.version, key.reason)
+    return key
 
 
 def _simple_fix(entry: Mapping[str, Any]) -> tuple[str, ...] | None:
