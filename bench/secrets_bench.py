@@ -33,6 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common import hullscan as hullscan_command  # type: ignore[import-not-found]  # byte-compiles the checkout first
+
 from tests.checks import corpus as corpus_mod
 from tests.checks.debian_base import build_layer_tar
 from tests.helpers.imagebuild import ImageBuilder, tar_dir
@@ -130,7 +132,7 @@ def bench_scenario(scenario: str, trivy: str, runs: int) -> None:
         env = dict(os.environ, HULLSCAN_CACHE_DIR=str(Path(tmp) / "hcache"), TRIVY_CACHE_DIR=str(Path(tmp) / "tcache"),
                    TRIVY_NO_PROGRESS="true")
         tools = {
-            "hullscan": ([sys.executable, "-m", "hullscan.cli", "image", "--input", str(archive), "--scanners", "secret",
+            "hullscan": ([*hullscan_command(), "image", "--input", str(archive), "--scanners", "secret",
                           "--format", "json", "--no-cache", "-q"], hullscan_findings),
             "trivy": ([trivy, "image", "--input", str(archive), "--scanners", "secret", "--format", "json", "--cache-backend",
                        "memory", "--offline-scan", "--skip-db-update", "--quiet"], trivy_findings),
