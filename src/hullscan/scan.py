@@ -164,21 +164,24 @@ def analyze_entries(
     dispatch = _Dispatch.of(analyzers)
     bound, always, suffixes, prefixes, min_size = dispatch.bound, dispatch.always, dispatch.suffixes, dispatch.prefixes, dispatch.min_size
     for entry in entries:
-        info = entry.info
+        path, kind = entry.path, entry.kind
         if entry.whiteout:
-            result.whiteouts.append(info.path)
+            result.whiteouts.append(path)
             continue
         if entry.opaque:
-            result.opaque_dirs.append(info.path)
+            result.opaque_dirs.append(path)
             continue
-        if info.kind != "dir":
-            result.written.append(info.path)
-        low = info.path.lower()
-        candidates = bound if low.endswith(suffixes) or low.startswith(prefixes) or info.size >= min_size else always
+        if kind != "dir":
+            result.written.append(path)
+        low = path.lower()
+        asked = (bound if low.endswith(suffixes) or low.startswith(prefixes) or entry.size >= min_size else always).get(kind)
+        if not asked:
+            continue
+        info = entry.info
         try:
-            wanting = [a for a, wants in candidates.get(info.kind, ()) if wants(info.path, info)]
+            wanting = [a for a, wants in asked if wants(path, info)]
         except Exception:  # a plugin bug in wants(): find the culprit, report it, go on with the rest
-            wanting = [a for a in analyzers if info.kind in a.kinds and _wants(a, info, tally)]
+            wanting = [a for a in analyzers if kind in a.kinds and _wants(a, info, tally)]
         if not wanting:
             continue
         content: list[bytes] = []

@@ -20,7 +20,6 @@ import io
 import posixpath
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import BinaryIO
 
 from hullscan.errors import BlobError, HullscanError, LimitExceededError
@@ -175,14 +174,27 @@ def decompressed(raw: BinaryIO) -> BinaryIO:
     return stream  # type: ignore[return-value]
 
 
-@dataclass
 class Entry:
-    """One normalised layer entry. ``whiteout``/``opaque`` entries carry only the path they affect."""
+    """One normalised layer entry. ``whiteout``/``opaque`` entries carry only the path they affect.
 
-    info: FileInfo
-    whiteout: bool = False
-    opaque: bool = False
-    reader: Callable[[], bytes] | None = None
+    The metadata is kept as plain slots: the :class:`~hullscan.model.FileInfo` that analyzers see is made on first
+    use of :attr:`info` (most entries of a layer are never shown to an analyzer)."""
+
+    __slots__ = ("_info", "gid", "kind", "linkname", "mode", "opaque", "path", "reader", "size", "uid", "whiteout")
+
+    def __init__(self, path: str, kind: str = "file", size: int = 0, mode: int = 0o644, uid: int = 0, gid: int = 0,
+                 linkname: str = "", *, whiteout: bool = False, opaque: bool = False,
+                 reader: Callable[[], bytes] | None = None) -> None:
+        self.path, self.kind, self.size, self.mode, self.uid, self.gid, self.linkname = path, kind, size, mode, uid, gid, linkname
+        self.whiteout, self.opaque, self.reader = whiteout, opaque, reader
+        self._info: FileInfo | None = None
+
+    @property
+    def info(self) -> FileInfo:
+        """The entry's metadata as the analyzers' FileInfo."""
+        if self._info is None:
+            self._info = FileInfo(self.path, self.size, self.mode, self.uid, self.gid, self.kind, self.linkname)
+        return self._info
 
     def read(self) -> bytes:
         """The file's content (for tar streams: call only while the walk is positioned on this entry)."""
@@ -294,10 +306,10 @@ def _entry(read: Callable[[], bytes], m: Member, layer_id: str, warnings: list[S
         warnings.append(ScanWarning(problem, f"entry {m.name!r} has an absolute path: confined to the root as {path}", path, layer_id))
     base = path.rpartition("/")[2]
     if base == OPAQUE_MARKER:
-        return Entry(FileInfo(path=posixpath.dirname(path), kind="dir"), opaque=True)
+        return Entry(posixpath.dirname(path), "dir", opaque=True)
     if base.startswith(WHITEOUT_PREFIX):
         target = posixpath.join(posixpath.dirname(path), base[len(WHITEOUT_PREFIX):])
-        return Entry(FileInfo(path=target, kind="file"), whiteout=True)
+        return Entry(target, "file", whiteout=True)
     t = m.type
     if t in (CHAR, BLOCKDEV):
         warnings.append(ScanWarning("device-file", f"device file {path} ignored", path, layer_id))
@@ -312,7 +324,7 @@ def _entry(read: Callable[[], bytes], m: Member, layer_id: str, warnings: list[S
                 ScanWarning("link-escape", f"symlink {path} -> {target!r} points outside the image root: not followed", path, layer_id)
             )
             target = ""
-        return Entry(FileInfo(path=path, size=0, mode=mode, uid=m.uid, gid=m.gid, kind="symlink", linkname=target))
+        return Entry(path, "symlink", 0, mode, m.uid, m.gid, target)
     if t == HARDLINK:
         target_path, _ = normalise(m.linkname)
         if target_path is None:
@@ -320,11 +332,11 @@ def _entry(read: Callable[[], bytes], m: Member, layer_id: str, warnings: list[S
                 ScanWarning("link-escape", f"hard link {path} -> {m.linkname!r} points outside the image root: ignored", path, layer_id)
             )
             return None
-        return Entry(FileInfo(path=path, size=0, mode=mode, uid=m.uid, gid=m.gid, kind="hardlink", linkname=target_path))
+        return Entry(path, "hardlink", 0, mode, m.uid, m.gid, target_path)
     if m.isdir():
-        return Entry(FileInfo(path=path, size=0, mode=mode, uid=m.uid, gid=m.gid, kind="dir"))
+        return Entry(path, "dir", 0, mode, m.uid, m.gid)
     if m.isreg() or t == GNU_SPARSE:
-        return Entry(FileInfo(path=path, size=m.size, mode=mode, uid=m.uid, gid=m.gid, kind="file"), reader=read)
+        return Entry(path, "file", m.size, mode, m.uid, m.gid, reader=read)
     return None
 
 

@@ -14,8 +14,8 @@ import stat
 import tarfile
 import threading
 import zlib
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from hullscan.errors import BlobError, DigestMismatchError, InputError, ManifestError

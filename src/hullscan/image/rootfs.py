@@ -14,7 +14,7 @@ from pathlib import Path
 from hullscan.errors import InputError
 from hullscan.image.layer import Budget, Entry, link_escapes
 from hullscan.image.tarstream import printable
-from hullscan.model import FileInfo, ScanWarning
+from hullscan.model import ScanWarning
 from hullscan.options import Limits
 
 
@@ -47,13 +47,13 @@ def walk_dir(root: str | Path, layer_id: str, limits: Limits, budget: Budget, wa
                 if link_escapes(path, target):
                     warnings.append(ScanWarning("link-escape", f"symlink {path} -> {target!r} points outside the root: not followed", path, layer_id))
                     target = ""
-                yield Entry(FileInfo(path, 0, mode, st.st_uid, st.st_gid, "symlink", target))
+                yield Entry(path, "symlink", 0, mode, st.st_uid, st.st_gid, target)
             elif stat.S_ISDIR(st.st_mode):
                 if st.st_dev != root_dev and name in dirnames:
                     dirnames.remove(name)  # do not cross into other filesystems (/proc, /sys when scanning /)
-                yield Entry(FileInfo(path, 0, mode, st.st_uid, st.st_gid, "dir"))
+                yield Entry(path, "dir", 0, mode, st.st_uid, st.st_gid)
             elif stat.S_ISREG(st.st_mode):
-                yield Entry(FileInfo(path, st.st_size, mode, st.st_uid, st.st_gid, "file"), reader=_reader(full, budget, path))
+                yield Entry(path, "file", st.st_size, mode, st.st_uid, st.st_gid, reader=_reader(full, budget, path))
             elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
                 warnings.append(ScanWarning("device-file", f"device file {path} ignored", path, layer_id))
 

@@ -10,9 +10,9 @@ not match (or :class:`~hullscan.errors.BlobError` when it is truncated).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
