@@ -532,6 +532,7 @@ class SecretAnalyzer(Analyzer):
     name = "files/secrets"
     version = 3  # 2: UTF-16 text with a BOM is scanned; 3: at most MAX_FINDINGS_PER_FILE findings per file
     tags = frozenset({"secret"})
+    kinds = frozenset({"file"})  # a hard link's content is its target's, scanned where the target is
     max_size = MAX_SECRET_FILE
 
     def __init__(self) -> None:
