@@ -243,6 +243,8 @@ def load_rules(config: str | None) -> SecretRules:
 
 #: texts shorter than this are searched keyword by keyword until the automaton is built (by the first longer one)
 _SMALL_TEXT = 256
+#: the keyword automaton is this many YARA rules (keywords dealt round-robin)
+_KEYWORD_GROUPS = 16
 #: UTF-8 of the only non-ASCII characters whose ``str.lower()`` holds ASCII letters (KELVIN SIGN -> ``k``,
 #: LATIN CAPITAL LETTER I WITH DOT ABOVE -> ``i`` + U+0307): folded the same way by :func:`ascii_lower`
 _FOLD_TO_ASCII = ((b"\xe2\x84\xaa", b"k"), (b"\xc4\xb0", b"i\xcc\x87"))
@@ -294,8 +296,12 @@ class _KeywordIndex:
             try:
                 import yara_x
 
-                strings = "\n".join(f'$k{i} = "{_yara_text(kw)}"' for i, kw in enumerate(self._encoded))
-                self._automaton = yara_x.compile(f"rule keywords {{\nstrings:\n{strings}\ncondition: any of them\n}}")
+                # a few rules of many patterns: a scan lists the patterns of matching rules only (one rule: every
+                # pattern of it, ~40 % slower on real files; one rule per keyword: 3x slower to compile)
+                groups = [range(g, len(self._encoded), _KEYWORD_GROUPS) for g in range(_KEYWORD_GROUPS)]
+                self._automaton = yara_x.compile("\n".join(
+                    f"rule g{g} {{\nstrings:\n" + "\n".join(f'$k{i} = "{_yara_text(self._encoded[i])}"' for i in group)
+                    + "\ncondition: any of them\n}" for g, group in enumerate(groups) if group))
             except Exception:  # noqa: BLE001 - yara-x missing or unusable: fall back to plain substring tests
                 self._automaton = None
             self._built = True  # a race builds it twice, harmlessly
