@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import posixpath
+import sys
 import zlib
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
@@ -30,11 +31,12 @@ from hullscan.options import Limits
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 
-try:
-    from zstandard import ZstdError as _ZstdError
-except ImportError:  # pragma: no cover
-    class _ZstdError(Exception):  # type: ignore[no-redef]
-        """Placeholder when zstandard is missing."""
+def _zstd_errors() -> tuple[type[Exception], ...]:
+    """zstandard's error type, once a zstd layer has imported the module (importing it up front only slowed the
+    start of scans that have none)."""
+    error = getattr(sys.modules.get("zstandard"), "ZstdError", None)  # None too while another thread imports it
+    return (error,) if isinstance(error, type) and issubclass(error, Exception) else ()
+
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -276,7 +278,7 @@ def walk_layer(
         if isinstance(exc, HullscanError):
             raise
         raise BlobError(f"{what}: truncated or corrupt compressed stream ({_cause(exc)})") from None
-    except _ZstdError as exc:
+    except _zstd_errors() as exc:
         raise BlobError(f"{what}: corrupt zstd stream ({_cause(exc)})") from None
 
 
@@ -346,7 +348,7 @@ def _guarded(read: Callable[[], bytes], layer_id: str) -> Callable[[], bytes]:
     def guarded() -> bytes:
         try:
             return read()
-        except (EOFError, OSError, ValueError, zlib.error, _ZstdError) as exc:
+        except (EOFError, OSError, ValueError, zlib.error, *_zstd_errors()) as exc:
             if isinstance(exc, HullscanError):
                 raise
             raise BlobError(f"layer {layer_id}: truncated or corrupt compressed stream ({_cause(exc)})") from None
