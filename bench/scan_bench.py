@@ -7,7 +7,8 @@ Builds (cached under bench/.cache): a mmdebstrap --variant=minbase bookworm root
 a Python application layer (pip install --target), written as a `docker save` archive. Then times
   hullscan image --input X --format json --scanners none     (cold: empty cache dir; warm: second run)
   trivy image --input X --format cyclonedx --cache-backend memory --skip-db-update --skip-java-db-update --offline-scan
-and prints the times, the ratios, the package counts and every package one tool lists that the other does not.
+and prints the times, the ratios, the start-up floor of a Typer CLI here (`python -c pass`, `python -c "import typer"`),
+the package counts and every package one tool lists that the other does not.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 
@@ -47,9 +49,12 @@ def main() -> None:
     args = ap.parse_args()
     image = build_image()
     size_mb = image.stat().st_size / 1e6
-    cold, warm, trv = [], [], []
+    cold, warm, trv, bare, typer_only = [], [], [], [], []
     out_h = out_t = ""
     for _ in range(args.runs):
+        # the floor under any Python CLI built with Typer on this machine: the interpreter, then Typer's import
+        bare.append(timed([sys.executable, "-c", "pass"])[0])
+        typer_only.append(timed([sys.executable, "-c", "import typer"])[0])
         cache = Path(tempfile.mkdtemp(prefix="hullscan-bench-"))
         try:
             cmd = [*hullscan(), "image", "--input", str(image), "--format", "json", "--scanners", "none", "-q",
@@ -72,6 +77,8 @@ def main() -> None:
         ("trivy 0.59.1 (memory cache)", f"{tr:.2f}"),
         ("ratio trivy / hullscan cold", f"{tr / c:.2f}x"),
         ("ratio hullscan cold / warm", f"{c / w:.2f}x"),
+        ("floor: python -c pass", f"{statistics.median(bare):.2f}"),
+        ("floor: python -c 'import typer'", f"{statistics.median(typer_only):.2f}"),
     ], ("measure", "value"))
     h = normalise_pypi(hullscan_packages(out_h))
     t = normalise_pypi(trivy_packages(out_t))
