@@ -125,3 +125,17 @@ def test_hostile_push_notifications_are_4xx(api: Any) -> None:
         resp = api.post("/api/webhooks/registry", json=body)
         assert resp.status_code == 422 and message in resp.json()["message"], resp.text
     assert api.get("/api/tasks").json()["total"] == 0  # nothing was scheduled (a control character in the host used to become a scan task)
+
+
+def test_push_notifications_from_a_registry_not_added_are_refused(api: Any, registry: RegistryServer) -> None:
+    """A well-formed notification naming a host that is no configured registry (an internal address, anything) is a
+    422: the server never pulls from a host just because a notification names it, nor anonymously."""
+    event = {"events": [{"action": "push", "request": {"host": "169.254.169.254:80"}, "target": {
+        "digest": "sha256:" + "c" * 64, "repository": "latest/meta-data", "tag": "x",
+        "mediaType": "application/vnd.oci.image.manifest.v1+json"}}]}
+    resp = api.post("/api/webhooks/registry", json=event)
+    assert resp.status_code == 422 and "no registry is configured for '169.254.169.254:80'" in resp.json()["message"], resp.text
+    event["events"][0]["request"]["host"] = registry.host  # the real registry, before it is added: refused too
+    assert api.post("/api/webhooks/registry", json=event).status_code == 422
+    assert api.get("/api/tasks").json()["total"] == 0
+    assert api.get("/api/repositories").json()["total"] == 0  # nor any repository recorded

@@ -131,6 +131,12 @@ def schedule(rt: Runtime, pushes: list[Push], source: str, user: str) -> dict[st
     """Record the pushed tags and start one scan task for the pushed digests."""
     if not pushes:
         return {"task_id": None, "images": 0}
+    with rt.session() as s:  # only registries added to hullscan: a notification must not make the server pull from
+        # any host it names (an internal address, a registry nobody vetted), and never anonymously
+        known = {_netloc(r): r.id for r in s.scalars(select(Registry).where(Registry.builtin.is_(False)))}
+    unknown = sorted({p.host for p in pushes} - set(known))
+    if unknown:
+        raise PushError(f"no registry is configured for {', '.join(map(repr, unknown))}: add it before sending its notifications")
     now = rt.now()
     image_ids: list[int] = []
     for push in pushes:
@@ -139,8 +145,8 @@ def schedule(rt: Runtime, pushes: list[Push], source: str, user: str) -> dict[st
             settings, _ = get_settings(s)
             repo = s.scalar(select(Repository).where(Repository.pull_prefix == prefix))
             if repo is None:
-                regs = s.scalars(select(Registry).order_by(Registry.id)).all()
-                reg = next((r for r in regs if not r.builtin and _netloc(r) == push.host), None) or next(r for r in regs if r.builtin)
+                reg = s.get(Registry, known[push.host])
+                assert reg is not None
                 repo = s.scalar(select(Repository).where(Repository.registry_id == reg.id, Repository.name == push.repository))
                 if repo is None:
                     repo = Repository(registry_id=reg.id, name=push.repository, pull_prefix=prefix,

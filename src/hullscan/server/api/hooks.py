@@ -32,10 +32,9 @@ async def _body(request: Request) -> Any:
 
 def _run(rt: Any, user: Any, source: str, fn: Any, body: Any) -> dict[str, Any]:
     try:
-        pushes = fn(body)
+        return schedule(rt, fn(body), source, user.username)
     except PushError as exc:
         raise api_error(422, "InvalidNotification", f"{source}: {exc}") from None
-    return schedule(rt, pushes, source, user.username)
 
 
 @router.post("/harbor", status_code=202, summary="Harbor push webhook (PUSH_ARTIFACT)")
