@@ -43,7 +43,9 @@ CRATES_AUDIT = {
 
 def run(cmd: list[str], cwd: Path) -> None:
     env = dict(os.environ, CARGO_NET_OFFLINE="true")
-    subprocess.run(cmd, cwd=cwd, env=env, check=True, capture_output=True, stdin=subprocess.DEVNULL)
+    res = subprocess.run(cmd, cwd=cwd, env=env, check=False, capture_output=True, stdin=subprocess.DEVNULL)
+    if res.returncode:  # say why: a bare CalledProcessError hid cargo's message when this failed under load
+        raise AssertionError(f"{' '.join(cmd)} exited {res.returncode}: {res.stderr.decode(errors='replace')[-3000:]}")
 
 
 @pytest.fixture(scope="session")
