@@ -97,3 +97,42 @@ def test_files_without_keywords_are_skipped_and_secrets_still_found() -> None:
     assert a.analyze(FileInput.from_bytes("/app/plain.txt", b"just some words\n" * 1000)) is None
     res = a.analyze(FileInput.from_bytes("/app/one.conf", b"just some words\n" * 1000 + f"TOKEN={TOKEN}\n".encode()))
     assert res is not None and [(f.id, f.location.line) for f in res.findings] == [("secret-github-pat", 1001)]
+
+
+def test_keyword_anchored_rules_match_as_finditer_does() -> None:
+    """Rules opening with a key group of literal keywords are tried only where a keyword occurs (on ASCII text):
+    the matches must be those of ``finditer`` over the whole text, with sparse and with dense keywords."""
+    from hullscan.analyzers.files.secrets import _matches
+
+    rules = [r for r in builtin_rules().rules if r.anchors]
+    assert len(rules) >= 50
+    rng = random.Random(5)
+    with_matches = 0
+    for _ in range(6000):
+        rule = rng.choice(rules)
+        pieces = [*rule.anchors, *(a.upper() for a in rule.anchors), *rule.examples_match, *rule.examples_no_match,
+                  "_", "-", ".", " ", "=", ":", '"', "'", "\n", "x", "Ab3", "key", "token", "secret"]
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+        if rng.random() < 0.1:  # more occurrences than are worth one match each: the finditer pass
+            text = (rng.choice(rule.anchors) + "_") * rng.randint(10, 300) + text
+        if not text.isascii():
+            continue
+        lower = text.lower()
+        present = frozenset(kw for kw in rule.keywords if kw in lower)
+        expected = [(m.span(), m.groupdict()) for m in rule.regex.finditer(text)]
+        assert [(m.span(), m.groupdict()) for m in _matches(rule, text, lower, None, present, True)] == expected, (rule.id, text)
+        with_matches += bool(expected)
+    assert with_matches > 1000
+
+
+def test_keyword_anchors_are_read_only_from_plain_key_groups() -> None:
+    rules = {r.id: r for r in builtin_rules().rules}
+    assert rules["lob-api-key"].anchors == ("lob",)
+    assert rules["atlassian-api-token-keyed"].anchors == ("atlassian", "confluence", "jira")
+    for rule_id in ("azure-devops-pat", "tencent-cloud-secret-key", "password-assignment", "github-pat", "jwt"):
+        assert rules[rule_id].anchors == (), rule_id  # optional characters, a tail inside the key, or no key group
+    # non-ASCII text takes the plain finditer path ("\u017f" is an "s" to a case-insensitive regex, not to lower())
+    rule = rules["sumologic-access-key"]
+    text = rule.examples_match[0].replace("sumo", "\u017fumo", 1) + "\nsumo"
+    assert [m.span("secret") for m in rule.regex.finditer(text)] == [(19, 83)]
+    assert [(m.rule.id, m.start, m.end) for m in scan_text(text)] == [("sumologic-access-key", 19, 83)]

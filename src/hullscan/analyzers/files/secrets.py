@@ -52,6 +52,11 @@ _CODE_EXT = re.compile(
 )
 
 
+#: a regex opening with a case-insensitive key group of literal alternatives: ``(?i:(?P<key>lob)``,
+#: ``(?i:(?P<key>(?:atlassian|confluence|jira))``
+_KEYWORD_ANCHOR = re.compile(r"\(\?i:\(\?P<key>(?:\(\?:([a-z0-9_\-]+(?:\|[a-z0-9_\-]+)*)\)|([a-z0-9_\-]+(?:\|[a-z0-9_\-]+)*))\)")
+
+
 @dataclass(frozen=True)
 class SecretRule:
     """One secret rule from ``rules/secrets.yaml``."""
@@ -73,6 +78,16 @@ class SecretRule:
     def regex(self) -> re.Pattern[str]:
         """The compiled regex (MULTILINE: ``^`` and ``$`` work per line)."""
         return re.compile(self.pattern, re.MULTILINE)
+
+    @functools.cached_property
+    def anchors(self) -> tuple[str, ...]:
+        """The keywords one of which every match starts with (case-insensitively), when the regex says so plainly:
+        it opens with a ``(?i:(?P<key>...)`` group of literal alternatives that are all keywords; else ``()``."""
+        m = _KEYWORD_ANCHOR.match(self.pattern)
+        if not m:
+            return ()
+        alternatives = tuple((m.group(1) or m.group(2)).split("|"))
+        return alternatives if all(a in self.keywords for a in alternatives) else ()
 
 
 @dataclass
@@ -323,12 +338,22 @@ class _KeywordIndex:
         found = scanner.scan(lower).matching_rules
         return [int(p.identifier[2:]) for rule in found for p in rule.patterns if p.matches]
 
-    def candidates(self, lower: bytes) -> list[int]:
-        """Positions of the rules that may match a text whose :func:`ascii_lower` form is ``lower``, in order."""
+    def candidates(self, lower: bytes) -> _Candidates:
+        """The rules that may match a text whose :func:`ascii_lower` form is ``lower``, and its keywords."""
         wanted = set(self._always)
+        keywords = set()
         for k in self.present(lower):
             wanted.update(self._owners[k])
-        return sorted(wanted)
+            keywords.add(self.keywords[k])
+        return _Candidates(sorted(wanted), frozenset(keywords))
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    """What the keyword search found in a text."""
+
+    rules: list[int]  # positions in the rule list, in order
+    keywords: frozenset[str]  # the keywords occurring in the text
 
 
 #: how far before / after a keyword a line-scoped rule's match may start / end
@@ -358,8 +383,10 @@ class _Lines:
         return start, self.newlines[i] if i < len(self.newlines) else len(self.text)
 
 
-def _keyword_windows(rule: SecretRule, lower: str, lines: _Lines | None = None) -> list[tuple[int, int]]:
-    """Merged (start, end) windows around each keyword occurrence, clipped to the keyword's line.
+def _keyword_windows(rule: SecretRule, lower: str, lines: _Lines | None = None,
+                     present: frozenset[str] | None = None) -> list[tuple[int, int]]:
+    """Merged (start, end) windows around each keyword occurrence, clipped to the keyword's line (``present``:
+    the keywords known to occur in ``lower``; the others are not looked for).
 
     Linear in the text however often a keyword occurs: the occurrences whose windows would merge into the
     current one are jumped over (the last of them, found with ``rfind``, sets the window's end), so a line
@@ -368,6 +395,8 @@ def _keyword_windows(rule: SecretRule, lower: str, lines: _Lines | None = None) 
     windows: list[tuple[int, int]] = []
     reach = _WINDOW_BEFORE + _WINDOW_AFTER  # an occurrence this far after another one extends its window
     for kw in rule.keywords:
+        if present is not None and kw not in present:
+            continue
         at = lower.find(kw)
         while at >= 0:
             line_start, line_end = lines.bounds(at)
@@ -390,12 +419,44 @@ def _keyword_windows(rule: SecretRule, lower: str, lines: _Lines | None = None) 
     return merged
 
 
-def _matches(rule: SecretRule, text: str, lower: str, lines: _Lines | None = None) -> Iterator[re.Match[str]]:
-    if not rule.line_scope:
+def _matches(rule: SecretRule, text: str, lower: str, lines: _Lines | None = None,
+             present: frozenset[str] | None = None, ascii: bool | None = None) -> Iterator[re.Match[str]]:
+    """The rule's matches in ``text``, as ``finditer`` gives them (``lower``: ``text.lower()``; ``present``: the
+    keywords known to occur; ``ascii``: whether ``text`` is ASCII, when known)."""
+    if rule.line_scope:
+        for start, end in _keyword_windows(rule, lower, lines, present):
+            yield from rule.regex.finditer(text, start, end)
+    elif rule.anchors and (text.isascii() if ascii is None else ascii):
+        yield from _anchored_matches(rule, text, lower, present)
+    else:
         yield from rule.regex.finditer(text)
-        return
-    for start, end in _keyword_windows(rule, lower, lines):
-        yield from rule.regex.finditer(text, start, end)
+
+
+def _anchored_matches(rule: SecretRule, text: str, lower: str, present: frozenset[str] | None) -> Iterator[re.Match[str]]:
+    """``finditer`` of a rule whose matches start with one of its keywords (:attr:`SecretRule.anchors`), on ASCII text
+    (where ``lower`` has the same offsets): the regex is tried at each keyword occurrence only, not at every
+    character (a case-insensitive pattern gets no fast literal search from ``re``: "lob" in every "global" made
+    lob-api-key cost 4 ms per MB of code); with many occurrences, one ``finditer`` pass is cheaper."""
+    limit = 16 + len(text) // 512  # a failed match costs about as much as ``finditer`` spends on 500 characters
+    starts: set[int] = set()
+    for kw in rule.anchors:
+        if present is not None and kw not in present:
+            continue
+        at = lower.find(kw)
+        while at >= 0:
+            starts.add(at)
+            if len(starts) > limit:
+                yield from rule.regex.finditer(text)
+                return
+            at = lower.find(kw, at + 1)
+    end = 0
+    for at in sorted(starts):
+        if at < end:  # inside the previous match: finditer goes on from its end
+            continue
+        m = rule.regex.match(text, at)
+        if m:
+            yield m
+            end = m.end()
 
 
 def _secret_span(m: re.Match[str]) -> tuple[int, int]:
@@ -453,26 +514,27 @@ def scan_bytes(data: bytes, rules: SecretRules | None = None, code: bool = False
     if not rules.index.ascii:  # a user keyword with non-ASCII letters: upper-case ones only lower-case once decoded
         return scan_text(data.decode("utf-8", errors="replace"), rules, code=code)
     candidates = rules.index.candidates(ascii_lower(data))
-    if not candidates:
+    if not candidates.rules:
         return []
     text = data.decode("utf-8", errors="replace")
     return _scan(text, text.lower(), candidates, rules, None, code)
 
 
-def _scan(text: str, lower: str, candidates: list[int], rules: SecretRules, rule_ids: frozenset[str] | None,
+def _scan(text: str, lower: str, candidates: _Candidates, rules: SecretRules, rule_ids: frozenset[str] | None,
           code: bool) -> list[SecretMatch]:
-    """The matches of the candidate rules (positions in ``rules.rules``) in ``text`` (``lower``: ``text.lower()``)."""
-    if not candidates:
+    """The matches of the candidate rules in ``text`` (``lower``: ``text.lower()``)."""
+    if not candidates.rules:
         return []
     lines = _Lines(text)
+    ascii = text.isascii()
     found: list[SecretMatch] = []
     taken = _Spans()
     allowed_lines: dict[int, bool] = {}  # line start -> the line carries an inline allow marker
-    for i in candidates:
+    for i in candidates.rules:
         rule = rules.rules[i]
         if rule_ids is not None and rule.id not in rule_ids:
             continue
-        for m in _matches(rule, text, lower, lines):
+        for m in _matches(rule, text, lower, lines, candidates.keywords, ascii):
             if rule.boundary and m.start() > 0 and text[m.start() - 1].isalnum():
                 continue
             if code and not rule.unquoted_in_code and m.groupdict().get("secret3") is not None:
