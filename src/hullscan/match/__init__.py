@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from hullscan.match.base import Matcher
 from hullscan.match.lang import LanguageMatcher
-from hullscan.match.merge import Hit, Verdict, VerdictMemo, package_findings, verdicts
+from hullscan.match.merge import Hit, Verdict, VerdictMemo, memo_verdicts, package_findings
 from hullscan.match.os import AlpineMatcher, DebianMatcher, RpmMatcher, UbuntuMatcher, WolfiMatcher
 from hullscan.model import Distro, Finding, Location, Package
 from hullscan.plugins import Entry, Registry
@@ -90,18 +90,29 @@ class _Run:
         self.bad_count = 0
         self.outcomes: dict[_Plan, _Outcome] = {}
         self.memo = VerdictMemo()  # verdicts per group of hits (row ids are this database's)
+        self.has_data: dict[str, bool] = {}  # namespace -> db.has_namespace()
 
     def plan(self, pkg: Package) -> _Plan | None:
         """The plan of one package; None (and a note) when no matcher or no data covers it."""
-        matcher = next((m for m in self.matchers if m.applies(pkg, self.distro)), None)
-        if matcher is None:
+        distro = self.distro
+        for matcher in self.matchers:
+            if matcher.applies(pkg, distro):
+                break
+        else:
             self.no_matcher[self._unmatched_label(pkg)] += 1
             return None
-        lookups = matcher.lookups(pkg, self.distro)
-        if not any(self.db.has_namespace(ns) for ns in matcher.namespaces(pkg, self.distro)):
-            self.no_data[matcher.label(pkg, self.distro)] += 1
+        lookups = matcher.lookups(pkg, distro)
+        has_data = self.has_data
+        for ns in matcher.namespaces(pkg, distro):
+            found = has_data.get(ns)
+            if found is None:
+                found = has_data[ns] = self.db.has_namespace(ns)
+            if found:
+                break
+        else:
+            self.no_data[matcher.label(pkg, distro)] += 1
             return None
-        return _Plan(matcher, tuple((ns, normalise_name(ns, name)) for ns, name in lookups),
+        return _Plan(matcher, tuple([(ns, normalise_name(ns, name)) for ns, name in lookups]),
                      matcher.installed_version(pkg), pkg.is_os)
 
     def fetch(self, plans: list[_Plan | None]) -> None:
@@ -130,17 +141,25 @@ class _Run:
         """The rows that affect the installed version, each with its fixed versions above it."""
         out = _Outcome()
         installed = plan.installed
-        affected = plan.matcher.affected
         parsed: dict[Any, Any] = {}  # the installed version parsed once per scheme
+        # a matcher that keeps the base decision (the entry's ranges) has it made on the compiled entry directly
+        direct = type(plan.matcher).affected is Matcher.affected
+        affected = plan.matcher.affected
         for key in plan.lookups:
             for row in self.rows.get(key, ()):
                 try:
-                    if not affected(installed, row, parsed):
+                    if direct:
+                        fixed = row.compiled.hit(installed, parsed)
+                        if fixed is None:
+                            continue
+                    elif affected(installed, row, parsed):
+                        fixed = row.compiled.simple_fix or row.compiled.fixes(installed, parsed)
+                    else:
                         continue
                 except (InvalidVersionError, UnknownEcosystemError) as exc:
                     out.errors.append((row.rid, str(exc)))
                     continue
-                out.hits.append((row, row.compiled.simple_fix or row.compiled.fixes(installed, parsed)))
+                out.hits.append((row, fixed))
         return out
 
     def verdicts(self, plan: _Plan, outcome: _Outcome) -> list[Verdict]:
@@ -152,9 +171,11 @@ class _Run:
             by_hits = self.memo.by_hits
             found = by_hits.get((plan.is_os, keys))
             if found is None:
-                candidate = self.db.candidate
-                found = by_hits[(plan.is_os, keys)] = verdicts(
-                    plan.is_os, [Hit(candidate(row), fixed) for row, fixed in outcome.hits], self.memo, keys)
+                hits = outcome.hits
+                advisory, candidate = self.db.advisory, self.db.candidate
+                found = by_hits[(plan.is_os, keys)] = memo_verdicts(
+                    plan.is_os, [advisory(row.rid) for row, _ in hits], keys,
+                    lambda i: Hit(candidate(hits[i][0]), hits[i][1]), self.memo)
             outcome.verdicts = found
         return found
 

@@ -18,7 +18,7 @@ specific of will_not_fix > end_of_life > affected > unknown.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
@@ -71,17 +71,18 @@ def _cves_of(vid: str, aliases: tuple[str, ...]) -> tuple[str, ...]:
 Member = tuple[int, str | None]
 
 
-def _placements(hits: list[Hit], split_multi: bool) -> list[list[Member]]:
+def _placements(advs: list[Advisory], split_multi: bool) -> list[list[Member]]:
     """The groups of :func:`group_hits` as lists of members, in the same order (group keys sorted, hits in
-    the order they join), without building the groups (matching builds one only for a verdict not seen yet)."""
+    the order they join), without building the groups (matching builds one only for a verdict not seen yet).
+    ``advs``: the advisory of each hit."""
     groups: dict[str, list[Member]] = {}
     no_cve: list[int] = []
     multi: list[int] = []
-    order: Iterable[int] = range(len(hits))
-    if len(hits) > 1:
-        order = sorted(order, key=lambda i: (hits[i].candidate.advisory.id, hits[i].candidate.advisory.source))
+    order: Iterable[int] = range(len(advs))
+    if len(advs) > 1:
+        order = sorted(order, key=lambda i: (advs[i].id, advs[i].source))
     for i in order:
-        adv = hits[i].candidate.advisory
+        adv = advs[i]
         key = adv.id
         if not key.startswith("CVE-"):
             cves = _cves_of(key, adv.aliases)
@@ -98,10 +99,10 @@ def _placements(hits: list[Hit], split_multi: bool) -> list[list[Member]]:
         by_name: dict[str, list[Member]] = {}
         for key in sorted(groups, reverse=True):  # a name two groups answer to: the smallest key's
             members = groups[key]
-            for name in _names(hits, members):
+            for name in _names(advs, members):
                 by_name[name] = members
         for i in no_cve:
-            adv = hits[i].candidate.advisory
+            adv = advs[i]
             names = (adv.id, *adv.aliases)
             target = next((by_name[n] for n in names if n in by_name), None)
             if target is None:
@@ -110,7 +111,7 @@ def _placements(hits: list[Hit], split_multi: bool) -> list[list[Member]]:
             for name in names:
                 by_name.setdefault(name, target)
     for i in multi:
-        adv = hits[i].candidate.advisory
+        adv = advs[i]
         cves = _cves_of(adv.id, adv.aliases)
         if split_multi or all(c in groups for c in cves):
             for c in cves:
@@ -120,11 +121,11 @@ def _placements(hits: list[Hit], split_multi: bool) -> list[list[Member]]:
     return [groups[k] for k in sorted(groups)]
 
 
-def _names(hits: list[Hit], members: list[Member]) -> set[str]:
+def _names(advs: list[Advisory], members: list[Member]) -> set[str]:
     """Every id and alias a group of ``members`` answers to (:attr:`_Group.names`)."""
     names: set[str] = set()
     for i, only in members:
-        adv = hits[i].candidate.advisory
+        adv = advs[i]
         names.update((adv.id, only) if only else (adv.id, *adv.aliases))
     return names
 
@@ -139,7 +140,7 @@ def _group(hits: list[Hit], members: list[Member]) -> _Group:
 def group_hits(hits: list[Hit], split_multi: bool = True) -> list[_Group]:
     """Group hits per vulnerability (see the module doc). ``split_multi`` (OS packages): a record naming
     several CVEs joins (or opens) the group of each of its CVEs."""
-    return [_group(hits, members) for members in _placements(hits, split_multi)]
+    return [_group(hits, members) for members in _placements([h.candidate.advisory for h in hits], split_multi)]
 
 
 def _sort_versions(namespace: str, versions: set[str]) -> tuple[str, ...]:
@@ -288,13 +289,28 @@ _About = tuple[Severity, str, float | None, str, str, str, tuple[str, ...], str,
 
 def _about(is_os: bool, adv: Advisory, rating: str) -> _About:
     """The advisory-only part of :class:`_Shared` for a group of one hit (``rating``: the candidate's own
-    severity): exactly what the general path computes for one advisory."""
-    hit = Hit(Candidate(adv, "", "", {}, "", rating), ())
-    severity, sev_source, score, vector = _severity(is_os, [hit])
-    title, details = _title([adv])
-    published = adv.published
+    severity): exactly what the general path (:func:`_severity`, :func:`_title`) computes for one advisory."""
+    cvss = best_cvss(adv.cvss)
+    score, vector = (cvss.score, cvss.vector) if cvss else (None, "")
+    word = from_word(rating or adv.severity)
+    severity: Severity
+    if is_os and word is not Severity.UNKNOWN:  # every OS record is the distro's
+        severity, sev_source = word, adv.source
+    elif cvss is not None:
+        if cvss.vector in adv.cvss or f"CVSS:2.0/{cvss.vector}" in adv.cvss:
+            severity, sev_source = cvss.severity, f"{adv.source} (CVSS {cvss.version})"
+        else:  # not seen in real data: whatever the general path does
+            severity, sev_source, score, vector = _severity(is_os, [Hit(Candidate(adv, "", "", {}, "", rating), ())])
+    elif word is not Severity.UNKNOWN:
+        severity, sev_source = word, adv.source
+    else:
+        severity, sev_source = Severity.UNKNOWN, ""
+    title, details = adv.summary, adv.details
+    if not title and details:
+        title = _first_sentence(details)
     modified = adv.modified if adv.modified and not adv.modified.startswith("0001") else ""
-    return (severity, sev_source, score, vector, title, details, adv.references, published, modified, adv.source)
+    return (severity, sev_source, score, vector, title or "", details or "", adv.references, adv.published, modified,
+            adv.source)
 
 
 def _verdict(is_os: bool, group: _Group, shared: _Shared | None = None) -> Verdict:
@@ -302,27 +318,27 @@ def _verdict(is_os: bool, group: _Group, shared: _Shared | None = None) -> Verdi
     return _new_verdict(primary, tuple(sorted(group.ids() - {primary})), *(shared or _shared(is_os, group)))
 
 
-def _one_verdict(is_os: bool, hit: Hit, only: str | None, about_memo: dict[tuple[object, ...], _About]) -> Verdict:
-    """:func:`_verdict` of a group of one hit (the common case) that joined it with all its ids or, ``only``,
-    with one CVE, without building the group: the same verdict."""
-    c = hit.candidate
-    adv = c.advisory
+def _one_verdict(is_os: bool, adv: Advisory, key: HitKey, only: str | None,
+                 about_memo: dict[tuple[object, ...], _About]) -> Verdict:
+    """:func:`_verdict` of a group of one hit (the common case), given by its advisory and :func:`hit_key`,
+    that joined it with all its ids or, ``only``, with one CVE; without building the group: the same verdict."""
+    _, namespace, fix_status, rating, hit_fixed = key
     vid = adv.id
     names = {vid, only} if only else {vid, *adv.aliases}
     cves = [n for n in names if n.startswith("CVE-")]
     primary = cves[0] if len(cves) == 1 and (is_os or cves[0] == vid) else vid  # _primary of one record
     names.discard(primary)
-    fixed = _sort_versions(c.namespace, set(hit.fixed))
+    fixed = _sort_versions(namespace, set(hit_fixed))
     if fixed:
         status = FixStatus.FIXED
     else:
-        status = FixStatus(c.fix_status)
+        status = FixStatus(fix_status)
         if status is FixStatus.FIXED:  # a fixed status without a fix above the installed version
             status = FixStatus.AFFECTED
-    key = (is_os, adv.rid, adv.source, c.severity)
-    about = about_memo.get(key)
+    about_key = (is_os, adv.rid, adv.source, rating)
+    about = about_memo.get(about_key)
     if about is None:
-        about = about_memo[key] = _about(is_os, adv, c.severity)
+        about = about_memo[about_key] = _about(is_os, adv, rating)
     return _new_verdict(primary, tuple(sorted(names)), fixed, status, *about)
 
 
@@ -340,42 +356,54 @@ class VerdictMemo:
         self.about: dict[tuple[object, ...], _About] = {}  # per (is OS, advisory row, rating)
 
 
-def hit_key(hit: Hit) -> tuple[object, ...]:
-    """Everything of a hit that verdicts depend on: (advisory row id, namespace, fix status, rating, fixes)."""
+#: What of a hit verdicts depend on: (advisory row id, namespace, fix status, rating, fixes)
+HitKey = tuple[int, str, str, str, tuple[str, ...]]
+
+
+def hit_key(hit: Hit) -> HitKey:
+    """The :data:`HitKey` of a hit."""
     c = hit.candidate
     return (c.advisory.rid, c.namespace, c.fix_status, c.severity, hit.fixed)
 
 
 def verdicts(is_os: bool, hits: list[Hit], memo: VerdictMemo | None = None,
-             keys: list[tuple[object, ...]] | tuple[tuple[object, ...], ...] | None = None) -> list[Verdict]:
+             keys: Sequence[HitKey] | None = None) -> list[Verdict]:
     """The verdicts (one per vulnerability, sorted) of one package's hits; ``is_os``: an OS package.
     ``memo`` keeps them per group of hits (one errata's CVEs recur for every subpackage it fixes, and
     split into one group per CVE, which share the hits-only part); ``keys``: the :func:`hit_key` of each hit,
     when the caller has them."""
-    placed = _placements(hits, is_os)
+    advs = [h.candidate.advisory for h in hits]
     if memo is None:
-        return [_verdict(is_os, _group(hits, members)) for members in placed]
-    if keys is None:
-        keys = [hit_key(h) for h in hits]
+        return [_verdict(is_os, _group(hits, members)) for members in _placements(advs, is_os)]
+    return memo_verdicts(is_os, advs, keys or [hit_key(h) for h in hits], hits.__getitem__, memo)
+
+
+def memo_verdicts(is_os: bool, advs: list[Advisory], keys: Sequence[HitKey], hit: Callable[[int], Hit],
+                  memo: VerdictMemo) -> list[Verdict]:
+    """:func:`verdicts` with ``memo``, given the advisory and :func:`hit_key` of each hit; ``hit(i)`` builds the
+    i-th hit, asked only for a group of several hits not seen yet (most groups are one hit, decided on its
+    advisory and key alone)."""
     full = memo.full
     out = []
-    for members in placed:
+    for members in _placements(advs, is_os):
         if len(members) == 1:
             i, only = members[0]
             key: tuple[object, ...] = (is_os, (keys[i], only))
+            found = full.get(key)
+            if found is None:
+                found = full[key] = _one_verdict(is_os, advs[i], keys[i], only, memo.about)
         else:
             key = (is_os, *[(keys[i], only) for i, only in members])
-        found = full.get(key)
-        if found is None and len(members) == 1:
-            i, only = members[0]
-            found = full[key] = _one_verdict(is_os, hits[i], only, memo.about)
-        elif found is None:
-            group = _group(hits, members)
-            shared_key = (is_os, *[keys[i] for i, _ in members])
-            shared = memo.shared.get(shared_key)
-            if shared is None:
-                shared = memo.shared[shared_key] = _shared(is_os, group, memo.about)
-            found = full[key] = _verdict(is_os, group, shared)
+            found = full.get(key)
+            if found is None:
+                group = _Group()
+                for i, only in members:
+                    group.add(hit(i), only)
+                shared_key = (is_os, *[keys[i] for i, _ in members])
+                shared = memo.shared.get(shared_key)
+                if shared is None:
+                    shared = memo.shared[shared_key] = _shared(is_os, group, memo.about)
+                found = full[key] = _verdict(is_os, group, shared)
         out.append(found)
     return out
 

@@ -27,7 +27,7 @@ few key comparisons (about 15 microseconds per check on real records, warm).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -71,7 +71,7 @@ def _events(rng: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
 class _CompiledRange:
     """One range ready to evaluate: its scheme, sorted (kind, key) events and limit keys."""
 
-    __slots__ = ("events", "fixed", "limits", "scheme")
+    __slots__ = ("contains_key", "events", "fixed", "limits", "scheme")
 
     def __init__(self, range_type: str, ecosystem: str, events: tuple[tuple[str, str], ...]) -> None:
         self.scheme = range_scheme(range_type, ecosystem)
@@ -96,9 +96,19 @@ class _CompiledRange:
         self.events = tuple(zero + [(kind, key) for key, _, kind in keyed])
         self.limits = tuple(limits) if has_limit else None
         self.fixed = tuple(fixed)
+        #: contains_key(vkey): the OSV evaluation of the range for an already parsed version; the common one-interval
+        #: shapes (``introduced`` then ``fixed``, no limit) as the comparisons the walk would make
+        self.contains_key: Callable[[Any], bool] = self._walk
+        if self.limits is None and len(self.events) == 2 and self.events[0][0] == "introduced" \
+                and self.events[1][0] == "fixed":
+            low, high = self.events[0][1], self.events[1][1]
+            if low is None:
+                self.contains_key = lambda vkey: vkey < high
+            else:
+                self.contains_key = lambda vkey: not vkey < low and vkey < high
 
-    def contains_key(self, vkey: Any) -> bool:
-        """The OSV evaluation of one range for an already parsed version."""
+    def _walk(self, vkey: Any) -> bool:
+        """The OSV evaluation of one range for an already parsed version: the events walked in order."""
         if self.limits is not None and not any(limit is None or vkey < limit for limit in self.limits):
             return False
         affected = False
@@ -279,14 +289,16 @@ class CompiledEntry:
         self.ecosystem = ecosystem
         ranges: list[_CompiledRange | Mapping[str, Any]] = []
         for rng in entry.get("ranges") or ():
-            if not isinstance(rng, Mapping) or rng.get("type") not in EVALUATED_TYPES:
+            if (rng.__class__ is not dict and not isinstance(rng, Mapping)) or rng.get("type") not in EVALUATED_TYPES:
                 continue
             try:
                 ranges.append(_compiled(rng, ecosystem))
             except (InvalidVersionError, UnknownEcosystemError):
                 ranges.append(rng)  # compiled again (and raising again) when evaluated
         self.ranges = tuple(ranges)
-        self.versions = tuple(v for v in entry.get("versions") or () if isinstance(v, str))
+        versions = entry.get("versions") or ()
+        self.versions = tuple(versions) if set(map(type, versions)) <= {str} else \
+            tuple(v for v in versions if isinstance(v, str))
         self.simple_fix = _simple_fix(entry)
         # the common shape, one range that compiles and no ``versions``: its answer (or error) is the entry's
         only = self.ranges[0] if len(self.ranges) == 1 and not self.versions else None
@@ -311,8 +323,32 @@ class CompiledEntry:
         if self.versions and _in_versions(version, self.versions, self.ecosystem):
             return True
         if error is not None:
-            raise error
+            try:
+                raise error
+            finally:
+                error = None  # no cycle error -> traceback -> this frame
         return False
+
+    def hit(self, version: str, parsed: dict[Any, Any]) -> tuple[str, ...] | None:
+        """None when ``version`` is not affected, else its fixes: ``simple_fix`` or :meth:`fixes` (what matching
+        keeps of an entry, in one call); raises as :meth:`affected`. ``parsed`` as for :meth:`affected`."""
+        only = self.only
+        if only is None:
+            if not self.affected(version, parsed):
+                return None
+            return self.simple_fix or self.fixes(version, parsed)
+        vkey = parsed.get(only.scheme, _FAILED)
+        if vkey is _FAILED or vkey.__class__ is InvalidVersionError:
+            vkey = parsed_key(only.scheme, version, parsed)
+        if not only.contains_key(vkey):
+            return None
+        if self.simple_fix is not None:
+            return self.simple_fix
+        found: dict[str, Any] = {}  # fixes(): the one range contains the version
+        for value, key in only.fixed:
+            if vkey < key:
+                found.setdefault(value, key)
+        return _in_order(found)
 
     def fixes(self, version: str, parsed: dict[Any, Any] | None = None) -> tuple[str, ...]:
         """The fixed versions above ``version`` of the ranges containing it: :func:`fixed_versions` with a

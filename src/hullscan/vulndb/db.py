@@ -200,26 +200,25 @@ class VulnDB:
         if ns not in self._namespaces:
             return out
         keys = sorted({normalise_name(namespace, n) for n in names})
+        compiled = self._compiled
+        new_row = tuple.__new__  # AffectedRow(...) without its Python-level __new__
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
             marks = ",".join("?" * len(chunk))
             query = ("SELECT name, rid, ecosystem, package, entry, fix_status, severity FROM affected "
                      f"WHERE ns = ? AND name IN ({marks}) ORDER BY name, rowid")
-            for row in self._conn.execute(query, (ns, *chunk)):
-                out.setdefault(row[0], []).append(self._row(row))
+            for name, rid, ecosystem, package, text, fix_status, severity in self._conn.execute(query, (ns, *chunk)):
+                found = compiled.get((text, ecosystem))
+                if found is None:
+                    if len(compiled) > 200_000:
+                        compiled.clear()
+                    entry = json.loads(text)
+                    found = compiled[(text, ecosystem)] = (entry, CompiledEntry(entry, ecosystem))
+                rows = out.get(name)
+                if rows is None:
+                    rows = out[name] = []
+                rows.append(new_row(AffectedRow, (rid, ecosystem, package, found[0], fix_status, severity, found[1])))
         return out
-
-    def _row(self, row: tuple[Any, ...]) -> AffectedRow:
-        """An :class:`AffectedRow` from ``(name, rid, ecosystem, package, entry, fix_status, severity)``."""
-        compiled = self._compiled
-        key = (row[4], row[2])
-        found = compiled.get(key)
-        if found is None:
-            if len(compiled) > 200_000:
-                compiled.clear()
-            entry = json.loads(row[4])
-            found = compiled[key] = (entry, CompiledEntry(entry, row[2]))
-        return AffectedRow(row[1], row[2], row[3], found[0], row[5], row[6], found[1])
 
     def load_advisories(self, rids: Iterable[int]) -> None:
         """Read the advisories of ``rids`` not read yet (queries of up to 500 ids)."""
