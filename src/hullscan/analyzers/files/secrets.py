@@ -306,7 +306,8 @@ class _KeywordIndex:
         self._built = False
 
     def _build(self) -> Any:
-        """One yara-x rule with a pattern per keyword (compiled once), or None when yara-x is missing or refuses it."""
+        """The keyword automaton: yara-x rules with a pattern per keyword (compiled once), or None when yara-x is
+        missing or refuses them."""
         if not self._built:
             try:
                 import yara_x
