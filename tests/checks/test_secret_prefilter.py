@@ -136,3 +136,24 @@ def test_keyword_anchors_are_read_only_from_plain_key_groups() -> None:
     text = rule.examples_match[0].replace("sumo", "\u017fumo", 1) + "\nsumo"
     assert [m.span("secret") for m in rule.regex.finditer(text)] == [(19, 83)]
     assert [(m.rule.id, m.start, m.end) for m in scan_text(text)] == [("sumologic-access-key", 19, 83)]
+
+
+def test_allow_listed_paths_split_in_anchored_and_floating_answer_as_one_regex() -> None:
+    """The allow list is tried as two regexes (``^``-anchored ones with ``match``, the rest with ``search``): the
+    answer must be that of all of them joined, on this machine's Debian file lists and odd variants."""
+    import re
+    from pathlib import Path
+
+    from hullscan.analyzers.files.secrets import _anchored_at_start
+
+    for pattern, anchored in [("^/usr/", True), ("^(?:a|b)/", True), ("^[|]x", True), ("^[]|]x", True), ("^/a|/b", False),
+                              ("^\\|x|y", False), ("^a(b|c)|d", False), ("/x", False)]:
+        assert _anchored_at_start(pattern) == anchored, pattern
+    rules = builtin_rules()
+    joined = re.compile("|".join(f"(?:{p})" for p in rules.allow_path_sources))
+    paths = [line for f in sorted(Path("/var/lib/dpkg/info").glob("*.list"))[:200]
+             for line in f.read_text(errors="replace").splitlines() if line.startswith("/")]
+    paths += ["/x" + p for p in paths[:500]] + [p.upper() for p in paths[:500]] + ["", "/", "/app/README.md", "/app/.env"]
+    assert len(paths) > 2000
+    for path in paths:
+        assert rules.path_allowed(path) == bool(joined.search(path)), path

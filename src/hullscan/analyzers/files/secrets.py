@@ -90,6 +90,34 @@ class SecretRule:
         return alternatives if all(a in self.keywords for a in alternatives) else ()
 
 
+def _anchored_at_start(pattern: str) -> bool:
+    """True when ``pattern`` starts with ``^`` and has no ``|`` outside brackets and groups (so ``^`` anchors
+    all of it)."""
+    if not pattern.startswith("^"):
+        return False
+    depth, in_class, i = 0, False, 1
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 1
+        elif in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "^":
+                i += 1
+            if pattern[i + 1 : i + 2] == "]":  # a leading ] is a member
+                i += 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            return False
+        i += 1
+    return True
+
+
 @dataclass
 class SecretRules:
     """The rule set: rules, the allow lists (regex sources, compiled on first use) and the keyword index."""
@@ -102,10 +130,13 @@ class SecretRules:
     _last_path: tuple[str | None, bool] = field(default=(None, False), init=False, repr=False, compare=False)
 
     @functools.cached_property
-    def allow_paths(self) -> re.Pattern[str] | None:
-        """The allow-listed paths as one regex (None when there are none)."""
-        paths = self.allow_path_sources
-        return re.compile("|".join(f"(?:{p})" for p in paths)) if paths else None
+    def allow_paths(self) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+        """The allow-listed paths as two regexes: the ones anchored at the start (``^/usr/share/doc/``, tried with
+        ``match``: one attempt instead of one per character) and the others (tried with ``search``)."""
+        anchored = [p[1:] for p in self.allow_path_sources if _anchored_at_start(p)]
+        floating = [p for p in self.allow_path_sources if not _anchored_at_start(p)]
+        return (re.compile("|".join(f"(?:{p})" for p in anchored)) if anchored else None,
+                re.compile("|".join(f"(?:{p})" for p in floating)) if floating else None)
 
     @functools.cached_property
     def allow_patterns(self) -> list[re.Pattern[str]]:
@@ -132,7 +163,8 @@ class SecretRules:
         last = self._last_path  # the secret and sensitive-file analyzers ask about the same path in turn
         if last[0] == path:
             return last[1]
-        allowed = bool(self.allow_paths and self.allow_paths.search(path))
+        anchored, floating = self.allow_paths
+        allowed = bool((anchored and anchored.match(path)) or (floating and floating.search(path)))
         self._last_path = (path, allowed)  # one tuple, replaced whole: safe when layer threads interleave
         return allowed
 
