@@ -1,8 +1,9 @@
 """Scan tasks: choose the images (scope, registry types, time range), then scan each unique digest once.
 
-Per image: stop/time-limit check, the registry's rate limit (shared token bucket), the quota (one unit
-per new digest), ``hullscan.scan.scan``, then one transaction storing the scan, the inventory, the
-findings and the item's outcome. The task resumes after a restart from its items: finished items stay
+Per image: stop/time-limit check, the registry's rate limit (shared token bucket), a claim on the digest (two
+tasks reaching it at once: the second waits and takes the first one's outcome), the quota (one unit per new
+digest), ``hullscan.scan.scan``, then one transaction storing the scan, the inventory, the findings and the
+item's outcome. The task resumes after a restart from its items: finished items stay
 finished, the one in flight is scanned again and replaces its findings atomically.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hullscan.errors import HullscanError
@@ -180,8 +181,68 @@ def _stop_requested(rt: Runtime, task_id: int) -> bool:
         return bool(task and task.stop_requested)
 
 
-def _scan_item(rt: Runtime, task_id: int, item_id: int, settings: ScanSettings) -> tuple[str, str]:
-    """Scan one item; returns (status, error)."""
+def _claim(rt: Runtime, task_id: int, image_id: int, deadline: float) -> tuple[str, str] | None:
+    """Claim the image for this task: None means go on and scan it. While another running task holds the claim
+    (two tasks reached the same digest at once), wait for that scan and return its outcome instead of pulling and
+    scanning the digest a second time; a stop or the time limit while waiting gives "not scanned"."""
+    waited_since: datetime | None = None
+    while True:
+        with rt.session() as s:
+            image = s.get(Image, image_id)
+            assert image is not None
+            if (waited_since is not None and image.scan_claim_task is None and image.last_scanned_at is not None
+                    and aware(image.last_scanned_at) >= waited_since and image.scan_status in ("succeeded", "failed")):
+                return image.scan_status, image.scan_error  # the other task's scan, just finished
+            running = select(Task.id).where(Task.status == "running")
+            claimed = s.execute(
+                update(Image)
+                .where(Image.id == image_id, or_(Image.scan_claim_task.is_(None), Image.scan_claim_task == task_id,
+                                                 Image.scan_claim_task.not_in(running)))
+                .values(scan_claim_task=task_id, scan_claimed_at=rt.now())
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            s.refresh(image)
+            holder, digest = image.scan_claim_task, image.digest
+        if claimed:
+            return None
+        if waited_since is None:
+            waited_since = rt.now()
+            add_log(rt, task_id, f"{digest} is being scanned by task {holder}: waiting for its result")
+        if _stop_requested(rt, task_id):
+            return STOPPED, "stopped while waiting for another task's scan of the same digest"
+        if rt.clock() >= deadline:
+            return TIME_LIMIT, "the time limit came while waiting for another task's scan of the same digest"
+        rt.sleep(1.0)
+
+
+def _release(rt: Runtime, task_id: int, image_id: int) -> None:
+    with rt.session() as s:
+        s.execute(update(Image).where(Image.id == image_id, Image.scan_claim_task == task_id)
+                  .values(scan_claim_task=None, scan_claimed_at=None).execution_options(synchronize_session=False))
+
+
+def _scan_item(rt: Runtime, task_id: int, item_id: int, settings: ScanSettings, deadline: float) -> tuple[str, str]:
+    """Scan one item (or take the outcome of another task scanning the same digest); returns (status, error)."""
+    with rt.session() as s:
+        item = s.get(TaskItem, item_id)
+        assert item is not None
+        image_id = item.image_id
+    other = _claim(rt, task_id, image_id, deadline)
+    if other is not None:
+        with rt.session() as s:
+            item = s.get(TaskItem, item_id)
+            assert item is not None
+            item.status, item.error = other
+        if other[0] in ("succeeded", "failed"):
+            add_log(rt, task_id, f"{item.reference}: the same digest was just scanned by another task: its result is used")
+        return other
+    try:
+        return _scan_claimed(rt, task_id, item_id, settings)
+    finally:
+        _release(rt, task_id, image_id)
+
+
+def _scan_claimed(rt: Runtime, task_id: int, item_id: int, settings: ScanSettings) -> tuple[str, str]:
     with rt.session() as s:
         item = s.get(TaskItem, item_id)
         assert item is not None
@@ -282,7 +343,7 @@ def run_scan(rt: Runtime, task_id: int) -> None:
             stopped = "" if _stop_requested(rt, task_id) else f"time limit of {limit}s reached"
             stopped = stopped or "stopped by a user"
             break
-        status, error = _scan_item(rt, task_id, item_id, settings)
+        status, error = _scan_item(rt, task_id, item_id, settings, deadline)
         if status != "succeeded":
             add_log(rt, task_id, f"image {reference} {status}: {error}", "error")
         with rt.session() as s:

@@ -1,0 +1,28 @@
+"""scan claims: the task scanning an image digest right now
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-24 08:40:00
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0002'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Apply."""
+    with op.batch_alter_table('images') as batch:
+        batch.add_column(sa.Column('scan_claim_task', sa.Integer(), nullable=True))
+        batch.add_column(sa.Column('scan_claimed_at', sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    """Revert."""
+    with op.batch_alter_table('images') as batch:
+        batch.drop_column('scan_claimed_at')
+        batch.drop_column('scan_claim_task')
