@@ -138,22 +138,28 @@ def test_keyword_anchors_are_read_only_from_plain_key_groups() -> None:
     assert [(m.rule.id, m.start, m.end) for m in scan_text(text)] == [("sumologic-access-key", 19, 83)]
 
 
-def test_allow_listed_paths_split_in_anchored_and_floating_answer_as_one_regex() -> None:
-    """The allow list is tried as two regexes (``^``-anchored ones with ``match``, the rest with ``search``): the
-    answer must be that of all of them joined, on this machine's Debian file lists and odd variants."""
+def test_allow_listed_paths_answer_as_one_joined_regex() -> None:
+    """The allow list is tried in parts (``^``-anchored regexes with ``match``, directory-only ones once per
+    directory, the rest with ``search``): the answer must be that of all of them joined, on this machine's Debian
+    file lists (in order and shuffled) and odd variants."""
     import re
     from pathlib import Path
 
-    from hullscan.analyzers.files.secrets import _anchored_at_start
+    from hullscan.analyzers.files.secrets import _anchored_at_start, _directory_only, _PathAllowList
 
     for pattern, anchored in [("^/usr/", True), ("^(?:a|b)/", True), ("^[|]x", True), ("^[]|]x", True), ("^/a|/b", False),
                               ("^\\|x|y", False), ("^a(b|c)|d", False), ("/x", False)]:
         assert _anchored_at_start(pattern) == anchored, pattern
-    rules = builtin_rules()
-    joined = re.compile("|".join(f"(?:{p})" for p in rules.allow_path_sources))
+    for pattern, by_directory in [("^/usr/share/doc/", True), ("/testdata/", True), ("/x/|\\.md$", False), ("\\.md$", False),
+                                  ("/a(?=b)/", False), ("^/usr/lib/(?:udev|systemd)", False)]:
+        assert _directory_only(pattern) == by_directory, pattern
+    sources = builtin_rules().allow_path_sources
+    joined = re.compile("|".join(f"(?:{p})" for p in sources))
     paths = [line for f in sorted(Path("/var/lib/dpkg/info").glob("*.list"))[:200]
              for line in f.read_text(errors="replace").splitlines() if line.startswith("/")]
     paths += ["/x" + p for p in paths[:500]] + [p.upper() for p in paths[:500]] + ["", "/", "/app/README.md", "/app/.env"]
     assert len(paths) > 2000
-    for path in paths:
-        assert rules.path_allowed(path) == bool(joined.search(path)), path
+    for order in (paths, random.Random(1).sample(paths, len(paths))):
+        allow = _PathAllowList(sources)
+        for path in order:
+            assert allow.allowed(path) == bool(joined.search(path)), path
