@@ -50,6 +50,10 @@ class LimitExceededError(ImageError):
     """A configured safety limit was exceeded."""
 
 
+class TimeLimitError(LimitExceededError):
+    """The scan ran past its deadline (``ScanOptions.deadline``): it stops between entries, layers or stages."""
+
+
 class RegistryError(HullscanError):
     """Talking to a registry failed."""
 

@@ -70,6 +70,8 @@ class ScanOptions:
     checks: tuple[str, ...] = ()  # --checks: ids or categories to keep (empty: all)
     skip_checks: tuple[str, ...] = ()  # --skip-checks: ids or categories to drop
     workers: int = 0  # layer-analysis parallelism (0: number of cores)
+    #: ``time.monotonic()`` after which the scan stops with TimeLimitError (checked between entries, layers, stages)
+    deadline: float | None = None
     #: free-form settings for plugins, by plugin name (e.g. {"secret": {"config": "/path/rules.yaml"}})
     plugin_settings: dict[str, dict[str, object]] = field(default_factory=dict)
     quiet: bool = False

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from hullscan.analyzers import CATALOG, Analyzer, FileInput, registry
 from hullscan.cache import LayerCache, analyzer_fingerprint, layer_key
-from hullscan.errors import BlobError, HullscanError, InputError
+from hullscan.errors import BlobError, HullscanError, InputError, TimeLimitError
 from hullscan.image.layer import Budget, Entry, walk_layer
 from hullscan.image.source import Descriptor, ImageSource, ResolvedImage
 from hullscan.inventory import squash
@@ -163,7 +163,10 @@ def analyze_entries(
     limit = options.limits.max_file_size
     dispatch = _Dispatch.of(analyzers)
     bound, always, suffixes, prefixes, min_size = dispatch.bound, dispatch.always, dispatch.suffixes, dispatch.prefixes, dispatch.min_size
-    for entry in entries:
+    deadline = options.deadline
+    for count, entry in enumerate(entries):
+        if deadline is not None and not count % 512:
+            check_deadline(options, f"layer {layer_id}")
         path, kind = entry.path, entry.kind
         if entry.whiteout:
             result.whiteouts.append(path)
@@ -252,6 +255,12 @@ class _Dispatch:
                    min((h.min_size for h in given if h.min_size is not None), default=float("inf")))
 
 
+def check_deadline(options: ScanOptions, where: str) -> None:
+    """Raise TimeLimitError when the scan's deadline has passed (naming where it stopped)."""
+    if options.deadline is not None and time.monotonic() > options.deadline:
+        raise TimeLimitError(f"the scan's time limit was reached in {where}")
+
+
 def _wants(analyzer: Analyzer, info: Any, tally: _Tally) -> bool:
     try:
         return analyzer.wants(info.path, info)
@@ -310,6 +319,7 @@ def run_stages(ctx: ScanContext, report: ScanReport) -> None:
     for stage in STAGES:
         if stage.scanner not in ctx.options.scanners:
             continue
+        check_deadline(ctx.options, f"the {stage.name} stage")
         try:
             found = stage.load()(ctx)
         except HullscanError:
@@ -353,6 +363,7 @@ def analyze_image(
     def one(i: int) -> LayerResult:
         desc: Descriptor = resolved.layers[i]
         layer = layers[i]
+        check_deadline(options, f"layer {layer.diff_id or desc.digest}")
         key = layer_key(desc.digest, layer.diff_id, fingerprint)
         if cache is not None:
             hit = cache.get(key)

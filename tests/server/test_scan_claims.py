@@ -96,3 +96,49 @@ def test_a_claim_left_by_a_dead_process_does_not_block_the_next_task(tmp_path: P
         assert s.get(Task, fresh).status == "succeeded"  # type: ignore[union-attr]
         img = s.scalar(select(Image).where(Image.digest == image.digest))
         assert img is not None and img.scan_claim_task is None and img.scan_status == "succeeded"
+
+
+def test_the_time_limit_stops_a_scan_in_flight(tmp_path: Path, registry: RegistryServer, vulndb: Path) -> None:
+    """The task's time limit reaches into the image being scanned: the scan stops at its next check (between
+    entries, layers, stages) and the item says so; nothing half-scanned is stored."""
+    image = python_image(("idna", "3.3"))
+    push_image(registry, image, "claims/slow", "1")
+    rt = make_runtime(tmp_path, vulndb)
+    rid = add_registry_row(rt, registry, "claims", rate_limit=0)
+    run(rt, "sync", {"registry_ids": [rid]})
+    task_id = create_task(rt, "scan", {"repository_ids": repo_ids(rt, rid, "claims/"), "time_limit_seconds": 1}, enqueue=False)
+    real = rt.scan_fn
+
+    def slow_start(ref, options):  # type: ignore[no-untyped-def]
+        time.sleep(1.5)  # the pull is slow: the deadline passes before the first layer is analysed
+        return real(ref, options)
+
+    rt.scan_fn = slow_start
+    run_task(rt, task_id)
+    with rt.session() as s:
+        task = s.get(Task, task_id)
+        item = s.scalar(select(TaskItem).where(TaskItem.task_id == task_id))
+        scans = s.scalars(select(Scan).where(Scan.task_id == task_id)).all()
+        assert task is not None and task.status == "stopped" and "time limit" in task.error
+        assert item is not None and item.status == "not scanned: time limit" and "time limit was reached in layer" in item.error
+        assert scans == []
+
+
+def test_a_deadline_in_the_past_stops_the_engine_with_a_clear_error(tmp_path: Path) -> None:
+    from hullscan.errors import TimeLimitError
+    from hullscan.options import ScanOptions
+    from hullscan.scan import scan
+    from tests.helpers.imagebuild import ImageBuilder, make_tar
+
+    ImageBuilder().add_layer(make_tar({"etc/os-release": 'ID=debian\nVERSION_ID="12"\n'}), compression="none") \
+        .write_docker_archive(tmp_path / "img.tar")
+    opts = ScanOptions(cache_dir=tmp_path / "c", scanners=frozenset(), deadline=time.monotonic() - 1)
+    try:
+        scan(str(tmp_path / "img.tar"), opts)
+    except TimeLimitError as exc:
+        assert "time limit was reached in layer sha256:" in str(exc)
+    else:
+        raise AssertionError("a scan past its deadline finished")
+    from dataclasses import replace
+
+    assert scan(str(tmp_path / "img.tar"), replace(opts, deadline=time.monotonic() + 600)).os is not None

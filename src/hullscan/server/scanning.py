@@ -10,14 +10,15 @@ finished, the one in flight is scanned again and replaces its findings atomicall
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from hullscan.errors import HullscanError
+from hullscan.errors import HullscanError, TimeLimitError
 from hullscan.server import quota, whitelist
 from hullscan.server.db.models import (
     HarborScanRequest,
@@ -237,12 +238,12 @@ def _scan_item(rt: Runtime, task_id: int, item_id: int, settings: ScanSettings, 
             add_log(rt, task_id, f"{item.reference}: the same digest was just scanned by another task: its result is used")
         return other
     try:
-        return _scan_claimed(rt, task_id, item_id, settings)
+        return _scan_claimed(rt, task_id, item_id, settings, deadline)
     finally:
         _release(rt, task_id, image_id)
 
 
-def _scan_claimed(rt: Runtime, task_id: int, item_id: int, settings: ScanSettings) -> tuple[str, str]:
+def _scan_claimed(rt: Runtime, task_id: int, item_id: int, settings: ScanSettings, deadline: float) -> tuple[str, str]:
     with rt.session() as s:
         item = s.get(TaskItem, item_id)
         assert item is not None
@@ -264,11 +265,19 @@ def _scan_claimed(rt: Runtime, task_id: int, item_id: int, settings: ScanSetting
             item.status, item.error = NO_QUOTA, str(exc)
             return NO_QUOTA, str(exc)
     started, t0 = rt.now(), rt.clock()
+    # the task's time limit also stops a scan in flight (between entries, layers and stages)
+    options = replace(options, deadline=time.monotonic() + max(deadline - rt.clock(), 0.0))
     try:
         from hullscan.checks import selection
 
         # the same check selection as `hullscan image`: --checks, default-off checks, masked config secrets
         report = selection.apply(rt.scan_fn(reference, options), options)
+    except TimeLimitError as exc:
+        with rt.session() as s:
+            item = s.get(TaskItem, item_id)
+            assert item is not None
+            item.status, item.error = TIME_LIMIT, str(exc)
+        return TIME_LIMIT, str(exc)
     except HullscanError as exc:
         error = str(exc) or type(exc).__name__
     except Exception as exc:  # a crashing scanner fails this image only
