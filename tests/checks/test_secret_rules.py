@@ -199,7 +199,7 @@ def test_user_secret_config(tmp_path) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     "text",
     ["rules: [{id: x}]\n", "rules: [{id: jwt, title: t, regex: 'a'}]\n", "rules: [{id: x, title: t, regex: '(' }]\n",
-     "allow: {paths: ['(']}\n", "other: 1\n", "- a\n"],
+     "allow: {paths: ['(']}\n", "allow: {paths: ['(?i)^/srv/']}\n", "other: 1\n", "- a\n"],
 )
 def test_bad_user_secret_config(tmp_path, text: str) -> None:  # type: ignore[no-untyped-def]
     from hullscan.errors import InputError

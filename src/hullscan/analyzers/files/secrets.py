@@ -307,8 +307,8 @@ def merge_user_config(base: dict[str, Any], user: dict[str, Any], source: str) -
     allow = {k: list(v) for k, v in (base.get("allow") or {}).items()}
     for key in ("paths", "patterns"):
         for pattern in (user.get("allow") or {}).get(key) or []:
-            try:
-                re.compile(str(pattern))
+            try:  # paths are joined into alternations: a global flag such as (?i) must be scoped, (?i:...)
+                re.compile(f"(?:{pattern})" if key == "paths" else str(pattern))
             except re.error as exc:
                 raise InputError(f"{source}: allow.{key}: bad regex {pattern!r}: {exc}") from None
             allow.setdefault(key, []).append(str(pattern))
