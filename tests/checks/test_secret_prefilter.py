@@ -145,7 +145,7 @@ def test_allow_listed_paths_answer_as_one_joined_regex() -> None:
     import re
     from pathlib import Path
 
-    from hullscan.analyzers.files.secrets import _anchored_at_start, _directory_only, _PathAllowList
+    from hullscan.analyzers.files import PathPatterns, _anchored_at_start, _directory_only
 
     for pattern, anchored in [("^/usr/", True), ("^(?:a|b)/", True), ("^[|]x", True), ("^[]|]x", True), ("^/a|/b", False),
                               ("^\\|x|y", False), ("^a(b|c)|d", False), ("/x", False)]:
@@ -160,6 +160,6 @@ def test_allow_listed_paths_answer_as_one_joined_regex() -> None:
     paths += ["/x" + p for p in paths[:500]] + [p.upper() for p in paths[:500]] + ["", "/", "/app/README.md", "/app/.env"]
     assert len(paths) > 2000
     for order in (paths, random.Random(1).sample(paths, len(paths))):
-        allow = _PathAllowList(sources)
+        allow = PathPatterns(sources)
         for path in order:
-            assert allow.allowed(path) == bool(joined.search(path)), path
+            assert allow.search(path) == bool(joined.search(path)), path

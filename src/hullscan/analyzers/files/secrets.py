@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hullscan.analyzers.base import Analyzer, FileInput
-from hullscan.analyzers.files import is_binary, rule_yaml, rules_digest
+from hullscan.analyzers.files import PathPatterns, is_binary, rule_yaml, rules_digest
 from hullscan.model import AnalysisResult, Category, FileInfo, Finding, Location, ScanWarning, Severity
 from hullscan.options import ScanOptions
 
@@ -90,84 +90,6 @@ class SecretRule:
         return alternatives if all(a in self.keywords for a in alternatives) else ()
 
 
-def _shape(pattern: str) -> tuple[bool, bool]:
-    """(``pattern`` starts with ``^`` and has no ``|`` outside brackets and groups, so that ``^`` anchors all of
-    it; ``pattern`` holds such a ``|``)."""
-    depth, in_class, i = 0, False, 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            i += 1
-        elif in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-            if pattern[i + 1 : i + 2] == "^":
-                i += 1
-            if pattern[i + 1 : i + 2] == "]":  # a leading ] is a member
-                i += 1
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "|" and depth == 0:
-            return False, True
-        i += 1
-    return pattern.startswith("^"), False
-
-
-def _anchored_at_start(pattern: str) -> bool:
-    """True when ``pattern`` starts with ``^`` and has no ``|`` outside brackets and groups."""
-    return _shape(pattern)[0]
-
-
-def _directory_only(pattern: str) -> bool:
-    """True when every match of ``pattern`` lies in the directory part of a path (up to its last ``/``): it ends
-    with ``/``, has no top-level ``|`` and no lookahead (which could look past the match)."""
-    return pattern.endswith("/") and not _shape(pattern)[1] and "(?=" not in pattern and "(?!" not in pattern
-
-
-class _PathAllowList:
-    """The allow-listed path regexes, arranged to answer as ``search`` of all of them joined would, faster:
-    ``^``-anchored ones are tried with ``match`` (one attempt, not one per character), and those that depend on
-    the directory only are answered once per directory (a layer lists a directory's files together)."""
-
-    def __init__(self, sources: list[str]) -> None:
-        self.directory = _alternatives([p for p in sources if _directory_only(p)])
-        self.other = _alternatives([p for p in sources if not _directory_only(p)])
-        self._last_directory: tuple[str | None, bool] = (None, False)
-
-    def allowed(self, path: str) -> bool:
-        """True when one allow-listed regex matches somewhere in ``path``."""
-        directory = path[: path.rfind("/") + 1]
-        last = self._last_directory
-        if last[0] == directory:
-            by_directory = last[1]
-        else:
-            by_directory = self.directory.search(directory)
-            self._last_directory = (directory, by_directory)  # one tuple, replaced whole: safe across threads
-        return by_directory or self.other.search(path)
-
-
-class _Alternatives:
-    """Regexes tried together: the ``^``-anchored ones with ``match``, the others with ``search``."""
-
-    def __init__(self, anchored: re.Pattern[str] | None, floating: re.Pattern[str] | None) -> None:
-        self.anchored = anchored
-        self.floating = floating
-
-    def search(self, text: str) -> bool:
-        """True when one of the regexes matches somewhere in ``text``."""
-        return bool((self.anchored and self.anchored.match(text)) or (self.floating and self.floating.search(text)))
-
-
-def _alternatives(patterns: list[str]) -> _Alternatives:
-    anchored = [p[1:] for p in patterns if _anchored_at_start(p)]
-    floating = [p for p in patterns if not _anchored_at_start(p)]
-    return _Alternatives(re.compile("|".join(f"(?:{p})" for p in anchored)) if anchored else None,
-                         re.compile("|".join(f"(?:{p})" for p in floating)) if floating else None)
-
-
 @dataclass
 class SecretRules:
     """The rule set: rules, the allow lists (regex sources, compiled on first use) and the keyword index."""
@@ -180,9 +102,9 @@ class SecretRules:
     _last_path: tuple[str | None, bool] = field(default=(None, False), init=False, repr=False, compare=False)
 
     @functools.cached_property
-    def allow_paths(self) -> _PathAllowList:
+    def allow_paths(self) -> PathPatterns:
         """The allow-listed paths, compiled."""
-        return _PathAllowList(self.allow_path_sources)
+        return PathPatterns(self.allow_path_sources)
 
     @functools.cached_property
     def allow_patterns(self) -> list[re.Pattern[str]]:
@@ -209,7 +131,7 @@ class SecretRules:
         last = self._last_path  # the secret and sensitive-file analyzers ask about the same path in turn
         if last[0] == path:
             return last[1]
-        allowed = self.allow_paths.allowed(path)
+        allowed = self.allow_paths.search(path)
         self._last_path = (path, allowed)  # one tuple, replaced whole: safe when layer threads interleave
         return allowed
 
