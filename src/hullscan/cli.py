@@ -278,6 +278,15 @@ def _emit(writer, report, output: Optional[Path]) -> None:  # type: ignore[no-un
         return
     if output.is_dir():
         raise InputError(f"cannot write {output}: it is a directory")
+    if output.exists() and not output.is_file() or output.is_symlink():
+        # /dev/null, /dev/stdout, a FIFO, a symlink: written through, never replaced (os.replace of a temporary
+        # file over /dev/null, as root, turned the device into a regular file)
+        try:
+            with open(output, "w", encoding="utf-8") as fh:
+                writer(report, fh)
+        except OSError as exc:
+            raise InputError(f"cannot write {output}: {exc.strerror}") from None
+        return
     tmp = output.with_name(output.name + ".tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as fh:

@@ -284,6 +284,31 @@ def test_output_to_a_directory_is_refused_without_leaving_a_temporary_file(tmp_p
     assert res.returncode == 2 and "cannot write" in res.stderr and not (tmp_path / "no").exists()
 
 
+def test_output_to_a_fifo_or_a_symlink_is_written_through_never_replaced(tmp_path):
+    """``-o /dev/null`` as root replaced the device with a regular file (a temporary file renamed over it). A FIFO
+    stands in for the device here: it stays a FIFO and its reader gets the report; a symlink stays a symlink."""
+    import stat
+    import threading
+
+    ImageBuilder().add_layer({"etc/os-release": OS_RELEASE}).write_oci_layout(tmp_path / "img")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    res = run_cli("image", str(tmp_path / "img"), "--scanners", "none", "-f", "json", "-o", str(fifo), "--cache-dir", str(tmp_path / "c"))
+    reader.join(60)
+    assert res.returncode == 0, res.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and json.loads(got[0])["os"]["id"] == "debian"
+    assert not (tmp_path / "pipe.tmp").exists()
+    target = tmp_path / "real.json"
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    res = run_cli("image", str(tmp_path / "img"), "--scanners", "none", "-f", "json", "-o", str(link), "--cache-dir", str(tmp_path / "c"))
+    assert res.returncode == 0, res.stderr
+    assert link.is_symlink() and json.loads(target.read_text())["os"]["id"] == "debian"
+
+
 @pytest.mark.parametrize("prefix", ["", "./", "oci:", "dir:", "docker-archive:"])
 def test_a_target_name_of_10000_characters_is_one_error_line(tmp_path, prefix):
     """Path.exists()/is_dir() raise OSError (ENAMETOOLONG) for such a name: it was an internal error, exit 70."""
