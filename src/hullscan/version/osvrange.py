@@ -27,6 +27,7 @@ few key comparisons (about 15 microseconds per check on real records, warm).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -71,7 +72,7 @@ def _events(rng: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
 class _CompiledRange:
     """One range ready to evaluate: its scheme, sorted (kind, key) events and limit keys."""
 
-    __slots__ = ("contains_key", "events", "fixed", "limits", "scheme")
+    __slots__ = ("contains_key", "events", "fixed", "fixed_in_order", "limits", "scheme")
 
     def __init__(self, range_type: str, ecosystem: str, events: tuple[tuple[str, str], ...]) -> None:
         self.scheme = range_scheme(range_type, ecosystem)
@@ -96,16 +97,16 @@ class _CompiledRange:
         self.events = tuple(zero + [(kind, key) for key, _, kind in keyed])
         self.limits = tuple(limits) if has_limit else None
         self.fixed = tuple(fixed)
-        #: contains_key(vkey): the OSV evaluation of the range for an already parsed version; the common one-interval
-        #: shapes (``introduced`` then ``fixed``, no limit) as the comparisons the walk would make
+        #: ``fixed`` in the order :func:`_in_order` gives (key, then text), when the order is total: the fixes
+        #: above a version are then these, filtered, in order
+        self.fixed_in_order: tuple[tuple[str, Any], ...] | None = None
+        if self.scheme.name in _TOTAL_ORDER and len(fixed) > 1:
+            self.fixed_in_order = tuple(sorted(fixed, key=lambda item: _Wrap(item[1], item[0])))
+        #: contains_key(vkey): the OSV evaluation of the range for an already parsed version (:func:`_shortcut`
+        #: for the common shapes)
         self.contains_key: Callable[[Any], bool] = self._walk
-        if self.limits is None and len(self.events) == 2 and self.events[0][0] == "introduced" \
-                and self.events[1][0] == "fixed":
-            low, high = self.events[0][1], self.events[1][1]
-            if low is None:
-                self.contains_key = lambda vkey: vkey < high
-            else:
-                self.contains_key = lambda vkey: not vkey < low and vkey < high
+        if self.limits is None:
+            self.contains_key = _shortcut(self.events, self.scheme) or self._walk
 
     def _walk(self, vkey: Any) -> bool:
         """The OSV evaluation of one range for an already parsed version: the events walked in order."""
@@ -122,6 +123,39 @@ class _CompiledRange:
             elif key < vkey:  # last_affected
                 affected = False
         return affected
+
+
+#: Schemes whose keys are totally ordered (tuples, ``packaging`` versions): the events of a range sorted by them
+#: are in the order every comparison agrees with. Maven's (and, to be safe, every other ``CmpKey``) are not
+#: assumed to be.
+_TOTAL_ORDER = frozenset({"deb", "rpm", "pep440", "semver", "cargo", "go", "composer", "nuget"})
+
+
+def _shortcut(events: tuple[tuple[str, Any], ...], scheme: VersionScheme) -> Callable[[Any], bool] | None:
+    """The walk of a range without limits, for its common shapes, as the comparisons it comes down to:
+
+    * ``introduced`` alone, or then one ``fixed`` / ``last_affected``: those one or two comparisons;
+    * ``introduced``, ``fixed``, ``introduced``... alternating (several intervals), for a totally ordered
+      scheme: the events whose version is not above the installed one are a prefix of the sorted events and
+      the walk ends in the state of its last event, ``introduced`` when the prefix is odd: a bisection.
+
+    None for any other shape (the walk itself)."""
+    kinds = [kind for kind, _ in events]
+    keys = [key for _, key in events]
+    if not kinds or kinds[0] != "introduced" or None in keys[1:]:
+        return None
+    low = keys[0]
+    if len(kinds) == 1:
+        return (lambda vkey: True) if low is None else (lambda vkey: not vkey < low)
+    if len(kinds) == 2 and kinds[1] in ("fixed", "last_affected"):
+        high = keys[1]
+        if kinds[1] == "fixed":
+            return (lambda vkey: vkey < high) if low is None else (lambda vkey: not vkey < low and vkey < high)
+        return (lambda vkey: not high < vkey) if low is None else (lambda vkey: not vkey < low and not high < vkey)
+    if scheme.name in _TOTAL_ORDER and all(kind == ("introduced", "fixed")[i % 2] for i, kind in enumerate(kinds)):
+        start = 1 if low is None else 0  # "introduced: 0" holds for every version
+        return lambda vkey: bisect_right(keys, vkey, start) % 2 == 1
+    return None
 
 
 @lru_cache(maxsize=65536)
@@ -283,7 +317,7 @@ class CompiledEntry:
     so that it raises a fresh error, as :func:`is_affected` does.
     """
 
-    __slots__ = ("ecosystem", "only", "ranges", "simple_fix", "versions")
+    __slots__ = ("ecosystem", "listed", "listed_keys", "only", "ranges", "simple_fix", "versions")
 
     def __init__(self, entry: Mapping[str, Any], ecosystem: str) -> None:
         self.ecosystem = ecosystem
@@ -299,6 +333,8 @@ class CompiledEntry:
         versions = entry.get("versions") or ()
         self.versions = tuple(versions) if set(map(type, versions)) <= {str} else \
             tuple(v for v in versions if isinstance(v, str))
+        self.listed = frozenset(self.versions)
+        self.listed_keys: frozenset[Any] | None | object = _UNSET  # _listed_keys(), computed on first use
         self.simple_fix = _simple_fix(entry)
         # the common shape, one range that compiles and no ``versions``: its answer (or error) is the entry's
         only = self.ranges[0] if len(self.ranges) == 1 and not self.versions else None
@@ -316,11 +352,13 @@ class CompiledEntry:
         for rng in self.ranges:
             try:
                 compiled = rng if rng.__class__ is _CompiledRange else _compiled(rng, self.ecosystem)  # type: ignore[arg-type]
-                if compiled.contains_key(compiled.scheme.key(version)):  # type: ignore[union-attr]
+                scheme = compiled.scheme  # type: ignore[union-attr]
+                vkey = scheme.key(version) if parsed is None else parsed_key(scheme, version, parsed)
+                if compiled.contains_key(vkey):  # type: ignore[union-attr]
                     return True
             except (InvalidVersionError, UnknownEcosystemError) as exc:
                 error = error or exc
-        if self.versions and _in_versions(version, self.versions, self.ecosystem):
+        if self.versions and self._in_versions(version, parsed):
             return True
         if error is not None:
             try:
@@ -328,6 +366,21 @@ class CompiledEntry:
             finally:
                 error = None  # no cycle error -> traceback -> this frame
         return False
+
+    def _in_versions(self, version: str, parsed: dict[Any, Any] | None) -> bool:
+        """:func:`_in_versions` of the entry's ``versions``, their set and keys kept."""
+        if version in self.listed:
+            return True
+        keys = self.listed_keys
+        if keys is _UNSET:
+            keys = self.listed_keys = _listed_keys(self.ecosystem, self.versions)
+        if not keys:
+            return False
+        scheme = scheme_for(self.ecosystem)
+        try:
+            return (scheme.key(version) if parsed is None else parsed_key(scheme, version, parsed)) in keys  # type: ignore[operator]
+        except InvalidVersionError:
+            return False
 
     def hit(self, version: str, parsed: dict[Any, Any]) -> tuple[str, ...] | None:
         """None when ``version`` is not affected, else its fixes: ``simple_fix`` or :meth:`fixes` (what matching
@@ -344,6 +397,10 @@ class CompiledEntry:
             return None
         if self.simple_fix is not None:
             return self.simple_fix
+        if not only.fixed:
+            return ()
+        if only.fixed_in_order is not None:
+            return tuple(dict.fromkeys([value for value, key in only.fixed_in_order if vkey < key]))
         found: dict[str, Any] = {}  # fixes(): the one range contains the version
         for value, key in only.fixed:
             if vkey < key:
@@ -362,6 +419,7 @@ class CompiledEntry:
 
 
 _FAILED = object()
+_UNSET = object()
 
 
 def parsed_key(scheme: VersionScheme, version: str, parsed: dict[Any, Any]) -> Any:
