@@ -4,11 +4,13 @@ read-sniff-parse skeleton so each analyzer only says how to extract its payload 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
-from hullscan.analyzers.lang.gobuildinfo import BinaryFormatError, Executable, parse_executable, sniff
 from hullscan.model import AnalysisResult, FileInfo, ScanWarning
+
+if TYPE_CHECKING:  # the executable readers are imported by analyze(), when a candidate binary turns up
+    from hullscan.analyzers.lang.gobuildinfo import Executable
 
 #: executables smaller than this carry no module metadata worth reading
 MIN_BINARY_SIZE = 256 * 1024
@@ -48,6 +50,8 @@ class ExecutableAnalyzer(Analyzer):
 
     def analyze(self, file: FileInput) -> AnalysisResult | None:
         """Parse the executable and hand its payload to :meth:`result`; None quickly for other files."""
+        from hullscan.analyzers.lang.gobuildinfo import BinaryFormatError, parse_executable, sniff
+
         data = file.read()
         if sniff(data[:4]) is None:
             return None

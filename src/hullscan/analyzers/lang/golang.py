@@ -18,15 +18,18 @@ Versions keep Go's canonical ``v`` prefix (``v1.2.3``), as ``go version -m`` pri
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
 from hullscan.analyzers.lang.binary import ExecutableAnalyzer, malformed
-from hullscan.analyzers.lang.gobuildinfo import Executable, GoBuildInfo, GoModule, read_go_buildinfo
 from hullscan.analyzers.os.purls import build_purl
 from hullscan.model import AnalysisResult, FileInfo, Package
+
+if TYPE_CHECKING:  # the executable readers are imported when a candidate binary is analyzed
+    from hullscan.analyzers.lang.gobuildinfo import Executable, GoBuildInfo, GoModule
 
 ECOSYSTEM = "Go"
 #: smallest executable worth reading: a stripped stdlib-only Go binary is ~1 MiB
@@ -65,7 +68,10 @@ def _resolved(mod: GoModule) -> tuple[str, str, tuple[tuple[str, str], ...]]:
     return repl.path, repl.version or mod.version, note
 
 
-_LDFLAG_X = re.compile(r"""-X[= ]?\s*['"]?([^\s='"]+)=['"]?([^\s'"]+)""")
+@functools.cache
+def _ldflag_x() -> re.Pattern[str]:
+    """``-X <symbol>=<value>`` in ``-ldflags`` (compiled on first use: start-up stays cheap)."""
+    return re.compile(r"""-X[= ]?\s*['"]?([^\s='"]+)=['"]?([^\s'"]+)""")
 
 
 def ldflags_version(ldflags: str, main_module: str) -> str:
@@ -74,7 +80,7 @@ def ldflags_version(ldflags: str, main_module: str) -> str:
     Only symbols in package ``main`` or under the main module whose name is ``version``/``ver``
     (any case, e.g. ``Version``, ``gitVersion``) and whose value looks like a version count.
     """
-    for symbol, value in _LDFLAG_X.findall(ldflags):
+    for symbol, value in _ldflag_x().findall(ldflags):
         package, _, var = symbol.rpartition(".")
         if not (package == "main" or package == main_module or package.startswith(main_module + "/")):
             continue
@@ -136,6 +142,8 @@ class GoBinaryAnalyzer(ExecutableAnalyzer):
 
     def extract(self, exe: Executable) -> Any:
         """The build info, or None when the executable is not a Go binary."""
+        from hullscan.analyzers.lang.gobuildinfo import read_go_buildinfo
+
         return read_go_buildinfo(exe)
 
     def result(self, file: FileInput, payload: Any) -> AnalysisResult | None:
@@ -145,7 +153,10 @@ class GoBinaryAnalyzer(ExecutableAnalyzer):
 
 # --------------------------------------------------------------------------- go.mod / go.sum
 
-_REQUIRE_LINE = re.compile(r"^(\S+)\s+(\S+)(.*)$")
+@functools.cache
+def _require_line() -> re.Pattern[str]:
+    """``<path> <version> [rest]`` of a ``require`` line (compiled on first use)."""
+    return re.compile(r"^(\S+)\s+(\S+)(.*)$")
 
 
 def _strip_comment(line: str) -> tuple[str, str]:
@@ -167,6 +178,7 @@ class GoModFile:
 def parse_go_mod(text: str) -> GoModFile:
     """Parse ``module``, ``go``, ``toolchain``, ``require`` and ``replace`` directives (single lines and blocks)."""
     mod = GoModFile()
+    require_line = _require_line()
     block = ""
     for raw in text.splitlines():
         code, comment = _strip_comment(raw)
@@ -190,7 +202,7 @@ def parse_go_mod(text: str) -> GoModFile:
         elif directive == "toolchain":
             mod.toolchain = rest
         elif directive == "require":
-            match = _REQUIRE_LINE.match(rest)
+            match = require_line.match(rest)
             if match:
                 mod.requires.append((match.group(1).strip('"'), match.group(2), comment == "indirect"))
         elif directive == "replace":

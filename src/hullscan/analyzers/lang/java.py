@@ -21,6 +21,7 @@ per-entry compression ratio; exceeding one drops that archive with a ``malformed
 
 from __future__ import annotations
 
+import functools
 import io
 import posixpath
 import re
@@ -28,17 +29,18 @@ import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from typing import BinaryIO
-from xml.etree import ElementTree
+from typing import TYPE_CHECKING, BinaryIO
 
 from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
 from hullscan.analyzers.os.purls import build_purl
 from hullscan.model import AnalysisResult, FileInfo, Package, ScanWarning
 
+if TYPE_CHECKING:  # xml.etree is imported by parse_pom_xml(), when a pom.xml is read
+    from xml.etree.ElementTree import Element
+
 ECOSYSTEM = "Maven"
 ARCHIVE_SUFFIXES = (".jar", ".war", ".ear", ".jpi", ".hpi")
 _SUFFIXES = frozenset(ARCHIVE_SUFFIXES)
-_FILENAME_VERSION = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+?)-(?P<version>\d[\w.\-+~]*)$")
 _METADATA_CAP = 4 * 1024 * 1024  # largest pom.properties / pom.xml / MANIFEST.MF read
 #: everything zipfile raises on damaged input (bad headers, bad CRC, truncated deflate streams, odd methods)
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, struct.error,
@@ -152,13 +154,15 @@ def _plain(value: str | None) -> str:
 
 def parse_pom_xml(data: bytes) -> tuple[str, str, str] | None:
     """(group, artifact, version) of a ``pom.xml``, with ``parent`` filling gaps; None when unusable."""
+    from xml.etree import ElementTree  # on first use: start-up stays cheap
+
     try:
         root = ElementTree.fromstring(data)
     except ElementTree.ParseError:
         return None
     ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
 
-    def text(node: ElementTree.Element | None, tag: str) -> str:
+    def text(node: Element | None, tag: str) -> str:
         child = node.find(ns + tag) if node is not None else None
         return _plain(child.text if child is not None else None)
 
@@ -169,6 +173,12 @@ def parse_pom_xml(data: bytes) -> tuple[str, str, str] | None:
     return (group, artifact, version) if artifact and version else None
 
 
+@functools.cache
+def _filename_version() -> re.Pattern[str]:
+    """``<name>-<version>`` of an archive's file name without its suffix (compiled on first use)."""
+    return re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+?)-(?P<version>\d[\w.\-+~]*)$")
+
+
 def filename_coordinates(name: str) -> tuple[str, str]:
     """(artifact, version) from ``commons-lang3-3.12.0.jar``; version "" when the name carries none."""
     stem = posixpath.basename(name)
@@ -176,7 +186,7 @@ def filename_coordinates(name: str) -> tuple[str, str]:
         if stem.lower().endswith(suffix):
             stem = stem[: -len(suffix)]
             break
-    match = _FILENAME_VERSION.match(stem)
+    match = _filename_version().match(stem)
     return (match.group("name"), match.group("version")) if match else (stem, "")
 
 

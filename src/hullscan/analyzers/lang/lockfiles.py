@@ -12,11 +12,8 @@ from __future__ import annotations
 import functools
 import json
 import re
-import tomllib
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
-
-from packageurl import PackageURL
 
 from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
 from hullscan.model import AnalysisResult, FileInfo, Package, ScanWarning
@@ -60,6 +57,8 @@ def make_purl(ecosystem: str, name: str, version: str) -> str:
     npm ``@scope/name`` and Composer ``vendor/name`` become namespace + name; PyPI names are
     normalised per PEP 503; NuGet and RubyGems names are kept as they are.
     """
+    from packageurl import PackageURL  # imported on first use: start-up stays cheap
+
     ptype = PURL_TYPES[ecosystem]
     namespace: str | None = None
     if ecosystem == "PyPI":
@@ -103,14 +102,15 @@ def load_json(file: FileInput) -> Any:
 
 
 def load_toml(file: FileInput) -> dict[str, Any]:
-    """The file's content parsed as TOML."""
+    """The file's content parsed as TOML (tomllib is imported on first use)."""
+    import tomllib
+
     return tomllib.loads(file.read().decode("utf-8"))
 
 
 #: the deepest flow-collection nesting (``[[[…`` / ``{{{…``) accepted in YAML: PyYAML's C composer recurses
 #: per level and crashes the process (SIGSEGV) on ~100,000 levels; real lock files nest fewer than 10
 MAX_YAML_FLOW_DEPTH = 1000
-_FLOW_BRACKETS = re.compile(r"[\[\]{}]")
 
 
 def flow_depth(text: str) -> int:
@@ -118,7 +118,7 @@ def flow_depth(text: str) -> int:
     if text.count("[") + text.count("{") <= MAX_YAML_FLOW_DEPTH:
         return text.count("[") + text.count("{")
     depth = deepest = 0
-    for match in _FLOW_BRACKETS.finditer(text):
+    for match in re.finditer(r"[\[\]{}]", text):  # rare: only past MAX_YAML_FLOW_DEPTH brackets
         if match.group() in "[{":
             depth += 1
             deepest = max(deepest, depth)

@@ -15,15 +15,16 @@ stores zlib-compressed JSON in a ``.dep-v0`` section::
 from __future__ import annotations
 
 import json
-import tomllib
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
 from hullscan.analyzers.lang.binary import ExecutableAnalyzer, malformed
-from hullscan.analyzers.lang.gobuildinfo import Executable
 from hullscan.analyzers.os.purls import build_purl
 from hullscan.model import AnalysisResult, FileInfo, Package
+
+if TYPE_CHECKING:  # the executable readers are imported when a candidate binary is analyzed
+    from hullscan.analyzers.lang.gobuildinfo import Executable
 
 ECOSYSTEM = "crates.io"
 SECTION = ".dep-v0"
@@ -126,6 +127,8 @@ class CargoLockAnalyzer(Analyzer):
 
     def analyze(self, file: FileInput) -> AnalysisResult | None:
         """Parse the TOML and turn every ``[[package]]`` into a Package."""
+        import tomllib  # on first use: start-up stays cheap
+
         try:
             doc = tomllib.loads(file.read().decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
