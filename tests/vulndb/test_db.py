@@ -247,3 +247,25 @@ def test_db_update_cli_from_folder_mirror(tmp_path: Path) -> None:
                            timeout=120, env=empty_env, check=False)
     assert empty.returncode == 2 and "no vulnerability source could be fetched" in empty.stderr
     assert not fresh.exists()
+
+
+def test_a_build_never_replaces_a_fifo_and_goes_through_a_symlink(tmp_path: Path) -> None:
+    """The build is swapped in with os.replace: over /dev/null (as root) that replaced the device. A FIFO stands in
+    for it; a symlinked database is rebuilt where the link points and the link stays."""
+    import stat
+
+    from hullscan.vulndb.db import Builder
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(DatabaseError, match="not a regular file"):
+        Builder(fifo)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and list(tmp_path.iterdir()) == [fifo]
+    real = tmp_path / "real.db"
+    link = tmp_path / "link.db"
+    link.symlink_to(real)
+    with Builder(link) as build:
+        build.commit()
+    assert link.is_symlink() and real.is_file()
+    with VulnDB(link) as db:  # a valid, empty database of the current schema
+        assert db is not None

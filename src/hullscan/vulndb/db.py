@@ -276,7 +276,11 @@ class Builder:
     """
 
     def __init__(self, target: Path, keep_existing: bool = True) -> None:
-        self.target = Path(target)
+        # the new file is swapped in with os.replace: through a symlink to the file it names, never over a device
+        # or a FIFO (as root, --db /dev/null would have replaced the device with a database)
+        self.target = Path(target).resolve() if Path(target).is_symlink() else Path(target)
+        if self.target.exists() and not self.target.is_file():
+            raise DatabaseError(f"{self.target}: not a regular file: give the path of a database file")
         self.target.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = self.target.parent / f".{self.target.name}.build-{os.getpid()}"
         self._old: Path | None = None
