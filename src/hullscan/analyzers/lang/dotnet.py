@@ -21,8 +21,8 @@ from typing import Any
 
 from hullscan.analyzers.base import FileInput
 from hullscan.analyzers.lang.lockfiles import (
-    ManifestAnalyzer,
     MalformedFileError,
+    ManifestAnalyzer,
     Parser,
     as_dict,
     basename,

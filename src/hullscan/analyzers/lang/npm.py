@@ -32,13 +32,14 @@ no advisory can match them.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
 from hullscan.analyzers.base import FileInput
 from hullscan.analyzers.lang.lockfiles import (
-    ManifestAnalyzer,
     MalformedFileError,
+    ManifestAnalyzer,
     Parser,
     as_dict,
     basename,
@@ -53,7 +54,6 @@ from hullscan.model import Package
 
 NAME = "lang/npm"
 ECOSYSTEM = "npm"
-_NOT_REGISTRY = re.compile(r"^(?:file:|link:|workspace:|portal:|git\+|git:|github:|https?:|npm:)|://")
 
 
 def installed_manifest(path: str) -> bool:
@@ -69,9 +69,15 @@ def installed_manifest(path: str) -> bool:
     return len(parts) == 3 and parts[0].startswith("@")
 
 
+@functools.cache
+def _not_registry() -> re.Pattern[str]:
+    """A version that is a path, a link, a git or tarball URL or an alias (compiled on first use)."""
+    return re.compile(r"^(?:file:|link:|workspace:|portal:|git\+|git:|github:|https?:|npm:)|://")
+
+
 def _registry_version(version: str) -> bool:
     """False for ``file:``, ``link:``, git and tarball versions."""
-    return bool(version) and not _NOT_REGISTRY.search(version)
+    return bool(version) and not _not_registry().search(version)
 
 
 def _scope(entry: Any) -> list[tuple[str, str]]:
@@ -149,7 +155,7 @@ def _lock_v2(file: FileInput, packages_map: dict[str, Any]) -> list[Package]:
     """The v2/v3 ``packages`` map."""
     out: list[Package] = []
     for key, entry in packages_map.items():
-        head, sep, tail = str(key).rpartition("node_modules/")
+        _head, sep, tail = str(key).rpartition("node_modules/")
         if not sep or not isinstance(entry, dict):
             continue  # the root "" and workspace folders are the project itself
         target, extra = entry, _scope(entry)
@@ -268,9 +274,7 @@ def _yarn_berry(file: FileInput) -> list[Package]:
 
 def _pnpm_key(key: str, slash_form: bool) -> tuple[str, str]:
     """(name, version) of a ``packages`` key in lockfile 5.x (``/a/1.0.0_peer``) or 6+/9 (``/a@1.0.0(peer)``) form."""
-    key = key.split("(", 1)[0]
-    if key.startswith("/"):
-        key = key[1:]
+    key = key.split("(", 1)[0].removeprefix("/")
     if slash_form:
         name, _, version = key.rpartition("/")
         return name, version.split("_", 1)[0]

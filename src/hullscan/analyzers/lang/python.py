@@ -29,13 +29,14 @@ Package names keep the spelling of the file; the purl carries the PEP 503 name.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
 from hullscan.analyzers.base import FileInput
 from hullscan.analyzers.lang.lockfiles import (
-    ManifestAnalyzer,
     MalformedFileError,
+    ManifestAnalyzer,
     Parser,
     as_dict,
     basename,
@@ -51,12 +52,22 @@ NAME = "lang/python"
 ECOSYSTEM = "PyPI"
 #: a one-line License value longer than this is a license text, not a name
 MAX_LICENSE_NAME = 120
-#: the blank line that ends the headers of a Core Metadata file
-_BODY = re.compile(r"\r?\n[ \t]*\r?\n")
 #: the largest PKG-INFO member read out of a zipped egg
 MAX_EGG_PKG_INFO = 1024 * 1024
-#: a Requires-Dist that applies only when an extra is requested (``; extra == "socks"``)
-_EXTRA_MARKER = re.compile(r";.*\bextra\s*==")
+
+# The regexes are compiled on first use (functools.cache): importing the analyzers stays cheap.
+
+
+@functools.cache
+def _body() -> re.Pattern[str]:
+    """The blank line that ends the headers of a Core Metadata file."""
+    return re.compile(r"\r?\n[ \t]*\r?\n")
+
+
+@functools.cache
+def _extra_marker() -> re.Pattern[str]:
+    """A Requires-Dist that applies only when an extra is requested (``; extra == "socks"``)."""
+    return re.compile(r";.*\bextra\s*==")
 
 
 def _is_requirements(base: str) -> bool:
@@ -76,7 +87,7 @@ def core_metadata(text: str) -> dict[str, list[str]]:
     """
     headers: dict[str, list[list[str]]] = {}  # name -> values, each as its lines (joined once at the end:
     lines: list[str] | None = None  # += per continuation line was quadratic on a hostile file)
-    body = _BODY.search(text)  # do not split the (often long) description into lines
+    body = _body().search(text)  # do not split the (often long) description into lines
     for line in (text[: body.start()] if body else text).splitlines():
         if not line.strip():
             break
@@ -141,8 +152,9 @@ def _metadata_package(file: FileInput, data: bytes) -> list[Package]:
             parts = [p.strip() for p in str(classifier).split("::")]
             if len(parts) >= 2 and parts[0] == "License" and parts[-1] not in ("OSI Approved", "License"):
                 licenses.append(parts[-1])
+    extra_marker = _extra_marker()
     depends = [
-        _requirement_name(r) for r in headers.get("requires-dist", []) if not _EXTRA_MARKER.search(r)
+        _requirement_name(r) for r in headers.get("requires-dist", []) if not extra_marker.search(r)
     ]
     return [
         make_package(file, NAME, ECOSYSTEM, name, version, installed=True, licenses=licenses, depends=depends)
@@ -157,17 +169,24 @@ def _requirement_name(spec: str) -> str:
 
 # --------------------------------------------------------------------------- requirements.txt
 
-_PIN = re.compile(
-    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?"  # name and extras
-    r"\s*(?P<op>===|==)\s*(?P<version>[^\s;,#*]+)\s*(?P<rest>.*)$"  # the pin, then markers/options
-)
+@functools.cache
+def _pin() -> re.Pattern[str]:
+    """``name[extras] == version`` and what follows (markers, options)."""
+    return re.compile(
+        r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?"  # name and extras
+        r"\s*(?P<op>===|==)\s*(?P<version>[^\s;,#*]+)\s*(?P<rest>.*)$"  # the pin, then markers/options
+    )
 
 
-_COMMENT = re.compile(r"(^|\s)#.*$")
+@functools.cache
+def _comment() -> re.Pattern[str]:
+    """A ``#`` comment at the start of a line or after a blank."""
+    return re.compile(r"(^|\s)#.*$")
 
 
 def _logical_lines(text: str) -> list[str]:
     """Lines with ``\\`` continuations joined and comments (``#`` at start or after a blank) removed."""
+    comment = _comment()
     out: list[str] = []
     pending: list[str] = []  # the pieces of a continued line (joined once: += per piece was quadratic)
     for raw in text.splitlines():
@@ -177,12 +196,12 @@ def _logical_lines(text: str) -> list[str]:
         line = " ".join([*pending, raw]) if pending else raw
         pending = []
         if "#" in line:
-            line = _COMMENT.sub("", line)
+            line = comment.sub("", line)
         line = line.strip()
         if line:
             out.append(line)
     if pending:
-        line = _COMMENT.sub("", " ".join(pending)).strip()
+        line = comment.sub("", " ".join(pending)).strip()
         if line:
             out.append(line)
     return out
@@ -192,10 +211,11 @@ def parse_requirements(file: FileInput) -> list[Package]:
     """Exact pins of a pip requirements file; everything else (ranges, URLs, options) is skipped."""
     text = file.read().decode("utf-8")
     packages: list[Package] = []
+    pin = _pin()
     for line in _logical_lines(text):
         if line.startswith("-"):
             continue  # -r/-c/-e/--index-url/--hash-only lines
-        match = _PIN.match(line)
+        match = pin.match(line)
         if not match:
             continue
         rest = match.group("rest")

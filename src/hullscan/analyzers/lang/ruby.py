@@ -21,10 +21,11 @@ dependencies). A platform suffix (``nokogiri (1.16.0-x86_64-linux)``) is kept as
 
 from __future__ import annotations
 
+import functools
 import re
 
 from hullscan.analyzers.base import FileInput
-from hullscan.analyzers.lang.lockfiles import ManifestAnalyzer, MalformedFileError, Parser, basename, make_package
+from hullscan.analyzers.lang.lockfiles import MalformedFileError, ManifestAnalyzer, Parser, basename, make_package
 from hullscan.model import Package
 
 NAME = "lang/ruby"
@@ -44,10 +45,19 @@ def _string_re(group: str) -> str:
     return _STR.format(group)
 
 
-_ASSIGN = re.compile(r"^\s*\w+\.(?P<field>name|version|license|licenses)\s*=\s*(?P<value>.+?)\s*$", re.MULTILINE)
-_ANY_STRING = re.compile(_string_re("s"))
-_DEP = re.compile(r"^\s*\w+\.add_(?P<kind>runtime_|development_)?dependency[ (]\s*" + _string_re("d"), re.MULTILINE)
-_GEM_VERSION = re.compile(r"Gem::Version\.new\(\s*" + _string_re("v") + r"\s*\)")
+_Pattern = re.Pattern[str]
+
+
+@functools.cache
+def _gemspec_patterns() -> tuple[_Pattern, _Pattern, _Pattern, _Pattern]:
+    """The gemspec regexes, compiled on first use (importing the analyzers stays cheap): ``s.<field> = <value>``,
+    any string literal, ``s.add_[runtime_|development_]dependency "<name>"`` and ``Gem::Version.new("<v>")``."""
+    return (
+        re.compile(r"^\s*\w+\.(?P<field>name|version|license|licenses)\s*=\s*(?P<value>.+?)\s*$", re.MULTILINE),
+        re.compile(_string_re("s")),
+        re.compile(r"^\s*\w+\.add_(?P<kind>runtime_|development_)?dependency[ (]\s*" + _string_re("d"), re.MULTILINE),
+        re.compile(r"Gem::Version\.new\(\s*" + _string_re("v") + r"\s*\)"),
+    )
 
 
 def _string_value(match: re.Match[str], group: str) -> str:
@@ -64,14 +74,15 @@ def parse_gemspec(file: FileInput) -> list[Package]:
     text = file.read().decode("utf-8", errors="replace")
     if "Gem::Specification.new" not in text:
         raise MalformedFileError("no Gem::Specification.new block")
+    assign, any_string, dependency, gem_version = _gemspec_patterns()
     fields: dict[str, list[str]] = {}
-    for match in _ASSIGN.finditer(text):
+    for match in assign.finditer(text):
         value = match.group("value")
-        version_call = _GEM_VERSION.search(value)
+        version_call = gem_version.search(value)
         if version_call:
             strings = [_string_value(version_call, "v")]
         else:
-            strings = [_string_value(m, "s") for m in _ANY_STRING.finditer(value)]
+            strings = [_string_value(m, "s") for m in any_string.finditer(value)]
         fields.setdefault(match.group("field"), strings)
     name = (fields.get("name") or [""])[0].strip()
     version = (fields.get("version") or [""])[0].strip()
@@ -79,7 +90,7 @@ def parse_gemspec(file: FileInput) -> list[Package]:
         raise MalformedFileError("no s.name or s.version assignment")
     licenses = fields.get("licenses") or fields.get("license") or []
     kinds: dict[str, list[str]] = {"runtime_": [], "development_": [], "": []}
-    for match in _DEP.finditer(text):
+    for match in dependency.finditer(text):
         kinds[match.group("kind") or ""].append(_string_value(match, "d"))
     # generated specs list each dependency twice: typed in the ``respond_to? :add_runtime_dependency``
     # branch, untyped (development ones included) in the fallback branch; the typed form wins
@@ -88,14 +99,23 @@ def parse_gemspec(file: FileInput) -> list[Package]:
     return [make_package(file, NAME, ECOSYSTEM, name, version, installed=True, licenses=licenses, depends=depends)]
 
 
-_SPEC_LINE = re.compile(r"^    (?P<name>[^\s(]+) \((?P<version>[^)]+)\)$")
-_DEP_LINE = re.compile(r"^      (?P<name>[^\s(]+)(?: \(.*\))?$")
+@functools.cache
+def _lock_patterns() -> tuple[_Pattern, _Pattern]:
+    """A ``specs:`` entry (``    name (version)``) and one of its dependencies (``      name [(range)]``),
+    compiled on first use."""
+    return (
+        re.compile(r"^    (?P<name>[^\s(]+) \((?P<version>[^)]+)\)$"),
+        re.compile(r"^      (?P<name>[^\s(]+)(?: \(.*\))?$"),
+    )
+
+
 _SECTIONS = ("GEM", "GIT", "PATH")
 
 
 def parse_gemfile_lock(file: FileInput) -> list[Package]:
     """The ``specs:`` of the ``GEM``, ``GIT`` and ``PATH`` sections of a ``Gemfile.lock``."""
     text = file.read().decode("utf-8")
+    spec_line, dep_line = _lock_patterns()
     out: list[Package] = []
     section = ""
     in_specs = False
@@ -127,7 +147,7 @@ def parse_gemfile_lock(file: FileInput) -> list[Package]:
             continue
         if not in_specs:
             continue
-        spec = _SPEC_LINE.match(line)
+        spec = spec_line.match(line)
         if spec:
             flush()
             version, _, platform = spec.group("version").partition("-")
@@ -135,7 +155,7 @@ def parse_gemfile_lock(file: FileInput) -> list[Package]:
                 version, platform = spec.group("version"), ""
             current, depends = (spec.group("name"), version, platform), []
             continue
-        dep = _DEP_LINE.match(line)
+        dep = dep_line.match(line)
         if dep and current:
             depends.append(dep.group("name"))
     flush()

@@ -12,6 +12,7 @@ the package that provides them.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field, replace
 
@@ -22,7 +23,6 @@ from hullscan.model import AnalysisResult, FileInfo, Package, ScanWarning
 INSTALLED = "/lib/apk/db/installed"
 #: the database paths: Wolfi/Chainguard (usr-merged, ``/lib`` -> ``usr/lib``) keep it under /usr/lib
 PATHS = frozenset({INSTALLED, "/usr/lib/apk/db/installed"})
-_OP = re.compile(r"[<>=~]")
 
 
 @dataclass
@@ -66,8 +66,14 @@ def parse_installed(text: str) -> tuple[list[_Entry], int]:
     return entries, broken
 
 
+@functools.cache
+def _op() -> re.Pattern[str]:
+    """A version operator of a dependency token (compiled on first use: start-up stays cheap)."""
+    return re.compile(r"[<>=~]")
+
+
 def _dep_name(token: str) -> str:
-    return _OP.split(token, maxsplit=1)[0]
+    return _op().split(token, maxsplit=1)[0]
 
 
 def build_packages(entries: list[_Entry], path: str, layer: str, found_by: str) -> list[Package]:

@@ -13,6 +13,7 @@ dropped); the inventory (or :func:`hullscan.analyzers.os.attach_owners`) joins t
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import replace
 
@@ -25,7 +26,12 @@ STATUS_D = "/var/lib/dpkg/status.d/"
 INFO = "/var/lib/dpkg/info/"
 
 _HALF_STATES = ("half-installed", "half-configured", "unpacked", "triggers-awaited", "triggers-pending")
-_SOURCE = re.compile(r"^(?P<name>\S+)(?:\s+\((?P<version>[^)]+)\))?\s*$")
+
+
+@functools.cache
+def _source() -> re.Pattern[str]:
+    """``Source: <name> [(<version>)]`` (compiled on first use: start-up stays cheap)."""
+    return re.compile(r"^(?P<name>\S+)(?:\s+\((?P<version>[^)]+)\))?\s*$")
 
 
 def parse_stanzas(text: str) -> tuple[list[dict[str, str]], int]:
@@ -83,7 +89,7 @@ def stanza_package(stanza: dict[str, str], path: str, layer: str, found_by: str)
     if not name or not version:
         raise ValueError("stanza without Package or Version")
     source_name, source_version = name, version
-    m = _SOURCE.match(stanza.get("Source", ""))
+    m = _source().match(stanza.get("Source", ""))
     if m:
         source_name = m.group("name")
         source_version = m.group("version") or version

@@ -16,8 +16,8 @@ Google distroless images carry ``ID=debian`` and ``PRETTY_NAME="Distroless"``: t
 
 from __future__ import annotations
 
+import functools
 import re
-import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
@@ -54,12 +54,17 @@ _VENDOR_IDS = (
     ("oracle linux", "ol"),
 )
 
-_RELEASE_LINE = re.compile(r"^(?P<name>.+?)\s+release\s+(?P<version>[0-9][0-9A-Za-z._-]*)(?:\s*\((?P<code>[^)]*)\))?")
-_PARENS = re.compile(r"\(([^)]*)\)")
+
+@functools.cache
+def _release_line() -> re.Pattern[str]:
+    """``<Vendor> release <version> (<codename>)`` (compiled on first use: start-up stays cheap)."""
+    return re.compile(r"^(?P<name>.+?)\s+release\s+(?P<version>[0-9][0-9A-Za-z._-]*)(?:\s*\((?P<code>[^)]*)\))?")
 
 
 def _fields(text: str) -> dict[str, str]:
     """``KEY=value`` lines (shell quoting honoured, comments and junk ignored)."""
+    import shlex  # on first use: start-up stays cheap
+
     out: dict[str, str] = {}
     for line in text.splitlines():
         line = line.strip()
@@ -88,7 +93,7 @@ def parse_os_release(text: str) -> Distro | None:
     pretty = f.get("PRETTY_NAME", "")
     codename = f.get("VERSION_CODENAME", "") or f.get("UBUNTU_CODENAME", "")
     if not codename:
-        m = _PARENS.search(f.get("VERSION", ""))
+        m = re.search(r"\(([^)]*)\)", f.get("VERSION", ""))
         if m and re.fullmatch(r"[a-z]+", m.group(1)):
             codename = m.group(1)
     if pretty.lower() == "distroless" or "distroless" in f.get("HOME_URL", "").lower():
@@ -107,7 +112,7 @@ def parse_os_release(text: str) -> Distro | None:
 def parse_release_line(text: str) -> Distro | None:
     """Parse a Red Hat style ``<Vendor> release <version> (<codename>)`` line."""
     line = text.strip().splitlines()[0] if text.strip() else ""
-    m = _RELEASE_LINE.match(line)
+    m = _release_line().match(line)
     if not m:
         return None
     vendor = m.group("name").strip()

@@ -23,19 +23,31 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
-from hullscan.analyzers.os import rpmdb_bdb, rpmdb_ndb, rpmdb_sqlite
 from hullscan.analyzers.os import rpmheader as h
 from hullscan.analyzers.os.purls import os_purl
 from hullscan.analyzers.os.rpmheader import HeaderError, RpmDbError, RpmHeader
 from hullscan.model import AnalysisResult, FileInfo, Package, ScanWarning
 
 _DIRS = ("/var/lib/rpm/", "/usr/lib/sysimage/rpm/")
-_READERS: dict[str, Callable[[bytes], Iterable[bytes | RpmDbError]]] = {
-    "rpmdb.sqlite": rpmdb_sqlite.iter_blobs,
-    "Packages": rpmdb_bdb.iter_blobs,
-    "Packages.db": rpmdb_ndb.iter_blobs,
-}
-DB_PATHS = tuple(d + f for d in _DIRS for f in _READERS)
+_FILES = ("rpmdb.sqlite", "Packages", "Packages.db")
+DB_PATHS = tuple(d + f for d in _DIRS for f in _FILES)
+
+
+def _reader(filename: str) -> Callable[[bytes], Iterable[bytes | RpmDbError]]:
+    """The blob reader of a database file name; its backend module is imported here, when an image has one."""
+    if filename == "rpmdb.sqlite":
+        from hullscan.analyzers.os import rpmdb_sqlite
+
+        return rpmdb_sqlite.iter_blobs
+    if filename == "Packages":
+        from hullscan.analyzers.os import rpmdb_bdb
+
+        return rpmdb_bdb.iter_blobs
+    if filename == "Packages.db":
+        from hullscan.analyzers.os import rpmdb_ndb
+
+        return rpmdb_ndb.iter_blobs
+    raise KeyError(filename)
 
 
 @dataclass(frozen=True)
@@ -134,7 +146,7 @@ class RpmAnalyzer(Analyzer):
 
     def analyze(self, file: FileInput) -> AnalysisResult:
         """Every package in the database; unreadable databases and headers give warnings."""
-        reader = _READERS[file.path.rpartition("/")[2]]
+        reader = _reader(file.path.rpartition("/")[2])
         result = AnalysisResult()
         parsed: list[_Parsed] = []
         bad = 0

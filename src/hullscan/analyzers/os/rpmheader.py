@@ -47,7 +47,7 @@ class RpmHeader:
     data: bytes
 
     @classmethod
-    def parse(cls, blob: bytes) -> "RpmHeader":
+    def parse(cls, blob: bytes) -> RpmHeader:
         """Parse a blob; :class:`HeaderError` when its sizes do not add up."""
         if blob[:4] == HEADER_MAGIC:
             blob = blob[8:]
