@@ -1,0 +1,50 @@
+"""Importing the inventory analyzers (groups ``os`` and ``lang``, loaded by every scan) stays cheap: the parsers'
+heavy dependencies are imported by the analyze() that needs them, not at start-up.
+
+Checked in a fresh interpreter, since this test session has long imported everything."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import hullscan
+
+#: modules only some analyze() calls need: TOML, purl, XML, shell-quoting and YAML libraries, the executable
+#: readers of the Go/Rust binary analyzers, and the rpm database backends
+DEFERRED = (
+    "tomllib",
+    "packageurl",
+    "xml.etree.ElementTree",
+    "shlex",
+    "sqlite3",
+    "yaml",
+    "hullscan.analyzers.lang.gobuildinfo",
+    "hullscan.analyzers.os.rpmdb_sqlite",
+    "hullscan.analyzers.os.rpmdb_bdb",
+    "hullscan.analyzers.os.rpmdb_ndb",
+)
+
+_PROBE = """
+import json, sys
+from hullscan.analyzers import registry
+reg = registry(frozenset({"os", "lang"}))
+analyzers = [entry.factory() for entry in reg.select()]
+for a in analyzers:  # what the walk calls for every entry stays import-free too
+    a.path_hint()
+print(json.dumps({"names": sorted(a.name for a in analyzers), "loaded": [m for m in %r if m in sys.modules]}))
+"""
+
+
+def test_os_and_lang_analyzers_import_without_their_parsers_dependencies() -> None:
+    src = str(Path(hullscan.__file__).resolve().parent.parent)  # the hullscan this session tests
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE % (DEFERRED,)], check=True, capture_output=True, text=True, timeout=60, env=env
+    ).stdout
+    probe = json.loads(out)
+    assert "lang/java-archive" in probe["names"] and "os/rpm" in probe["names"]
+    assert probe["loaded"] == []
