@@ -167,15 +167,17 @@ class _Run:
         list of hits (the same hits, rows of one advisory at the same fixes, give the same verdicts)."""
         found = outcome.verdicts
         if found is None:
-            keys = tuple([(row.rid, row.namespace, row.fix_status, row.severity, fixed) for row, fixed in outcome.hits])
-            by_hits = self.memo.by_hits
-            found = by_hits.get((plan.is_os, keys))
+            memo = self.memo
+            hits = outcome.hits
+            keys = [(row.rid, row.namespace, row.fix_status, row.severity, fixed) for row, fixed in hits]
+            hit_id = memo.hit_id
+            ids = tuple([hit_id(k) for k in keys])
+            found = memo.by_hits.get((plan.is_os, ids))
             if found is None:
-                hits = outcome.hits
                 advisory, candidate = self.db.advisory, self.db.candidate
-                found = by_hits[(plan.is_os, keys)] = memo_verdicts(
+                found = memo.by_hits[(plan.is_os, ids)] = memo_verdicts(
                     plan.is_os, [advisory(row.rid) for row, _ in hits], keys,
-                    lambda i: Hit(candidate(hits[i][0]), hits[i][1]), self.memo)
+                    lambda i: Hit(candidate(hits[i][0]), hits[i][1]), memo, ids)
             outcome.verdicts = found
         return found
 

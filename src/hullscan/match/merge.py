@@ -71,25 +71,42 @@ def _cves_of(vid: str, aliases: tuple[str, ...]) -> tuple[str, ...]:
 Member = tuple[int, str | None]
 
 
-def _placements(advs: list[Advisory], split_multi: bool) -> list[list[Member]]:
+#: How an advisory's hit is grouped: ((id, source): the order hits are taken in, the key of the group it joins
+#: with all its ids (None: it names no CVE or several), its CVEs)
+_Placing = tuple[tuple[str, str], str | None, tuple[str, ...]]
+
+
+def _placing(adv: Advisory) -> _Placing:
+    vid = adv.id
+    cves = _cves_of(vid, adv.aliases)
+    return (vid, adv.source), vid if vid.startswith("CVE-") else (cves[0] if len(cves) == 1 else None), cves
+
+
+def _placements(advs: list[Advisory], split_multi: bool,
+                seen: dict[int, _Placing] | None = None) -> list[list[Member]]:
     """The groups of :func:`group_hits` as lists of members, in the same order (group keys sorted, hits in
     the order they join), without building the groups (matching builds one only for a verdict not seen yet).
-    ``advs``: the advisory of each hit."""
+    ``advs``: the advisory of each hit; ``seen``: their :func:`_placing` by advisory row, kept across calls
+    (for one database)."""
     groups: dict[str, list[Member]] = {}
     no_cve: list[int] = []
     multi: list[int] = []
+    if seen is None:
+        seen = {}
+    info = []
+    for adv in advs:
+        placing = seen.get(adv.rid)
+        if placing is None:
+            placing = seen[adv.rid] = _placing(adv)
+        info.append(placing)
     order: Iterable[int] = range(len(advs))
     if len(advs) > 1:
-        order = sorted(order, key=lambda i: (advs[i].id, advs[i].source))
+        order = sorted(order, key=[placing[0] for placing in info].__getitem__)
     for i in order:
-        adv = advs[i]
-        key = adv.id
-        if not key.startswith("CVE-"):
-            cves = _cves_of(key, adv.aliases)
-            if len(cves) != 1:
-                (multi if cves else no_cve).append(i)
-                continue
-            key = cves[0]
+        key = info[i][1]
+        if key is None:
+            (multi if info[i][2] else no_cve).append(i)
+            continue
         found = groups.get(key)
         if found is None:
             groups[key] = [(i, None)]
@@ -111,13 +128,12 @@ def _placements(advs: list[Advisory], split_multi: bool) -> list[list[Member]]:
             for name in names:
                 by_name.setdefault(name, target)
     for i in multi:
-        adv = advs[i]
-        cves = _cves_of(adv.id, adv.aliases)
+        cves = info[i][2]
         if split_multi or all(c in groups for c in cves):
             for c in cves:
                 groups.setdefault(c, []).append((i, c))
         else:
-            groups.setdefault(adv.id, []).append((i, None))
+            groups.setdefault(advs[i].id, []).append((i, None))
     return [groups[k] for k in sorted(groups)]
 
 
@@ -235,8 +251,13 @@ def _new_verdict(primary: str, aliases: tuple[str, ...], fixed: tuple[str, ...],
     vuln = {"aliases": aliases, "fixed_versions": fixed, "fix_status": status, "cvss_score": score, "cvss_vector": vector,
             "severity_source": severity_source, "data_source": data_source, "references": references,
             "published": published, "modified": modified}
-    return Verdict(primary, aliases, fixed, status, severity, severity_source, score, vector, title, details, references,
-                   published, modified, data_source, severity.rank, vuln)
+    return _tuple_new(Verdict, (primary, aliases, fixed, status, severity, severity_source, score, vector, title, details,
+                                references, published, modified, data_source, _RANK[severity], vuln))
+
+
+_tuple_new = tuple.__new__  # a named tuple from all its fields, without its Python-level __new__
+_RANK = {s: s.rank for s in Severity}
+_FIX_STATUS = {s.value: s for s in FixStatus}
 
 
 class _Shared(NamedTuple):
@@ -318,8 +339,7 @@ def _verdict(is_os: bool, group: _Group, shared: _Shared | None = None) -> Verdi
     return _new_verdict(primary, tuple(sorted(group.ids() - {primary})), *(shared or _shared(is_os, group)))
 
 
-def _one_verdict(is_os: bool, adv: Advisory, key: HitKey, only: str | None,
-                 about_memo: dict[tuple[object, ...], _About]) -> Verdict:
+def _one_verdict(is_os: bool, adv: Advisory, key: HitKey, only: str | None, memo: VerdictMemo) -> Verdict:
     """:func:`_verdict` of a group of one hit (the common case), given by its advisory and :func:`hit_key`,
     that joined it with all its ids or, ``only``, with one CVE; without building the group: the same verdict."""
     _, namespace, fix_status, rating, hit_fixed = key
@@ -328,17 +348,22 @@ def _one_verdict(is_os: bool, adv: Advisory, key: HitKey, only: str | None,
     cves = [n for n in names if n.startswith("CVE-")]
     primary = cves[0] if len(cves) == 1 and (is_os or cves[0] == vid) else vid  # _primary of one record
     names.discard(primary)
-    fixed = _sort_versions(namespace, set(hit_fixed))
+    if len(hit_fixed) < 2:
+        fixed = hit_fixed  # _sort_versions of none or one
+    else:
+        fixed = memo.sorted_fixes.get((namespace, hit_fixed))  # type: ignore[assignment]
+        if fixed is None:
+            fixed = memo.sorted_fixes[(namespace, hit_fixed)] = _sort_versions(namespace, set(hit_fixed))
     if fixed:
         status = FixStatus.FIXED
     else:
-        status = FixStatus(fix_status)
+        status = _FIX_STATUS.get(fix_status) or FixStatus(fix_status)
         if status is FixStatus.FIXED:  # a fixed status without a fix above the installed version
             status = FixStatus.AFFECTED
     about_key = (is_os, adv.rid, adv.source, rating)
-    about = about_memo.get(about_key)
+    about = memo.about.get(about_key)
     if about is None:
-        about = about_memo[about_key] = _about(is_os, adv, rating)
+        about = memo.about[about_key] = _about(is_os, adv, rating)
     return _new_verdict(primary, tuple(sorted(names)), fixed, status, *about)
 
 
@@ -347,13 +372,23 @@ class VerdictMemo:
     joined it (``full``), and their hits-only part per group of hits (``shared``) and per advisory (``about``).
     Keys hold advisory row ids: never share a memo across databases."""
 
-    __slots__ = ("about", "by_hits", "full", "shared")
+    __slots__ = ("about", "by_hits", "full", "hit_ids", "placing", "shared", "sorted_fixes")
 
     def __init__(self) -> None:
-        self.by_hits: dict[tuple[object, ...], list[Verdict]] = {}  # per (is OS, hit keys): see :func:`hit_key`
+        self.by_hits: dict[tuple[object, ...], list[Verdict]] = {}  # per (is OS, hit ids): see :meth:`hit_id`
         self.full: dict[tuple[object, ...], Verdict] = {}
         self.shared: dict[tuple[object, ...], _Shared] = {}
         self.about: dict[tuple[object, ...], _About] = {}  # per (is OS, advisory row, rating)
+        self.sorted_fixes: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}  # per (namespace, fixes of a hit)
+        self.hit_ids: dict[HitKey, int] = {}  # a small number per distinct hit key: short memo keys
+        self.placing: dict[int, _Placing] = {}  # per advisory row
+
+    def hit_id(self, key: HitKey) -> int:
+        """The number of a :data:`HitKey` in this run."""
+        found = self.hit_ids.get(key)
+        if found is None:
+            found = self.hit_ids[key] = len(self.hit_ids)
+        return found
 
 
 #: What of a hit verdicts depend on: (advisory row id, namespace, fix status, rating, fixes)
@@ -379,27 +414,29 @@ def verdicts(is_os: bool, hits: list[Hit], memo: VerdictMemo | None = None,
 
 
 def memo_verdicts(is_os: bool, advs: list[Advisory], keys: Sequence[HitKey], hit: Callable[[int], Hit],
-                  memo: VerdictMemo) -> list[Verdict]:
+                  memo: VerdictMemo, ids: Sequence[int] | None = None) -> list[Verdict]:
     """:func:`verdicts` with ``memo``, given the advisory and :func:`hit_key` of each hit; ``hit(i)`` builds the
     i-th hit, asked only for a group of several hits not seen yet (most groups are one hit, decided on its
-    advisory and key alone)."""
+    advisory and key alone). ``ids``: :meth:`VerdictMemo.hit_id` of each key, when the caller has them."""
+    if ids is None:
+        ids = [memo.hit_id(k) for k in keys]
     full = memo.full
     out = []
-    for members in _placements(advs, is_os):
+    for members in _placements(advs, is_os, memo.placing):
         if len(members) == 1:
             i, only = members[0]
-            key: tuple[object, ...] = (is_os, (keys[i], only))
+            key: tuple[object, ...] = (is_os, ids[i], only)
             found = full.get(key)
             if found is None:
-                found = full[key] = _one_verdict(is_os, advs[i], keys[i], only, memo.about)
+                found = full[key] = _one_verdict(is_os, advs[i], keys[i], only, memo)
         else:
-            key = (is_os, *[(keys[i], only) for i, only in members])
+            key = (is_os, *[(ids[i], only) for i, only in members])
             found = full.get(key)
             if found is None:
                 group = _Group()
                 for i, only in members:
                     group.add(hit(i), only)
-                shared_key = (is_os, *[keys[i] for i, _ in members])
+                shared_key = (is_os, *[ids[i] for i, _ in members])
                 shared = memo.shared.get(shared_key)
                 if shared is None:
                     shared = memo.shared[shared_key] = _shared(is_os, group, memo.about)
