@@ -242,15 +242,19 @@ class Verdict(NamedTuple):
     modified: str
     data_source: str
     rank: int  # severity.rank
-    vuln: dict[str, Any]  # the VulnInfo fields after the package's own (aliases...modified), to copy from
+    vuln: dict[str, Any]  # every VulnInfo field, the package's own left blank: a finding's copies it, then fills them
+
+
+#: The VulnInfo fields that come from the package, in their order (blank in :attr:`Verdict.vuln`)
+_PACKAGE_FIELDS = {"package_name": "", "installed_version": "", "ecosystem": "", "purl": "", "source_name": ""}
 
 
 def _new_verdict(primary: str, aliases: tuple[str, ...], fixed: tuple[str, ...], status: FixStatus, severity: Severity,
                  severity_source: str, score: float | None, vector: str, title: str, details: str,
                  references: tuple[str, ...], published: str, modified: str, data_source: str) -> Verdict:
-    vuln = {"aliases": aliases, "fixed_versions": fixed, "fix_status": status, "cvss_score": score, "cvss_vector": vector,
-            "severity_source": severity_source, "data_source": data_source, "references": references,
-            "published": published, "modified": modified}
+    vuln = {**_PACKAGE_FIELDS, "aliases": aliases, "fixed_versions": fixed, "fix_status": status, "cvss_score": score,
+            "cvss_vector": vector, "severity_source": severity_source, "data_source": data_source,
+            "references": references, "published": published, "modified": modified}
     return _tuple_new(Verdict, (primary, aliases, fixed, status, severity, severity_source, score, vector, title, details,
                                 references, published, modified, data_source, _RANK[severity], vuln))
 
@@ -459,12 +463,13 @@ def package_findings(pkg: Package, found: list[Verdict], location: Location) -> 
     own = {"package_name": name, "installed_version": pkg.version, "ecosystem": pkg.ecosystem, "purl": pkg.purl,
            "source_name": pkg.source_name}  # VulnInfo's fields in order: the package's, then the verdict's
     new = object.__new__
+    set_fields = object.__setattr__
     out = []
     for v in found:
         vuln = new(VulnInfo)
-        fields = vuln.__dict__
+        fields = v.vuln.copy()
         fields.update(own)
-        fields.update(v.vuln)
+        set_fields(vuln, "__dict__", fields)
         fixed = v.fixed
         f = new(Finding)
         f.__dict__.update(id=v.primary, category=Category.VULNERABILITY, severity=v.severity,

@@ -97,16 +97,24 @@ class _CompiledRange:
         self.events = tuple(zero + [(kind, key) for key, _, kind in keyed])
         self.limits = tuple(limits) if has_limit else None
         self.fixed = tuple(fixed)
-        #: ``fixed`` in the order :func:`_in_order` gives (key, then text), when the order is total: the fixes
-        #: above a version are then these, filtered, in order
-        self.fixed_in_order: tuple[tuple[str, Any], ...] | None = None
-        if self.scheme.name in _TOTAL_ORDER and len(fixed) > 1:
-            self.fixed_in_order = tuple(sorted(fixed, key=lambda item: _Wrap(item[1], item[0])))
+        #: ``fixed`` in the order :func:`_in_order` gives (key, then text), when the order is total (the fixes above
+        #: a version are then these, filtered, in order): see :meth:`fixes_in_order`
+        self.fixed_in_order: tuple[tuple[str, Any], ...] | None | object = _UNSET
         #: contains_key(vkey): the OSV evaluation of the range for an already parsed version (:func:`_shortcut`
         #: for the common shapes)
         self.contains_key: Callable[[Any], bool] = self._walk
         if self.limits is None:
             self.contains_key = _shortcut(self.events, self.scheme) or self._walk
+
+    def fixes_in_order(self) -> tuple[tuple[str, Any], ...] | None:
+        """:attr:`fixed_in_order`, sorted on first use; None when the scheme's order is not total or there are
+        fewer than two fixes."""
+        found = self.fixed_in_order
+        if found is _UNSET:
+            found = self.fixed_in_order = None
+            if self.scheme.name in _TOTAL_ORDER and len(self.fixed) > 1:
+                found = self.fixed_in_order = tuple(sorted(self.fixed, key=lambda item: _Wrap(item[1], item[0])))
+        return found  # type: ignore[return-value]
 
     def _walk(self, vkey: Any) -> bool:
         """The OSV evaluation of one range for an already parsed version: the events walked in order."""
@@ -399,8 +407,9 @@ class CompiledEntry:
             return self.simple_fix
         if not only.fixed:
             return ()
-        if only.fixed_in_order is not None:
-            return tuple(dict.fromkeys([value for value, key in only.fixed_in_order if vkey < key]))
+        in_order = only.fixes_in_order()
+        if in_order is not None:
+            return tuple(dict.fromkeys([value for value, key in in_order if vkey < key]))
         found: dict[str, Any] = {}  # fixes(): the one range contains the version
         for value, key in only.fixed:
             if vkey < key:
