@@ -243,6 +243,7 @@ class Verdict(NamedTuple):
     data_source: str
     rank: int  # severity.rank
     vuln: dict[str, Any]  # every VulnInfo field, the package's own left blank: a finding's copies it, then fills them
+    finding: dict[str, Any]  # every Finding field, those that name the package left blank (title only if empty)
 
 
 #: The VulnInfo fields that come from the package, in their order (blank in :attr:`Verdict.vuln`)
@@ -255,8 +256,10 @@ def _new_verdict(primary: str, aliases: tuple[str, ...], fixed: tuple[str, ...],
     vuln = {**_PACKAGE_FIELDS, "aliases": aliases, "fixed_versions": fixed, "fix_status": status, "cvss_score": score,
             "cvss_vector": vector, "severity_source": severity_source, "data_source": data_source,
             "references": references, "published": published, "modified": modified}
+    finding = {"id": primary, "category": Category.VULNERABILITY, "severity": severity, "title": title,
+               "description": details, "location": None, "evidence": "", "remediation": "", "vuln": None}
     return _tuple_new(Verdict, (primary, aliases, fixed, status, severity, severity_source, score, vector, title, details,
-                                references, published, modified, data_source, _RANK[severity], vuln))
+                                references, published, modified, data_source, _RANK[severity], vuln, finding))
 
 
 _tuple_new = tuple.__new__  # a named tuple from all its fields, without its Python-level __new__
@@ -470,12 +473,15 @@ def package_findings(pkg: Package, found: list[Verdict], location: Location) -> 
         fields = v.vuln.copy()
         fields.update(own)
         set_fields(vuln, "__dict__", fields)
-        fixed = v.fixed
         f = new(Finding)
-        f.__dict__.update(id=v.primary, category=Category.VULNERABILITY, severity=v.severity,
-                          title=v.title or f"{v.primary} in {name}", description=v.details, location=location,
-                          evidence="", remediation=f"Upgrade {name} to {fixed[0]} or later" if fixed else "",
-                          vuln=vuln)
+        fields = v.finding.copy()
+        if not v.title:
+            fields["title"] = f"{v.primary} in {name}"
+        fields["location"] = location
+        if v.fixed:
+            fields["remediation"] = f"Upgrade {name} to {v.fixed[0]} or later"
+        fields["vuln"] = vuln
+        set_fields(f, "__dict__", fields)
         out.append(f)
     return out
 
