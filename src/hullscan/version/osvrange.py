@@ -76,6 +76,16 @@ class _CompiledRange:
 
     def __init__(self, range_type: str, ecosystem: str, events: tuple[tuple[str, str], ...]) -> None:
         self.scheme = range_scheme(range_type, ecosystem)
+        self.fixed_in_order: tuple[tuple[str, Any], ...] | None | object = _UNSET  # see fixes_in_order()
+        if len(events) == 2 and events[0] == ("introduced", "0") and events[1][0] == "fixed":
+            # the most common shape, compiled as the general code below does, in short
+            value = events[1][1]
+            high = self.scheme.key(value)
+            self.events: tuple[tuple[str, Any], ...] = (("introduced", None), ("fixed", high))
+            self.limits: tuple[Any, ...] | None = None
+            self.fixed: tuple[tuple[str, Any], ...] = ((value, high),)
+            self.contains_key: Callable[[Any], bool] = lambda vkey: vkey < high
+            return
         zero: list[tuple[str, Any]] = []
         keyed: list[tuple[Any, int, str]] = []
         limits: list[Any] = []
@@ -97,18 +107,16 @@ class _CompiledRange:
         self.events = tuple(zero + [(kind, key) for key, _, kind in keyed])
         self.limits = tuple(limits) if has_limit else None
         self.fixed = tuple(fixed)
-        #: ``fixed`` in the order :func:`_in_order` gives (key, then text), when the order is total (the fixes above
-        #: a version are then these, filtered, in order): see :meth:`fixes_in_order`
-        self.fixed_in_order: tuple[tuple[str, Any], ...] | None | object = _UNSET
         #: contains_key(vkey): the OSV evaluation of the range for an already parsed version (:func:`_shortcut`
         #: for the common shapes)
-        self.contains_key: Callable[[Any], bool] = self._walk
+        self.contains_key = self._walk
         if self.limits is None:
             self.contains_key = _shortcut(self.events, self.scheme) or self._walk
 
     def fixes_in_order(self) -> tuple[tuple[str, Any], ...] | None:
-        """:attr:`fixed_in_order`, sorted on first use; None when the scheme's order is not total or there are
-        fewer than two fixes."""
+        """``fixed`` in the order :func:`_in_order` gives (key, then text), when the order is total (the fixes above
+        a version are then these, filtered, in order), sorted on first use; None when the scheme's order is not
+        total or there are fewer than two fixes."""
         found = self.fixed_in_order
         if found is _UNSET:
             found = self.fixed_in_order = None

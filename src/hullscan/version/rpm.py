@@ -22,7 +22,8 @@ import re
 
 from .base import KeyedScheme
 
-_SEGMENT = re.compile(r"([0-9]+)|([A-Za-z]+)|(~)|(\^)|[^A-Za-z0-9~^]+")
+_TOKEN = re.compile(r"[0-9]+|[A-Za-z]+|~|\^")
+_DIGITS = frozenset("0123456789")
 
 # Segment ranks: ~ < end-of-string < ^ < alphabetic < numeric.
 _TILDE = (0,)
@@ -32,17 +33,10 @@ _CARET = (2,)
 
 def rpmvercmp_key(s: str) -> tuple[tuple[object, ...], ...]:
     """A tuple key ordering strings exactly as ``rpmvercmp``."""
-    out: list[tuple[object, ...]] = []
-    for m in _SEGMENT.finditer(s):
-        num, alpha, tilde, caret = m.groups()
-        if num is not None:
-            out.append((4, int(num)))
-        elif alpha is not None:
-            out.append((3, alpha))
-        elif tilde is not None:
-            out.append(_TILDE)
-        elif caret is not None:
-            out.append(_CARET)
+    out: list[tuple[object, ...]] = [
+        (4, int(token)) if token[0] in _DIGITS else _TILDE if token == "~" else _CARET if token == "^" else (3, token)
+        for token in _TOKEN.findall(s)  # the segments; separators are skipped
+    ]
     out.append(_END)
     return tuple(out)
 
