@@ -267,3 +267,30 @@ def test_versions_that_cannot_be_compared_are_noted(tmp_path: Path) -> None:
     [note] = result.notes
     assert note.startswith("2 advisory entries of 1 advisories (BIT-x-1) could not be compared with the installed "
                            "version and were not checked, e.g. Bitnami mastodon 3.5.0: ")
+
+
+def test_matching_leaves_the_collector_as_it_found_it(debian_db: VulnDB) -> None:
+    """Matching runs with the cyclic collector off and hands its objects to the oldest generation at the end:
+    the collector is on again afterwards (when it was on before), nothing stays frozen, and cyclic garbage made
+    before or after is still collected."""
+    import gc
+    import weakref
+
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+
+    before = Node()
+    ref_before = weakref.ref(before)
+    del before
+    result = match_packages(debian_db, DEBIAN12, [deb("openssl", "3.0.11-1~deb12u1")])
+    assert result.findings
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.collect()
+    assert ref_before() is None  # the cycle made before matching was collected
+    gc.disable()
+    try:
+        match_packages(debian_db, DEBIAN12, [deb("openssl", "3.0.11-1~deb12u1")])
+        assert not gc.isenabled()  # off before: left off
+    finally:
+        gc.enable()
