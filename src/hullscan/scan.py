@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -391,11 +392,19 @@ def analyze_image(
         return result
 
     workers = options.workers or min(len(layers), os.cpu_count() or 1, 8) or 1
-    if workers <= 1 or len(layers) <= 1 or not source.parallel:
-        results = [one(i) for i in range(len(layers))]
-    else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="layer") as pool:
-            results = list(pool.map(one, range(len(layers))))
+    # Digests are computed on helper threads that need the GIL back for a moment after each read and each
+    # hashlib update: with the walk holding it for the default 5 ms switch interval, a 162 MB layer's SHA-256 took
+    # 0.29 s instead of 0.17 s. A 0.5 ms interval hands it over sooner (the walk threads barely notice).
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, 0.0005))
+    try:
+        if workers <= 1 or len(layers) <= 1 or not source.parallel:
+            results = [one(i) for i in range(len(layers))]
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="layer") as pool:
+                results = list(pool.map(one, range(len(layers))))
+    finally:
+        sys.setswitchinterval(interval)
     return layers, results
 
 
