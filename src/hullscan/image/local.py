@@ -120,6 +120,10 @@ class _Slice(io.RawIOBase):
         super().close()
 
 
+#: layers up to this size are hashed at once, outside the slots below
+_UNSLOTTED = 32 << 20
+
+
 @functools.cache
 def _hash_slots() -> threading.BoundedSemaphore:
     """How many digest checks run at once: one core is left to the walk (on two cores, three checks of a
@@ -142,6 +146,9 @@ class _BackgroundCheck:
         self._thread.start()
 
     def _run(self) -> None:
+        if self._size <= _UNSLOTTED:  # a small layer's digest is a few ms: never queued behind a big one
+            self._hash()
+            return
         with _hash_slots():
             self._hash()
 
