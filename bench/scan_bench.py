@@ -21,7 +21,16 @@ import tempfile
 from pathlib import Path
 
 from common import (  # type: ignore[import-not-found]
-    CACHE, debian_rootfs, hullscan, hullscan_packages, normalise_pypi, pip_layer, print_table, timed, trivy, trivy_packages,
+    CACHE,
+    debian_rootfs,
+    hullscan,
+    hullscan_packages,
+    normalise_pypi,
+    pip_layer,
+    print_table,
+    timed,
+    trivy,
+    trivy_packages,
 )
 
 APP_PACKAGES = ["requests==2.31.0", "urllib3==1.26.18", "flask==2.3.3", "jinja2==3.1.2", "werkzeug==2.3.7",
