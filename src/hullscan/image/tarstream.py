@@ -116,6 +116,11 @@ class TarReader:
         self._left = 0  # data + padding of the current member not yet consumed
         self._data_left = 0  # data of the current member not yet consumed
         self._seek = seek
+        self._end = -1  # with seeks: where the stream ends (a skip past it is a truncated archive)
+        if seek:
+            here = stream.tell()
+            self._end = stream.seek(0, io.SEEK_END) - here
+            stream.seek(here)
         self._buf = bytearray(0 if seek else _SKIP)
         self._global: dict[str, str] = {}
 
@@ -136,6 +141,8 @@ class TarReader:
 
     def _skip(self, n: int) -> None:
         if self._seek:
+            if self._offset + n > self._end:
+                raise BlobError(f"{self._what}: truncated tar stream at offset {self._end}")
             try:
                 self._stream.seek(n, io.SEEK_CUR)
             except (OSError, ValueError):
