@@ -24,6 +24,7 @@ from hullscan.cache import LayerCache, analyzer_fingerprint, layer_key
 from hullscan.errors import BlobError, HullscanError, InputError, TimeLimitError
 from hullscan.image.layer import Budget, Entry, walk_layer
 from hullscan.image.source import Descriptor, ImageSource, ResolvedImage
+from hullscan.image.targets import open_source
 from hullscan.inventory import squash
 from hullscan.model import (
     AnalysisResult,
@@ -69,52 +70,6 @@ class _NoProgress:
 
 
 # --------------------------------------------------------------------------- sources
-
-
-def open_source(target: str, options: ScanOptions) -> ImageSource | Path:
-    """The source for ``target``: a local path (layout dir, archive, rootfs dir; explicit ``oci:``,
-    ``oci-archive:``, ``docker-archive:``, ``dir:`` prefixes with an optional ``:TAG``) or a registry reference.
-    A rootfs directory is returned as a Path."""
-    from hullscan.image.local import DockerArchiveSource, OCILayoutSource, sniff_archive
-
-    scheme, _, rest = target.partition(":")
-    if scheme in ("oci", "oci-archive", "docker-archive", "dir") and rest:
-        where, tag = _split_tag(rest)
-        if scheme == "dir":
-            return Path(where)
-        if not _exists(Path(where)):
-            raise InputError(f"{where}: no such file or directory")
-        if scheme == "docker-archive":
-            return DockerArchiveSource(where, tag)
-        return OCILayoutSource(where, tag)
-    path = Path(target)
-    if _exists(path):
-        if path.is_dir():
-            if (path / "oci-layout").exists() or (path / "index.json").exists():
-                return OCILayoutSource(path)
-            return path
-        kind = sniff_archive(path)
-        return DockerArchiveSource(path) if kind == "docker-archive" else OCILayoutSource(path)
-    if target.startswith(("/", "./", "../")):
-        raise InputError(f"{target}: no such file or directory")
-    from hullscan.image.registry_source import RegistrySource
-
-    return RegistrySource(target, options.registry)
-
-
-def _exists(path: Path) -> bool:
-    """``path.exists()``, False for a name the OS refuses (too long, NUL byte) instead of an OSError."""
-    try:
-        return path.exists()
-    except (OSError, ValueError):
-        return False
-
-
-def _split_tag(rest: str) -> tuple[str, str | None]:
-    if _exists(Path(rest)):
-        return rest, None
-    path, sep, tag = rest.rpartition(":")
-    return (path, tag) if sep and path and "/" not in tag else (rest, None)
 
 
 # --------------------------------------------------------------------------- analyzers
@@ -277,12 +232,16 @@ def _nonempty(res: AnalysisResult) -> bool:
 # --------------------------------------------------------------------------- the pipeline
 
 
-def scan(target: str, options: ScanOptions | None = None, progress: Progress | None = None) -> ScanReport:
-    """Scan an image (or a root filesystem directory) and return the report."""
+def scan(target: str, options: ScanOptions | None = None, progress: Progress | None = None,
+         source: ImageSource | Path | None = None) -> ScanReport:
+    """Scan an image (or a root filesystem directory) and return the report. ``source``: ``target`` already opened
+    with :func:`~hullscan.image.targets.open_source` (the CLI opens a local archive early, so its digest checks
+    start while the rest of the program loads); the scan closes it."""
     options = options or ScanOptions()
     progress = progress or _NoProgress()
     started = time.monotonic()
-    source = open_source(target, options)
+    if source is None:
+        source = open_source(target, options)
     tally = _Tally()
     if isinstance(source, Path):
         analyzers = select_analyzers(options)
