@@ -64,16 +64,12 @@ def _octal(field: bytes, what: str, offset: int) -> int:
     if field and field[0] & 0x80:  # GNU base-256
         value = int.from_bytes(field[1:], "big")
         return -value if field[0] & 0x40 else value
-    try:  # the common case: octal digits up to a NUL (int() ignores surrounding spaces)
-        return int(field.partition(b"\0")[0] or b"0", 8)
-    except ValueError:
-        pass
-    text = field.split(b"\0", 1)[0].strip()
-    if not text:
-        return 0
+    text = field.partition(b"\0")[0]
     try:
-        return int(text, 8)
+        return int(text or b"0", 8)  # int() ignores surrounding spaces
     except ValueError:
+        if not text.strip():
+            return 0
         raise BlobError(f"invalid tar header at offset {offset}: bad {what} field {field!r}") from None
 
 
@@ -143,10 +139,7 @@ class TarReader:
         if self._seek:
             if self._offset + n > self._end:
                 raise BlobError(f"{self._what}: truncated tar stream at offset {self._end}")
-            try:
-                self._stream.seek(n, io.SEEK_CUR)
-            except (OSError, ValueError):
-                raise BlobError(f"{self._what}: truncated tar stream at offset {self._offset}") from None
+            self._stream.seek(n, io.SEEK_CUR)
             self._offset += n
             return
         view = memoryview(self._buf)
