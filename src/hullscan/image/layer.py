@@ -42,6 +42,11 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
+def compressed(head: bytes) -> bool:
+    """Whether a layer starting with ``head`` (its first 4 bytes) is gzip or zstd compressed (else a plain tar)."""
+    return head.startswith((GZIP_MAGIC, ZSTD_MAGIC))
+
+
 class Budget:
     """Bytes and entries left for the whole image; shared by every layer of one scan (thread-safe enough:
     each layer reserves what it reads through :meth:`take`)."""
@@ -291,7 +296,7 @@ def _plain_seekable(raw: BinaryIO) -> bool:
         return False
     head = raw.read(4)
     raw.seek(0)
-    return not (head.startswith(GZIP_MAGIC) or head.startswith(ZSTD_MAGIC))
+    return not compressed(head)
 
 
 def _cause(exc: BaseException) -> str:

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from hullscan.errors import BlobError, DigestMismatchError, InputError, ManifestError
+from hullscan.errors import BlobError, InputError, ManifestError
+from hullscan.image.layer import compressed, decompressed
 from hullscan.image.source import (
     DOCKER_CONFIG,
     INDEX_TYPES,
@@ -27,6 +28,7 @@ from hullscan.image.source import (
     ImageSource,
     ResolvedImage,
     VerifyingReader,
+    check_stream,
     config_descriptor,
     parse_image,
     parse_json,
@@ -178,10 +180,7 @@ class _BackgroundCheck:
         self._thread.join()
         if self._error:
             raise BlobError(f"{self._what}: cannot read: {self._error}")
-        if self._seen < self._size:
-            raise BlobError(f"{self._what}: truncated: got {self._seen} of {self._size} bytes")
-        if self._actual != self._digest:
-            raise DigestMismatchError(f"{self._what}: digest mismatch: expected {self._digest}, got {self._actual}")
+        check_stream(self._what, self._digest, self._actual, self._seen, self._size)
 
     def cancel(self) -> None:
         """Stop hashing (the walk failed or the scan ended early)."""
@@ -221,6 +220,15 @@ class _TarBlobs(_BlobStore):
             raise BlobError(f"{origin}: not a readable tar archive ({exc})") from None
         #: an uncompressed archive can be read at member offsets by independent handles
         self.direct = _is_plain_tar(path)
+
+    def head(self, name: str, n: int) -> bytes:
+        """The first ``n`` bytes of member ``name`` (without filling a 1 MiB read buffer to get them)."""
+        member = self.members.get(name.lstrip("./"))
+        if member is not None and self.direct:
+            with _Slice(self.path, member.offset_data, member.size) as raw:
+                return raw.read(n) or b""
+        with self.open_name(name) as fh:
+            return fh.read(n)
 
     def open_name(self, name: str) -> BinaryIO:
         member = self.members.get(name.lstrip("./"))
@@ -351,6 +359,7 @@ class DockerArchiveSource(ImageSource):
         self.entries: list[dict[str, Any]] = entries
         self._layer_names: dict[str, str] = {}
         self._checks: dict[str, _BackgroundCheck] = {}
+        self._plain_layers: dict[str, bool] = {}
 
     def resolve(self, platform: Platform | None = None) -> ResolvedImage:
         where = str(self.path)
@@ -393,9 +402,11 @@ class DockerArchiveSource(ImageSource):
         return parse_image(artifact, json.dumps(manifest).encode(), config_bytes, where)
 
     def _plain(self, name: str) -> bool:
-        with self._blobs.open_name(name) as fh:
-            head = fh.read(4)
-        return not (head[:2] == b"\x1f\x8b" or head == b"\x28\xb5\x2f\xfd")
+        """Whether layer member ``name`` is an uncompressed tar (sniffed once per member)."""
+        plain = self._plain_layers.get(name)
+        if plain is None:
+            plain = self._plain_layers[name] = not compressed(self._blobs.head(name, 4))
+        return plain
 
     def prefetch(self, layers: Sequence[Descriptor]) -> None:
         """Start checking the digests of the uncompressed layers now, on helper threads (the walk finds them
@@ -432,8 +443,6 @@ class _Decompressed(io.RawIOBase):
     """The tar bytes of a compressed archive member; closing it closes the member too."""
 
     def __init__(self, member: BinaryIO, name: str) -> None:
-        from hullscan.image.layer import decompressed
-
         super().__init__()
         self._member = member
         self._name = name

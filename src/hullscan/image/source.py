@@ -133,8 +133,14 @@ def verify_bytes(data: bytes, digest: str, what: str) -> None:
     """Raise DigestMismatchError unless ``data`` hashes to ``digest``."""
     if not valid_digest(digest):
         raise ManifestError(f"{what}: invalid digest {digest!r}")
-    algo = digest.split(":", 1)[0]
-    actual = digest_bytes(data, algo)
+    check_stream(what, digest, digest_bytes(data, digest.split(":", 1)[0]), len(data), None)
+
+
+def check_stream(what: str, digest: str, actual: str, count: int, size: int | None) -> None:
+    """Raise BlobError when a blob of ``size`` bytes (None: unknown) stopped after ``count``, DigestMismatchError
+    when its bytes hash to ``actual`` instead of ``digest``."""
+    if size is not None and count < size:
+        raise BlobError(f"{what}: truncated: got {count} of {size} bytes")
     if actual != digest:
         raise DigestMismatchError(f"{what}: digest mismatch: expected {digest}, got {actual}")
 
@@ -217,11 +223,8 @@ class VerifyingReader:
         if self._done:
             return
         self._done = True
-        if self._size is not None and self._count < self._size:
-            raise BlobError(f"{self._what}: truncated: got {self._count} of {self._size} bytes")
-        actual = f"{self._digest.split(':', 1)[0]}:{self._hash.hexdigest()}"
-        if actual != self._digest:
-            raise DigestMismatchError(f"{self._what}: digest mismatch: expected {self._digest}, got {actual}")
+        check_stream(self._what, self._digest, f"{self._digest.split(':', 1)[0]}:{self._hash.hexdigest()}", self._count,
+                     self._size)
 
     def drain(self) -> None:
         """Read to the end (verifying) without keeping the bytes."""
