@@ -352,10 +352,12 @@ def _exit_now(code: int) -> None:
 def main() -> None:
     """Console entry point: run the app; map errors to one line and an exit code."""
     debug = bool(os.environ.get("HULLSCAN_DEBUG"))
-    # helper threads (layer digest checks) need the GIL back after each read and hash update: hand it over within
-    # 0.5 ms instead of 5 ms for the whole (short) life of the command (see hullscan.scan.analyze_image)
-    sys.setswitchinterval(0.0005)
     command = next((a for a in sys.argv[1:] if not a.startswith("-")), "")
+    if command == "image":
+        # helper threads (layer digest checks) need the GIL back after each read and hash update: hand it over
+        # within 0.5 ms instead of 5 ms for the whole (short) life of a scan (see hullscan.scan.analyze_image);
+        # a long-running command such as the server keeps the default
+        sys.setswitchinterval(0.0005)
     try:
         (app if command in LOCAL_COMMANDS else full_app())(standalone_mode=False)
         if command == "image":
