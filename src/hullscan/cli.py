@@ -299,22 +299,18 @@ def _emit(writer, report, output: Optional[Path]) -> None:  # type: ignore[no-un
         return
     if output.is_dir():
         raise InputError(f"cannot write {output}: it is a directory")
-    if output.exists() and not output.is_file() or output.is_symlink():
-        # /dev/null, /dev/stdout, a FIFO, a symlink: written through, never replaced (os.replace of a temporary
-        # file over /dev/null, as root, turned the device into a regular file)
-        try:
-            with open(output, "w", encoding="utf-8") as fh:
-                writer(report, fh)
-        except OSError as exc:
-            raise InputError(f"cannot write {output}: {exc.strerror}") from None
-        return
-    tmp = output.with_name(output.name + ".tmp")
+    # a regular file is written beside and swapped in (never half-written); /dev/null, /dev/stdout, a FIFO or a
+    # symlink is written through, never replaced (os.replace over /dev/null, as root, turned the device into a file)
+    through = output.exists() and not output.is_file() or output.is_symlink()
+    dest = output if through else output.with_name(output.name + ".tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
+        with open(dest, "w", encoding="utf-8") as fh:
             writer(report, fh)
-        os.replace(tmp, output)
+        if not through:
+            os.replace(dest, output)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)  # never leave a half-written report beside the target
+        if not through:
+            dest.unlink(missing_ok=True)  # never leave a half-written report beside the target
         raise InputError(f"cannot write {output}: {exc.strerror}") from None
 
 
