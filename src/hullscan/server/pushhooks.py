@@ -145,11 +145,10 @@ def schedule(rt: Runtime, pushes: list[Push], source: str, user: str) -> dict[st
             settings, _ = get_settings(s)
             repo = s.scalar(select(Repository).where(Repository.pull_prefix == prefix))
             if repo is None:
-                reg = s.get(Registry, known[push.host])
-                assert reg is not None
-                repo = s.scalar(select(Repository).where(Repository.registry_id == reg.id, Repository.name == push.repository))
+                registry_id = known[push.host]
+                repo = s.scalar(select(Repository).where(Repository.registry_id == registry_id, Repository.name == push.repository))
                 if repo is None:
-                    repo = Repository(registry_id=reg.id, name=push.repository, pull_prefix=prefix,
+                    repo = Repository(registry_id=registry_id, name=push.repository, pull_prefix=prefix,
                                       in_scope=settings.auto_add_new_repositories, created_at=now)
                     s.add(repo)
                     s.flush()
