@@ -86,7 +86,7 @@ def test_a_claim_left_by_a_dead_process_does_not_block_the_next_task(tmp_path: P
         s.get(Task, dead).status = "running"  # type: ignore[union-attr]
         img = s.scalar(select(Image).where(Image.digest == image.digest))
         assert img is not None
-        img.scan_claim_task, img.scan_claimed_at = dead, rt.now()
+        img.scan_claim_task = dead
     assert recover(rt) == [dead]  # the restart: the dead task is pending again, its claim void
     fresh = create_task(rt, "scan", {"repository_ids": repo_ids(rt, rid, "claims/")}, enqueue=False)
     started = time.monotonic()

@@ -199,7 +199,7 @@ def _claim(rt: Runtime, task_id: int, image_id: int, deadline: float) -> tuple[s
                 update(Image)
                 .where(Image.id == image_id, or_(Image.scan_claim_task.is_(None), Image.scan_claim_task == task_id,
                                                  Image.scan_claim_task.not_in(running)))
-                .values(scan_claim_task=task_id, scan_claimed_at=rt.now())
+                .values(scan_claim_task=task_id)
                 .execution_options(synchronize_session=False)
             ).rowcount
             s.refresh(image)
@@ -219,7 +219,7 @@ def _claim(rt: Runtime, task_id: int, image_id: int, deadline: float) -> tuple[s
 def _release(rt: Runtime, task_id: int, image_id: int) -> None:
     with rt.session() as s:
         s.execute(update(Image).where(Image.id == image_id, Image.scan_claim_task == task_id)
-                  .values(scan_claim_task=None, scan_claimed_at=None).execution_options(synchronize_session=False))
+                  .values(scan_claim_task=None).execution_options(synchronize_session=False))
 
 
 def _scan_item(rt: Runtime, task_id: int, item_id: int, settings: ScanSettings, deadline: float) -> tuple[str, str]:

@@ -99,10 +99,9 @@ class Image(Base):
     last_scanned_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     image_created: Mapped[datetime | None] = mapped_column(nullable=True)  # config "created"
-    #: the task scanning this digest right now, and since when: another task waits for its result instead of
-    #: pulling and scanning the same digest again (a claim older than the scan time limit is void)
+    #: the task scanning this digest right now: another task waits for its result instead of pulling and scanning
+    #: the same digest again (the claim of a task that is no longer running is void)
     scan_claim_task: Mapped[int | None] = mapped_column(nullable=True)
-    scan_claimed_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     tags: Mapped[list[ImageTag]] = relationship(back_populates="image", cascade="all, delete-orphan")
 

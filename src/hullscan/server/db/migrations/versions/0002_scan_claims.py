@@ -17,11 +17,9 @@ def upgrade() -> None:
     """Apply."""
     with op.batch_alter_table('images') as batch:
         batch.add_column(sa.Column('scan_claim_task', sa.Integer(), nullable=True))
-        batch.add_column(sa.Column('scan_claimed_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     """Revert."""
     with op.batch_alter_table('images') as batch:
-        batch.drop_column('scan_claimed_at')
         batch.drop_column('scan_claim_task')
