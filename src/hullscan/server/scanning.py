@@ -216,6 +216,15 @@ def _claim(rt: Runtime, task_id: int, image_id: int, deadline: float) -> tuple[s
         rt.sleep(1.0)
 
 
+def _set_item(rt: Runtime, item_id: int, status: str, error: str) -> str:
+    """Record an item's outcome that is not a scan of its own; returns the item's reference."""
+    with rt.session() as s:
+        item = s.get(TaskItem, item_id)
+        assert item is not None
+        item.status, item.error = status, error
+        return item.reference
+
+
 def _release(rt: Runtime, task_id: int, image_id: int) -> None:
     with rt.session() as s:
         s.execute(update(Image).where(Image.id == image_id, Image.scan_claim_task == task_id)
@@ -230,12 +239,9 @@ def _scan_item(rt: Runtime, task_id: int, item_id: int, settings: ScanSettings, 
         image_id = item.image_id
     other = _claim(rt, task_id, image_id, deadline)
     if other is not None:
-        with rt.session() as s:
-            item = s.get(TaskItem, item_id)
-            assert item is not None
-            item.status, item.error = other
+        reference = _set_item(rt, item_id, *other)
         if other[0] in ("succeeded", "failed"):
-            add_log(rt, task_id, f"{item.reference}: the same digest was just scanned by another task: its result is used")
+            add_log(rt, task_id, f"{reference}: the same digest was just scanned by another task: its result is used")
         return other
     try:
         return _scan_claimed(rt, task_id, item_id, settings, deadline)
@@ -273,10 +279,7 @@ def _scan_claimed(rt: Runtime, task_id: int, item_id: int, settings: ScanSetting
         # the same check selection as `hullscan image`: --checks, default-off checks, masked config secrets
         report = selection.apply(rt.scan_fn(reference, options), options)
     except TimeLimitError as exc:
-        with rt.session() as s:
-            item = s.get(TaskItem, item_id)
-            assert item is not None
-            item.status, item.error = TIME_LIMIT, str(exc)
+        _set_item(rt, item_id, TIME_LIMIT, str(exc))
         return TIME_LIMIT, str(exc)
     except HullscanError as exc:
         error = str(exc) or type(exc).__name__
