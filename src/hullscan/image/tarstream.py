@@ -19,9 +19,11 @@ from hullscan.errors import BlobError
 
 BLOCK = 512
 _SKIP = 1 << 20
+#: how much of the stream one read brings into the header window
+_WINDOW = 256 * 1024
 #: the ustar header: name, mode, uid, gid, size, mtime, chksum, typeflag, linkname, magic+version, uname, gname,
 #: devmajor, devminor, prefix (one C call instead of a slice per field)
-_HEADER = struct.Struct("100s8s8s8s12s12s8sB100s8s32s32s8s8s155s12x")
+_HEADER = struct.Struct("100s8s8s8s12s12s8sB100s8s32s32s8s8s155s")
 _NO_DATA = frozenset(b"123456")  # hard link, symlink, char/block device, directory, FIFO: no data blocks
 
 REGULAR = frozenset(b"0\x007")
@@ -100,15 +102,19 @@ def printable(name: str) -> str:
 class TarReader:
     """Iterate members of a tar stream; :meth:`read` returns the current member's data.
 
-    With ``seek=True`` (a plain tar in a local file, verified elsewhere) the data nobody reads is skipped with
-    relative seeks instead of being read; otherwise every byte passes through (a decompressor, a digest check).
+    Headers are parsed from a window of the stream read in big chunks (one ``read`` per 256 KiB instead of one per
+    512-byte header; a small member's data is skipped by moving inside the window). With ``seek=True`` (a plain tar
+    in a local file, verified elsewhere) data past the window that nobody reads is skipped with relative seeks instead
+    of being read; otherwise every byte passes through (a decompressor, a digest check).
     """
 
     def __init__(self, stream: BinaryIO, what: str, account: Callable[[int], None] | None = None, seek: bool = False) -> None:
         self._stream = stream
         self._what = what
         self._account = account or (lambda n: None)
-        self._offset = 0
+        self._base = 0  # stream offset of the window's first byte
+        self._win = b""  # the window: bytes read from the stream and not yet consumed from ``_pos`` on
+        self._pos = 0
         self._left = 0  # data + padding of the current member not yet consumed
         self._data_left = 0  # data of the current member not yet consumed
         self._seek = seek
@@ -120,27 +126,48 @@ class TarReader:
         self._buf = bytearray(0 if seek else _SKIP)
         self._global: dict[str, str] = {}
 
+    @property
+    def _offset(self) -> int:
+        return self._base + self._pos
+
     def _read_exact(self, n: int) -> bytes:
-        data = self._stream.read(n)
-        if len(data) != n:
+        """The next ``n`` bytes (from the window, then the stream)."""
+        pos, win = self._pos, self._win
+        have = len(win) - pos
+        if have >= n:
+            self._pos = pos + n
+            return win[pos : pos + n]
+        head = win[pos:]
+        self._base += len(win)
+        self._win, self._pos = b"", 0
+        need = n - have
+        data = self._stream.read(need)
+        if len(data) != need:
             chunks = [data]
             got = len(data)
-            while got < n:
-                more = self._stream.read(n - got)
+            while got < need:
+                more = self._stream.read(need - got)
                 if not more:
-                    raise BlobError(f"{self._what}: truncated tar stream at offset {self._offset + got}")
+                    raise BlobError(f"{self._what}: truncated tar stream at offset {self._base + got}")
                 chunks.append(more)
                 got += len(more)
             data = b"".join(chunks)
-        self._offset += n
-        return data
+        self._base += need
+        return head + data if head else data
 
     def _skip(self, n: int) -> None:
+        have = len(self._win) - self._pos
+        if n <= have:
+            self._pos += n
+            return
+        n -= have
+        self._base += len(self._win)
+        self._win, self._pos = b"", 0
         if self._seek:
-            if self._offset + n > self._end:
+            if self._base + n > self._end:
                 raise BlobError(f"{self._what}: truncated tar stream at offset {self._end}")
             self._stream.seek(n, io.SEEK_CUR)
-            self._offset += n
+            self._base += n
             return
         view = memoryview(self._buf)
         readinto = getattr(self._stream, "readinto", None)
@@ -151,9 +178,24 @@ class TarReader:
             else:
                 got = len(self._stream.read(step))
             if not got:
-                raise BlobError(f"{self._what}: truncated tar stream at offset {self._offset}")
+                raise BlobError(f"{self._what}: truncated tar stream at offset {self._base}")
             n -= got
-            self._offset += got
+            self._base += got
+
+    def _fill(self) -> bool:
+        """Make at least one header block available at ``_pos`` (False at a clean end of the stream)."""
+        rest = self._win[self._pos :]
+        self._base += self._pos
+        more = self._stream.read(_WINDOW)
+        while more and len(rest) + len(more) < BLOCK:
+            rest += more
+            more = self._stream.read(_WINDOW)
+        self._win, self._pos = rest + more, 0
+        if len(self._win) >= BLOCK:
+            return True
+        if not self._win:
+            return False  # EOF without end-of-archive blocks: accepted (some writers omit them)
+        raise BlobError(f"{self._what}: truncated tar stream at offset {self._base}")
 
     def read(self) -> bytes:
         """The whole data of the current member (once; an empty result afterwards)."""
@@ -169,20 +211,21 @@ class TarReader:
         pax: dict[str, str] = {}
         long_name: str | None = None
         long_link: str | None = None
-        read = self._stream.read
-        unpack = _HEADER.unpack
+        unpack = _HEADER.unpack_from
         account = self._account
         while True:
             if self._left:
                 self._skip(self._left)
                 self._left = self._data_left = 0
-            start = self._offset
-            header = read(BLOCK)
-            if len(header) < BLOCK:
-                if not header:
-                    return  # EOF without end-of-archive blocks: accepted (some writers omit them)
-                header += self._read_exact_tail(BLOCK - len(header), start)
-            self._offset = start + BLOCK
+            pos = self._pos
+            if len(self._win) - pos < BLOCK:
+                if not self._fill():
+                    return
+                pos = 0
+            win = self._win
+            start = self._base + pos
+            header = win[pos : pos + BLOCK]
+            self._pos = pos + BLOCK
             (raw_name, raw_mode, raw_uid, raw_gid, raw_size, _mtime, raw_sum, typeflag, raw_link, magic, _uname, _gname,
              _major, _minor, raw_prefix) = unpack(header)
             if not raw_name[0] and header.count(0) == BLOCK:
@@ -240,12 +283,6 @@ class TarReader:
             self._data_left = data_size
             self._left = padded
             yield Member(name, typeflag, data_size, mode, uid, gid, linkname)
-
-    def _read_exact_tail(self, n: int, start: int) -> bytes:
-        data = self._stream.read(n)
-        if len(data) != n:
-            raise BlobError(f"{self._what}: truncated tar stream at offset {start}")
-        return data
 
     def _check(self, header: bytes, stored: bytes, start: int) -> None:
         if stored[6:7] == b"\0" and stored[:6].isdigit():  # the usual "%06o\0 " form: a quick check first
