@@ -108,3 +108,53 @@ def test_truncated_data_is_an_error():
 def test_not_a_tar():
     with pytest.raises(BlobError, match="not a tar stream|corrupt tar header"):
         list(TarReader(io.BytesIO(Path(__file__).read_bytes()), "test"))
+
+
+def _header(name: bytes, *, mode: bytes = b"0000644\0", uid: bytes = b"0000000\0", gid: bytes = b"0000000\0",
+            size: bytes = b"00000000003\0", typeflag: bytes = b"0") -> bytes:
+    """One ustar header with the given raw fields and a correct checksum."""
+    head = bytearray(512)
+    head[0 : len(name)] = name
+    head[100:108], head[108:116], head[116:124], head[124:136] = mode, uid, gid, size
+    head[136:148] = b"00000000000\0"
+    head[156:157] = typeflag
+    head[257:265] = b"ustar\x0000"
+    head[148:156] = b" " * 8
+    head[148:156] = b"%06o\0 " % sum(head)
+    return bytes(head)
+
+
+def _archive(*headers_and_data: bytes) -> bytes:
+    out = b"".join(h + d + b"\0" * (-len(d) % 512) for h, d in zip(headers_and_data[::2], headers_and_data[1::2]))
+    return out + b"\0" * 1024
+
+
+@pytest.mark.parametrize("seek", [False, True], ids=["stream", "seek"])
+def test_numeric_fields_in_every_spelling(seek):
+    """The quick path for zero-padded octal fields and the long one (spaces, no terminator, base-256, a NUL inside)
+    read the same values as tarfile."""
+    data = _archive(
+        _header(b"plain", mode=b"0004755\0", uid=b"0001750\0", gid=b"0000144\0"), b"abc",
+        _header(b"spaces", mode=b"   644 \0", uid=b"  1750 \0", gid=b"0000000\0", size=b"          3 "), b"abc",
+        _header(b"no-nul", mode=b"00000644", uid=b"00001750", gid=b"00000000", size=b"000000000003"), b"abc",
+        _header(b"base256", uid=b"\x80\0\0\0\0\x2d\xc6\xc0", size=b"\x80" + (3).to_bytes(11, "big")), b"abc",
+        _header(b"short", mode=b"644\0\0\0\0\0", size=b"3\0\0\0\0\0\0\0\0\0\0\0"), b"abc",
+    )
+    assert listing_ours(data, seek) == listing_stdlib(data)
+    assert [m[3] for m in listing_ours(data, seek)] == [1000, 1000, 1000, 3_000_000, 0]
+
+
+@pytest.mark.parametrize("field", ["size", "mode", "uid", "gid"])
+def test_a_non_octal_digit_is_an_error_naming_the_field(field):
+    """``8`` and ``9`` look like digits but are not octal: a BlobError naming the field, never a ValueError."""
+    bad = {"size": b"00000000009\0", "mode": b"0000648\0", "uid": b"0000009\0", "gid": b"0000080\0"}[field]
+    data = _archive(_header(b"f", **{field: bad}), b"abc" if field != "size" else b"x" * 9)
+    with pytest.raises(BlobError, match=f"bad {field} field"):
+        list(TarReader(io.BytesIO(data), "test"))
+
+
+def test_a_checksum_field_with_a_non_octal_digit_is_a_corrupt_header():
+    head = bytearray(_header(b"f"))
+    head[148:156] = b"009999\0 "
+    with pytest.raises(BlobError, match="offset 0"):
+        list(TarReader(io.BytesIO(_archive(bytes(head), b"abc")), "test"))

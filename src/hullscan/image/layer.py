@@ -24,10 +24,12 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from hullscan.errors import BlobError, HullscanError, LimitExceededError
-from hullscan.image.tarstream import BLOCKDEV, CHAR, FIFO, GNU_SPARSE, HARDLINK, SYMLINK, Member, TarReader
+from hullscan.image.tarstream import BLOCKDEV, CHAR, DIRECTORY, FIFO, GNU_SPARSE, HARDLINK, REGULAR, SYMLINK, Member, TarReader
 from hullscan.model import FileInfo, ScanWarning
 from hullscan.options import Limits
 
+#: tar types walked inline (regular files and directories); the others go through ``_entry``
+_PLAIN = REGULAR | {DIRECTORY}
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 
@@ -269,9 +271,19 @@ def walk_layer(
         accountant = _Accountant(limits, budget, what)
         reader = TarReader(stream, what, accountant, seek=seek)
         read = _guarded(reader.read, layer_id)
-        for member in reader:
-            accountant.entry()
-            entry = _entry(read, member, layer_id, warnings)
+        count = accountant.entry
+        for name, t, size, mode, uid, gid, linkname in reader.records():
+            count()
+            # the common case inline: a clean relative name ("./usr/x" or "usr/x", no "." component, no whiteout),
+            # a regular file or a directory; everything else (and every warning) goes through _entry
+            rel = name[2:] if name[:2] == "./" else name
+            if t in _PLAIN and rel and rel[0] not in "/." and "/." not in rel and "//" not in rel:
+                if t == DIRECTORY or rel[-1] == "/":
+                    yield Entry("/" + rel.rstrip("/"), "dir", 0, mode & 0o7777, uid, gid)
+                else:
+                    yield Entry("/" + rel, "file", size, mode & 0o7777, uid, gid, reader=read)
+                continue
+            entry = _entry(read, Member(name, t, size, mode, uid, gid, linkname), layer_id, warnings)
             if entry is not None:
                 yield entry
         accountant.flush()

@@ -24,7 +24,8 @@ _WINDOW = 256 * 1024
 #: the ustar header: name, mode, uid, gid, size, mtime, chksum, typeflag, linkname, magic+version, uname, gname,
 #: devmajor, devminor, prefix (one C call instead of a slice per field)
 _HEADER = struct.Struct("100s8s8s8s12s12s8sB100s8s32s32s8s8s155s")
-_NO_DATA = frozenset(b"123456")  # hard link, symlink, char/block device, directory, FIFO: no data blocks
+_NO_DATA = frozenset(b"123456")
+_ZERO_ID = b"0000000\0"  # hard link, symlink, char/block device, directory, FIFO: no data blocks
 
 REGULAR = frozenset(b"0\x007")
 HARDLINK = ord("1")
@@ -208,33 +209,60 @@ class TarReader:
         return data
 
     def __iter__(self) -> Iterator[Member]:
+        for record in self.records():
+            yield Member(*record)
+
+    def records(self) -> Iterator[tuple[str, int, int, int, int, int, str]]:
+        """The members as plain ``(name, type, size, mode, uid, gid, linkname)`` tuples (what :class:`Member` holds,
+        without making one per entry: the layer walk unpacks these at once)."""
         pax: dict[str, str] = {}
         long_name: str | None = None
         long_link: str | None = None
         unpack = _HEADER.unpack_from
         account = self._account
+        adler = zlib.adler32
+        no_data = _NO_DATA
+        extended = _EXTENDED
         while True:
-            if self._left:
-                self._skip(self._left)
-                self._left = self._data_left = 0
-            pos = self._pos
-            if len(self._win) - pos < BLOCK:
+            left = self._left
+            pos = self._pos + left  # past the current member's data and padding
+            win = self._win
+            if left:
+                self._data_left = self._left = 0
+                if pos > len(win):
+                    self._skip(left)
+                    pos, win = self._pos, self._win
+            if len(win) - pos < BLOCK:
+                self._pos = pos
                 if not self._fill():
                     return
-                pos = 0
-            win = self._win
-            start = self._base + pos
+                pos, win = 0, self._win
             header = win[pos : pos + BLOCK]
             self._pos = pos + BLOCK
             (raw_name, raw_mode, raw_uid, raw_gid, raw_size, _mtime, raw_sum, typeflag, raw_link, magic, _uname, _gname,
              _major, _minor, raw_prefix) = unpack(header)
             if not raw_name[0] and header.count(0) == BLOCK:
                 return  # end-of-archive marker
-            self._check(header, raw_sum, start)
-            size = _octal(raw_size, "size", start)
+            # the usual "%06o\0 " checksum: Adler-32's low half is 1 + the byte sum mod 65521, and 256 bytes sum to at
+            # most 65280, so two halves give the exact sum in C (sum() walks 512 ints); anything else goes the long way
+            try:
+                summed = raw_sum[6] == 0 and int(raw_sum[:6], 8) == (
+                    (adler(header[:256]) & 0xFFFF) + (adler(header[256:]) & 0xFFFF) - sum(raw_sum) + 254)
+            except ValueError:
+                summed = False
+            if not summed:
+                self._check(header, raw_sum, self._base + pos)
+            # numeric fields in the usual zero-padded "%0No\0" form are read at once; anything else through _octal
+            try:  # (a field int() refuses, base-256 or stray bytes, takes the long way, which names the problem)
+                size = int(raw_size[:11], 8) if raw_size[11] == 0 else -1
+            except ValueError:
+                size = -1
             if size < 0:
-                raise BlobError(f"invalid tar header at offset {start}: negative size")
-            if typeflag in _EXTENDED:
+                size = _octal(raw_size, "size", self._base + pos)
+                if size < 0:
+                    raise BlobError(f"invalid tar header at offset {self._base + pos}: negative size")
+            if typeflag in extended:
+                start = self._base + pos
                 if size > 16 * 1024 * 1024:
                     raise BlobError(f"{self._what}: extended header of {size} bytes at offset {start}")
                 account(BLOCK + size + (-size % BLOCK))
@@ -249,14 +277,23 @@ class TarReader:
                 else:
                     long_link = _name(data)
                 continue
-            name = _name(raw_name)
-            if magic[:6] == b"ustar\x00" and raw_prefix[0]:  # POSIX: a prefix field extends the name
+            try:
+                name = raw_name.partition(b"\0")[0].decode()
+            except UnicodeDecodeError:
+                name = _name(raw_name)
+            if raw_prefix[0] and magic[:6] == b"ustar\x00":  # POSIX: a prefix field extends the name
                 prefix = _name(raw_prefix)
                 if prefix:
                     name = f"{prefix}/{name}"
             linkname = _name(raw_link) if raw_link[0] else ""
-            mode = _octal(raw_mode, "mode", start)
+            try:
+                mode = int(raw_mode[:7], 8) if raw_mode[7] == 0 else -1
+            except ValueError:
+                mode = -1
+            if mode < 0:
+                mode = _octal(raw_mode, "mode", self._base + pos)
             if pax or self._global or long_name is not None or long_link is not None:
+                start = self._base + pos
                 attrs = {**self._global, **pax}
                 if long_name is not None:
                     name = long_name
@@ -273,24 +310,28 @@ class TarReader:
                 gid = _pax_id(attrs.get("gid", ""), raw_gid, "gid", start)
                 pax = {}
                 long_name = long_link = None
+            elif raw_uid == _ZERO_ID and raw_gid == _ZERO_ID:  # root-owned: most of an image
+                uid = gid = 0
             else:
-                uid = _octal(raw_uid, "uid", start)
-                gid = _octal(raw_gid, "gid", start)
-            data_size = 0 if typeflag in _NO_DATA else size
+                try:
+                    uid = int(raw_uid[:7], 8) if raw_uid[7] == 0 else -1
+                    gid = int(raw_gid[:7], 8) if raw_gid[7] == 0 else -1
+                except ValueError:
+                    uid = gid = -1
+                if uid < 0 or gid < 0:
+                    uid = _octal(raw_uid, "uid", self._base + pos)
+                    gid = _octal(raw_gid, "gid", self._base + pos)
+            data_size = 0 if typeflag in no_data else size
             # account the whole record before reading it: a limit stops a bomb before it is decompressed
             padded = data_size + (-data_size % BLOCK)
             account(BLOCK + padded)
             self._data_left = data_size
             self._left = padded
-            yield Member(name, typeflag, data_size, mode, uid, gid, linkname)
+            yield name, typeflag, data_size, mode, uid, gid, linkname
 
     def _check(self, header: bytes, stored: bytes, start: int) -> None:
-        if stored[6:7] == b"\0" and stored[:6].isdigit():  # the usual "%06o\0 " form: a quick check first
-            # Adler-32's low half is 1 + the byte sum mod 65521, and 256 bytes sum to at most 65280: two halves give
-            # the exact sum in C (sum() walks 512 ints); a mismatch goes the long way (the signed-sum variant)
-            total = (zlib.adler32(header[:256]) & 0xFFFF) + (zlib.adler32(header[256:]) & 0xFFFF) - 2
-            if int(stored[:6], 8) == total - sum(stored) + 256:
-                return
+        """The long way of the header checksum (the walk checks the usual form itself): any spelling of the field,
+        and the signed-sum variant some old writers used."""
         try:
             expected = int(stored.split(b"\0", 1)[0].strip() or b"-1", 8)
         except ValueError:
