@@ -2,9 +2,11 @@
 
 Every error a user can cause ends in one line on stderr naming the cause and a non-zero exit;
 a Python traceback is shown only with ``HULLSCAN_DEBUG=1``.
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: Typer reads the commands' annotations, and string annotations
+are evaluated twice per command on every run (``inspect.signature(eval_str=True)`` and ``get_type_hints``),
+~7 ms of a ``hullscan image`` start-up; written as objects they are built once, at import.
+"""
 
 import os
 import sys
