@@ -158,3 +158,32 @@ def test_a_checksum_field_with_a_non_octal_digit_is_a_corrupt_header():
     head[148:156] = b"009999\0 "
     with pytest.raises(BlobError, match="offset 0"):
         list(TarReader(io.BytesIO(_archive(bytes(head), b"abc")), "test"))
+
+
+def listing_mapped(data: bytes, start: int) -> list[tuple]:
+    """Our listing of ``data`` placed at byte ``start`` of a memory map (a layer inside a docker-save archive)."""
+    import mmap
+
+    mem = mmap.mmap(-1, start + len(data))
+    mem[start:] = data
+    reader = TarReader(io.BytesIO(b"never read"), "test", mapped=(mem, start))
+    out = []
+    for m in reader:
+        content = reader.read() if m.isreg() else b""
+        out.append((m.name.rstrip("/") if m.isdir() else m.name, m.size, m.mode, m.uid, m.linkname, content))
+    return out
+
+
+@pytest.mark.parametrize("fmt", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_a_mapped_tar_agrees_with_tarfile(fmt):
+    data = build(fmt)
+    assert listing_mapped(data, 4096 + 1536) == listing_stdlib(data)
+
+
+def test_a_mapped_tar_cut_short_is_a_truncation_error():
+    data = build(tarfile.GNU_FORMAT)
+    cut = data[: data.index(b"x" * 1000) + 500]
+    with pytest.raises(BlobError, match="truncated"):
+        listing_mapped(cut, 512)
+    with pytest.raises(BlobError, match="truncated"):
+        listing_mapped(data[:700], 0)  # a header and part of the next block

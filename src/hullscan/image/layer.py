@@ -269,7 +269,8 @@ def walk_layer(
         seek = _plain_seekable(raw)
         stream = raw if seek else decompressed(raw)
         accountant = _Accountant(limits, budget, what)
-        reader = TarReader(stream, what, accountant, seek=seek)
+        mapping = getattr(raw, "mapped", None)  # a plain layer in a local file, mapped into memory: no reads at all
+        reader = TarReader(stream, what, accountant, seek=seek, mapped=mapping() if seek and callable(mapping) else None)
         read = _guarded(reader.read, layer_id)
         count = accountant.entry
         for name, t, size, mode, uid, gid, linkname in reader.records():

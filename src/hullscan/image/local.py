@@ -96,6 +96,19 @@ class _Slice(io.RawIOBase):
     def seekable(self) -> bool:
         return True
 
+    def fileno(self) -> int:
+        return self._fh.fileno()
+
+    @property
+    def start(self) -> int:
+        """Where the slice starts in the file."""
+        return self._start
+
+    @property
+    def size(self) -> int:
+        """The slice's length."""
+        return self._size
+
     def tell(self) -> int:
         return self._size - self._left
 
@@ -202,13 +215,36 @@ class _CheckedBlob(io.BufferedReader):
     def __init__(self, raw: _Slice, check: _BackgroundCheck) -> None:
         super().__init__(raw, 64 * 1024)
         self._check = check
+        self._map: mmap.mmap | None = None
+        self._map_start = 0
 
     def drain(self) -> None:
         """Raise unless the blob's bytes are the claimed digest (waits for the helper thread)."""
         self._check.verify()
 
+    def mapped(self) -> tuple[mmap.mmap, int] | None:
+        """The blob's bytes mapped into memory (read-only), and where they start in the map (a map begins on a page
+        boundary); None where the file cannot be mapped. The tar walk reads headers and small files straight from
+        the page cache, with no read calls. Unmapped by :meth:`close`."""
+        raw = self.raw
+        assert isinstance(raw, _Slice)
+        if self._map is None and raw.size:
+            start = raw.start - raw.start % mmap.ALLOCATIONGRANULARITY
+            try:
+                self._map = mmap.mmap(raw.fileno(), raw.start + raw.size - start, offset=start, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):
+                return None
+            self._map_start = raw.start - start
+        return (self._map, self._map_start) if self._map is not None else None
+
     def close(self) -> None:
         self._check.cancel()
+        if self._map is not None:
+            try:
+                self._map.close()
+            except BufferError:  # a slice of it is still referenced: freed with it
+                pass
+            self._map = None
         super().close()
 
 

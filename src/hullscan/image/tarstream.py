@@ -9,6 +9,7 @@ never writes anything. Every malformed header is a :class:`~hullscan.errors.Blob
 from __future__ import annotations
 
 import io
+import mmap
 import struct
 import zlib
 from collections.abc import Callable, Iterator
@@ -100,6 +101,10 @@ def printable(name: str) -> str:
     return name
 
 
+#: what a window can be: bytes read from the stream, or a whole mapped file (slicing either gives bytes)
+Buffer = bytes | mmap.mmap
+
+
 class TarReader:
     """Iterate members of a tar stream; :meth:`read` returns the current member's data.
 
@@ -109,17 +114,26 @@ class TarReader:
     of being read; otherwise every byte passes through (a decompressor, a digest check).
     """
 
-    def __init__(self, stream: BinaryIO, what: str, account: Callable[[int], None] | None = None, seek: bool = False) -> None:
+    def __init__(self, stream: BinaryIO, what: str, account: Callable[[int], None] | None = None, seek: bool = False,
+                 mapped: tuple[Buffer, int] | None = None) -> None:
         self._stream = stream
         self._what = what
         self._account = account or (lambda n: None)
         self._base = 0  # stream offset of the window's first byte
-        self._win = b""  # the window: bytes read from the stream and not yet consumed from ``_pos`` on
+        self._win: Buffer = b""  # the window: bytes read from the stream and not yet consumed from ``_pos`` on
         self._pos = 0
         self._left = 0  # data + padding of the current member not yet consumed
         self._data_left = 0  # data of the current member not yet consumed
         self._seek = seek
         self._end = -1  # with seeks: where the stream ends (a skip past it is a truncated archive)
+        if mapped is not None:
+            # the whole tar is in memory (a local file mapped with mmap): it is the window, from byte ``start`` of
+            # the buffer on; nothing is ever read from ``stream``, and a skip past the buffer's end is a truncation
+            buffer, start = mapped
+            self._win, self._pos, self._base = buffer, start, -start
+            self._stream = io.BytesIO()
+            self._seek, self._end = True, len(buffer) - start
+            seek = False
         if seek:
             here = stream.tell()
             self._end = stream.seek(0, io.SEEK_END) - here

@@ -1,0 +1,48 @@
+"""Plain layers of local archives are walked straight from a memory map of the archive: same entries as a stream,
+and every layer member's bytes as the archive holds them (whatever the member's offset in the file)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from hullscan.image.layer import Budget, walk_layer
+from hullscan.image.local import DockerArchiveSource
+from hullscan.options import Limits
+from tests.helpers.imagebuild import F, ImageBuilder, make_tar
+
+
+def _entries(blob) -> list[tuple[str, str, int, bytes]]:
+    out = []
+    for e in walk_layer(blob, "layer", Limits(), Budget(Limits()), []):
+        out.append((e.path, e.kind, e.size, e.read() if e.kind == "file" else b""))
+    return out
+
+
+@pytest.mark.parametrize("sizes", [(10, 3000), (70_000, 1), (1 << 20, 513)])
+def test_docker_archive_layers_are_walked_from_a_map(tmp_path, sizes):
+    b = ImageBuilder()
+    layers = []
+    for i, size in enumerate(sizes):
+        files = {f"data/f{i}": b"x" * size, f"etc/conf{i}": F(b"key=value\n", mode=0o600), "usr/bin/tool": b"\x7fELF" + b"\0" * 60}
+        layers.append(make_tar(files))
+        b.add_layer(layers[-1], compression="none", created_by=f"layer {i}")
+    archive = tmp_path / "image.tar"
+    b.write_docker_archive(archive, "test/mapped:1")
+    with DockerArchiveSource(archive) as source:
+        resolved = source.resolve()
+        source.prefetch(resolved.layers)
+        for desc, tar in zip(resolved.layers, layers, strict=True):
+            blob = source.open_blob(desc)
+            try:
+                mapping = blob.mapped()
+                assert mapping is not None
+                mem, start = mapping
+                assert mem[start : start + len(tar)] == tar  # the member's bytes, from an unaligned offset
+                walked = _entries(blob)
+                blob.drain()  # the digest check passes
+            finally:
+                blob.close()
+            assert walked == _entries(io.BytesIO(tar))
+            assert ("/etc/conf" + str(layers.index(tar)), "file", 10, b"key=value\n") in walked
