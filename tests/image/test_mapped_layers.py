@@ -46,3 +46,18 @@ def test_docker_archive_layers_are_walked_from_a_map(tmp_path, sizes):
                 blob.close()
             assert walked == _entries(io.BytesIO(tar))
             assert ("/etc/conf" + str(layers.index(tar)), "file", 10, b"key=value\n") in walked
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip"])
+def test_only_mapped_layers_are_walked_one_after_another(tmp_path, compression):
+    """A docker archive's plain layers are walked from memory (one walker: threads would only take turns holding
+    the GIL); a compressed layer decompresses outside the GIL, so its walk may run beside others."""
+    b = ImageBuilder()
+    b.add_layer(make_tar({"a": b"1"}), compression="none", created_by="plain")
+    b.add_layer(make_tar({"b": b"2"}), compression=compression, created_by="second")
+    archive = tmp_path / "image.tar"
+    b.write_docker_archive(archive, "test/mapped:1")
+    with DockerArchiveSource(archive) as source:
+        resolved = source.resolve()
+        assert source.in_memory(resolved.layers[:1])
+        assert source.in_memory(resolved.layers) is (compression == "none")

@@ -462,6 +462,11 @@ class DockerArchiveSource(ImageSource):
             if name is not None and desc.digest not in self._checks and self._plain(name):
                 self._checks[desc.digest] = self._blobs.start_check(name, desc.digest, f"layer {name}")
 
+    def in_memory(self, layers: Sequence[Descriptor]) -> bool:
+        """Uncompressed layers of an uncompressed archive are walked from a memory map (:meth:`_CheckedBlob.mapped`)."""
+        names = [self._layer_names.get(desc.digest) for desc in layers]
+        return self._blobs.direct and all(name is not None and self._plain(name) for name in names)
+
     def open_blob(self, desc: Descriptor) -> BinaryIO:
         name = self._layer_names.get(desc.digest)
         if name is None:

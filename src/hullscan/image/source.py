@@ -104,6 +104,12 @@ class ImageSource(ABC):
         """Start any work on ``layers`` that can run ahead of the walk (a local source checks digests on helper
         threads while the scan is still importing its analyzers). Optional: the default does nothing."""
 
+    def in_memory(self, layers: Sequence[Descriptor]) -> bool:
+        """Whether every one of ``layers`` is walked from memory (a plain tar mapped from a local file), with no
+        network, disk wait or decompression to overlap: walking such layers on several threads only makes them
+        take turns holding the GIL, so the scan walks them one after another. The default: no."""
+        return False
+
     def close(self) -> None:
         """Release connections and open files."""
 
