@@ -9,7 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hullscan.analyzers.base import FileInput
+from hullscan.analyzers.files import rule_yaml
 from hullscan.analyzers.files.secrets import (
+    _SUBSTRING_CALL,
+    _SUBSTRING_WORK,
     SecretAnalyzer,
     _KeywordIndex,
     ascii_lower,
@@ -30,7 +33,13 @@ def _by_decoding(data: bytes, index: _KeywordIndex = INDEX) -> set[str]:
 
 
 def _found(index: _KeywordIndex, lower: bytes) -> set[str]:
+    """The keywords the automaton finds in ``lower`` (built first: the first texts are searched keyword by keyword)."""
+    assert index._build() is not None  # yara-x is installed and compiles the keywords
     return {index.keywords[i] for i in index.present(lower)}
+
+
+def _found_by_substring(index: _KeywordIndex, lower: bytes) -> set[str]:
+    return {index.keywords[i] for i in index.present_by_substring(lower)}
 
 
 def _random_text(rng: random.Random, words: list[str]) -> bytes:
@@ -45,9 +54,9 @@ def test_automaton_and_substring_search_agree_on_every_keyword() -> None:
     rng = random.Random(11)
     words = list(INDEX.keywords)
     for _ in range(400):
-        data = _random_text(rng, words) + b" " * 300  # long enough for the automaton
+        data = _random_text(rng, words) + b" " * rng.choice((0, 300))
         lower = ascii_lower(data)
-        assert _found(INDEX, lower) == {kw for kw in INDEX.keywords if kw.encode() in lower} == _by_decoding(data)
+        assert _found(INDEX, lower) == _found_by_substring(INDEX, lower) == _by_decoding(data)
     assert _found(INDEX, ascii_lower(b"nothing to see here " * 20)) == set()
 
 
@@ -59,11 +68,26 @@ def test_keywords_with_quotes_backslashes_and_non_ascii_reach_the_automaton() ->
     for kw in odd:
         data = ("." * 300 + kw + "." * 10).encode("utf-8")
         assert _found(index, ascii_lower(data)) == _by_decoding(data, index) == {kw.lower()}, kw
-    assert index._build() is not None  # the automaton compiled (the search above did not fall back)
     # an upper-case non-ASCII letter is lower-cased only in the decoded text: such rule sets scan decoded text
     assert not index.ascii and INDEX.ascii
     data = ("." * 300 + "CAF\u00c9_KEY = zzzz\n").encode("utf-8")
     assert [m.rule.id for m in scan_bytes(data, rules)] == ["r2"]
+
+
+def test_the_first_texts_are_searched_keyword_by_keyword_then_the_automaton_is_built() -> None:
+    """An image whose few scanned texts are small never pays for yara-x (import and compile); past
+    ``_SUBSTRING_WORK`` the automaton is built, and finds what the substring tests found."""
+    index = compile_rules(rule_yaml("secrets.yaml")).index
+    text = ascii_lower(b"password = x\n" * 20)
+    expected = _found_by_substring(index, text)
+    assert expected and index.keywords.index("pass") in index.present(text)
+    budget = _SUBSTRING_WORK // ((len(text) + _SUBSTRING_CALL) * len(index.keywords))
+    for _ in range(budget - 1):
+        assert {index.keywords[i] for i in index.present(text)} == expected
+    assert not index._built
+    big = text * 1000  # more than the rest of the budget at once
+    assert {index.keywords[i] for i in index.present(big)} == expected
+    assert index._built and index._automaton is not None
 
 
 def test_byte_lower_casing_folds_like_str_lower() -> None:
@@ -79,7 +103,7 @@ def test_byte_lower_casing_folds_like_str_lower() -> None:
 def test_prefilter_never_misses_a_keyword_of_the_decoded_text(parts: list[object]) -> None:
     data = b"".join(p if isinstance(p, bytes) else p.upper().encode("utf-8", "surrogatepass") for p in parts)
     assert _by_decoding(data) <= _found(INDEX, ascii_lower(data))
-    assert _by_decoding(data) <= _found(INDEX, ascii_lower(data) + b"\0" * 300)  # through the automaton too
+    assert _by_decoding(data) <= _found_by_substring(INDEX, ascii_lower(data))
 
 
 @settings(max_examples=200, deadline=None)
@@ -163,3 +187,53 @@ def test_allow_listed_paths_answer_as_one_joined_regex() -> None:
         allow = PathPatterns(sources)
         for path in order:
             assert allow.search(path) == bool(joined.search(path)), path
+
+
+def test_where_matches_lie_is_read_from_the_parsed_regex() -> None:
+    from hullscan.analyzers.files import _in_last_component
+
+    cases = {
+        "/\\.npmrc$": "name", "/id_(?:rsa|dsa)(?:_sk)?$": "name", "/\\.?htpasswd[^/]*$": "name", "/x\\Z": "name",
+        "/(?:a|b\\.c)$": "name", "(?<=/)/x$": "name", "/[^/]{1,3}$": "name",
+        "\\.(?:key|pem)$": "part", "_test\\.go$": "part", "[a-z]+$": "part", "\\D$": None, "\\d+$": "part",
+        "(?:a$|b$)": "part", "a(?=/x)$": "part",
+        "/\\.ssh/[^/]+$": None, "\\.json": None, "/a/\\.x$": None, "/[^x]$": None, "/.$": None, "/x/?$": None,
+        "(?:a$|b)": None, "(a)\\1$": None, "[!-0]x$": None, "\\W$": None, "a$(?=x)": None, "/a$|/b/c$": None,
+        "\\$": None, "x/(?:a|b)*$": None, "/x(?:/y)?$": None,
+    }
+    for pattern, where in cases.items():
+        assert _in_last_component(pattern) == where, pattern
+
+
+def test_path_regexes_in_the_last_component_answer_as_one_joined_regex() -> None:
+    """The sensitive-file paths are mostly tried in the last component of a path (with ``match`` at the last ``/``
+    or ``search`` after it): the answer must be that of all of them joined, on real paths, paths made to match each
+    item, and odd ones (newlines, no ``/``, upper case)."""
+    import re
+    from pathlib import Path
+
+    from hullscan.analyzers.files import PathPatterns
+    from hullscan.analyzers.files.sensitive import builtin_items
+
+    sources = [p for item in builtin_items() for p in item.path_sources]
+    joined = re.compile("|".join(f"(?:{p})" for p in sources))
+    paths = [line for f in sorted(Path("/var/lib/dpkg/info").glob("*.list"))[:200]
+             for line in f.read_text(errors="replace").splitlines() if line.startswith("/")]
+    made = ["/root/.ssh/id_rsa", "/root/.ssh/id_ed25519_sk", "/home/u/.ssh/config", "/.ssh/x", ".ssh/x", "/etc/ssh/ssh_host_rsa_key",
+            "/x/etc/ssh/ssh_host_rsa_key", "/app/tls/server.key", "/app/private/x", "/a/b.p12", "/a/.gnupg/secring.gpg",
+            "/a/.gnupg/private-keys-v1.d/AB.key", "/root/.netrc", "/root/_netrc", "/root/.pgpass", "/root/.git-credentials",
+            "/root/.config/git/credentials", "/etc/nginx/.htpasswd", "/etc/htpasswd.users", "/root/.kube/config", "/kubeconfig",
+            "/a/kubeconfig-prod", "/a/x.kubeconfig", "/etc/kubernetes/admin.conf", "/root/.docker/config.json", "/root/.dockercfg",
+            "/root/.aws/credentials", "/root/.aliyun/config.json", "/root/.alibabacloud/credentials.ini", "/app/sa.json",
+            "/root/.config/gcloud/legacy_credentials/a@b/adc.json", "/root/.config/gcloud/credentials.db", "/root/.azure/accessTokens.json",
+            "/root/.terraform.d/credentials.tfrc.json", "/root/.config/gh/hosts.yml", "/root/.m2/settings-security.xml",
+            "/root/.cargo/credentials.toml", "/root/.config/hub", "/root/.vault-token", "/app/.env", "/app/.env.production",
+            "/root/.bash_history", "/root/.python_history", "/root/.local/share/fish/fish_history", "/root/.zhistory",
+            "/srv/db.sql", "/srv/db.sql.gz", "/srv/db.pgdump", "/x.pem", "x.pem", ".env", "/.env", "/a/.env\n", "/a/.env\nb",
+            "/a\n/.ssh/k", "/a/b.key\n", "", "/", "//", "/a/.npmrc/", "/.kube/config", "/.KUBE/config", "/a/B.PEM"]
+    paths += made + [p.upper() for p in made] + ["/x" + p for p in made] + [p + "x" for p in made] + [p + "/" for p in made]
+    arranged = PathPatterns(sources)
+    assert sum(bool(joined.search(p)) for p in made) > 50
+    for path in paths:
+        assert arranged.search(path) == bool(joined.search(path)), path
+

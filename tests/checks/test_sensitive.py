@@ -124,3 +124,37 @@ def test_finding_shape() -> None:
     [f] = res.findings
     assert f.category is Category.SENSITIVE and f.location.layer == "sha256:l" and f.remediation
     assert "TOKEN=abc" not in f.evidence + f.description
+
+
+def test_every_shipped_regex_compiles() -> None:
+    """Items compile their regexes on first use: a bad one must fail here, not in the middle of a scan."""
+    for item in builtin_items():
+        assert item.paths.pattern and item.content is not None and item.content_not is not None
+        assert item.exclude is None or item.exclude.pattern
+
+
+def test_wants_answers_as_the_joined_path_regexes_and_the_allow_list() -> None:
+    """``wants`` asks the allow list first and tries the item paths arranged (see PathPatterns): the answer must be
+    that of every item's path regex joined, minus the allow-listed paths, on real paths and paths of every item."""
+    import re
+
+    from hullscan.analyzers.files.secrets import builtin_rules
+
+    joined = re.compile("|".join(f"(?:{p})" for item in builtin_items() for p in item.path_sources))
+    paths = [line for f in sorted(Path("/var/lib/dpkg/info").glob("*.list"))[:200]
+             for line in f.read_text(errors="replace").splitlines() if line.startswith("/")]
+    made = ["/root/.ssh/id_rsa", "/home/u/.ssh/authorized_keys", "/etc/ssh/ssh_host_ed25519_key", "/app/tls/server.key",
+            "/app/private/blob", "/app/.env", "/app/.env.local", "/root/.kube/config", "/app/kubeconfig.yaml", "/app/sa.json",
+            "/root/.config/gcloud/legacy_credentials/a@b/adc.json", "/root/.local/share/fish/fish_history", "/srv/db.sql.gz",
+            "/usr/share/doc/x/id_rsa", "/usr/lib/python3/dist-packages/x/tests/server.key", "/app/docs/example.env"]
+    paths += made + [p.upper() for p in made] + ["/x" + p for p in made]
+    analyzer = SensitiveFileAnalyzer()
+    allow = builtin_rules()
+    wanted = 0
+    for path in paths:
+        expected = bool(joined.search(path)) and not allow.path_allowed(path)
+        assert analyzer.wants(path, FileInfo(path=path, size=100)) == expected, path
+        assert not analyzer.wants(path, FileInfo(path=path, size=0))
+        assert not analyzer.wants(path, FileInfo(path=path, size=100, kind="hardlink"))
+        wanted += expected
+    assert wanted >= 12

@@ -5,7 +5,7 @@ file says which keywords occur, and only the rules owning one of them run their 
 keyword is never decoded. A match is reported with its line and a **masked** value (never the whole secret);
 placeholders, allow-listed paths and values below a rule's entropy threshold are dropped. Everything costly
 is built on first use (a rule's regex when its keyword first occurs, the allow lists when a value is
-checked, the keyword automaton when a text of some size is searched), so a scan that meets no keyword
+checked, the keyword automaton once the texts searched add up to some size), so a scan that meets no keyword
 costs almost nothing. The scanning functions are reused by the image-config stage and the baseline analyzer.
 """
 
@@ -255,8 +255,14 @@ def load_rules(config: str | None) -> SecretRules:
     return compile_rules(merge_user_config(rule_yaml(RULES_FILE), user or {}, config))
 
 
-#: texts shorter than this are searched keyword by keyword until the automaton is built (by the first longer one)
-_SMALL_TEXT = 256
+#: texts are searched keyword by keyword until this much work (bytes searched plus :data:`_SUBSTRING_CALL` per text,
+#: times the number of keywords) is spent; then the automaton is built and searches every further text. One
+#: substring test costs ~0.5 ns per byte (~60 us for a 100-byte text and the ~260 shipped keywords, ~8 ms for 64 KiB),
+#: the automaton ~12 ms to import yara-x and compile, then ~35 us per small text: an image whose few scanned texts are
+#: small (the libraries bench image: 21 files, 5 KB) never builds it, and one with more text spends at most ~4 ms first
+_SUBSTRING_WORK = 8_000_000
+#: the fixed cost of one substring test, in bytes searched
+_SUBSTRING_CALL = 400
 #: the keyword automaton is this many YARA rules (keywords dealt round-robin)
 _KEYWORD_GROUPS = 16
 #: UTF-8 of the only non-ASCII characters whose ``str.lower()`` holds ASCII letters (KELVIN SIGN -> ``k``,
@@ -285,7 +291,8 @@ class _KeywordIndex:
 
     Keywords are found by one yara-x scan (a multi-pattern automaton, compiled on first use; at most one
     match kept per keyword, so a text full of one keyword costs no more than any other), or by one
-    substring test per keyword for short texts and when yara-x is unavailable."""
+    substring test per keyword for the first texts (until :data:`_SUBSTRING_WORK`) and when yara-x is
+    unavailable."""
 
     def __init__(self, rules: list[SecretRule]) -> None:
         owners: dict[str, list[int]] = {}
@@ -303,6 +310,7 @@ class _KeywordIndex:
         self._always = always
         self._automaton: Any = None
         self._built = False
+        self._substring_work = 0  # spent by substring tests so far (updated racily by layer threads: an estimate)
 
     def _build(self) -> Any:
         """The keyword automaton: yara-x rules with a pattern per keyword (compiled once), or None when yara-x is
@@ -326,10 +334,14 @@ class _KeywordIndex:
         """Positions (in :attr:`keywords`) of the keywords occurring in ``lower`` (see :func:`ascii_lower`)."""
         if not self._encoded:
             return []
-        small = len(lower) < _SMALL_TEXT and not self._built  # a few short texts (image config) need no automaton
-        automaton = None if small else self._build()
+        if not self._built:
+            work = (len(lower) + _SUBSTRING_CALL) * len(self._encoded)
+            if self._substring_work + work <= _SUBSTRING_WORK:
+                self._substring_work += work
+                return self.present_by_substring(lower)
+        automaton = self._build()
         if automaton is None:
-            return [i for i, kw in enumerate(self._encoded) if kw in lower]
+            return self.present_by_substring(lower)
         import yara_x
 
         # a Scanner per call, created and dropped on this thread (a Scanner dropped on another thread panics)
@@ -337,6 +349,10 @@ class _KeywordIndex:
         scanner.max_matches_per_pattern(1)
         found = scanner.scan(lower).matching_rules
         return [int(p.identifier[2:]) for rule in found for p in rule.patterns if p.matches]
+
+    def present_by_substring(self, lower: bytes) -> list[int]:
+        """:meth:`present` by one substring test per keyword."""
+        return [i for i, kw in enumerate(self._encoded) if kw in lower]
 
     def candidates(self, lower: bytes) -> _Candidates:
         """The rules that may match a text whose :func:`ascii_lower` form is ``lower``, and its keywords."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hullscan.analyzers.base import Analyzer, FileInput
-from hullscan.analyzers.files import rule_yaml, rules_digest
+from hullscan.analyzers.files import PathPatterns, rule_yaml, rules_digest
 from hullscan.analyzers.files.secrets import RULES_FILE as SECRET_RULES
 from hullscan.analyzers.files.secrets import SecretRules, builtin_rules, load_rules
 from hullscan.model import AnalysisResult, Category, FileInfo, Finding, Location, Severity
@@ -27,17 +27,37 @@ HEAD_BYTES = 64 * 1024
 
 @dataclass(frozen=True)
 class SensitiveItem:
-    """One sensitive file type."""
+    """One sensitive file type. Its regexes are compiled on first use (most items never see a file)."""
 
     id: str
     title: str
     severity: Severity
-    paths: re.Pattern[str]
-    exclude: re.Pattern[str] | None
-    content: tuple[re.Pattern[str], ...]
-    content_not: tuple[re.Pattern[str], ...]
+    path_sources: tuple[str, ...]  # regexes on the absolute path: any may match
+    exclude_sources: tuple[str, ...]
+    content_sources: tuple[str, ...]
+    content_not_sources: tuple[str, ...]
     magic: tuple[bytes, ...]
     remediation: str
+
+    @functools.cached_property
+    def paths(self) -> re.Pattern[str]:
+        """The path regexes, joined."""
+        return _alternation(self.path_sources)
+
+    @functools.cached_property
+    def exclude(self) -> re.Pattern[str] | None:
+        """The excluded paths, joined (None: no exclusion)."""
+        return _alternation(self.exclude_sources) if self.exclude_sources else None
+
+    @functools.cached_property
+    def content(self) -> tuple[re.Pattern[str], ...]:
+        """Regexes the head of the text must all match."""
+        return tuple(re.compile(c, re.MULTILINE) for c in self.content_sources)
+
+    @functools.cached_property
+    def content_not(self) -> tuple[re.Pattern[str], ...]:
+        """Regexes the head of the text must not match."""
+        return tuple(re.compile(c, re.MULTILINE) for c in self.content_not_sources)
 
     def path_matches(self, path: str) -> bool:
         """True when ``path`` is of this type by name."""
@@ -47,18 +67,18 @@ class SensitiveItem:
         """True when the content confirms the type (every content regex, or one magic prefix)."""
         if self.magic and not any(data.startswith(m) for m in self.magic):
             return False
-        if self.content or self.content_not:
+        if self.content_sources or self.content_not_sources:
             text = data[:HEAD_BYTES].decode("utf-8", errors="replace")
             return all(p.search(text) for p in self.content) and not any(p.search(text) for p in self.content_not)
         return bool(data)
 
 
-def _alternation(patterns: list[str]) -> re.Pattern[str]:
+def _alternation(patterns: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns))
 
 
 def compile_items(data: dict[str, Any]) -> list[SensitiveItem]:
-    """Compile a parsed sensitive-files YAML document."""
+    """Read a parsed sensitive-files YAML document into items (their regexes are compiled on first use)."""
     items = []
     for raw in data.get("items") or []:
         magic = raw.get("magic") or []
@@ -68,10 +88,10 @@ def compile_items(data: dict[str, Any]) -> list[SensitiveItem]:
                 id=str(raw["id"]),
                 title=str(raw["title"]),
                 severity=Severity.parse(str(raw.get("severity", "MEDIUM"))),
-                paths=_alternation([str(p) for p in raw["paths"]]),
-                exclude=_alternation([str(p) for p in raw["exclude"]]) if raw.get("exclude") else None,
-                content=tuple(re.compile(str(c), re.MULTILINE) for c in raw.get("content") or ()),
-                content_not=tuple(re.compile(str(c), re.MULTILINE) for c in raw.get("content_not") or ()),
+                path_sources=tuple(str(p) for p in raw["paths"]),
+                exclude_sources=tuple(str(p) for p in raw.get("exclude") or ()),
+                content_sources=tuple(str(c) for c in raw.get("content") or ()),
+                content_not_sources=tuple(str(c) for c in raw.get("content_not") or ()),
                 magic=tuple(bytes.fromhex(str(m)) for m in magic),
                 remediation=str(raw.get("remediation", "")),
             )
@@ -81,13 +101,14 @@ def compile_items(data: dict[str, Any]) -> list[SensitiveItem]:
 
 @functools.cache
 def builtin_items() -> list[SensitiveItem]:
-    """The shipped sensitive-file items, compiled once per process."""
+    """The shipped sensitive-file items, read once per process."""
     return compile_items(rule_yaml(RULES_FILE))
 
 
 @functools.cache
-def _any_path() -> re.Pattern[str]:
-    return _alternation([item.paths.pattern for item in builtin_items()])
+def _any_path() -> PathPatterns:
+    """The path regexes of every shipped item, arranged to be tried at every layer entry (see :class:`PathPatterns`)."""
+    return PathPatterns([p for item in builtin_items() for p in item.path_sources])
 
 
 class SensitiveFileAnalyzer(Analyzer):
@@ -110,11 +131,18 @@ class SensitiveFileAnalyzer(Analyzer):
             with open(str(config), "rb") as fh:
                 self.config_digest = hashlib.sha256(fh.read()).hexdigest()[:16]
 
+    def path_hint(self) -> None:
+        """None: no hint can hold what :meth:`wants` accepts (``/\\.ssh/[^/]+$``, ``/private/[^/]+$`` or
+        ``/kubeconfig[^/]*$`` end in any name), so ``wants`` is asked about every entry and has to be cheap."""
+        return None
+
     def wants(self, path: str, info: FileInfo) -> bool:
-        """Regular, non-empty files whose path matches a sensitive item (and is not allow-listed)."""
-        if info.kind != "file" or info.size == 0 or not _any_path().search(path):
+        """Regular, non-empty files whose path matches a sensitive item and is not allow-listed. The allow list is
+        asked first: the secret analyzer has just asked it about the same path (its answer is kept), and it holds
+        most paths of an image (libraries, documentation, binaries)."""
+        if info.kind != "file" or info.size == 0 or (self.allow or builtin_rules()).path_allowed(path):
             return False
-        return not (self.allow or builtin_rules()).path_allowed(path)
+        return _any_path().search(path)
 
     def analyze(self, file: FileInput) -> AnalysisResult | None:
         """One finding per matching item (the content must confirm what the name suggests)."""
