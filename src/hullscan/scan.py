@@ -112,7 +112,7 @@ def analyze_entries(
 ) -> LayerResult:
     """Run the analyzers over one layer's entries (read each wanted file once)."""
     result = LayerResult(diff_id=layer_id, warnings=warnings)
-    kept: dict[str, bytes] = {}
+    kept: dict[str, bytes | memoryview] = {}
     kept_bytes = [0]  # what ``kept`` holds: bounded, else a layer's every wanted file stayed in memory
     limit = options.limits.max_file_size
     bound, always, suffixes, prefixes, min_size = _Dispatch.of(analyzers)
@@ -145,7 +145,7 @@ def analyze_entries(
         def read(entry: Entry = entry, content: list[bytes] = content) -> bytes:
             if not content:
                 if entry.info.kind == "hardlink":
-                    content.append(kept.get(entry.info.linkname, b""))
+                    content.append(bytes(kept.get(entry.info.linkname, b"")))
                 else:
                     try:
                         content.append(entry.read())
@@ -158,6 +158,14 @@ def analyze_entries(
                         kept_bytes[0] += len(content[0])
             return content[0]
 
+        def view(entry: Entry = entry, content: list[bytes] = content) -> memoryview | None:
+            if content:
+                return memoryview(content[0])
+            mapped = entry.view()
+            if mapped is not None and len(mapped) <= _HARDLINK_KEEP:
+                kept[entry.info.path] = mapped  # (a view costs no memory; a hard link to it copies it when read)
+            return mapped
+
         for analyzer in wanting:
             size = info.size
             if info.kind == "hardlink":
@@ -167,7 +175,8 @@ def analyze_entries(
                     ScanWarning("size-limit", f"{info.path} ({size} bytes) is larger than {analyzer.name}'s limit: not read", info.path, layer_id)
                 )
                 continue
-            file = FileInput(path=info.path, info=info, layer=layer_id, _reader=read)
+            file = FileInput(path=info.path, info=info, layer=layer_id, _reader=read,
+                             _viewer=view if info.kind == "file" else None)
             try:
                 res = analyzer.analyze(file)
             except HullscanError:

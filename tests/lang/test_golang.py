@@ -436,3 +436,71 @@ def test_go_mod_and_sum_golden_case() -> None:
 
     got = check_case(GoModAnalyzer(), "go", "gomod-cmd")
     assert got["wanted"] == ["/usr/src/cmd/go.mod", "/usr/src/cmd/go.sum"] and not got["warnings"]
+
+
+def _without_section_headers(data: bytes) -> bytes:
+    """The ELF binary with its section header table dropped from the header (as ``sstrip`` leaves a binary): only
+    the program headers remain to find the build info by."""
+    out = bytearray(data)
+    assert out[4] == 2 and out[5] == 1  # 64-bit little-endian, what `go build` makes here
+    struct.pack_into("<Q", out, 0x28, 0)  # e_shoff
+    struct.pack_into("<HHH", out, 0x3A, 0, 0, 0)  # e_shentsize, e_shnum, e_shstrndx
+    return bytes(out)
+
+
+def test_binary_without_section_headers_is_found_in_its_data_segment(hello_binary: Path) -> None:
+    """Without sections the build info is looked for where Go's debug/buildinfo looks (the writable data segment),
+    not in the whole file: same packages as with sections."""
+    data = _without_section_headers(hello_binary.read_bytes())
+    file = FileInput.from_bytes(str(hello_binary), data, layer=LAYER, mode=0o755)
+    result = GoBinaryAnalyzer().analyze(file)
+    assert result is not None and not result.warnings
+    assert {(p.name, p.version) for p in result.packages} == {(p.name, p.version) for p in analyze_binary(hello_binary)}
+
+
+def test_build_info_outside_a_data_segment_is_not_taken(hello_binary: Path) -> None:
+    """The magic bytes in an executable segment (code, read-only data) of a section-less ELF are not build info."""
+    data = bytearray(_without_section_headers(hello_binary.read_bytes()))
+    at = data.find(b"\xff Go buildinf:")
+    data[at : at + 14] = b"\x00" * 14  # the real blob gone
+    text = 0x1000 * 2  # inside the text segment, 16-aligned
+    fake = b"\xff Go buildinf:" + bytes([8, 2]) + b"\x00" * 16 + bytes([6]) + b"go1.99" + bytes([0])
+    data[text : text + len(fake)] = fake  # a well-formed blob (a whole-file search would take it)
+    file = FileInput.from_bytes(str(hello_binary), bytes(data), layer=LAYER, mode=0o755)
+    assert GoBinaryAnalyzer().analyze(file) is None
+    data[: len(data)] = _without_section_headers(hello_binary.read_bytes())[: len(data)]
+    data[text : text + len(fake)] = fake
+    found = GoBinaryAnalyzer().analyze(FileInput.from_bytes(str(hello_binary), bytes(data), layer=LAYER, mode=0o755))
+    assert found is not None and "stdlib" in {p.name for p in found.packages}  # the real one, in the data segment
+
+
+def test_a_mapped_view_is_analysed_like_the_bytes(hello_binary: Path) -> None:
+    """The executable analyzers read headers and sections from a view (a layer mapped into memory): the same
+    packages as from the file's bytes, and the view is never copied whole."""
+    import mmap
+
+    data = hello_binary.read_bytes()
+    mem = mmap.mmap(-1, len(data) + 100)
+    mem[100:] = data
+    view = memoryview(mem)[100:].toreadonly()
+    file = FileInput(path=str(hello_binary), info=FileInfo(str(hello_binary), len(data), 0o755), layer=LAYER,
+                     _reader=lambda: pytest.fail("read() the whole binary"), _viewer=lambda: view)
+    result = GoBinaryAnalyzer().analyze(file)
+    assert result is not None and not result.warnings
+    assert {(p.name, p.version) for p in result.packages} == {(p.name, p.version) for p in analyze_binary(hello_binary)}
+
+
+def test_go_binary_in_a_mapped_docker_archive(hello_binary: Path, tmp_path: Path) -> None:
+    """A docker-save archive's plain layer is walked from a memory map and the binary analyzers look at a view of
+    it: the same Go packages as from the file's bytes."""
+    from hullscan.options import ScanOptions
+    from hullscan.scan import scan
+    from tests.helpers.imagebuild import F, ImageBuilder, make_tar
+
+    b = ImageBuilder()
+    b.add_layer(make_tar({"usr/bin/hello": F(hello_binary.read_bytes(), mode=0o755)}), compression="none")
+    archive = tmp_path / "go.tar"
+    b.write_docker_archive(archive, "test/go:1")
+    report = scan(str(archive), ScanOptions(scanners=frozenset(), use_cache=False))
+    found = {(p.name, p.version) for p in report.packages if p.ecosystem == "Go" and p.path == "/usr/bin/hello"}
+    assert found == {(p.name, p.version) for p in analyze_binary(hello_binary)}

@@ -134,6 +134,8 @@ class TarReader:
             self._stream = io.BytesIO()
             self._seek, self._end = True, len(buffer) - start
             seek = False
+        #: whether the tar is mapped into memory (:meth:`peek` gives views of member data)
+        self.mapped = mapped is not None
         if seek:
             here = stream.tell()
             self._end = stream.seek(0, io.SEEK_END) - here
@@ -211,6 +213,14 @@ class TarReader:
         if not self._win:
             return False  # EOF without end-of-archive blocks: accepted (some writers omit them)
         raise BlobError(f"{self._what}: truncated tar stream at offset {self._base}")
+
+    def peek(self) -> memoryview | None:
+        """A view of the current member's data, without reading or consuming it, where the tar is mapped into
+        memory (``mapped``); None otherwise, or once the data was read."""
+        n = self._data_left
+        if not isinstance(self._win, mmap.mmap) or n <= 0 or self._pos + n > len(self._win):
+            return None
+        return memoryview(self._win)[self._pos : self._pos + n].toreadonly()
 
     def read(self) -> bytes:
         """The whole data of the current member (once; an empty result afterwards)."""

@@ -52,14 +52,14 @@ class ExecutableAnalyzer(Analyzer):
         """Parse the executable and hand its payload to :meth:`result`; None quickly for other files."""
         from hullscan.analyzers.lang.gobuildinfo import BinaryFormatError, parse_executable, sniff
 
-        data = file.read()
-        if sniff(data[:4]) is None:
+        data = file.view()  # headers and a section or two are read, not the whole (often many MB) file
+        if sniff(bytes(data[:4])) is None:
             return None
         try:
             exe = parse_executable(data)
             payload = self.extract(exe) if exe is not None else None
         except BinaryFormatError as exc:
-            if self.marker in data:
+            if self.marker in file.read():
                 return malformed(file, f"corrupt {self.what}: {exc}")
             return None  # a broken executable without our payload: not ours to report
         if payload is None:

@@ -45,14 +45,16 @@ class Segment:
     addr: int
     offset: int
     size: int  # bytes present in the file
+    data: bool = False  # a writable, not executable ELF segment (where Go's debug/buildinfo looks without sections)
 
 
 @dataclass
 class Executable:
-    """A parsed executable: its format, sections and load segments, over the raw bytes."""
+    """A parsed executable: its format, sections and load segments, over the raw bytes (or a view of them: only
+    the parts asked for are copied out)."""
 
     kind: str  # elf | pe | macho
-    data: bytes
+    data: bytes | memoryview
     sections: list[Section] = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)
 
@@ -62,7 +64,7 @@ class Executable:
             if sec.name in names:
                 if sec.offset + sec.size > len(self.data):
                     raise BinaryFormatError(f"section {sec.name} extends past the end of the file")
-                return self.data[sec.offset : sec.offset + sec.size]
+                return bytes(self.data[sec.offset : sec.offset + sec.size])
         return None
 
     def read_at(self, addr: int, size: int) -> bytes:
@@ -70,13 +72,13 @@ class Executable:
         for seg in self.segments:
             if seg.addr <= addr and addr + size <= seg.addr + seg.size:
                 start = seg.offset + (addr - seg.addr)
-                chunk = self.data[start : start + size]
+                chunk = bytes(self.data[start : start + size])
                 if len(chunk) == size:
                     return chunk
         raise BinaryFormatError(f"address {addr:#x} (+{size}) is not mapped in the file")
 
 
-def sniff(head: bytes) -> str | None:
+def sniff(head: bytes | memoryview) -> str | None:
     """The executable format of a file from its first bytes: ``elf``, ``pe``, ``macho`` or None."""
     if head[:4] == b"\x7fELF":
         return "elf"
@@ -87,9 +89,9 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def parse_executable(data: bytes) -> Executable | None:
+def parse_executable(data: bytes | memoryview) -> Executable | None:
     """Parse ``data`` as ELF, PE or Mach-O; None when it is none of them. Raises BinaryFormatError when broken."""
-    kind = sniff(data[:4])
+    kind = sniff(bytes(data[:4]))
     try:
         if kind == "elf":
             return _parse_elf(data)
@@ -102,7 +104,7 @@ def parse_executable(data: bytes) -> Executable | None:
     return None
 
 
-def _parse_elf(data: bytes) -> Executable:
+def _parse_elf(data: bytes | memoryview) -> Executable:
     ei_class, ei_data = data[4], data[5]
     if ei_class not in (1, 2) or ei_data not in (1, 2):
         raise BinaryFormatError("bad ELF class or byte order")
@@ -118,11 +120,11 @@ def _parse_elf(data: bytes) -> Executable:
     for i in range(phnum):
         base = phoff + i * phentsize
         if is64:
-            p_type, _flags, p_offset, p_vaddr, _paddr, p_filesz = struct.unpack_from(end + "IIQQQQ", data, base)
+            p_type, p_flags, p_offset, p_vaddr, _paddr, p_filesz = struct.unpack_from(end + "IIQQQQ", data, base)
         else:
-            p_type, p_offset, p_vaddr, _paddr, p_filesz = struct.unpack_from(end + "IIIII", data, base)
+            p_type, p_offset, p_vaddr, _paddr, p_filesz, _memsz, p_flags = struct.unpack_from(end + "IIIIIII", data, base)
         if p_type == 1:  # PT_LOAD
-            exe.segments.append(Segment(p_vaddr, p_offset, p_filesz))
+            exe.segments.append(Segment(p_vaddr, p_offset, p_filesz, p_flags & 3 == 2))  # PF_W without PF_X
     raw: list[tuple[int, int, int, int, int]] = []
     for i in range(shnum):
         base = shoff + i * shentsize
@@ -133,7 +135,7 @@ def _parse_elf(data: bytes) -> Executable:
         raw.append((name, sh_type, addr, offset, size))
     if raw and shstrndx < len(raw):
         _n, _t, _a, str_off, str_size = raw[shstrndx]
-        strtab = data[str_off : str_off + str_size]
+        strtab = bytes(data[str_off : str_off + str_size])
         for name_off, sh_type, addr, offset, size in raw:
             if sh_type == 8:  # SHT_NOBITS: no bytes in the file
                 continue
@@ -143,9 +145,9 @@ def _parse_elf(data: bytes) -> Executable:
     return exe
 
 
-def _parse_pe(data: bytes) -> Executable:
+def _parse_pe(data: bytes | memoryview) -> Executable:
     (pe_off,) = struct.unpack_from("<I", data, 0x3C)
-    if data[pe_off : pe_off + 4] != b"PE\0\0":
+    if bytes(data[pe_off : pe_off + 4]) != b"PE\0\0":
         raise BinaryFormatError("missing PE signature")
     nsect, = struct.unpack_from("<H", data, pe_off + 6)
     (opt_size,) = struct.unpack_from("<H", data, pe_off + 20)
@@ -156,7 +158,7 @@ def _parse_pe(data: bytes) -> Executable:
     table = opt + opt_size
     for i in range(nsect):
         base = table + i * 40
-        name = data[base : base + 8].rstrip(b"\0").decode("latin-1")
+        name = bytes(data[base : base + 8]).rstrip(b"\0").decode("latin-1")
         vsize, vaddr, raw_size, raw_ptr = struct.unpack_from("<IIII", data, base + 8)
         size = min(vsize, raw_size) if vsize else raw_size
         exe.sections.append(Section(name, raw_ptr, size, image_base + vaddr))
@@ -164,8 +166,8 @@ def _parse_pe(data: bytes) -> Executable:
     return exe
 
 
-def _parse_macho(data: bytes) -> Executable:
-    magic = data[:4]
+def _parse_macho(data: bytes | memoryview) -> Executable:
+    magic = bytes(data[:4])
     end = "<" if magic in (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe") else ">"
     is64 = magic in (b"\xcf\xfa\xed\xfe", b"\xfe\xed\xfa\xcf")
     ncmds = struct.unpack_from(end + "I", data, 16)[0]
@@ -187,7 +189,7 @@ def _parse_macho(data: bytes) -> Executable:
             exe.segments.append(Segment(vmaddr, fileoff, filesize))
             for j in range(nsects):
                 base = sect + j * sect_size
-                name = data[base : base + 16].rstrip(b"\0").decode("latin-1")
+                name = bytes(data[base : base + 16]).rstrip(b"\0").decode("latin-1")
                 if cmd == 0x19:
                     addr, size = struct.unpack_from(end + "QQ", data, base + 32)
                     (offset,) = struct.unpack_from(end + "I", data, base + 48)
@@ -241,13 +243,17 @@ def _find_blob(exe: Executable) -> memoryview | None:
     if section is not None and section.startswith(BUILDINFO_MAGIC):
         start = next(s.offset for s in exe.sections if s.name in (".go.buildinfo", "__go_buildinfo"))
         return memoryview(exe.data)[start:]
-    data = exe.data
-    pos = data.find(BUILDINFO_MAGIC)
-    while pos >= 0:
-        # the blob is 16-aligned in memory; file offsets of data sections keep that alignment in practice
-        if pos % _ALIGN == 0 and len(data) - pos >= _HEADER_SIZE and data[pos + 14] in (4, 8):
-            return memoryview(data)[pos:]
-        pos = data.find(BUILDINFO_MAGIC, pos + 1)
+    # no such section (stripped of section headers, or not Go): look where Go's debug/buildinfo looks, an ELF's
+    # writable data segments; other formats are searched whole
+    ranges = [(s.offset, s.offset + s.size) for s in exe.segments if s.data] if exe.kind == "elf" else [(0, len(exe.data))]
+    for first, last in ranges:
+        data = bytes(exe.data[first:last])
+        pos = data.find(BUILDINFO_MAGIC)
+        while pos >= 0:
+            # the blob is 16-aligned in memory; file offsets of data sections keep that alignment in practice
+            if (first + pos) % _ALIGN == 0 and len(exe.data) - first - pos >= _HEADER_SIZE and exe.data[first + pos + 14] in (4, 8):
+                return memoryview(exe.data)[first + pos :]
+            pos = data.find(BUILDINFO_MAGIC, pos + 1)
     return None
 
 
