@@ -51,7 +51,7 @@ def hullscan() -> list[str]:
     import hullscan as package
 
     compileall.compile_dir(str(Path(package.__file__).parent), quiet=1)
-    return [sys.executable, "-m", "hullscan.cli"]
+    return [sys.executable, "-m", "hullscan"]  # what the `hullscan` command runs (hullscan.__main__:main)
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> tuple[float, str]:

@@ -202,7 +202,7 @@ def image_cmd(
         options = replace(options, db_path=db)
     source = _open_early(target, options)
     try:
-        from hullscan.suppress import apply_filters, build_filters, write_suppressed
+        from hullscan.suppress import DEFAULT_IGNOREFILE, apply_filters, build_filters, write_suppressed
 
         filters = build_filters(severity, ignore_unfixed, ignorefile, vex or ())
         from hullscan.checks import selection
@@ -216,12 +216,34 @@ def image_cmd(
     report = apply_filters(selection.apply(_run_scan(target, options, source), options, selection_config), filters)
     if format == "json" and not package_files:
         report = _without_package_files(report)
-    _emit(writer, report, output)
+    code = exit_code if exit_code and report.findings else 0
+    if format == "json" and not clamd_socket and not isinstance(source, Path) and source.kind in _ARCHIVES:
+        # a local archive file: the report is kept for a repeated request (hullscan.resultcache; a live clamd's
+        # answers are not the archive's to vouch for)
+        import io
+
+        from hullscan import resultcache
+
+        buf = io.StringIO()
+        writer(report, buf)
+        text = buf.getvalue()
+        _emit(lambda _report, fh: fh.write(text), report, output)
+        if options.use_cache:
+            depends = [target, ignorefile or DEFAULT_IGNOREFILE, config or "hullscan.yaml", *(vex or ()),
+                       *([secret_config] if secret_config else [])]
+            if "vuln" in options.scanners:
+                depends += [options.db_path, f"{options.db_path}-wal"]
+            resultcache.store(sys.argv[1:], text, report.scanned_at, report.duration_seconds, code, output, depends)
+    else:
+        _emit(writer, report, output)
     if show_suppressed and format == "table" and output is None:
         write_suppressed(report, sys.stdout)
-    if exit_code and report.findings:
-        sys.exit(exit_code)  # typer.Exit's code is lost under standalone_mode=False
+    if code:
+        sys.exit(code)  # typer.Exit's code is lost under standalone_mode=False
 
+
+#: local image archive files (a report of one is kept by the report cache, keyed by the file's identity)
+_ARCHIVES = frozenset({"docker-archive", "oci-archive"})
 
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1 << 10, "m": 1000**2, "mb": 1000**2, "mib": 1 << 20,
                "g": 1000**3, "gb": 1000**3, "gib": 1 << 30, "t": 1000**4, "tb": 1000**4, "tib": 1 << 40}
@@ -296,23 +318,11 @@ def _writer(name: str):  # type: ignore[no-untyped-def]
 
 
 def _emit(writer, report, output: Optional[Path]) -> None:  # type: ignore[no-untyped-def]
-    if output is None:
-        writer(report, sys.stdout)
-        return
-    if output.is_dir():
-        raise InputError(f"cannot write {output}: it is a directory")
-    # a regular file is written beside and swapped in (never half-written); /dev/null, /dev/stdout, a FIFO or a
-    # symlink is written through, never replaced (os.replace over /dev/null, as root, turned the device into a file)
-    through = output.exists() and not output.is_file() or output.is_symlink()
-    dest = output if through else output.with_name(output.name + ".tmp")
+    from hullscan.resultcache import write_output
+
     try:
-        with open(dest, "w", encoding="utf-8") as fh:
-            writer(report, fh)
-        if not through:
-            os.replace(dest, output)
+        write_output(output, lambda fh: writer(report, fh))
     except OSError as exc:
-        if not through:
-            dest.unlink(missing_ok=True)  # never leave a half-written report beside the target
         raise InputError(f"cannot write {output}: {exc.strerror}") from None
 
 
@@ -324,8 +334,11 @@ def cache_clean(
     from hullscan.cache import clean
     from hullscan.options import default_cache_dir
 
+    from hullscan import resultcache
+
     entries, size = clean(cache_dir or default_cache_dir())
-    print(f"removed {entries} cached layer result(s), {size} bytes")
+    reports, report_bytes = resultcache.clean(cache_dir or default_cache_dir())
+    print(f"removed {entries} cached layer result(s), {size} bytes; {reports} cached report(s), {report_bytes} bytes")
 
 
 @app.command("version")
