@@ -1,0 +1,133 @@
+"""The model's classes behave as the classes ``dataclasses`` would make from their fields.
+
+:mod:`hullscan.model` writes each ``__init__`` out and makes the other methods without compiling code
+(``hullscan.model._model``); here every class is compared with a reference class that ``dataclasses.make_dataclass``
+builds from the same fields: signature, defaults, repr, equality, hash, frozenness, replace, pickling.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+import pickle
+
+import pytest
+
+from hullscan import model
+
+CLASSES = [obj for obj in vars(model).values()
+           if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__module__ == model.__name__]
+
+
+def _reference(cls: type) -> type:
+    specs = []
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            specs.append((f.name, f.type, dataclasses.field(default=f.default)))
+        elif f.default_factory is not dataclasses.MISSING:
+            specs.append((f.name, f.type, dataclasses.field(default_factory=f.default_factory)))
+        else:
+            specs.append((f.name, f.type))
+    return dataclasses.make_dataclass(cls.__name__, specs, frozen=cls.__dataclass_params__.frozen)
+
+
+def _values(cls: type, tag: str = "") -> dict[str, object]:
+    return {f.name: f"<{f.name}{tag}>" for f in dataclasses.fields(cls)}
+
+
+def test_every_class_is_covered() -> None:
+    assert {c.__name__ for c in CLASSES} >= {"Package", "Finding", "ScanReport", "LayerResult", "Platform", "VulnInfo"}
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_signature_and_defaults(cls: type) -> None:
+    ref = _reference(cls)
+    ours, theirs = inspect.signature(cls).parameters, inspect.signature(ref).parameters
+    assert list(ours) == list(theirs)
+    for name in ours:
+        a, b = ours[name], theirs[name]
+        assert a.kind == b.kind
+        assert repr(a.default) == repr(b.default)  # "<factory>" for a default_factory
+        assert a.annotation == b.annotation
+    required = {n: f"<{n}>" for n, p in ours.items() if p.default is inspect.Parameter.empty}
+    mine, reference = cls(**required), ref(**required)
+    assert dataclasses.asdict(mine) == dataclasses.asdict(reference)
+    again = cls(**required)
+    for f in dataclasses.fields(cls):
+        if f.default_factory is not dataclasses.MISSING:  # a fresh object per instance
+            assert getattr(mine, f.name) is not getattr(again, f.name)
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_repr_eq_hash(cls: type) -> None:
+    ref = _reference(cls)
+    values = _values(cls)
+    mine, reference = cls(**values), ref(**values)
+    assert repr(mine) == repr(reference)
+    assert mine == cls(**values)
+    assert not mine != cls(**values)
+    assert mine != reference and reference != mine  # another class: never equal
+    for name in values:
+        assert mine != cls(**{**values, name: "other"})
+    assert cls.__match_args__ == ref.__match_args__
+    assert repr(cls.__dataclass_params__) == repr(ref.__dataclass_params__)
+    if cls.__dataclass_params__.frozen:
+        assert hash(mine) == hash(reference) == hash(cls(**values))
+    else:
+        assert cls.__hash__ is None and ref.__hash__ is None
+        with pytest.raises(TypeError):
+            hash(mine)
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_frozen_or_not(cls: type) -> None:
+    ref = _reference(cls)
+    values = _values(cls)
+    mine, reference = cls(**values), ref(**values)
+    name = next(iter(values))
+    if not cls.__dataclass_params__.frozen:
+        setattr(mine, name, "changed")
+        assert getattr(mine, name) == "changed"
+        return
+    for target in (mine, reference):
+        with pytest.raises(dataclasses.FrozenInstanceError) as first:
+            setattr(target, name, "changed")
+        with pytest.raises(dataclasses.FrozenInstanceError) as second:
+            setattr(target, "not_a_field", 1)
+        with pytest.raises(dataclasses.FrozenInstanceError) as third:
+            delattr(target, name)
+        assert (str(first.value), str(second.value), str(third.value)) == (
+            f"cannot assign to field {name!r}", "cannot assign to field 'not_a_field'", f"cannot delete field {name!r}")
+
+    @dataclasses.dataclass(frozen=True)
+    class Sub(cls):  # type: ignore[valid-type, misc]
+        pass
+
+    sub = Sub(**values)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(sub, name, "changed")
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_replace_copy_pickle(cls: type) -> None:
+    values = _values(cls)
+    mine = cls(**values)
+    name = next(iter(values))
+    changed = dataclasses.replace(mine, **{name: "new"})
+    assert getattr(changed, name) == "new" and changed == cls(**{**values, name: "new"})
+    assert copy.copy(mine) == mine and copy.deepcopy(mine) == mine
+    assert pickle.loads(pickle.dumps(mine)) == mine
+
+
+def test_recursive_repr() -> None:
+    inv = model.Inventory()
+    inv.facts["self"] = inv  # type: ignore[assignment]
+    assert repr(inv) == "Inventory(distro=None, packages=[], findings=[], warnings=[], facts={'self': ...})"
+
+
+def test_nan_fields_compare_like_dataclasses() -> None:
+    nan = float("nan")
+    loc = model.Location(path="p", line=nan)  # type: ignore[arg-type]
+    assert loc == loc  # tuple comparison: the same object is equal to itself
+    assert model.Location(path="p", line=nan) == model.Location(path="p", line=nan)  # type: ignore[arg-type]
