@@ -8,9 +8,10 @@ Data flows one way through these types::
 
 Everything here is plain data so it can be cached, stored and serialised with
 :mod:`hullscan.serde`.
-"""
 
-from __future__ import annotations
+(No ``from __future__ import annotations``: the annotations are built once at import, so that
+``typing.get_type_hints``, which :mod:`hullscan.serde` and the report schema use, does not compile ~100 strings.)
+"""
 
 import dataclasses
 import enum
