@@ -237,3 +237,47 @@ def test_path_regexes_in_the_last_component_answer_as_one_joined_regex() -> None
     for path in paths:
         assert arranged.search(path) == bool(joined.search(path)), path
 
+
+
+def test_regexes_read_as_plain_strings_answer_as_the_regex() -> None:
+    """Random regexes of plain characters, escapes, groups, ``?``, classes and repeats: where they are read as
+    plain strings (tested with startswith / endswith / equality, never compiled), the answer on random texts
+    (newlines included) must be that of ``re.search``."""
+    import re
+
+    from hullscan.analyzers.files import PathPatterns, _literal_language
+
+    rng = random.Random(5)
+    atoms = ["a", "b", "/", "-", "_", "\\.", "\\/", "\\-", ".", "[ab]", "\\d", "\\$", "\\\\", "é", "#", " "]
+
+    def sequence(depth: int) -> str:
+        out = ""
+        for _ in range(rng.randint(0, 4)):
+            if depth < 2 and rng.random() < 0.25:
+                out += "(?:" + "|".join(sequence(depth + 1) for _ in range(rng.randint(1, 3))) + ")"
+            else:
+                out += rng.choice(atoms)
+            out += rng.choice(["", "", "", "?", "*", "+", "{1,2}", "??"])
+        return out
+
+    texts = ["", "\n", "a", "a\n", "/a/b", "ab/", "a.b", "x\na", "a\nb\n", "é", "$", "\\"]
+    texts += ["".join(rng.choice("ab/-_.\n$é\\# ") for _ in range(rng.randint(0, 8))) for _ in range(300)]
+    read = 0
+    for _ in range(3000):
+        pattern = rng.choice(["", "^"]) + sequence(0) + rng.choice(["", "$", "\\$", "|a"])
+        try:
+            regex = re.compile(pattern)
+        except re.error:
+            continue
+        language = _literal_language(pattern)
+        if language is None:
+            continue
+        read += 1
+        start, end, strings = language
+        arranged = PathPatterns([pattern])
+        for text in texts:
+            ends = (text, text[:-1]) if text.endswith("\n") else (text,)  # $ matches before a final newline too
+            by_strings = any((t == s if start else t.endswith(s)) if end else (t.startswith(s) if start else s in t)
+                             for s in strings for t in ends)
+            assert arranged.search(text) == by_strings == bool(regex.search(text)), (pattern, text)
+    assert read > 500

@@ -128,9 +128,13 @@ def test_finding_shape() -> None:
 
 def test_every_shipped_regex_compiles() -> None:
     """Items compile their regexes on first use: a bad one must fail here, not in the middle of a scan."""
+    import re
+
     for item in builtin_items():
-        assert item.paths.pattern and item.content is not None and item.content_not is not None
-        assert item.exclude is None or item.exclude.pattern
+        for source in item.path_sources + item.exclude_sources:
+            re.compile(f"(?:{source})")
+        assert item.paths.search("/") in (True, False) and item.content is not None and item.content_not is not None
+        assert item.exclude is None or item.exclude.search("/") in (True, False)
 
 
 def test_wants_answers_as_the_joined_path_regexes_and_the_allow_list() -> None:

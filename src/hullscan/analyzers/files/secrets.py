@@ -633,12 +633,12 @@ class SecretAnalyzer(Analyzer):
                 self.config_digest = hashlib.sha256(fh.read()).hexdigest()[:16]
 
     def wants(self, path: str, info: FileInfo) -> bool:
-        """Regular, non-empty files under the size limit, not binary by extension and not allow-listed."""
+        """Regular, non-empty files under the size limit, not allow-listed and not binary by extension. The allow
+        list is asked first: it holds most paths of an image (libraries, documentation, binaries), and the
+        sensitive-file analyzer asks it about the same path next (its last answer is kept)."""
         if info.kind != "file" or info.size == 0 or info.size > MAX_SECRET_FILE:
             return False
-        if _SKIP_EXT.search(path):
-            return False
-        return not (self.rules or builtin_rules()).path_allowed(path)
+        return not ((self.rules or builtin_rules()).path_allowed(path) or _SKIP_EXT.search(path))
 
     def analyze(self, file: FileInput) -> AnalysisResult | None:
         """Scan the file's text (UTF-8, or UTF-16 with a byte-order mark); binaries (a NUL byte in the first 8 KiB) are skipped."""

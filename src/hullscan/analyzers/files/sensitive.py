@@ -40,14 +40,14 @@ class SensitiveItem:
     remediation: str
 
     @functools.cached_property
-    def paths(self) -> re.Pattern[str]:
-        """The path regexes, joined."""
-        return _alternation(self.path_sources)
+    def paths(self) -> PathPatterns:
+        """The path regexes (most are plain strings, never compiled: see :class:`PathPatterns`)."""
+        return PathPatterns(list(self.path_sources))
 
     @functools.cached_property
-    def exclude(self) -> re.Pattern[str] | None:
-        """The excluded paths, joined (None: no exclusion)."""
-        return _alternation(self.exclude_sources) if self.exclude_sources else None
+    def exclude(self) -> PathPatterns | None:
+        """The excluded paths (None: no exclusion)."""
+        return PathPatterns(list(self.exclude_sources)) if self.exclude_sources else None
 
     @functools.cached_property
     def content(self) -> tuple[re.Pattern[str], ...]:
@@ -61,7 +61,7 @@ class SensitiveItem:
 
     def path_matches(self, path: str) -> bool:
         """True when ``path`` is of this type by name."""
-        return bool(self.paths.search(path)) and not (self.exclude and self.exclude.search(path))
+        return self.paths.search(path) and not (self.exclude and self.exclude.search(path))
 
     def content_matches(self, data: bytes) -> bool:
         """True when the content confirms the type (every content regex, or one magic prefix)."""
@@ -71,10 +71,6 @@ class SensitiveItem:
             text = data[:HEAD_BYTES].decode("utf-8", errors="replace")
             return all(p.search(text) for p in self.content) and not any(p.search(text) for p in self.content_not)
         return bool(data)
-
-
-def _alternation(patterns: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{p})" for p in patterns))
 
 
 def compile_items(data: dict[str, Any]) -> list[SensitiveItem]:
