@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+import operator
 import types
 import typing
 from collections.abc import Callable
@@ -63,7 +64,7 @@ def _dumper(tp: Any) -> Conv:
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         hints = typing.get_type_hints(tp)
         fields = [(f.name, _dumper(hints[f.name])) for f in dataclasses.fields(tp)]
-        return lambda obj: {name: conv(getattr(obj, name)) for name, conv in fields}
+        return _dataclass_dumper(fields)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return lambda v: v.value
     if origin in (list, tuple):
@@ -78,6 +79,24 @@ def _dumper(tp: Any) -> Conv:
         inner = _dumper(vt)
         return lambda v: {str(k): inner(x) for k, x in v.items()}
     return _dump_any
+
+
+def _dataclass_dumper(fields: list[tuple[str, Conv]]) -> Conv:
+    """A dataclass's dumper: ``{name: conv(getattr(obj, name))}`` in field order, with the values read by one
+    ``attrgetter`` call and only the fields that need it converted (most are strings, numbers and bools)."""
+    names = tuple(name for name, _ in fields)
+    convs = [(name, conv) for name, conv in fields if conv is not _identity]
+    if len(names) < 2:
+        return lambda obj: {name: conv(getattr(obj, name)) for name, conv in fields}
+    get = operator.attrgetter(*names)
+
+    def dump(obj: Any) -> dict[str, Any]:
+        data = dict(zip(names, get(obj)))
+        for name, conv in convs:
+            data[name] = conv(data[name])
+        return data
+
+    return dump
 
 
 @functools.cache
