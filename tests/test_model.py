@@ -1,7 +1,7 @@
-"""The model's classes behave as the classes ``dataclasses`` would make from their fields.
+"""The model's classes (and the other ``lean_dataclass`` ones) behave as ``dataclasses`` would make them.
 
-:mod:`hullscan.model` writes each ``__init__`` out and makes the other methods without compiling code
-(``hullscan.model._model``); here every class is compared with a reference class that ``dataclasses.make_dataclass``
+:func:`hullscan.model.lean_dataclass` classes write their ``__init__`` out and get the other methods without
+compiling code; here every class is compared with a reference class that ``dataclasses.make_dataclass``
 builds from the same fields: signature, defaults, repr, equality, hash, frozenness, replace, pickling.
 """
 
@@ -14,10 +14,16 @@ import pickle
 
 import pytest
 
-from hullscan import model
+from hullscan import model, options, stages, suppress
+from hullscan import checks as checks_pkg
+from hullscan import report as report_pkg
+from hullscan.checks import selection
+from hullscan.image import source
 
-CLASSES = [obj for obj in vars(model).values()
-           if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__module__ == model.__name__]
+#: the modules whose dataclasses are made with hullscan.model.lean_dataclass
+MODULES = [model, options, stages, suppress, selection, checks_pkg, report_pkg, source]
+CLASSES = [obj for mod in MODULES for obj in vars(mod).values()
+           if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__module__ == mod.__name__]
 
 
 def _reference(cls: type) -> type:
@@ -37,7 +43,10 @@ def _values(cls: type, tag: str = "") -> dict[str, object]:
 
 
 def test_every_class_is_covered() -> None:
-    assert {c.__name__ for c in CLASSES} >= {"Package", "Finding", "ScanReport", "LayerResult", "Platform", "VulnInfo"}
+    assert {c.__name__ for c in CLASSES} >= {"Package", "Finding", "ScanReport", "LayerResult", "Platform", "VulnInfo",
+                                             "ScanOptions", "Limits", "Filters", "Descriptor", "Stage", "Format"}
+    for cls in CLASSES:
+        assert "__init__" in cls.__dict__, f"{cls.__qualname__}: not a lean_dataclass"
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
@@ -55,7 +64,8 @@ def test_signature_and_defaults(cls: type) -> None:
     assert dataclasses.asdict(mine) == dataclasses.asdict(reference)
     again = cls(**required)
     for f in dataclasses.fields(cls):
-        if f.default_factory is not dataclasses.MISSING:  # a fresh object per instance
+        factory = f.default_factory
+        if factory is not dataclasses.MISSING and factory() is not factory():  # a fresh object per instance
             assert getattr(mine, f.name) is not getattr(again, f.name)
 
 

@@ -32,10 +32,10 @@ class _Factory:
         return "<factory>"
 
 
-_FACTORY: Any = _Factory()
+FACTORY: Any = _Factory()
 
 
-def _model(*, frozen: bool = False) -> Callable[[type[_T]], type[_T]]:
+def lean_dataclass(*, frozen: bool = False) -> Callable[[type[_T]], type[_T]]:
     """``@dataclass(frozen=frozen)`` for a class that writes its ``__init__`` out, without compiling code at import.
 
     ``dataclasses`` writes each class's ``__init__``, ``__repr__``, ``__eq__``, ``__hash__``, ``__setattr__`` and
@@ -48,7 +48,7 @@ def _model(*, frozen: bool = False) -> Callable[[type[_T]], type[_T]]:
 
     def wrap(cls: type[_T]) -> type[_T]:
         if "__init__" not in cls.__dict__:
-            raise TypeError(f"{cls.__name__}: a @_model class writes its __init__ out")
+            raise TypeError(f"{cls.__name__}: a @lean_dataclass class writes its __init__ out")
         cls = dataclass(cls, init=False, repr=False, eq=False)  # fields and __match_args__ only: nothing compiled
         params = cls.__dataclass_params__  # type: ignore[attr-defined]
         params.init = params.repr = params.eq = True
@@ -90,7 +90,7 @@ def _model(*, frozen: bool = False) -> Callable[[type[_T]], type[_T]]:
             methods["__hash__"] = None  # eq without frozen: unhashable, as dataclasses makes it
         for name, fn in methods.items():
             if name in cls.__dict__ and name != "__hash__":
-                raise TypeError(f"{cls.__name__}: {name} is made by @_model")
+                raise TypeError(f"{cls.__name__}: {name} is made by @lean_dataclass")
             if fn is not None:
                 fn.__qualname__ = f"{cls.__qualname__}.{name}"
             setattr(cls, name, fn)
@@ -165,7 +165,7 @@ class FixStatus(str, enum.Enum):
 # --------------------------------------------------------------------------- image
 
 
-@_model(frozen=True)
+@lean_dataclass(frozen=True)
 class Platform:
     """An OCI platform (``os/architecture[/variant]``)."""
 
@@ -183,7 +183,7 @@ class Platform:
         return f"{base}/{self.variant}" if self.variant else base
 
 
-@_model(frozen=True)
+@lean_dataclass(frozen=True)
 class Layer:
     """One layer of an image, in order from the base (index 0) up."""
 
@@ -204,7 +204,7 @@ class Layer:
         _set(self, "created_by", created_by)
 
 
-@_model(frozen=True)
+@lean_dataclass(frozen=True)
 class Distro:
     """The operating system of an image, as read from ``/etc/os-release`` and distro files."""
 
@@ -228,7 +228,7 @@ class Distro:
 # --------------------------------------------------------------------------- files
 
 
-@_model(frozen=True)
+@lean_dataclass(frozen=True)
 class FileInfo:
     """Metadata of one entry in a layer (already normalised: ``path`` is absolute, inside the root)."""
 
@@ -251,7 +251,7 @@ class FileInfo:
         _set(self, "linkname", linkname)
 
 
-@_model(frozen=True)
+@lean_dataclass(frozen=True)
 class Location:
     """Where a finding lives inside the image."""
 
@@ -267,7 +267,7 @@ class Location:
         _set(self, "removed_in", removed_in)
 
 
-@_model(frozen=True)
+@lean_dataclass(frozen=True)
 class ScanWarning:
     """A non-fatal problem met while scanning (neutralised tar entry, malformed file, limit hit...)."""
 
@@ -286,7 +286,7 @@ class ScanWarning:
 # --------------------------------------------------------------------------- inventory
 
 
-@_model(frozen=True)
+@lean_dataclass(frozen=True)
 class Package:
     """An installed (or declared) package.
 
@@ -345,7 +345,7 @@ class Package:
         return (self.ecosystem, self.name, self.version, self.path)
 
 
-@_model(frozen=True)
+@lean_dataclass(frozen=True)
 class VulnInfo:
     """Vulnerability-specific detail of a finding."""
 
@@ -387,7 +387,7 @@ class VulnInfo:
         _set(self, "modified", modified)
 
 
-@_model(frozen=True)
+@lean_dataclass(frozen=True)
 class Finding:
     """One risk in an image: a vulnerability or a check result, uniform across categories."""
 
@@ -402,14 +402,14 @@ class Finding:
     vuln: VulnInfo | None = None
 
     def __init__(self, id: str, category: Category, severity: Severity, title: str, description: str = "",
-                 location: Location = _FACTORY, evidence: str = "", remediation: str = "",
+                 location: Location = FACTORY, evidence: str = "", remediation: str = "",
                  vuln: VulnInfo | None = None) -> None:
         _set(self, "id", id)
         _set(self, "category", category)
         _set(self, "severity", severity)
         _set(self, "title", title)
         _set(self, "description", description)
-        _set(self, "location", Location() if location is _FACTORY else location)
+        _set(self, "location", Location() if location is FACTORY else location)
         _set(self, "evidence", evidence)
         _set(self, "remediation", remediation)
         _set(self, "vuln", vuln)
@@ -419,7 +419,7 @@ class Finding:
         return (-self.severity.rank, self.category.value, self.id, self.location.path, self.location.line)
 
 
-@_model()
+@lean_dataclass()
 class AnalysisResult:
     """What one analyzer found in one file. All fields are optional."""
 
@@ -433,18 +433,18 @@ class AnalysisResult:
     #: facts other checks need, e.g. ``{"setuid": ["/usr/bin/x"]}``
     facts: dict[str, list[str]] = field(default_factory=dict)
 
-    def __init__(self, packages: list[Package] = _FACTORY, distro: Distro | None = None,
-                 findings: list[Finding] = _FACTORY, warnings: list[ScanWarning] = _FACTORY,
-                 owners: dict[str, list[str]] = _FACTORY, facts: dict[str, list[str]] = _FACTORY) -> None:
-        self.packages = list() if packages is _FACTORY else packages
+    def __init__(self, packages: list[Package] = FACTORY, distro: Distro | None = None,
+                 findings: list[Finding] = FACTORY, warnings: list[ScanWarning] = FACTORY,
+                 owners: dict[str, list[str]] = FACTORY, facts: dict[str, list[str]] = FACTORY) -> None:
+        self.packages = list() if packages is FACTORY else packages
         self.distro = distro
-        self.findings = list() if findings is _FACTORY else findings
-        self.warnings = list() if warnings is _FACTORY else warnings
-        self.owners = dict() if owners is _FACTORY else owners
-        self.facts = dict() if facts is _FACTORY else facts
+        self.findings = list() if findings is FACTORY else findings
+        self.warnings = list() if warnings is FACTORY else warnings
+        self.owners = dict() if owners is FACTORY else owners
+        self.facts = dict() if facts is FACTORY else facts
 
 
-@_model()
+@lean_dataclass()
 class FileResult:
     """One analyzer's result for one path in one layer."""
 
@@ -458,7 +458,7 @@ class FileResult:
         self.result = result
 
 
-@_model()
+@lean_dataclass()
 class LayerResult:
     """Everything the analyzers found in one layer; cached by the layer's diff_id + analyzer versions."""
 
@@ -470,19 +470,19 @@ class LayerResult:
     warnings: list[ScanWarning] = field(default_factory=list)
     bytes_read: int = 0
 
-    def __init__(self, diff_id: str, files: list[FileResult] = _FACTORY, whiteouts: list[str] = _FACTORY,
-                 opaque_dirs: list[str] = _FACTORY, written: list[str] = _FACTORY,
-                 warnings: list[ScanWarning] = _FACTORY, bytes_read: int = 0) -> None:
+    def __init__(self, diff_id: str, files: list[FileResult] = FACTORY, whiteouts: list[str] = FACTORY,
+                 opaque_dirs: list[str] = FACTORY, written: list[str] = FACTORY,
+                 warnings: list[ScanWarning] = FACTORY, bytes_read: int = 0) -> None:
         self.diff_id = diff_id
-        self.files = list() if files is _FACTORY else files
-        self.whiteouts = list() if whiteouts is _FACTORY else whiteouts
-        self.opaque_dirs = list() if opaque_dirs is _FACTORY else opaque_dirs
-        self.written = list() if written is _FACTORY else written
-        self.warnings = list() if warnings is _FACTORY else warnings
+        self.files = list() if files is FACTORY else files
+        self.whiteouts = list() if whiteouts is FACTORY else whiteouts
+        self.opaque_dirs = list() if opaque_dirs is FACTORY else opaque_dirs
+        self.written = list() if written is FACTORY else written
+        self.warnings = list() if warnings is FACTORY else warnings
         self.bytes_read = bytes_read
 
 
-@_model()
+@lean_dataclass()
 class Inventory:
     """The squashed view of an image's analysis results."""
 
@@ -492,20 +492,20 @@ class Inventory:
     warnings: list[ScanWarning] = field(default_factory=list)
     facts: dict[str, list[str]] = field(default_factory=dict)
 
-    def __init__(self, distro: Distro | None = None, packages: list[Package] = _FACTORY,
-                 findings: list[Finding] = _FACTORY, warnings: list[ScanWarning] = _FACTORY,
-                 facts: dict[str, list[str]] = _FACTORY) -> None:
+    def __init__(self, distro: Distro | None = None, packages: list[Package] = FACTORY,
+                 findings: list[Finding] = FACTORY, warnings: list[ScanWarning] = FACTORY,
+                 facts: dict[str, list[str]] = FACTORY) -> None:
         self.distro = distro
-        self.packages = list() if packages is _FACTORY else packages
-        self.findings = list() if findings is _FACTORY else findings
-        self.warnings = list() if warnings is _FACTORY else warnings
-        self.facts = dict() if facts is _FACTORY else facts
+        self.packages = list() if packages is FACTORY else packages
+        self.findings = list() if findings is FACTORY else findings
+        self.warnings = list() if warnings is FACTORY else warnings
+        self.facts = dict() if facts is FACTORY else facts
 
 
 # --------------------------------------------------------------------------- report
 
 
-@_model(frozen=True)
+@lean_dataclass(frozen=True)
 class ImageConfigSummary:
     """The parts of the image config that checks and reports use."""
 
@@ -536,7 +536,7 @@ class ImageConfigSummary:
         _set(self, "history", history)
 
 
-@_model(frozen=True)
+@lean_dataclass(frozen=True)
 class Artifact:
     """What was scanned."""
 
@@ -549,17 +549,17 @@ class Artifact:
     platform: Platform = field(default_factory=Platform)
 
     def __init__(self, name: str, kind: str, digest: str = "", config_digest: str = "", repository: str = "",
-                 tag: str = "", platform: Platform = _FACTORY) -> None:
+                 tag: str = "", platform: Platform = FACTORY) -> None:
         _set(self, "name", name)
         _set(self, "kind", kind)
         _set(self, "digest", digest)
         _set(self, "config_digest", config_digest)
         _set(self, "repository", repository)
         _set(self, "tag", tag)
-        _set(self, "platform", Platform() if platform is _FACTORY else platform)
+        _set(self, "platform", Platform() if platform is FACTORY else platform)
 
 
-@_model(frozen=True)
+@lean_dataclass(frozen=True)
 class PluginStatus:
     """How each plugin fared; a plugin that failed is reported, never silently skipped."""
 
@@ -577,7 +577,7 @@ class PluginStatus:
         _set(self, "message", message)
 
 
-@_model()
+@lean_dataclass()
 class ScanReport:
     """The result of one scan; the JSON report is this object (see ``docs/report-schema.md``)."""
 
@@ -596,21 +596,21 @@ class ScanReport:
     duration_seconds: float = 0.0
 
     def __init__(self, artifact: Artifact, schema_version: int = SCHEMA_VERSION, os: Distro | None = None,
-                 layers: list[Layer] = _FACTORY, config: ImageConfigSummary = _FACTORY,
-                 packages: list[Package] = _FACTORY, findings: list[Finding] = _FACTORY,
-                 suppressed: list[tuple[Finding, str]] = _FACTORY, warnings: list[ScanWarning] = _FACTORY,
-                 plugins: list[PluginStatus] = _FACTORY, notes: list[str] = _FACTORY, scanned_at: str = "",
+                 layers: list[Layer] = FACTORY, config: ImageConfigSummary = FACTORY,
+                 packages: list[Package] = FACTORY, findings: list[Finding] = FACTORY,
+                 suppressed: list[tuple[Finding, str]] = FACTORY, warnings: list[ScanWarning] = FACTORY,
+                 plugins: list[PluginStatus] = FACTORY, notes: list[str] = FACTORY, scanned_at: str = "",
                  duration_seconds: float = 0.0) -> None:
         self.artifact = artifact
         self.schema_version = schema_version
         self.os = os
-        self.layers = list() if layers is _FACTORY else layers
-        self.config = ImageConfigSummary() if config is _FACTORY else config
-        self.packages = list() if packages is _FACTORY else packages
-        self.findings = list() if findings is _FACTORY else findings
-        self.suppressed = list() if suppressed is _FACTORY else suppressed
-        self.warnings = list() if warnings is _FACTORY else warnings
-        self.plugins = list() if plugins is _FACTORY else plugins
-        self.notes = list() if notes is _FACTORY else notes
+        self.layers = list() if layers is FACTORY else layers
+        self.config = ImageConfigSummary() if config is FACTORY else config
+        self.packages = list() if packages is FACTORY else packages
+        self.findings = list() if findings is FACTORY else findings
+        self.suppressed = list() if suppressed is FACTORY else suppressed
+        self.warnings = list() if warnings is FACTORY else warnings
+        self.plugins = list() if plugins is FACTORY else plugins
+        self.notes = list() if notes is FACTORY else notes
         self.scanned_at = scanned_at
         self.duration_seconds = duration_seconds
