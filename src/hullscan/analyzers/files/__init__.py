@@ -331,20 +331,18 @@ def _in_last_component(pattern: str) -> str | None:
     the last one: ``\\.(?:key|pem)$``); else None (``/\\.ssh/[^/]+$``, ``\\.json``, a back reference...)."""
     if "$" not in pattern and "\\Z" not in pattern:
         return None  # not worth parsing: no match is tied to the end of the path
-    from re import _parser  # the parser re.compile uses
-
     try:
+        from re import _parser  # the parser re.compile uses (private: any failure only means "not known")
+
         items = _parser.parse(pattern).data
-    except re.error:
+        if not _ends_at_end(items):
+            return None
+        slashes = _max_slashes(items)
+        if slashes == 0:
+            return "part"
+        return "name" if slashes == 1 and _starts_with_slash(items) else None
+    except Exception:  # noqa: BLE001 - a bad regex, or another Python's parser: search the whole path
         return None
-    if not _ends_at_end(items):
-        return None
-    slashes = _max_slashes(items)
-    if slashes == 0:
-        return "part"
-    if slashes == 1 and _starts_with_slash(items):
-        return "name"
-    return None
 
 
 def _ends_at_end(items: list[tuple[Any, Any]]) -> bool:

@@ -113,6 +113,7 @@ class SensitiveFileAnalyzer(Analyzer):
     name = "files/sensitive"
     version = 1
     tags = frozenset({"secret"})
+    kinds = frozenset({"file"})  # wants() refuses hard links (their target is reported where it is stored)
     max_size = 256 * 1024 * 1024
 
     def __init__(self) -> None:
