@@ -143,8 +143,9 @@ class PathPatterns:
     bench image: ~25 ms joined, 3.5 ms arranged (built in 1.1 ms; the joined regex compiles in 1.4 ms)."""
 
     def __init__(self, sources: list[str]) -> None:
-        self.directory = _alternatives([p for p in sources if _directory_only(p)])
-        self.other = _alternatives([p for p in sources if not _directory_only(p)], by_component=True)
+        by_directory = [_directory_only(p) for p in sources]
+        self.directory = _alternatives([p for p, d in zip(sources, by_directory) if d])
+        self.other = _alternatives([p for p, d in zip(sources, by_directory) if not d], by_component=True)
         self._by_directory = not self.directory.empty
         self._last_directory: tuple[str | None, bool] = (None, False)
 
@@ -249,6 +250,9 @@ def _alternatives(patterns: list[str], by_component: bool = False) -> _Alternati
 _MAX_LITERALS = 256
 #: characters that are not themselves in a regex (outside brackets)
 _SPECIAL = frozenset(".^$*+?{}[]()|\\")
+#: a run of characters that are themselves, and what may follow an item
+_PLAIN_RUN = re.compile(r"[^.^$*+?{}\[\]()|\\]+")
+_QUANTIFIERS = ("?", "*", "+", "{")
 
 
 class _NotLiteral(Exception):
@@ -300,13 +304,17 @@ def _literal_sequence(body: str, i: int) -> tuple[set[str], int]:
         elif c in _SPECIAL:
             raise _NotLiteral
         else:
-            char = c
-            i += 1
+            plain = _PLAIN_RUN.match(body, i).group()  # type: ignore[union-attr]
+            i += len(plain)
+            if body[i : i + 1] in _QUANTIFIERS and len(plain) > 1:  # the quantifier is the last character's only
+                run += plain[:-1]
+                plain = plain[-1]
+            char = plain
         quantifier = body[i : i + 1]
         if quantifier in ("*", "+", "{") or (quantifier == "?" and body[i + 1 : i + 2] in ("?", "+")):
             raise _NotLiteral
         if item is None and quantifier != "?":
-            run += char
+            run += char  # (a whole run of plain characters)
             continue
         item = ({char} if item is None else item) | ({""} if quantifier == "?" else set())
         i += quantifier == "?"
