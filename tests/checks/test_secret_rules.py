@@ -196,6 +196,31 @@ def test_user_secret_config(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert s.wants("/app/.env", FileInfo(path="/app/.env", size=10)) and "+" in s.cache_salt()
 
 
+def test_a_user_secret_config_is_read_once_for_both_analyzers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The secret and sensitive-file analyzers of a scan share the config's rules (and the allow list's last answer);
+    an edited file is read anew, a missing one is an InputError naming it."""
+    from hullscan.analyzers.files.sensitive import SensitiveFileAnalyzer
+    from hullscan.errors import InputError
+    from hullscan.options import ScanOptions
+
+    cfg = tmp_path / "secrets.yaml"
+    cfg.write_text(USER_CONFIG)
+    options = ScanOptions(plugin_settings={"secret": {"config": str(cfg)}})
+    a, s = SecretAnalyzer(), SensitiveFileAnalyzer()
+    a.configure(options)
+    s.configure(options)
+    assert a.rules is not None and a.rules is s.allow and a.cache_salt().split("+")[1] == s.cache_salt().split("+")[1]
+    cfg.write_text(USER_CONFIG.replace("['^/srv/fixtures/']", "['^/srv/fixtures/', '^/srv/more/']"))
+    b = SecretAnalyzer()
+    b.configure(options)
+    assert b.rules is not a.rules and b.config_digest != a.config_digest
+    assert not b.wants("/srv/more/x.txt", FileInfo(path="/srv/more/x.txt", size=10))
+    assert a.wants("/srv/more/x.txt", FileInfo(path="/srv/more/x.txt", size=10))
+    with pytest.raises(InputError) as err:
+        SecretAnalyzer().configure(ScanOptions(plugin_settings={"secret": {"config": str(tmp_path / "missing.yaml")}}))
+    assert "missing.yaml" in str(err.value)
+
+
 @pytest.mark.parametrize(
     "text",
     ["rules: [{id: x}]\n", "rules: [{id: jwt, title: t, regex: 'a'}]\n", "rules: [{id: x, title: t, regex: '(' }]\n",

@@ -255,6 +255,23 @@ def load_rules(config: str | None) -> SecretRules:
     return compile_rules(merge_user_config(rule_yaml(RULES_FILE), user or {}, config))
 
 
+def configured_rules(config: str) -> tuple[SecretRules, str]:
+    """The rules of the user's secret config file ``config`` (:func:`load_rules`) and a short digest of the file,
+    for the layer-cache salt. The secret and sensitive-file analyzers of a scan get the same rules object (so the
+    allow list's last answer, kept by :meth:`SecretRules.path_allowed`, serves both); an edited file is read anew."""
+    try:
+        with open(config, "rb") as fh:
+            digest = hashlib.sha256(fh.read()).hexdigest()[:16]
+    except OSError:
+        return load_rules(config), ""  # raises the InputError naming the file (unless it has just appeared)
+    return _rules_of(config, digest), digest
+
+
+@functools.lru_cache(maxsize=8)
+def _rules_of(config: str, digest: str) -> SecretRules:
+    return load_rules(config)
+
+
 #: texts are searched keyword by keyword until this much work (bytes searched plus :data:`_SUBSTRING_CALL` per text,
 #: times the number of keywords) is spent; then the automaton is built and searches every further text. One
 #: substring test costs ~0.5 ns per byte (~60 us for a 100-byte text and the ~260 shipped keywords, ~8 ms for 64 KiB),
@@ -628,9 +645,7 @@ class SecretAnalyzer(Analyzer):
         allow-listed paths and patterns (format: :func:`merge_user_config`)."""
         config = (options.plugin_settings.get("secret") or {}).get("config")
         if config:
-            self.rules = load_rules(str(config))
-            with open(str(config), "rb") as fh:
-                self.config_digest = hashlib.sha256(fh.read()).hexdigest()[:16]
+            self.rules, self.config_digest = configured_rules(str(config))
 
     def wants(self, path: str, info: FileInfo) -> bool:
         """Regular, non-empty files under the size limit, not allow-listed and not binary by extension. The allow

@@ -8,7 +8,6 @@ match every ``content`` regex (text) or one ``magic`` prefix (binary). Findings 
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from hullscan.analyzers.base import Analyzer, FileInput
 from hullscan.analyzers.files import PathPatterns, rule_yaml, rules_digest
 from hullscan.analyzers.files.secrets import RULES_FILE as SECRET_RULES
-from hullscan.analyzers.files.secrets import SecretRules, builtin_rules, load_rules
+from hullscan.analyzers.files.secrets import SecretRules, builtin_rules, configured_rules
 from hullscan.model import AnalysisResult, Category, FileInfo, Finding, Location, Severity
 from hullscan.options import ScanOptions
 
@@ -124,9 +123,7 @@ class SensitiveFileAnalyzer(Analyzer):
         """Honour the allow-listed paths of the user's secret config (``plugin_settings["secret"]["config"]``)."""
         config = (options.plugin_settings.get("secret") or {}).get("config")
         if config:
-            self.allow = load_rules(str(config))
-            with open(str(config), "rb") as fh:
-                self.config_digest = hashlib.sha256(fh.read()).hexdigest()[:16]
+            self.allow, self.config_digest = configured_rules(str(config))
 
     def path_hint(self) -> None:
         """None: no hint can hold what :meth:`wants` accepts (``/\\.ssh/[^/]+$``, ``/private/[^/]+$`` or
