@@ -183,7 +183,7 @@ def apply(report: ScanReport, options: ScanOptions, config: SelectionConfig | No
     off = default_off() if report.findings else frozenset()  # the check catalog is read only when needed
     settings = options.plugin_settings.get("secret") or {}
     include_pkg_files = bool(settings.get("include-package-files", False))
-    owned = {} if include_pkg_files else _package_files(report)
+    owned: dict[str, str] | None = {} if include_pkg_files else None  # built for the first secret finding
     repository = _repository(report)
 
     findings: list[Finding] = []
@@ -197,7 +197,11 @@ def apply(report: ScanReport, options: ScanOptions, config: SelectionConfig | No
         if not selected or (skip and matches(f, skip)):
             dropped += 1
             continue
-        owner = owned.get(f.location.path) if f.category is Category.SENSITIVE else None
+        owner = None
+        if f.category is Category.SENSITIVE:
+            if owned is None:
+                owned = _package_files(report)  # every OS package's file list: only when a secret asks
+            owner = owned.get(f.location.path)
         if owner:
             suppressed.append((f, f"file installed by package {owner} (secret.include-package-files=false)"))
             continue
