@@ -216,7 +216,9 @@ class _Alternatives:
                             return True
                     else:
                         slash = text.rfind("/")
-                        if (names and slash >= 0 and names.match(text, slash)) or (parts and parts.search(text, slash + 1)):
+                        if names and slash >= 0 and names.match(text, slash):
+                            return True
+                        if parts and parts.search(text, slash + 1):
                             return True
             return bool((anchored and anchored.match(text)) or (floating and floating.search(text)))
 
