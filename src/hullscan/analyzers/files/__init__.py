@@ -187,6 +187,13 @@ class _Alternatives:
         """True when one of the regexes matches somewhere in ``text`` (replaced by :meth:`_searcher`'s)."""
         return self._searcher()(text)
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "search"}  # the closure is made anew on loading
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.search = self._searcher()  # type: ignore[method-assign]
+
     def _searcher(self) -> Callable[[str], bool]:
         prefixes, suffixes, whole = self.prefixes, self.suffixes, self.whole
         anchored, floating, names, parts = self.anchored, self.floating, self.names, self.parts

@@ -23,7 +23,7 @@ from typing import Any
 
 from hullscan.analyzers.base import Analyzer, FileInput
 from hullscan.analyzers.files import PathPatterns, is_binary, rule_yaml, rules_digest
-from hullscan.model import AnalysisResult, Category, FileInfo, Finding, Location, ScanWarning, Severity
+from hullscan.model import AnalysisResult, Category, FileInfo, Finding, Location, ScanWarning, Severity, lean_dataclass
 from hullscan.options import ScanOptions
 
 RULES_FILE = "secrets.yaml"
@@ -52,12 +52,15 @@ _CODE_EXT = re.compile(
 )
 
 
+#: frozen classes set their fields with it (see :func:`hullscan.model.lean_dataclass`)
+_set = object.__setattr__
+
 #: a regex opening with a case-insensitive key group of literal alternatives: ``(?i:(?P<key>lob)``,
 #: ``(?i:(?P<key>(?:atlassian|confluence|jira))``
 _KEYWORD_ANCHOR = re.compile(r"\(\?i:\(\?P<key>(?:\(\?:([a-z0-9_\-]+(?:\|[a-z0-9_\-]+)*)\)|([a-z0-9_\-]+(?:\|[a-z0-9_\-]+)*))\)")
 
 
-@dataclass(frozen=True)
+@lean_dataclass(frozen=True)
 class SecretRule:
     """One secret rule from ``rules/secrets.yaml``."""
 
@@ -73,6 +76,23 @@ class SecretRule:
     line_scope: bool = False  # run the regex only on lines holding a keyword (cheap for generic rules)
     unquoted_in_code: bool = True  # False: in source code only quoted values count (``x = other_var`` is code)
     generic: bool = False  # keyword-assignment rule: identifier-shaped values are code, not secrets
+
+    def __init__(self, id: str, title: str, severity: Severity, keywords: tuple[str, ...], pattern: str,
+                 entropy: float = 0.0, examples_match: tuple[str, ...] = (), examples_no_match: tuple[str, ...] = (),
+                 boundary: bool = False, line_scope: bool = False, unquoted_in_code: bool = True,
+                 generic: bool = False) -> None:
+        _set(self, "id", id)
+        _set(self, "title", title)
+        _set(self, "severity", severity)
+        _set(self, "keywords", keywords)
+        _set(self, "pattern", pattern)
+        _set(self, "entropy", entropy)
+        _set(self, "examples_match", examples_match)
+        _set(self, "examples_no_match", examples_no_match)
+        _set(self, "boundary", boundary)
+        _set(self, "line_scope", line_scope)
+        _set(self, "unquoted_in_code", unquoted_in_code)
+        _set(self, "generic", generic)
 
     @functools.cached_property
     def regex(self) -> re.Pattern[str]:
@@ -141,7 +161,7 @@ class SecretRules:
         return any(p.search(value) for p in self.allow_patterns) or any(p.search(whole) for p in self.match_patterns)
 
 
-@dataclass(frozen=True)
+@lean_dataclass(frozen=True)
 class SecretMatch:
     """One secret found in a text."""
 
@@ -150,6 +170,13 @@ class SecretMatch:
     masked: str  # the matched text with the secret masked
     start: int
     end: int
+
+    def __init__(self, rule: SecretRule, line: int, masked: str, start: int, end: int) -> None:
+        _set(self, "rule", rule)
+        _set(self, "line", line)
+        _set(self, "masked", masked)
+        _set(self, "start", start)
+        _set(self, "end", end)
 
 
 def entropy(text: str) -> float:
@@ -381,12 +408,16 @@ class _KeywordIndex:
         return _Candidates(sorted(wanted), frozenset(keywords))
 
 
-@dataclass(frozen=True)
+@lean_dataclass(frozen=True)
 class _Candidates:
     """What the keyword search found in a text."""
 
     rules: list[int]  # positions in the rule list, in order
     keywords: frozenset[str]  # the keywords occurring in the text
+
+    def __init__(self, rules: list[int], keywords: frozenset[str]) -> None:
+        _set(self, "rules", rules)
+        _set(self, "keywords", keywords)
 
 
 #: how far before / after a keyword a line-scoped rule's match may start / end
