@@ -605,13 +605,15 @@ def _scan(text: str, lower: str, candidates: _Candidates, rules: SecretRules, ru
                 continue
             s0, s1 = _secret_span(m)
             value = text[s0:s1]
-            if not value or rules.value_allowed(value, m.group(0)):
-                continue
-            if rule.generic and any(p.search(value) for p in rules.generic_patterns):
+            # filters only (a match is kept when it passes them all), cheapest first: a span already reported (by
+            # a more specific rule) or a value too plain is dropped before the ~30 placeholder regexes are tried
+            if not value or taken.overlaps(s0, s1):
                 continue
             if rule.entropy and entropy(value) < rule.entropy:
                 continue
-            if taken.overlaps(s0, s1):
+            if rules.value_allowed(value, m.group(0)):
+                continue
+            if rule.generic and any(p.search(value) for p in rules.generic_patterns):
                 continue
             line_start, line_end = lines.bounds(s0)
             if line_start not in allowed_lines:
