@@ -18,12 +18,22 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from hullscan.analyzers.base import Analyzer, FileInput
 from hullscan.analyzers.files import PathPatterns, is_binary, rule_yaml, rules_digest
-from hullscan.model import AnalysisResult, Category, FileInfo, Finding, Location, ScanWarning, Severity, lean_dataclass
+from hullscan.model import (
+    FACTORY,
+    AnalysisResult,
+    Category,
+    FileInfo,
+    Finding,
+    Location,
+    ScanWarning,
+    Severity,
+    lean_dataclass,
+)
 from hullscan.options import ScanOptions
 
 RULES_FILE = "secrets.yaml"
@@ -110,7 +120,7 @@ class SecretRule:
         return alternatives if all(a in self.keywords for a in alternatives) else ()
 
 
-@dataclass
+@lean_dataclass()
 class SecretRules:
     """The rule set: rules, the allow lists (regex sources, compiled on first use) and the keyword index."""
 
@@ -119,7 +129,17 @@ class SecretRules:
     allow_pattern_sources: list[str] = field(default_factory=list)  # on the secret value
     match_pattern_sources: list[str] = field(default_factory=list)  # on the whole match (example hosts)
     generic_pattern_sources: list[str] = field(default_factory=list)  # on values of generic rules only
-    _last_path: tuple[str | None, bool] = field(default=(None, False), init=False, repr=False, compare=False)
+
+    def __init__(self, rules: list[SecretRule], allow_path_sources: list[str] = FACTORY,
+                 allow_pattern_sources: list[str] = FACTORY, match_pattern_sources: list[str] = FACTORY,
+                 generic_pattern_sources: list[str] = FACTORY) -> None:
+        self.rules = rules
+        self.allow_path_sources = [] if allow_path_sources is FACTORY else allow_path_sources
+        self.allow_pattern_sources = [] if allow_pattern_sources is FACTORY else allow_pattern_sources
+        self.match_pattern_sources = [] if match_pattern_sources is FACTORY else match_pattern_sources
+        self.generic_pattern_sources = [] if generic_pattern_sources is FACTORY else generic_pattern_sources
+        #: the last path :meth:`path_allowed` answered for, and its answer (not a field: no part of equality or repr)
+        self._last_path: tuple[str | None, bool] = (None, False)
 
     @functools.cached_property
     def allow_paths(self) -> PathPatterns:
