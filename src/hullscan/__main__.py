@@ -12,7 +12,7 @@ def main() -> None:
     """Serve ``hullscan image ...`` from the report cache when it can; otherwise run the CLI."""
     started = time.monotonic()
     argv = sys.argv[1:]
-    if argv[:1] == ["image"] and not os.environ.get("HULLSCAN_NO_REPORT_CACHE"):
+    if argv[:1] == ["image"] and "--no-cache" not in argv and not os.environ.get("HULLSCAN_NO_REPORT_CACHE"):
         from hullscan import resultcache
 
         code = resultcache.serve(argv, started)

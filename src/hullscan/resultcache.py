@@ -22,16 +22,14 @@ Layer analyses stay cached as before (:mod:`hullscan.cache`): a miss still reads
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime, timezone
 from typing import Any, TextIO
 
-# (no pathlib, tempfile or platformdirs at import: each costs milliseconds that a hit would spend before answering)
+# (hashlib, json and datetime are imported once there are reports to look at, and no pathlib, tempfile or
+# platformdirs at all on the way to an answer: each costs milliseconds that a first scan would spend for nothing)
 
 #: bump when the entry's shape or the report's tail changes
 FORMAT = 1
@@ -52,6 +50,8 @@ def identity(path: str | os.PathLike[str]) -> list[int] | None:
 
 def _code_identity() -> str:
     """A digest of hullscan's own files (sizes and times) and of the folders on ``sys.path``."""
+    import hashlib
+
     h = hashlib.sha256(f"{FORMAT}|{sys.version}|{sys.executable}".encode())
     for root, dirs, files in os.walk(_PACKAGE):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
@@ -67,6 +67,10 @@ def _code_identity() -> str:
 
 def request_key(argv: Sequence[str]) -> str:
     """The key of one ``hullscan image`` request (``argv``: the arguments after the program name)."""
+    import hashlib
+    import json
+    from datetime import date
+
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES) or k in _ENV_NAMES)
     parts = [list(argv), os.getcwd(), env, date.today().isoformat(), _code_identity()]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
@@ -99,6 +103,8 @@ def eligible(argv: Sequence[str]) -> bool:
 
 def report_tail(scanned_at: str, duration: float) -> str:
     """How the JSON report ends: its two per-run fields (what an answer from the cache replaces)."""
+    import json
+
     return f'  "scanned_at": {json.dumps(scanned_at)},\n  "duration_seconds": {json.dumps(duration)}\n}}\n'
 
 
@@ -133,6 +139,8 @@ def store(argv: Sequence[str], report_text: str, scanned_at: str, duration: floa
     """Remember the JSON report one ``image`` run wrote (``report_text``, ending with :func:`report_tail` of its
     ``scanned_at`` and ``duration``) and the files it was made from. False when it is not stored (a report of
     another shape, an unwritable cache): storing is never an error."""
+    import json
+
     tail = report_tail(scanned_at, duration)
     if not eligible(argv) or not report_text.endswith(tail):
         return False
@@ -165,8 +173,11 @@ def serve(argv: Sequence[str], started: float | None = None, stdout: TextIO | No
     """Answer ``hullscan image ARGV`` from the cache: write the report and return the exit code, or None when
     there is no valid entry (nothing written: the caller scans)."""
     started = time.monotonic() if started is None else started
-    if not eligible(argv):
-        return None
+    if not eligible(argv) or not os.path.isdir(os.path.join(cache_dir(argv), "reports")):
+        return None  # (a first scan with this cache folder pays no more than this)
+    import json
+    from datetime import datetime, timezone
+
     try:
         path = _entry_path(argv)
         with open(path, encoding="utf-8") as fh:

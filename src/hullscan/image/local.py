@@ -13,12 +13,11 @@ import json
 import mmap
 import os
 import stat
-import tarfile
 import threading
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from hullscan.errors import BlobError, InputError, ManifestError
 from hullscan.image.layer import compressed, decompressed
@@ -38,6 +37,9 @@ from hullscan.image.source import (
     valid_digest,
 )
 from hullscan.model import Artifact, Platform
+
+if TYPE_CHECKING:  # tarfile is imported for compressed archives only
+    import tarfile
 
 REF_NAME = "org.opencontainers.image.ref.name"
 #: the most members an image archive (docker save, OCI archive) may have: it is indexed in memory
@@ -256,22 +258,46 @@ class _CheckedBlob(io.BufferedReader):
         super().close()
 
 
+class _Member(NamedTuple):
+    """Where a regular member's data is in an uncompressed archive."""
+
+    offset_data: int
+    size: int
+
+
 class _TarBlobs(_BlobStore):
-    def __init__(self, tar: tarfile.TarFile, origin: str, path: Path) -> None:
-        self.tar = tar
+    """The members of an image archive: an uncompressed one is indexed by the lean tar reader and read at member
+    offsets by independent handles (``direct``); a compressed one (``docker save | gzip``) through ``tarfile``."""
+
+    def __init__(self, origin: str, path: Path) -> None:
         self.origin = origin
         self.path = path
-        self.members: dict[str, tarfile.TarInfo] = {}
+        #: an uncompressed archive can be read at member offsets by independent handles
+        self.direct = _is_plain_tar(path)
+        self.tar: tarfile.TarFile | None = None
+        self.members: dict[str, _Member] | dict[str, tarfile.TarInfo]
+        if self.direct:
+            self.members = _plain_index(path)
+            return
+        import tarfile
+
+        self.tar = _open_tar(path)
+        members: dict[str, tarfile.TarInfo] = {}
         try:
-            for count, member in enumerate(tar, 1):
+            for count, member in enumerate(self.tar, 1):
                 if count > MAX_ARCHIVE_MEMBERS:  # an image archive has a few per layer; this is something else
                     raise ManifestError(f"{origin}: more than {MAX_ARCHIVE_MEMBERS} members: not an image archive")
                 if member.isreg():
-                    self.members[member.name.lstrip("./")] = member
+                    members[member.name.lstrip("./")] = member
         except (tarfile.TarError, OSError, EOFError) as exc:
+            self.tar.close()
             raise BlobError(f"{origin}: not a readable tar archive ({exc})") from None
-        #: an uncompressed archive can be read at member offsets by independent handles
-        self.direct = _is_plain_tar(path)
+        self.members = members
+
+    def close(self) -> None:
+        """Close the archive (a compressed one is held open by ``tarfile``)."""
+        if self.tar is not None:
+            self.tar.close()
 
     def head(self, name: str, n: int) -> bytes:
         """The first ``n`` bytes of member ``name`` (without filling a 1 MiB read buffer to get them)."""
@@ -288,6 +314,7 @@ class _TarBlobs(_BlobStore):
             raise BlobError(f"{name} missing from {self.origin}")
         if self.direct:
             return io.BufferedReader(_Slice(self.path, member.offset_data, member.size), 1 << 20)  # type: ignore[return-value]
+        assert self.tar is not None and not isinstance(member, _Member)
         fh = self.tar.extractfile(member)
         if fh is None:  # pragma: no cover - regular members always extract
             raise BlobError(f"{name} unreadable in {self.origin}")
@@ -314,8 +341,17 @@ class _TarBlobs(_BlobStore):
 
 
 def _is_plain_tar(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        head = fh.read(4)
+    """Whether the archive at ``path`` is uncompressed. InputError unless it is a regular file (a FIFO would block
+    the scan forever)."""
+    try:
+        with _open_regular(path) as fh:
+            head = fh.read(4)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        if exc.errno == errno.EINVAL:
+            raise InputError(f"{path}: not a regular file (a pipe or a device?): save the archive to a file first") from None
+        raise BlobError(f"{path}: cannot read ({exc.strerror or exc})") from None
     return not (head[:2] == b"\x1f\x8b" or head == b"\x28\xb5\x2f\xfd" or head[:3] == b"BZh" or head[:5] == b"\xfd7zXZ")
 
 
@@ -327,14 +363,13 @@ class OCILayoutSource(ImageSource):
     def __init__(self, path: str | Path, tag: str | None = None) -> None:
         self.path = Path(path)
         self.tag = tag
-        self._tar: tarfile.TarFile | None = None
+        self._archive: _TarBlobs | None = None
         if self.path.is_dir():
             self.blobs: _BlobStore = _DirBlobs(self.path)
             index_bytes = _read_file(self.path / "index.json", f"{self.path}/index.json")
         else:
             self.kind = "oci-archive"
-            self._tar = _open_tar(self.path)
-            tblobs = _TarBlobs(self._tar, str(self.path), self.path)
+            tblobs = self._archive = _TarBlobs(str(self.path), self.path)
             self.parallel = tblobs.direct
             self.blobs = tblobs
             with tblobs.open_name("index.json") as fh:
@@ -381,8 +416,8 @@ class OCILayoutSource(ImageSource):
         return VerifyingReader(self.blobs.open(desc.digest), desc.digest, desc.size, f"blob {desc.digest}")  # type: ignore[return-value]
 
     def close(self) -> None:
-        if self._tar is not None:
-            self._tar.close()
+        if self._archive is not None:
+            self._archive.close()
 
 
 def _in(raw: dict[str, Any], descs: list[Descriptor]) -> bool:
@@ -397,8 +432,7 @@ class DockerArchiveSource(ImageSource):
     def __init__(self, path: str | Path, tag: str | None = None) -> None:
         self.path = Path(path)
         self.tag = tag
-        self._tar = _open_tar(self.path)
-        self._blobs = _TarBlobs(self._tar, str(self.path), self.path)
+        self._blobs = _TarBlobs(str(self.path), self.path)
         self.parallel = self._blobs.direct
         with self._blobs.open_name("manifest.json") as fh:
             raw = fh.read()
@@ -493,7 +527,7 @@ class DockerArchiveSource(ImageSource):
         for check in self._checks.values():  # prefetched but never walked (a cached layer, an error)
             check.cancel()
         self._checks.clear()
-        self._tar.close()
+        self._blobs.close()
 
 
 class _Decompressed(io.RawIOBase):
@@ -529,6 +563,8 @@ def _sha256(data: bytes) -> str:
 
 
 def _open_tar(path: Path) -> tarfile.TarFile:
+    import tarfile  # (only for compressed archives: plain ones are indexed by the lean tar reader)
+
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):  # a pipe would block (no writer) or cannot seek
             raise InputError(f"{path}: not a regular file (a pipe or a device?): save the archive to a file first")
@@ -565,8 +601,49 @@ def _read_file(path: Path, what: str) -> bytes:
         raise InputError(f"{what}: {exc.strerror}") from None
 
 
+@functools.lru_cache(maxsize=8)
+def _plain_index_of(path: str, identity: tuple[int, ...], limit: int) -> dict[str, _Member]:
+    """The regular members of an uncompressed tar archive, by name (``identity``: the file's, so that sniffing
+    the archive and opening it list it once)."""
+    from hullscan.image.tarstream import REGULAR, TarReader
+
+    members: dict[str, _Member] = {}
+    count = 0
+    try:
+        with _open_regular(Path(path)) as fh:
+            reader = TarReader(fh, "archive", seek=True)
+            for count, (name, kind, size, *_rest) in enumerate(reader.records(), 1):
+                if count > limit:  # an image archive has a few per layer; this is something else
+                    raise ManifestError(f"{path}: more than {limit} members: not an image archive")
+                if kind in REGULAR:
+                    members[name.lstrip("./")] = _Member(reader.position, size)
+    except BlobError as exc:
+        if not count:  # not a tar at all (the words tarfile used for it)
+            raise BlobError(f"{path}: not a readable tar archive (plain, gzip, bzip2 or xz)") from None
+        raise BlobError(f"{path}: not a readable tar archive ({str(exc).removeprefix('archive: ')})") from None
+    except OSError as exc:
+        raise BlobError(f"{path}: not a readable tar archive ({exc.strerror or exc})") from None
+    return members
+
+
+def _plain_index(path: Path) -> dict[str, _Member]:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    if not stat.S_ISREG(st.st_mode):  # a pipe would block (no writer) or cannot seek
+        raise InputError(f"{path}: not a regular file (a pipe or a device?): save the archive to a file first")
+    if not st.st_size:
+        raise BlobError(f"{path}: not a readable tar archive (plain, gzip, bzip2 or xz)")
+    return dict(_plain_index_of(str(path), (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns), MAX_ARCHIVE_MEMBERS))
+
+
 def sniff_archive(path: Path) -> str:
     """``docker-archive`` or ``oci-archive`` for a tar file (by its top-level members)."""
+    if _is_plain_tar(path):
+        return _kind_of(set(_plain_index(path)), path)
+    import tarfile
+
     tar = _open_tar(path)
     names: set[str] = set()
     try:  # the first members only: getmembers() would index a hostile archive's millions of entries
@@ -579,6 +656,10 @@ def sniff_archive(path: Path) -> str:
         raise BlobError(f"{path}: not a readable tar archive ({exc})") from None
     finally:
         tar.close()
+    return _kind_of(names, path)
+
+
+def _kind_of(names: set[str], path: Path) -> str:
     if "manifest.json" in names:
         return "docker-archive"
     if "index.json" in names or "oci-layout" in names:

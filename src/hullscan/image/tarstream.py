@@ -147,6 +147,11 @@ class TarReader:
     def _offset(self) -> int:
         return self._base + self._pos
 
+    @property
+    def position(self) -> int:
+        """Where the reader is in the stream: while on a member whose data was not read, where that data starts."""
+        return self._base + self._pos
+
     def _read_exact(self, n: int) -> bytes:
         """The next ``n`` bytes (from the window, then the stream)."""
         pos, win = self._pos, self._win
