@@ -132,13 +132,14 @@ def analyze_entries(
         asked = (bound if low.endswith(suffixes) or low.startswith(prefixes) or entry.size >= min_size else always).get(kind)
         if not asked:
             continue
-        info = entry.info
+        # the entry answers for its metadata (a FileMeta): the FileInfo of FileInput is made for wanted entries only
         try:
-            wanting = [a for a, wants in asked if wants(path, info)]
+            wanting = [a for a, wants in asked if wants(path, entry)]
         except Exception:  # a plugin bug in wants(): find the culprit, report it, go on with the rest
-            wanting = [a for a in analyzers if kind in a.kinds and _wants(a, info, tally)]
+            wanting = [a for a in analyzers if kind in a.kinds and _wants(a, entry, tally)]
         if not wanting:
             continue
+        info = entry.info
         content: list[bytes] = []
 
         def read(entry: Entry = entry, content: list[bytes] = content) -> bytes:

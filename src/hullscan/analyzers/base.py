@@ -13,9 +13,35 @@ import io
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO, ClassVar
+from typing import BinaryIO, ClassVar, Protocol
 
 from hullscan.model import AnalysisResult, FileInfo
+
+
+class FileMeta(Protocol):
+    """What ``wants`` is shown of an entry: its metadata, as :class:`~hullscan.model.FileInfo` holds it (the core
+    passes the layer entry itself, so that entries nobody wants never become a FileInfo)."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def mode(self) -> int: ...
+
+    @property
+    def uid(self) -> int: ...
+
+    @property
+    def gid(self) -> int: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def linkname(self) -> str: ...
 
 
 @dataclass
@@ -94,7 +120,7 @@ class Analyzer(ABC):
     kinds: ClassVar[frozenset[str]] = frozenset({"file", "hardlink"})
 
     @abstractmethod
-    def wants(self, path: str, info: FileInfo) -> bool:
+    def wants(self, path: str, info: FileMeta) -> bool:
         """Whether this analyzer needs ``path``. Must be cheap: it is called for every entry."""
 
     @abstractmethod

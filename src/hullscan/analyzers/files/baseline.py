@@ -20,11 +20,11 @@ import warnings as _warnings
 from dataclasses import dataclass
 from typing import Any
 
-from hullscan.analyzers.base import Analyzer, FileInput
+from hullscan.analyzers.base import Analyzer, FileInput, FileMeta
 from hullscan.analyzers.files import is_binary, rule_bytes, rule_yaml, rules_digest
 from hullscan.analyzers.files.secrets import RULES_FILE as SECRET_RULES
 from hullscan.analyzers.files.secrets import scan_text
-from hullscan.model import AnalysisResult, Category, FileInfo, Finding, Location, ScanWarning, Severity
+from hullscan.model import AnalysisResult, Category, Finding, Location, ScanWarning, Severity
 
 RULES_FILE = "baseline.yaml"
 WORDS_FILE = "weak-passwords.txt"
@@ -245,7 +245,7 @@ class BaselineFileAnalyzer(Analyzer):
     tags = frozenset({"baseline"})
     max_size = 4 * 1024 * 1024
 
-    def wants(self, path: str, info: FileInfo) -> bool:
+    def wants(self, path: str, info: FileMeta) -> bool:
         """The account databases, sshd configs and configuration files."""
         if info.kind not in ("file", "hardlink"):
             return False
@@ -280,7 +280,7 @@ class PermissionAnalyzer(Analyzer):
     metadata_only = True
     kinds = frozenset({"file", "dir"})
 
-    def wants(self, path: str, info: FileInfo) -> bool:
+    def wants(self, path: str, info: FileMeta) -> bool:
         """Files with setuid/setgid bits; files and directories writable by others (directories without sticky)."""
         if info.kind == "file":
             return bool(info.mode & 0o6000) or bool(info.mode & 0o002)

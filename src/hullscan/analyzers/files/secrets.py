@@ -21,13 +21,12 @@ from collections.abc import Iterator
 from dataclasses import field
 from typing import Any
 
-from hullscan.analyzers.base import Analyzer, FileInput
+from hullscan.analyzers.base import Analyzer, FileInput, FileMeta
 from hullscan.analyzers.files import PathPatterns, is_binary, rule_yaml, rules_digest
 from hullscan.model import (
     FACTORY,
     AnalysisResult,
     Category,
-    FileInfo,
     Finding,
     Location,
     ScanWarning,
@@ -700,7 +699,7 @@ class SecretAnalyzer(Analyzer):
         if config:
             self.rules, self.config_digest = configured_rules(str(config))
 
-    def wants(self, path: str, info: FileInfo) -> bool:
+    def wants(self, path: str, info: FileMeta) -> bool:
         """Regular, non-empty files under the size limit, not allow-listed and not binary by extension. The allow
         list is asked first: it holds most paths of an image (libraries, documentation, binaries), and the
         sensitive-file analyzer asks it about the same path next (its last answer is kept)."""

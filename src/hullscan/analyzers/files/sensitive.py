@@ -11,11 +11,11 @@ import functools
 import re
 from typing import Any
 
-from hullscan.analyzers.base import Analyzer, FileInput
+from hullscan.analyzers.base import Analyzer, FileInput, FileMeta
 from hullscan.analyzers.files import PathPatterns, rule_yaml, rules_digest
 from hullscan.analyzers.files.secrets import RULES_FILE as SECRET_RULES
 from hullscan.analyzers.files.secrets import SecretRules, builtin_rules, configured_rules
-from hullscan.model import AnalysisResult, Category, FileInfo, Finding, Location, Severity, lean_dataclass
+from hullscan.model import AnalysisResult, Category, Finding, Location, Severity, lean_dataclass
 from hullscan.options import ScanOptions
 
 RULES_FILE = "sensitive.yaml"
@@ -143,7 +143,7 @@ class SensitiveFileAnalyzer(Analyzer):
         ``/kubeconfig[^/]*$`` end in any name), so ``wants`` is asked about every entry and has to be cheap."""
         return None
 
-    def wants(self, path: str, info: FileInfo) -> bool:
+    def wants(self, path: str, info: FileMeta) -> bool:
         """Regular, non-empty files whose path matches a sensitive item and is not allow-listed. The allow list is
         asked first: the secret analyzer has just asked it about the same path (its answer is kept), and it holds
         most paths of an image (libraries, documentation, binaries)."""

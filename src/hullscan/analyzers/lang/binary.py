@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
-from hullscan.model import AnalysisResult, FileInfo, ScanWarning
+from hullscan.analyzers.base import Analyzer, EntryHint, FileInput, FileMeta
+from hullscan.model import AnalysisResult, ScanWarning
 
 if TYPE_CHECKING:  # the executable readers are imported by analyze(), when a candidate binary turns up
     from hullscan.analyzers.lang.gobuildinfo import Executable
@@ -22,7 +22,7 @@ def malformed(file: FileInput, message: str) -> AnalysisResult:
     return AnalysisResult(warnings=[warning])
 
 
-def is_candidate_binary(path: str, info: FileInfo, min_size: int) -> bool:
+def is_candidate_binary(path: str, info: FileMeta, min_size: int) -> bool:
     """Cheap pre-filter shared by the binary analyzers: a regular executable file of plausible size
     (executable bit, or an ``.exe`` name: Windows layers carry no mode bits)."""
     return (info.mode & 0o111 != 0 or path[-4:].lower() == ".exe") and info.size >= min_size and info.kind == "file"
@@ -44,7 +44,7 @@ class ExecutableAnalyzer(Analyzer):
         """Files of at least ``min_size`` bytes."""
         return EntryHint(min_size=self.min_size)
 
-    def wants(self, path: str, info: FileInfo) -> bool:
+    def wants(self, path: str, info: FileMeta) -> bool:
         """Regular executable (or ``.exe``) files of at least ``min_size`` bytes."""
         return is_candidate_binary(path, info, self.min_size) and info.size <= self.max_size
 

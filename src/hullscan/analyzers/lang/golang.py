@@ -23,10 +23,10 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
+from hullscan.analyzers.base import Analyzer, EntryHint, FileInput, FileMeta
 from hullscan.analyzers.lang.binary import ExecutableAnalyzer, malformed
 from hullscan.analyzers.os.purls import build_purl
-from hullscan.model import AnalysisResult, FileInfo, Package
+from hullscan.model import AnalysisResult, Package
 
 if TYPE_CHECKING:  # the executable readers are imported when a candidate binary is analyzed
     from hullscan.analyzers.lang.gobuildinfo import Executable, GoBuildInfo, GoModule
@@ -240,7 +240,7 @@ class GoModAnalyzer(Analyzer):
         """``go.mod`` and ``go.sum`` files."""
         return EntryHint(("/go.mod", "/go.sum"))
 
-    def wants(self, path: str, info: FileInfo) -> bool:
+    def wants(self, path: str, info: FileMeta) -> bool:
         """``go.mod`` and ``go.sum`` files."""
         return path.endswith(("/go.mod", "/go.sum")) and info.kind == "file"
 

@@ -31,9 +31,9 @@ import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
-from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
+from hullscan.analyzers.base import Analyzer, EntryHint, FileInput, FileMeta
 from hullscan.analyzers.os.purls import build_purl
-from hullscan.model import AnalysisResult, FileInfo, Package, ScanWarning
+from hullscan.model import AnalysisResult, Package, ScanWarning
 
 if TYPE_CHECKING:  # xml.etree is imported by parse_pom_xml(), when a pom.xml is read
     from xml.etree.ElementTree import Element
@@ -277,7 +277,7 @@ class JavaArchiveAnalyzer(Analyzer):
         """The archive suffixes."""
         return EntryHint(tuple(sorted(_SUFFIXES)))
 
-    def wants(self, path: str, info: FileInfo) -> bool:
+    def wants(self, path: str, info: FileMeta) -> bool:
         """Regular files ending in a Java archive suffix."""
         return path[-4:].lower() in _SUFFIXES and info.kind == "file"
 

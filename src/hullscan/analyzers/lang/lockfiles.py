@@ -15,8 +15,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
-from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
-from hullscan.model import AnalysisResult, FileInfo, Package, ScanWarning
+from hullscan.analyzers.base import Analyzer, EntryHint, FileInput, FileMeta
+from hullscan.model import AnalysisResult, Package, ScanWarning
 
 #: OSV ecosystem name -> purl type
 PURL_TYPES = {
@@ -214,7 +214,7 @@ class ManifestAnalyzer(Analyzer):
         """The suffixes of the files this analyzer parses."""
         return EntryHint(tuple(s.lower() for s in self.suffixes))
 
-    def wants(self, path: str, info: FileInfo) -> bool:
+    def wants(self, path: str, info: FileMeta) -> bool:
         """Regular files whose path has a parser."""
         return path.endswith(self.suffixes) and info.kind == "file" and self.parser_for(path) is not None
 

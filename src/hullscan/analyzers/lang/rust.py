@@ -18,10 +18,10 @@ import json
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
+from hullscan.analyzers.base import Analyzer, EntryHint, FileInput, FileMeta
 from hullscan.analyzers.lang.binary import ExecutableAnalyzer, malformed
 from hullscan.analyzers.os.purls import build_purl
-from hullscan.model import AnalysisResult, FileInfo, Package
+from hullscan.model import AnalysisResult, Package
 
 if TYPE_CHECKING:  # the executable readers are imported when a candidate binary is analyzed
     from hullscan.analyzers.lang.gobuildinfo import Executable
@@ -121,7 +121,7 @@ class CargoLockAnalyzer(Analyzer):
         """Files named ``Cargo.lock``."""
         return EntryHint(("/cargo.lock",))
 
-    def wants(self, path: str, info: FileInfo) -> bool:
+    def wants(self, path: str, info: FileMeta) -> bool:
         """Files named ``Cargo.lock``."""
         return path.endswith("/Cargo.lock") and info.kind == "file"
 

@@ -16,9 +16,9 @@ import functools
 import re
 from dataclasses import dataclass, field, replace
 
-from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
+from hullscan.analyzers.base import Analyzer, EntryHint, FileInput, FileMeta
 from hullscan.analyzers.os.purls import os_purl
-from hullscan.model import AnalysisResult, FileInfo, Package, ScanWarning
+from hullscan.model import AnalysisResult, Package, ScanWarning
 
 INSTALLED = "/lib/apk/db/installed"
 #: the database paths: Wolfi/Chainguard (usr-merged, ``/lib`` -> ``usr/lib``) keep it under /usr/lib
@@ -117,7 +117,7 @@ class ApkAnalyzer(Analyzer):
         """The database paths."""
         return EntryHint(tuple(sorted(p.lower() for p in PATHS)))
 
-    def wants(self, path: str, info: FileInfo) -> bool:
+    def wants(self, path: str, info: FileMeta) -> bool:
         """Only the database (``/lib/apk/db/installed`` or ``/usr/lib/apk/db/installed``)."""
         return path in PATHS and info.kind in ("file", "hardlink")
 

@@ -17,9 +17,9 @@ import functools
 import re
 from dataclasses import replace
 
-from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
+from hullscan.analyzers.base import Analyzer, EntryHint, FileInput, FileMeta
 from hullscan.analyzers.os.purls import os_purl
-from hullscan.model import AnalysisResult, FileInfo, Package, ScanWarning
+from hullscan.model import AnalysisResult, Package, ScanWarning
 
 STATUS = "/var/lib/dpkg/status"
 STATUS_D = "/var/lib/dpkg/status.d/"
@@ -137,7 +137,7 @@ class DpkgAnalyzer(Analyzer):
         """The status file, ``*.list`` files, anything under ``status.d/``."""
         return EntryHint((STATUS, ".list"), prefixes=(STATUS_D,))
 
-    def wants(self, path: str, info: FileInfo) -> bool:
+    def wants(self, path: str, info: FileMeta) -> bool:
         """``status``, ``status.d/*`` and ``info/*.list``."""
         if info.kind not in ("file", "hardlink"):
             return False

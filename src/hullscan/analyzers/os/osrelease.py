@@ -21,8 +21,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
-from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
-from hullscan.model import AnalysisResult, Distro, FileInfo, ScanWarning
+from hullscan.analyzers.base import Analyzer, EntryHint, FileInput, FileMeta
+from hullscan.model import AnalysisResult, Distro, ScanWarning
 
 OS_RELEASE_FILES = ("/etc/os-release", "/usr/lib/os-release")
 
@@ -249,7 +249,7 @@ class OSReleaseAnalyzer(Analyzer):
         """The release file paths."""
         return EntryHint(tuple(p.lower() for p in _PARSERS))
 
-    def wants(self, path: str, info: FileInfo) -> bool:
+    def wants(self, path: str, info: FileMeta) -> bool:
         """Only the known release file paths, as regular files."""
         return path in _PARSERS and info.kind in ("file", "hardlink")
 

@@ -22,11 +22,11 @@ import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
-from hullscan.analyzers.base import Analyzer, EntryHint, FileInput
+from hullscan.analyzers.base import Analyzer, EntryHint, FileInput, FileMeta
 from hullscan.analyzers.os import rpmheader as h
 from hullscan.analyzers.os.purls import os_purl
 from hullscan.analyzers.os.rpmheader import HeaderError, RpmDbError, RpmHeader
-from hullscan.model import AnalysisResult, FileInfo, Package, ScanWarning
+from hullscan.model import AnalysisResult, Package, ScanWarning
 
 _DIRS = ("/var/lib/rpm/", "/usr/lib/sysimage/rpm/")
 _FILES = ("rpmdb.sqlite", "Packages", "Packages.db")
@@ -140,7 +140,7 @@ class RpmAnalyzer(Analyzer):
         """The database paths."""
         return EntryHint(tuple(p.lower() for p in DB_PATHS))
 
-    def wants(self, path: str, info: FileInfo) -> bool:
+    def wants(self, path: str, info: FileMeta) -> bool:
         """The six database paths."""
         return path in DB_PATHS and info.kind in ("file", "hardlink")
 
