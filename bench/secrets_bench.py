@@ -150,7 +150,7 @@ def bench_scenario(scenario: str, trivy: str, runs: int) -> None:
             rows[name] = (min(times), min(cpus), score(parse(report), c))
         print(f"{'tool':10} {'time s':>8} {'cpu s':>7} {'recall':>8} {'hits':>6} {'FPs':>5}")
         for name, (elapsed, cpu, s) in rows.items():
-            print(f"{name:10} {elapsed:8.2f} {cpu:7.2f} {s['recall']:8.0%} {s['hits']:>6} {len(s['false_positives']):>5}")  # type: ignore[arg-type]
+            print(f"{name:10} {elapsed:8.3f} {cpu:7.3f} {s['recall']:8.0%} {s['hits']:>6} {len(s['false_positives']):>5}")  # type: ignore[arg-type]
         for name, (_elapsed, _cpu, s) in rows.items():
             print(f"{name} missed: {s['missed']}")
             print(f"{name} false positives: {s['false_positives']}")

@@ -17,11 +17,12 @@ import pytest
 from hullscan import model, options, stages, suppress
 from hullscan import checks as checks_pkg
 from hullscan import report as report_pkg
+from hullscan.analyzers.files import secrets, sensitive
 from hullscan.checks import selection
 from hullscan.image import source
 
 #: the modules whose dataclasses are made with hullscan.model.lean_dataclass
-MODULES = [model, options, stages, suppress, selection, checks_pkg, report_pkg, source]
+MODULES = [model, options, stages, suppress, selection, checks_pkg, report_pkg, source, secrets, sensitive]
 CLASSES = [obj for mod in MODULES for obj in vars(mod).values()
            if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__module__ == mod.__name__]
 
@@ -44,7 +45,8 @@ def _values(cls: type, tag: str = "") -> dict[str, object]:
 
 def test_every_class_is_covered() -> None:
     assert {c.__name__ for c in CLASSES} >= {"Package", "Finding", "ScanReport", "LayerResult", "Platform", "VulnInfo",
-                                             "ScanOptions", "Limits", "Filters", "Descriptor", "Stage", "Format"}
+                                             "ScanOptions", "Limits", "Filters", "Descriptor", "Stage", "Format",
+                                             "SecretRule", "SecretMatch", "SecretRules", "SensitiveItem"}
     for cls in CLASSES:
         assert "__init__" in cls.__dict__, f"{cls.__qualname__}: not a lean_dataclass"
 
@@ -141,3 +143,16 @@ def test_nan_fields_compare_like_dataclasses() -> None:
     loc = model.Location(path="p", line=nan)  # type: ignore[arg-type]
     assert loc == loc  # tuple comparison: the same object is equal to itself
     assert model.Location(path="p", line=nan) == model.Location(path="p", line=nan)  # type: ignore[arg-type]
+
+
+def test_the_kept_path_answer_is_no_part_of_the_rule_set() -> None:
+    a, b = secrets.SecretRules([], ["^/x/"]), secrets.SecretRules([], ["^/x/"])
+    assert a.path_allowed("/x/y") and a == b and repr(a) == repr(b) and "_last_path" not in repr(a)
+
+
+def test_cached_properties_of_frozen_classes_still_work() -> None:
+    rule = secrets.builtin_rules().rules[0]
+    assert rule.regex is rule.regex and isinstance(rule.anchors, tuple)
+    item = sensitive.builtin_items()[0]
+    assert item.paths is item.paths and item.content is item.content
+    assert pickle.loads(pickle.dumps(rule)) == rule and pickle.loads(pickle.dumps(item)) == item
