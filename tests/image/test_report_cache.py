@@ -35,6 +35,17 @@ def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[
     return res, scanned
 
 
+def make_db(tmp_path: Path, advisory: str) -> None:
+    """A vulnerability database (``--db tmp_path/vuln.db``) holding one OSV advisory, made by `hullscan db import`."""
+    osv = tmp_path / f"{advisory}.json"
+    osv.write_text(json.dumps({"id": advisory, "modified": "2024-01-01T00:00:00Z", "affected": [
+        {"package": {"ecosystem": "PyPI", "name": "nothing-here"}, "ranges": [{"type": "ECOSYSTEM", "events": [
+            {"introduced": "0"}, {"fixed": "1.0"}]}]}]}))
+    res = subprocess.run([sys.executable, "-m", "hullscan", "db", "import", str(osv), "--db", str(tmp_path / "vuln.db"),
+                          "-q"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+
+
 def without_times(text: str) -> dict:
     data = json.loads(text)
     assert data.pop("scanned_at") and "duration_seconds" in data
@@ -72,10 +83,13 @@ def test_the_exit_code_and_the_output_file_are_the_same(tmp_path):
 
 
 @pytest.mark.parametrize("change", ["touch-archive", "rewrite-archive", "other-argv", "other-env", "new-ignorefile",
-                                    "new-config", "other-folder"])
+                                    "new-config", "other-folder", "new-database"])
 def test_whatever_the_report_depends_on_changing_makes_it_scan_again(tmp_path, change):
     archive = image(tmp_path)
     args = ["--input", str(archive), "--scanners", "secret", "-f", "json", "-q"]
+    if change == "new-database":  # the vulnerability scanner's database, replaced by an update
+        make_db(tmp_path, "GHSA-aaaa-aaaa-aaaa")
+        args = ["--input", str(archive), "--scanners", "vuln", "-f", "json", "-q", "--db", str(tmp_path / "vuln.db")]
     first, _ = run(tmp_path, *args)
     env = None
     if change == "touch-archive":
@@ -90,6 +104,10 @@ def test_whatever_the_report_depends_on_changing_makes_it_scan_again(tmp_path, c
         (tmp_path / ".hullscanignore").write_text("secret-aws-access-key-id\n")
     elif change == "new-config":
         (tmp_path / "hullscan.yaml").write_text("skip-checks: [history]\n")
+    elif change == "new-database":
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert run(tmp_path, *args)[1] is False  # unchanged: answered
+        make_db(tmp_path, "GHSA-bbbb-bbbb-bbbb")  # `hullscan db import` swaps a new file in
     elif change == "other-folder":
         (tmp_path / "elsewhere").mkdir()
         res = subprocess.run([sys.executable, "-X", "importtime", "-m", "hullscan", "image", *args, "--cache-dir",
