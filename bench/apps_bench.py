@@ -34,7 +34,14 @@ import tempfile
 from pathlib import Path
 
 from common import (  # type: ignore[import-not-found]
-    CACHE, hullscan, hullscan_packages, normalise_pypi, print_table, syft, timed, trivy,
+    CACHE,
+    hullscan,
+    hullscan_packages,
+    normalise_pypi,
+    print_table,
+    syft,
+    timed,
+    trivy,
 )
 
 PY_PACKAGES = ["requests==2.25.0", "urllib3==1.26.4", "idna==2.10", "chardet==3.0.4", "certifi==2020.12.5",

@@ -14,8 +14,8 @@ import pickle
 
 import pytest
 
-from hullscan import model, options, stages, suppress
 from hullscan import checks as checks_pkg
+from hullscan import model, options, stages, suppress
 from hullscan import report as report_pkg
 from hullscan.analyzers.files import secrets, sensitive
 from hullscan.checks import selection

@@ -331,10 +331,9 @@ def cache_clean(
     cache_dir: Annotated[Optional[Path], typer.Option(envvar="HULLSCAN_CACHE_DIR", help="Cache folder.")] = None,
 ) -> None:
     """Remove every cached layer analysis."""
+    from hullscan import resultcache
     from hullscan.cache import clean
     from hullscan.options import default_cache_dir
-
-    from hullscan import resultcache
 
     entries, size = clean(cache_dir or default_cache_dir())
     reports, report_bytes = resultcache.clean(cache_dir or default_cache_dir())

@@ -24,7 +24,18 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from hullscan.errors import BlobError, HullscanError, LimitExceededError
-from hullscan.image.tarstream import BLOCKDEV, CHAR, DIRECTORY, FIFO, GNU_SPARSE, HARDLINK, REGULAR, SYMLINK, Member, TarReader
+from hullscan.image.tarstream import (
+    BLOCKDEV,
+    CHAR,
+    DIRECTORY,
+    FIFO,
+    GNU_SPARSE,
+    HARDLINK,
+    REGULAR,
+    SYMLINK,
+    Member,
+    TarReader,
+)
 from hullscan.model import FileInfo, ScanWarning
 from hullscan.options import Limits
 

@@ -16,8 +16,8 @@ import functools
 import hashlib
 import json
 import re
-from importlib import resources
 from collections.abc import Callable
+from importlib import resources
 from typing import Any
 
 #: text files are sniffed for a NUL byte in this many leading bytes
