@@ -111,7 +111,8 @@ class TarReader:
     Headers are parsed from a window of the stream read in big chunks (one ``read`` per 256 KiB instead of one per
     512-byte header; a small member's data is skipped by moving inside the window). With ``seek=True`` (a plain tar
     in a local file, verified elsewhere) data past the window that nobody reads is skipped with relative seeks instead
-    of being read; otherwise every byte passes through (a decompressor, a digest check).
+    of being read; otherwise every byte passes through (a decompressor, a digest check). With ``mapped`` (the whole
+    tar in memory, e.g. a local file mapped with mmap, and where it starts) the buffer itself is the window.
     """
 
     def __init__(self, stream: BinaryIO, what: str, account: Callable[[int], None] | None = None, seek: bool = False,
@@ -133,19 +134,14 @@ class TarReader:
             self._win, self._pos, self._base = buffer, start, -start
             self._stream = io.BytesIO()
             self._seek, self._end = True, len(buffer) - start
-            seek = False
-        #: whether the tar is mapped into memory (:meth:`peek` gives views of member data)
-        self.mapped = mapped is not None
-        if seek:
+        elif seek:
             here = stream.tell()
             self._end = stream.seek(0, io.SEEK_END) - here
             stream.seek(here)
-        self._buf = bytearray(0 if seek else _SKIP)
+        #: whether the tar is mapped into memory (:meth:`peek` gives views of member data)
+        self.mapped = mapped is not None
+        self._buf = bytearray(0 if self._seek else _SKIP)  # (what a skip reads into when it cannot seek)
         self._global: dict[str, str] = {}
-
-    @property
-    def _offset(self) -> int:
-        return self._base + self._pos
 
     @property
     def position(self) -> int:
