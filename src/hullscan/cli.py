@@ -323,7 +323,7 @@ def _emit(writer, report, output: Optional[Path]) -> None:  # type: ignore[no-un
     try:
         write_output(output, lambda fh: writer(report, fh))
     except OSError as exc:
-        raise InputError(f"cannot write {output}: {exc.strerror}") from None
+        raise InputError(f"cannot write {output or 'the report to standard output'}: {exc.strerror}") from None
 
 
 @cache_app.command("clean")

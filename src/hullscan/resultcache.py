@@ -114,7 +114,10 @@ def write_output(output: str | os.PathLike[str] | None, write: Callable[[TextIO]
     never replaced (``os.replace`` over ``/dev/null``, as root, would turn the device into a file). OSError when
     it cannot be written (nothing is left beside the target)."""
     if output is None:
-        write(stdout or sys.stdout)
+        out = stdout or sys.stdout
+        if out is None:  # the process was started with standard output closed
+            raise OSError(9, "standard output is closed")
+        write(out)
         return
     if os.path.isdir(output):
         raise IsADirectoryError(21, "it is a directory")
@@ -173,6 +176,8 @@ def serve(argv: Sequence[str], started: float | None = None, stdout: TextIO | No
     """Answer ``hullscan image ARGV`` from the cache: write the report and return the exit code, or None when
     there is no valid entry (nothing written: the caller scans)."""
     started = time.monotonic() if started is None else started
+    if (stdout or sys.stdout) is None:  # started with no standard output at all: the scan says what is wrong
+        return None
     if not eligible(argv) or not os.path.isdir(os.path.join(cache_dir(argv), "reports")):
         return None  # (a first scan with this cache folder pays no more than this)
     import json

@@ -148,3 +148,17 @@ def test_cache_clean_removes_the_reports(tmp_path):
     assert not list((tmp_path / "cache" / "reports").rglob("*.json"))
     _, scanned = run(tmp_path, "--input", archive.name, "--scanners", "none", "-f", "json", "-q")
     assert scanned
+
+
+@pytest.mark.parametrize("fmt", ["json", "table"])
+def test_a_closed_standard_output_is_one_error_line(tmp_path, fmt):
+    """Started with standard output closed, with or without a stored report: one error line and exit 2."""
+    archive = image(tmp_path)
+    args = ["--input", archive.name, "--scanners", "none", "-f", fmt, "-q"]
+    run(tmp_path, *args)  # a report stored for the json case
+    for _ in range(2):
+        res = subprocess.run([sys.executable, "-m", "hullscan", "image", *args, "--cache-dir", str(tmp_path / "cache")],
+                             capture_output=False, stderr=subprocess.PIPE, text=True, timeout=300, cwd=tmp_path,
+                             stdin=subprocess.DEVNULL, preexec_fn=lambda: os.close(1))
+        assert res.returncode == 2
+        assert res.stderr == "hullscan: error: cannot write the report to standard output: standard output is closed\n"
