@@ -335,8 +335,9 @@ def cache_clean(
     from hullscan.cache import clean
     from hullscan.options import default_cache_dir
 
-    entries, size = clean(cache_dir or default_cache_dir())
-    reports, report_bytes = resultcache.clean(cache_dir or default_cache_dir())
+    folder = cache_dir or default_cache_dir()
+    entries, size = clean(folder)
+    reports, report_bytes = resultcache.clean(folder)
     print(f"removed {entries} cached layer result(s), {size} bytes; {reports} cached report(s), {report_bytes} bytes")
 
 

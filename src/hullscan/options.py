@@ -17,12 +17,9 @@ DEFAULT_SCANNERS = ("vuln", "secret")
 
 def default_cache_dir() -> Path:
     """``$HULLSCAN_CACHE_DIR`` or the user's cache dir (``~/.cache/hullscan``)."""
-    env = os.environ.get("HULLSCAN_CACHE_DIR")
-    if env:
-        return Path(env)
-    from platformdirs import user_cache_dir
+    from hullscan.resultcache import default_cache_dir as folder
 
-    return Path(user_cache_dir("hullscan"))
+    return Path(folder())
 
 
 def default_db_path() -> Path:

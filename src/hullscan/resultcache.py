@@ -83,6 +83,12 @@ def cache_dir(argv: Sequence[str]) -> str:
             return argv[i + 1]
         if arg.startswith("--cache-dir="):
             return arg.split("=", 1)[1]
+    return default_cache_dir()
+
+
+def default_cache_dir() -> str:
+    """``$HULLSCAN_CACHE_DIR`` or the user's cache dir (``~/.cache/hullscan``). (Kept here, not in
+    :mod:`hullscan.options`, which says the same through this: the report cache answers without importing it.)"""
     env = os.environ.get("HULLSCAN_CACHE_DIR")
     if env:
         return env
