@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from hullscan.plugins import DuplicatePluginError, Entry, Registry, lazy, lazy_object, load
+from hullscan.plugins import DuplicatePluginError, Entry, LazyFactory, LazyObject, Registry, lazy, lazy_object, load
 
 
 def test_lazy_entries_import_on_first_use_only() -> None:
@@ -55,3 +55,24 @@ def test_task_kinds_registry() -> None:
     assert TASK_KINDS.get("sync").factory() is sync.run_sync
     assert TASK_KINDS.get("scan").factory() is scanning.run_scan
     assert TASK_KINDS.get("rematch").factory() is rematch.run_rematch
+
+
+def test_every_registry_is_one_shape_and_its_lazy_targets_resolve() -> None:
+    from hullscan.analyzers import ANALYZERS
+    from hullscan.match import MATCHERS
+    from hullscan.report import FORMATS
+    from hullscan.server.providers import PROVIDERS
+    from hullscan.server.tasks import TASK_KINDS
+    from hullscan.stages import STAGES
+    from hullscan.version import SCHEMES
+    from hullscan.vulndb.feeds import FEEDS
+
+    registries = [ANALYZERS, MATCHERS, FORMATS, PROVIDERS, TASK_KINDS, STAGES, SCHEMES, FEEDS]
+    for reg in registries:
+        assert isinstance(reg, Registry) and len(reg) > 0
+        for entry in reg:
+            if isinstance(entry.factory, (LazyFactory, LazyObject)):
+                assert load(entry.target) is not None, entry.target
+    assert PROVIDERS.get("harbor").target == "hullscan.server.providers.harbor:HarborProvider"
+    assert STAGES.names() == ["vuln", "checks/config-secrets", "checks/baseline-config", "checks/history"]
+    assert FORMATS.names() == ["table", "json", "sarif", "cyclonedx", "spdx-json"]

@@ -90,6 +90,7 @@ class Entry(Generic[T]):
     version: int
     factory: Callable[..., T]
     tags: frozenset[str] = field(default_factory=frozenset)
+    description: str = ""
 
     @property
     def target(self) -> str:
