@@ -469,10 +469,11 @@ class LayerResult:
     written: list[str] = field(default_factory=list)  # paths this layer wrote (regular files and links)
     warnings: list[ScanWarning] = field(default_factory=list)
     bytes_read: int = 0
+    links: dict[str, str] = field(default_factory=dict)  # symlinks this layer wrote: path -> target as stored
 
     def __init__(self, diff_id: str, files: list[FileResult] = FACTORY, whiteouts: list[str] = FACTORY,
                  opaque_dirs: list[str] = FACTORY, written: list[str] = FACTORY,
-                 warnings: list[ScanWarning] = FACTORY, bytes_read: int = 0) -> None:
+                 warnings: list[ScanWarning] = FACTORY, bytes_read: int = 0, links: dict[str, str] = FACTORY) -> None:
         self.diff_id = diff_id
         self.files = list() if files is FACTORY else files
         self.whiteouts = list() if whiteouts is FACTORY else whiteouts
@@ -480,6 +481,7 @@ class LayerResult:
         self.written = list() if written is FACTORY else written
         self.warnings = list() if warnings is FACTORY else warnings
         self.bytes_read = bytes_read
+        self.links = dict() if links is FACTORY else links
 
 
 @lean_dataclass()

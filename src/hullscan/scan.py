@@ -127,6 +127,8 @@ def analyze_entries(
             continue
         if kind != "dir":
             result.written.append(path)
+            if kind == "symlink":
+                result.links[path] = entry.linkname
         low = path.lower()
         asked = (bound if low.endswith(suffixes) or low.startswith(prefixes) or entry.size >= min_size else always).get(kind)
         if not asked:
