@@ -242,8 +242,9 @@ def test_merged_usr_debian_base_has_no_unowned_setuid_file(debian_merged: bytes,
     present = [p for p in BASE_SETUID if p.lstrip("/") in members]
     assert present, "this machine's base packages ship none of the setuid files (the test would prove nothing)"
     assert all(members[p.lstrip("/")].mode & 0o6000 for p in present)
-    lists = b"".join(t.extractfile(m).read() for t in [tarfile.open(fileobj=io.BytesIO(debian_merged))]  # type: ignore[union-attr]
-                     for m in t.getmembers() if m.name.startswith("var/lib/dpkg/info/") and m.name.endswith(".list"))
+    with tarfile.open(fileobj=io.BytesIO(debian_merged)) as t:
+        lists = b"".join(t.extractfile(m).read() for m in t.getmembers()  # type: ignore[union-attr]
+                         if m.name.startswith("var/lib/dpkg/info/") and m.name.endswith(".list"))
     assert b"\n/bin/mount\n" in b"\n" + lists or b"\n/bin/su\n" in b"\n" + lists
 
     img = _debian(tmp_path / "img", debian_merged, {"Cmd": ["bash"]})
