@@ -38,7 +38,8 @@ _NEAR = 5  # lines
 
 
 def _data() -> dict[str, Any]:
-    return rule_yaml(RULES_FILE)
+    data: dict[str, Any] = rule_yaml(RULES_FILE)
+    return data
 
 
 def finding(check_id: str, evidence: str, path: str, layer: str, line: int = 0, detail: str = "") -> Finding:
