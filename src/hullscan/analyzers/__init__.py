@@ -49,10 +49,10 @@ CATALOG: dict[str, list[str]] = {
 
 
 @functools.cache
-def registry(groups: frozenset[str] | None = None) -> Registry[type[Analyzer]]:
+def registry(groups: frozenset[str] | None = None) -> Registry[Analyzer]:
     """The analyzer registry, built from :data:`CATALOG` on first use: every group, or only ``groups``. Each class
     must carry its group's tag (selection by tag then sees the same analyzers either way)."""
-    reg: Registry[type[Analyzer]] = Registry("analyzer")
+    reg: Registry[Analyzer] = Registry("analyzer")
     for group, specs in CATALOG.items():
         if groups is not None and group not in groups:
             continue
