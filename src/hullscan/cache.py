@@ -22,8 +22,8 @@ from hullscan.analyzers.base import Analyzer
 from hullscan.errors import InputError
 from hullscan.model import LayerResult
 
-#: bump when LayerResult's stored shape changes (2: the layer's size and entry count, for the limits)
-FORMAT = 2
+#: bump when LayerResult's stored shape changes
+FORMAT = 3  # 2: LayerResult.links; 3: the layer's size and entry count (limits hold for cached layers)
 
 
 def analyzer_fingerprint(analyzers: Sequence[Analyzer]) -> str:

@@ -272,6 +272,7 @@ class LayerResult:
     written: list[str] = field(default_factory=list)  # paths this layer wrote (regular files and links)
     warnings: list[ScanWarning] = field(default_factory=list)
     bytes_read: int = 0  # decompressed bytes of the layer (the limits hold for it when it comes from the cache)
+    links: dict[str, str] = field(default_factory=dict)  # symlinks this layer wrote: path -> target as stored
     entries: int = 0  # tar entries of the layer
 
 

@@ -9,20 +9,20 @@ from typing import TextIO
 
 from hullscan.errors import InputError
 from hullscan.model import ScanReport
-
-Writer = Callable[[ScanReport, TextIO], None]
+from hullscan.report import Writer
 
 
 def load_writer(name: str, allowed: Iterable[str] | None = None, kind: str = "format") -> Writer:
     """The writer of format ``name`` (one of ``allowed`` when given); InputError naming the ``kind`` of format and
     the choices otherwise."""
-    from hullscan.report import FORMATS
+    from hullscan.report import FORMATS, writer
 
-    choices = list(allowed) if allowed is not None else list(FORMATS)
-    fmt = FORMATS.get(name) if name in choices else None
-    if fmt is None:
+    choices = tuple(allowed) if allowed is not None else None
+    if choices is not None and name not in choices:
         raise InputError(f"unknown {kind} {name!r}: choose from {', '.join(choices)}")
-    return fmt.load()
+    if name not in FORMATS:
+        raise InputError(f"unknown {kind} {name!r}: choose from {', '.join(FORMATS.names())}")
+    return writer(name)
 
 
 def write_report(writer: Writer, report: ScanReport, output: Path | None) -> None:
