@@ -136,3 +136,12 @@ class Analyzer(ABC):
     def cache_salt(self) -> str:
         """Extra text folded into the cache key (e.g. a digest of the rule files in use)."""
         return ""
+
+
+#: text files are sniffed for a NUL byte in this many leading bytes
+SNIFF_BYTES = 8192
+
+
+def is_binary(data: bytes) -> bool:
+    """True when a NUL byte occurs in the first :data:`SNIFF_BYTES` bytes."""
+    return b"\0" in data[:SNIFF_BYTES]

@@ -21,8 +21,9 @@ from collections.abc import Iterator
 from dataclasses import field
 from typing import Any
 
-from hullscan.analyzers.base import Analyzer, FileInput, FileMeta
-from hullscan.analyzers.files import PathPatterns, is_binary, rule_yaml, rules_digest
+from hullscan.analyzers.base import Analyzer, FileInput, FileMeta, is_binary
+from hullscan.analyzers.files.paths import PathPatterns, PathRule, path_rules
+from hullscan.analyzers.files.rulefiles import rule_yaml, rules_digest
 from hullscan.model import (
     FACTORY,
     AnalysisResult,
@@ -124,16 +125,16 @@ class SecretRules:
     """The rule set: rules, the allow lists (regex sources, compiled on first use) and the keyword index."""
 
     rules: list[SecretRule]
-    allow_path_sources: list[str] = field(default_factory=list)  # on the absolute path
+    allow_path_rules: list[PathRule] = field(default_factory=list)  # on the absolute path
     allow_pattern_sources: list[str] = field(default_factory=list)  # on the secret value
     match_pattern_sources: list[str] = field(default_factory=list)  # on the whole match (example hosts)
     generic_pattern_sources: list[str] = field(default_factory=list)  # on values of generic rules only
 
-    def __init__(self, rules: list[SecretRule], allow_path_sources: list[str] = FACTORY,
+    def __init__(self, rules: list[SecretRule], allow_path_rules: list[PathRule] = FACTORY,
                  allow_pattern_sources: list[str] = FACTORY, match_pattern_sources: list[str] = FACTORY,
                  generic_pattern_sources: list[str] = FACTORY) -> None:
         self.rules = rules
-        self.allow_path_sources = [] if allow_path_sources is FACTORY else allow_path_sources
+        self.allow_path_rules = [] if allow_path_rules is FACTORY else allow_path_rules
         self.allow_pattern_sources = [] if allow_pattern_sources is FACTORY else allow_pattern_sources
         self.match_pattern_sources = [] if match_pattern_sources is FACTORY else match_pattern_sources
         self.generic_pattern_sources = [] if generic_pattern_sources is FACTORY else generic_pattern_sources
@@ -142,8 +143,8 @@ class SecretRules:
 
     @functools.cached_property
     def allow_paths(self) -> PathPatterns:
-        """The allow-listed paths, compiled."""
-        return PathPatterns(self.allow_path_sources)
+        """The allow-listed paths, arranged to be tried at every layer entry."""
+        return PathPatterns(self.allow_path_rules)
 
     @functools.cached_property
     def allow_patterns(self) -> list[re.Pattern[str]]:
@@ -239,7 +240,7 @@ def compile_rules(data: dict[str, Any]) -> SecretRules:
     allow = data.get("allow") or {}
     return SecretRules(
         rules=rules,
-        allow_path_sources=[str(p) for p in allow.get("paths") or ()],
+        allow_path_rules=list(path_rules(allow.get("paths") or ())),
         allow_pattern_sources=[str(p) for p in allow.get("patterns") or ()],
         match_pattern_sources=[str(p) for p in allow.get("match_patterns") or ()],
         generic_pattern_sources=[str(p) for p in allow.get("generic_patterns") or ()],
