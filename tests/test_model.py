@@ -45,7 +45,7 @@ def _values(cls: type, tag: str = "") -> dict[str, object]:
 
 def test_every_class_is_covered() -> None:
     assert {c.__name__ for c in CLASSES} >= {"Package", "Finding", "ScanReport", "LayerResult", "Platform", "VulnInfo",
-                                             "ScanOptions", "Limits", "Filters", "Descriptor", "Stage", "Format",
+                                             "ScanOptions", "Limits", "Filters", "Descriptor",
                                              "SecretRule", "SecretMatch", "SecretRules", "SensitiveItem"}
     for cls in CLASSES:
         assert "__init__" in cls.__dict__, f"{cls.__qualname__}: not a lean_dataclass"
