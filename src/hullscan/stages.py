@@ -10,16 +10,14 @@ failed plugin (never silently dropped), a :class:`~hullscan.errors.HullscanError
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import field
+from dataclasses import dataclass, field
 
-from hullscan.model import FACTORY, Finding, ImageConfigSummary, Inventory, Layer, lean_dataclass
+from hullscan.model import Finding, ImageConfigSummary, Inventory, Layer
 from hullscan.options import ScanOptions
 from hullscan.plugins import Entry, Registry, lazy_object
 
-_set = object.__setattr__
 
-
-@lean_dataclass()
+@dataclass(slots=True)
 class ScanContext:
     """What a stage sees."""
 
@@ -30,15 +28,6 @@ class ScanContext:
     raw_config: dict[str, object] = field(default_factory=dict)  # the image config JSON, when there is an image
     notes: list[str] = field(default_factory=list)
 
-    def __init__(self, options: ScanOptions, inventory: Inventory, config: ImageConfigSummary = FACTORY,
-                 layers: list[Layer] = FACTORY, raw_config: dict[str, object] = FACTORY,
-                 notes: list[str] = FACTORY) -> None:
-        self.options = options
-        self.inventory = inventory
-        self.config = ImageConfigSummary() if config is FACTORY else config
-        self.layers = list() if layers is FACTORY else layers
-        self.raw_config = dict() if raw_config is FACTORY else raw_config
-        self.notes = list() if notes is FACTORY else notes
 
 
 StageFunction = Callable[[ScanContext], list[Finding]]

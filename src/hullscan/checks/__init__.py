@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import functools
 import re
-
-from hullscan.model import lean_dataclass
-
-_set = object.__setattr__
+from dataclasses import dataclass
 
 
-@lean_dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CheckMeta:
     """One reportable check: its category, severity, title and whether it runs by default."""
 
@@ -24,13 +21,6 @@ class CheckMeta:
     severity: str
     title: str
     default: bool = True
-
-    def __init__(self, id: str, category: str, severity: str, title: str, default: bool = True) -> None:
-        _set(self, "id", id)
-        _set(self, "category", category)
-        _set(self, "severity", severity)
-        _set(self, "title", title)
-        _set(self, "default", default)
 
 
 @functools.cache
