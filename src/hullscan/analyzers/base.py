@@ -84,7 +84,7 @@ class FileInput:
         return self.read().decode("utf-8", errors=errors)
 
     @classmethod
-    def from_bytes(cls, path: str, data: bytes, layer: str = "", mode: int = 0o644) -> "FileInput":
+    def from_bytes(cls, path: str, data: bytes, layer: str = "", mode: int = 0o644) -> FileInput:
         """A FileInput over in-memory bytes (tests, SBOM and directory sources)."""
         info = FileInfo(path=path, size=len(data), mode=mode)
         return cls(path=path, info=info, layer=layer, _reader=lambda: data)
