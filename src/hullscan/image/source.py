@@ -61,7 +61,7 @@ class ImageSource(ABC):
     def close(self) -> None:
         """Release connections and open files."""
 
-    def __enter__(self) -> "ImageSource":
+    def __enter__(self) -> ImageSource:
         return self
 
     def __exit__(self, *exc: object) -> None:
