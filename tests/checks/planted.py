@@ -8,7 +8,7 @@ from tests.helpers.imagebuild import ImageBuilder
 
 # assembled at run time so the repository itself holds no token-shaped string
 GITHUB = "ghp_" + "aB3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3hJ6"
-AWS = "AKIA" + "QYLPMN7CVWZBT3RS"
+AWS = "AKIA" + "ZQ4TLVX7M2NPRB6W"
 SLACK = "xoxb-" + "2748562154-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"
 NPM = "npm_" + "Zq8vX2mK9pLrZq8vX2mK9pLrZq8vX2mK9pLr"
 GITLAB = "glpat-" + "Xy7Wv6Ut5Sr4Qp3On2Ml"

@@ -45,7 +45,8 @@ def test_no_output_format_repeats_a_planted_secret(tmp_path: Path, fmt: str) -> 
     again = _hullscan(*args, cwd=tmp_path)  # json: answered from the report cache; others: scanned again
     assert again.returncode == 0, again.stderr
     texts = {"report": out.read_text(), "stdout": again.stdout, "stderr": first.stderr + again.stderr}
-    texts.update({str(p): p.read_text(errors="replace") for p in (tmp_path / "cache").rglob("*.json")})
+    texts.update({str(p): p.read_text(errors="replace") for p in (tmp_path / "cache").rglob("*.json")
+                  if "rules" not in p.relative_to(tmp_path / "cache").parts})  # the compiled rule cache quotes rule examples
     for where, text in texts.items():
         for value in CLEAR:
             assert value not in text, f"{value} in clear in the {fmt} {where}"

@@ -23,8 +23,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from hullscan.analyzers.base import Analyzer, FileInput, FileMeta
-from hullscan.analyzers.files import is_binary, rule_yaml, rules_digest
+from hullscan.analyzers.base import Analyzer, FileInput, FileMeta, is_binary
+from hullscan.analyzers.files.rulefiles import rule_yaml, rules_digest
 from hullscan.model import AnalysisResult, Category, Finding, Location, Severity
 
 RULES_FILE = "suspicious.yaml"
