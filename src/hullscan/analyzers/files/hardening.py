@@ -20,9 +20,9 @@ import re
 from typing import Any
 
 from hullscan.analyzers.base import Analyzer, FileInput, FileMeta, is_binary
-from hullscan.analyzers.files.rulefiles import rule_yaml, rules_digest
 from hullscan.analyzers.files.baseline import RULES_FILE, _config_re
 from hullscan.analyzers.files.baseline import finding as _finding
+from hullscan.analyzers.files.rulefiles import rule_yaml, rules_digest
 from hullscan.model import AnalysisResult, Finding, ScanWarning
 
 _SSHD = re.compile(r"^/etc/ssh/sshd_config(?:\.d/[^/]+\.conf)?$")
