@@ -421,6 +421,11 @@ def read_spdx(data: dict[str, Any], fmt: str = "spdx-json") -> SbomDocument:
     return doc
 
 
+def _tag_value_body(raw: bytes) -> bytes:
+    """The document after its leading blank and ``#`` comment lines (tag-value allows comments anywhere)."""
+    return re.sub(rb"\A(?:[ \t]*(?:#[^\n]*)?\r?\n)*", b"", raw.lstrip(b"\xef\xbb\xbf")).lstrip()
+
+
 def _spdx_tag_value(path: Path) -> dict[str, Any]:
     """Parse SPDX tag-value with spdx-tools and convert it to the JSON shape."""
     from spdx_tools.spdx.jsonschema.document_converter import DocumentConverter
@@ -470,7 +475,7 @@ def read_sbom(path: Path) -> SbomDocument:
         except ElementTree.ParseError as exc:
             raise InputError(f"{path}: not valid XML ({exc})") from None
         return _guarded(path, "CycloneDX XML", read_cyclonedx, data, "cyclonedx-xml")
-    if raw.lstrip().startswith(b"SPDXVersion:"):
+    if _tag_value_body(raw).startswith(b"SPDXVersion:"):
         return _guarded(path, "SPDX tag-value", read_spdx, _spdx_tag_value(path), "spdx-tag-value")
     raise InputError(f"{path}: not a CycloneDX (JSON/XML) or SPDX (JSON/tag-value) document")
 

@@ -251,9 +251,30 @@ def test_licenses_in_both_formats(sample_report: ScanReport, tmp_path: Path) -> 
     validate_spdx(path)
     declared = {p["name"]: p["licenseDeclared"] for p in json.loads(buf.getvalue())["packages"]}
     assert declared["cfg-if"] == "MIT" and declared["libc"] == "MIT OR Apache-2.0"
-    assert declared["rand"] == "MIT AND Apache-2.0" and declared["time"] == "NOASSERTION"
+    # issue 16.7: a licence outside the SPDX list is a LicenseRef- with its text in hasExtractedLicensingInfos
+    assert declared["rand"] == "MIT AND Apache-2.0" and declared["time"] == "LicenseRef-BSD-like"
+    assert json.loads(buf.getvalue())["hasExtractedLicensingInfos"] == [
+        {"licenseId": "LicenseRef-BSD-like", "extractedText": "BSD-like", "name": "BSD-like"}]
     cdx = tmp_path / "lic.cdx.json"
     cdx.write_text(text)
     back = {p.name: p.licenses for p in read_sbom(cdx).packages}
     assert back["libc"] == ("MIT OR Apache-2.0",) and set(back["rand"]) == {"MIT", "Apache-2.0"}
     assert {p.name: p.licenses for p in read_sbom(path).packages}["rand"] == ("MIT AND Apache-2.0",)
+    assert {p.name: p.licenses for p in read_sbom(path).packages}["time"] == ("LicenseRef-BSD-like",)
+
+
+def test_spdx_tag_value_with_leading_comments(sample_report: ScanReport, tmp_path: Path) -> None:
+    """Issue 16.7: a tag-value document that begins with comment lines (as spdx-tools and other tools write
+    them) is read."""
+    from spdx_tools.spdx.writer.tagvalue.tagvalue_writer import write_document_to_stream
+
+    from hullscan.report.spdx import build_document
+    from hullscan.sbom import read_sbom
+
+    buf = io.StringIO()
+    write_document_to_stream(build_document(sample_report), buf, validate=False)
+    path = tmp_path / "doc.spdx"
+    path.write_text("# Document produced by a generator\n#   with a comment header\n\n" + buf.getvalue())
+    doc = read_sbom(path)
+    assert doc.format == "spdx-tag-value"
+    assert sorted(p.name for p in doc.packages) == sorted(p.name for p in sample_report.packages)
