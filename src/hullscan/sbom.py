@@ -359,7 +359,8 @@ def cyclonedx_xml_to_data(text: bytes) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- SPDX
 
-_SOURCE_INFO = re.compile(r"^(?P<state>installed|declared)[^;]*; found by (?P<by>\S+) in (?P<path>.*) \(layer (?P<layer>[^)]*)\)$")
+_SOURCE_INFO = re.compile(r"^(?P<state>installed|declared)[^;]*; found by (?P<by>\S+) in (?P<path>.*) \(layer (?P<layer>[^)]*)\)"
+                          r"(?:; source package (?P<src>\S+) (?P<srcver>\S+))?$")
 
 
 def read_spdx(data: dict[str, Any], fmt: str = "spdx-json") -> SbomDocument:
@@ -390,6 +391,8 @@ def read_spdx(data: dict[str, Any], fmt: str = "spdx-json") -> SbomDocument:
                      "hullscan:installed": "true" if match["state"] == "installed" else "false"}
             if match["layer"] != "unknown":
                 props["hullscan:layer"] = match["layer"]
+            if match["src"]:
+                props["hullscan:source_name"], props["hullscan:source_version"] = match["src"], match["srcver"]
         else:
             path_hint = re.search(r": (/[^,\s]+)", str(spdx_pkg.get("sourceInfo", "")))
             if path_hint:

@@ -40,7 +40,11 @@ def spdx_id(prefix: str, ref: str) -> str:
 def source_info(pkg: Package) -> str:
     """Where the package was found, in words (``sourceInfo``)."""
     state = "installed" if pkg.installed else "declared (lock file, not installed)"
-    return f"{state}; found by {pkg.found_by} in {pkg.path} (layer {pkg.layer or 'unknown'})"
+    text = f"{state}; found by {pkg.found_by} in {pkg.path} (layer {pkg.layer or 'unknown'})"
+    if pkg.source_name or pkg.source_version:
+        # the source package, which OS matching keys on (SPDX 2.3 has no field for it; read back by hullscan.sbom)
+        text += f"; source package {pkg.source_name or pkg.name} {pkg.source_version or pkg.version}"
+    return text
 
 
 def license_ref(name: str) -> str:
