@@ -32,11 +32,12 @@ _registered: list[bool] = []
 
 
 def full_app() -> typer.Typer:
-    """The app with every command: the ones in other modules (db, server, admin, sbom, sbom-scan, checks) are added
+    """The app with every command: the ones in other modules (db, server, admin, sbom, sbom-scan, checks, fix) are added
     on first call. ``hullscan image`` never needs them, and importing them and turning their signatures into click
     commands is a good part of a pipeline scan's start-up (the lazy-subcommand pattern of click's documentation)."""
     if not _registered:
         from hullscan.checks.cli import register as register_checks
+        from hullscan.fix.cli import register as register_fix
         from hullscan.sbom import register as register_sbom
         from hullscan.server.cli import register as register_server
         from hullscan.vulndb.cli import db_app
@@ -45,6 +46,7 @@ def full_app() -> typer.Typer:
         register_server(app)  # hullscan server, hullscan admin create
         register_sbom(app)  # hullscan sbom, hullscan sbom-scan
         register_checks(app)  # hullscan checks
+        register_fix(app)  # hullscan fix
         _registered.append(True)
     return app
 

@@ -6,6 +6,7 @@ rather than through a subprocess; the tar members go through :mod:`tarfile` (gzi
 from __future__ import annotations
 
 import io
+import posixpath
 import tarfile
 from dataclasses import dataclass, field
 
@@ -120,8 +121,8 @@ def read_deb(data: bytes, what: str) -> DebFile:
     deb = DebFile(stanzas[0], control_files)
     with _open_tar(data_name, members[data_name], what) as tar:
         for info in tar:
-            path = "/" + info.name.removeprefix("./").strip("/")
-            if path == "/" or ".." in path.split("/"):
+            path = posixpath.normpath("/" + info.name)
+            if path == "/" or ".." in info.name.split("/"):
                 continue
             body = b""
             if info.isfile():
