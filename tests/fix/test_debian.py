@@ -189,6 +189,10 @@ def test_refusals_write_and_push_nothing(debian_world: DebianWorld, registry, tm
     assert doc["status"] == "refused" and doc["reason"] == reason
     if reason in ("fixed-version-absent", "unsatisfiable-dependency"):
         assert [(u["package"], u["reason"]) for u in doc["unfixed"]] == [("libhello1", reason)]
+    if reason == "bad-signature":
+        assert "which is not in the trusted keyrings" in doc["message"]
+    if reason == "checksum-mismatch":
+        assert "libhello1_1.0-2" in doc["message"] and "SHA256" in doc["message"]
     assert not out.exists() and not list(tmp_path.glob("patched.tar*"))
     # and nothing is pushed
     ref = push_image(registry, world.builder, f"refuse/{repo}", "v1")
@@ -197,3 +201,72 @@ def test_refusals_write_and_push_nothing(debian_world: DebianWorld, registry, tm
     assert pushed.returncode == 3
     with RegistryClient(registry.host, RegistryOptions(insecure=True)) as client:
         assert client.tags(f"refuse/{repo}") == ["v1"]
+
+
+def test_keyring_option_trusts_another_key_and_deb822_sources(debian_world: DebianWorld, tmp_path: Path) -> None:
+    """A repository signed by a key the image does not hold is accepted with --keyring (armored here), and a
+    deb822 .sources file of the image is read."""
+    world = debian_world
+    armored = subprocess.run(["gpg", "--batch", "--homedir", str(world.other.home), "--armor", "--export",
+                              world.other.email], capture_output=True, check=True).stdout
+    key = tmp_path / "other.asc"
+    key.write_bytes(armored)
+    result = fix_image(str(world.image), options(world, tmp_path, output=tmp_path / "o.tar", keyrings=[key],
+                                                 apt_sources=[world.source("badsig")]))
+    assert result.status == "patched", result.message
+
+    from tests.helpers.imagebuild import ImageBuilder, tar_dir
+
+    root = tmp_path / "root"
+    shutil.copytree(world.root, root, symlinks=True)
+    (root / "etc/apt/sources.list").unlink()
+    (root / "etc/apt/sources.list.d").mkdir(parents=True, exist_ok=True)
+    (root / "etc/apt/sources.list.d/hello.sources").write_text(
+        f"Types: deb\nURIs: {world.server.url}/good\nSuites: stable\nComponents: main\n"
+        "Signed-By: /usr/share/keyrings/hello-archive-keyring.gpg\n")
+    (root / "etc/apt/trusted.gpg.d/hullscan-test.gpg").unlink()
+    (root / "usr/share/keyrings").mkdir(parents=True, exist_ok=True)
+    (root / "usr/share/keyrings/hello-archive-keyring.gpg").write_bytes(world.signer.public_key())
+    image = tmp_path / "deb822.tar"
+    ImageBuilder().add_layer(tar_dir(root)).write_oci_archive(image)
+    result = fix_image(str(image), options(world, tmp_path, output=tmp_path / "p.tar"))
+    assert result.status == "patched", result.message
+    assert result.repositories == [f"{world.server.url}/good stable: 12 package(s) for amd64"] or \
+        result.repositories[0].startswith(f"{world.server.url}/good stable:")
+
+
+def test_distroless_status_d_entries_are_updated(debian_world: DebianWorld, tmp_path: Path) -> None:
+    """An image whose dpkg database is status.d/ (distroless): the package's entry and md5sums are replaced."""
+    from tests.helpers.imagebuild import ImageBuilder, tar_dir
+
+    world = debian_world
+    root = tmp_path / "root"
+    shutil.copytree(world.root, root, symlinks=True)
+    admin = root / "var/lib/dpkg"
+    stanzas = status_stanzas(admin)
+    (admin / "status.d").mkdir()
+    for name, chunk in stanzas.items():
+        (admin / "status.d" / name).write_text("\n".join(ln for ln in chunk.splitlines()
+                                                          if not ln.startswith("Status:")) + "\n")
+        info = admin / "info" / (f"{name}:amd64.md5sums" if (admin / "info" / f"{name}:amd64.md5sums").exists()
+                                 else f"{name}.md5sums")
+        if info.exists():
+            shutil.copy(info, admin / "status.d" / f"{name}.md5sums")
+    shutil.rmtree(admin / "info")
+    (admin / "status").unlink()
+    image = tmp_path / "distroless.tar"
+    ImageBuilder().add_layer(tar_dir(root)).write_oci_archive(image)
+    out = tmp_path / "patched.tar"
+    result = fix_image(str(image), options(world, tmp_path, output=out))
+    assert result.status == "patched", result.message
+    manifest, _, blobs = read_archive(out)
+    rootfs = unpack(manifest, blobs, tmp_path / "rootfs")
+    entry = (rootfs / "var/lib/dpkg/status.d/libhello1").read_text()
+    assert "Version: 1.0-2" in entry and "Status:" not in entry
+    sums = (rootfs / "var/lib/dpkg/status.d/libhello1.md5sums").read_text()
+    assert "usr/share/libhello1/added-later.txt" in sums and "removed-later" not in sums
+    assert not (rootfs / "usr/share/libhello1/removed-later.txt").exists()
+    assert not (rootfs / "var/lib/dpkg/status").exists()
+    report = scan(str(out), ScanOptions(db_path=world.db, cache_dir=tmp_path / "c", scanners=frozenset({"vuln"})))
+    assert {p.name: p.version for p in report.packages}["libhello1"] == "1.0-2"
+    assert "CVE-2099-1111" not in {f.id for f in report.findings}

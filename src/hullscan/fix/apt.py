@@ -243,12 +243,25 @@ def gpgv_verify(keyrings: list[Path], signed: bytes, detached: bytes | None, wha
         proc = subprocess.run(cmd, check=False, capture_output=True, timeout=120, env={**os.environ, "LC_ALL": "C"})
         status = proc.stdout.decode("utf-8", "replace")
         if proc.returncode != 0 or "VALIDSIG" not in status:
-            detail = next((ln.split(" ", 2)[-1] for ln in status.splitlines()
-                           if ln.startswith("[GNUPG:] ") and ln.split()[1] in ("BADSIG", "NO_PUBKEY", "ERRSIG", "EXPKEYSIG",
-                                                                                "REVKEYSIG", "NODATA")), "")
-            words = detail or proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no valid signature"]
-            raise FixRefused(BAD_SIGNATURE, f"{what}: signature check failed ({''.join(words)})")
+            raise FixRefused(BAD_SIGNATURE, f"{what}: signature check failed ({_gpg_problem(status, proc.stderr)})")
         return out.read_bytes() if detached is None else signed
+
+
+def _gpg_problem(status: str, stderr: bytes) -> str:
+    """gpgv's status lines (``--status-fd``) in words."""
+    words = {"NO_PUBKEY": "signed by key {}, which is not in the trusted keyrings", "BADSIG": "bad signature by key {}",
+             "EXPKEYSIG": "signed by expired key {}", "REVKEYSIG": "signed by revoked key {}",
+             "NODATA": "no signature found"}
+    found = {}
+    for line in status.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "[GNUPG:]" and parts[1] in words:
+            found.setdefault(parts[1], parts[2] if len(parts) > 2 else "")
+    for key in words:
+        if key in found:
+            return words[key].format(found[key])
+    tail = stderr.decode("utf-8", "replace").strip().splitlines()
+    return tail[-1] if tail else "no valid signature"
 
 
 # --------------------------------------------------------------------------- fetching

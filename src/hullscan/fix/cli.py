@@ -68,7 +68,7 @@ def register(app: Any) -> None:
         _summary(doc)
         if result.status != "patched":
             sys.stderr.write(f"hullscan: error: fix refused: {result.reason}: {result.message}\n")
-            raise typer.Exit(3)
+            sys.exit(3)  # typer.Exit's code is lost under standalone_mode=False
 
 
 def _summary(doc: dict[str, Any]) -> None:
