@@ -37,7 +37,7 @@ int main(void) { printf("hello from %s\n", hello_version()); return 0; }
 
 def run(cmd: list[str], **kw: object) -> str:
     """Run a command, failing loudly with its output."""
-    proc = subprocess.run(cmd, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, cmd))}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return str(proc.stdout)
@@ -155,7 +155,7 @@ class Signer:
     email: str
 
     @classmethod
-    def make(cls, home: Path, email: str) -> "Signer":
+    def make(cls, home: Path, email: str) -> Signer:
         home.mkdir(parents=True, exist_ok=True)
         home.chmod(0o700)
         run(["gpg", "--batch", "--homedir", str(home), "--pinentry-mode", "loopback", "--passphrase", "",

@@ -257,9 +257,9 @@ def _gpg_problem(status: str, stderr: bytes) -> str:
         parts = line.split()
         if len(parts) >= 2 and parts[0] == "[GNUPG:]" and parts[1] in words:
             found.setdefault(parts[1], parts[2] if len(parts) > 2 else "")
-    for key in words:
+    for key, text in words.items():
         if key in found:
-            return words[key].format(found[key])
+            return text.format(found[key])
     tail = stderr.decode("utf-8", "replace").strip().splitlines()
     return tail[-1] if tail else "no valid signature"
 

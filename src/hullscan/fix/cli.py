@@ -79,7 +79,7 @@ def _summary(doc: dict[str, Any]) -> None:
     for u in doc["unfixed"]:
         out.append(f"  not fixed {u['package']} {u['installed']}: {u['reason']}: {u['message']}")
     if doc["status"] == "patched":
-        counts = lambda d: ", ".join(f"{k} {v}" for k, v in d.items() if v) or "none"  # noqa: E731
+        counts = lambda d: ", ".join(f"{k} {v}" for k, v in d.items() if v) or "none"
         out.append(f"  vulnerabilities before: {counts(doc['before'])}; after: {counts(doc['after'])}")
         out.append(f"  image {doc['patched_digest']} -> {doc['pushed_to'] or doc['written_to']}")
         if doc["skipped_scripts"]:
