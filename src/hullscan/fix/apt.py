@@ -252,7 +252,7 @@ def _gpg_problem(status: str, stderr: bytes) -> str:
     words = {"NO_PUBKEY": "signed by key {}, which is not in the trusted keyrings", "BADSIG": "bad signature by key {}",
              "EXPKEYSIG": "signed by expired key {}", "REVKEYSIG": "signed by revoked key {}",
              "NODATA": "no signature found"}
-    found = {}
+    found: dict[str, str] = {}
     for line in status.splitlines():
         parts = line.split()
         if len(parts) >= 2 and parts[0] == "[GNUPG:]" and parts[1] in words:

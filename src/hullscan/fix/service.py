@@ -237,16 +237,16 @@ def _fix(target: str, options: FixOptions, result: FixResult, work: Path) -> Non
         else:
             from hullscan.fix.apk import read_installed
 
-            installed = read_installed(files)
-            if installed is None:
+            apk_db = read_installed(files)
+            if apk_db is None:
                 raise FixRefused(reasons.UNSUPPORTED, f"{target}: no dpkg or apk package database in the image")
             from hullscan.fix.apk import patch_alpine
 
-            patch = patch_alpine(before, base, files, installed, options, result, work)
+            patch = patch_alpine(before, base, files, apk_db, options, result, work)
         if not result.upgraded:
             if result.unfixed:
                 first = result.unfixed[0]
-                summary = "; ".join(f"{u.package}: {u.reason}" for u in result.unfixed)
+                summary = "; ".join(f"{u.package}: {u.reason}: {u.message}" for u in result.unfixed)
                 raise FixRefused(first.reason if len({u.reason for u in result.unfixed}) == 1 else "nothing-fixable",
                                  f"no package could be upgraded ({summary})")
             raise FixRefused(reasons.NOTHING_TO_FIX, f"{target}: no OS package has a fixed version to upgrade to")
