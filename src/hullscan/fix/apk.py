@@ -198,9 +198,13 @@ def tar_members(stream: bytes, what: str) -> dict[str, bytes]:
 
 def verify_signature(sig_stream: bytes, signed: bytes, keys: dict[str, bytes], what: str) -> None:
     """Check the ``.SIGN.RSA*`` member of ``sig_stream`` over ``signed`` with the key it names."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    try:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    except ImportError:
+        raise FixRefused(BAD_SIGNATURE, "apk signatures need the cryptography package: pip install 'hullscan[fix]'"
+                         ) from None
 
     members = tar_members(sig_stream, what)
     sigs = [(n, s) for n, s in members.items() if n.startswith(".SIGN.RSA")]
