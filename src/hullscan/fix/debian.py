@@ -57,6 +57,28 @@ def _sources(options: FixOptions, files: ImageFiles, report: ScanReport, arch: s
     return apt.mirror_sources(distro.id if distro else "debian", distro.codename if distro else "", arch)
 
 
+def _fetch_one(client: httpx.Client, cand: apt.Candidate) -> DebFile:
+    data = apt.fetch_deb(client, cand)
+    try:
+        deb = read_deb(data, f"{cand.name} {cand.version}")
+    except DebError as exc:
+        raise FixRefused(CHECKSUM_MISMATCH, str(exc)) from None
+    if deb.name != cand.name or deb.version != cand.version:
+        raise FixRefused(CHECKSUM_MISMATCH, f"{cand.name} {cand.version}: the .deb says it is {deb.name} {deb.version}")
+    return deb
+
+
+def _fetch_all(client: httpx.Client, upgrades: dict[str, apt.Candidate]) -> dict[str, DebFile]:
+    """Every planned package, fetched and checked on a few threads (downloads wait on the network; one refusal
+    refuses the fix)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = sorted(upgrades)
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(names)))) as pool:
+        futures = [pool.submit(_fetch_one, client, upgrades[n]) for n in names]
+        return {n: f.result() for n, f in zip(names, futures, strict=True)}
+
+
 def patch_debian(report: ScanReport, base: ResolvedImage, files: ImageFiles, db: DpkgDatabase, options: FixOptions,
                  result: FixResult, work: Path) -> Patch:
     """Plan, fetch and build the patch layer of a dpkg image; fills ``result``'s upgraded/unfixed/log fields."""
@@ -84,17 +106,7 @@ def patch_debian(report: ScanReport, base: ResolvedImage, files: ImageFiles, db:
             if refusal is not None:
                 result.unfixed.append(Unfixed(name, inst, refusal.reason, refusal.message, ids))
         plan = planner.plan
-        debs: dict[str, DebFile] = {}
-        for name, cand in sorted(plan.upgrades.items()):
-            data = apt.fetch_deb(client, cand)
-            try:
-                deb = read_deb(data, f"{cand.name} {cand.version}")
-            except DebError as exc:
-                raise FixRefused(CHECKSUM_MISMATCH, str(exc)) from None
-            if deb.name != cand.name or deb.version != cand.version:
-                raise FixRefused(CHECKSUM_MISMATCH, f"{cand.name} {cand.version}: the .deb says it is "
-                                                    f"{deb.name} {deb.version}")
-            debs[name] = deb
+        debs = _fetch_all(client, plan.upgrades)
     for name, cand in sorted(plan.upgrades.items()):
         old = installed.get(name)
         result.upgraded.append(Upgrade(name, old.get("Version") if old is not None else "", cand.version,
