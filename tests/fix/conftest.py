@@ -59,7 +59,13 @@ def debian_world() -> Iterator[DebianWorld]:
     newer = [d.build_deb(p, work / "debs-newer", build) for p in d.packages(work, "1.0-3", postinst=True)]
     unsat = [d.build_deb(p, work / "debs-unsat", build)
              for p in d.packages(work, "1.0-2", lib_depends="libmissing (>= 1)")]
+    breaking = [d.build_deb(p, work / "debs-breaks", build)
+                for p in d.packages(work, "1.0-2", extra="Breaks: hello-bin (<< 1.0-2)")]
+    soname = [d.build_deb(d.Pkg("libhello2", "1.0-2", {f"{d.LIBDIR}/libhello.so.2": b"v2"}, "libc6", "hello-lib",
+                                multi_arch="same"), work / "debs-soname", build)]
     repos = work / "repos"
+    d.make_repo(repos / "breaks", [libc, *old, *breaking], signer)
+    d.make_repo(repos / "soname", [libc, *old, *soname], signer)
     d.make_repo(repos / "good", [libc, *old, *new], signer)
     d.make_repo(repos / "newer", [libc, *old, *new, *newer], signer)
     d.make_repo(repos / "absent", [libc, *old], signer)

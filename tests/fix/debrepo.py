@@ -120,7 +120,7 @@ def compiled(work: Path, version: str) -> tuple[bytes, bytes]:
 
 
 def packages(work: Path, version: str, *, lib_depends: str = "", postinst: bool = False,
-             only_in_old: bool = False) -> list[Pkg]:
+             only_in_old: bool = False, extra: str = "") -> list[Pkg]:
     """libhello1, libhello-common (and hello-bin for the first version) at ``version``."""
     lib, prog = compiled(work, version)
     lib_files: dict[str, bytes | tuple[str, str]] = {
@@ -138,7 +138,7 @@ def packages(work: Path, version: str, *, lib_depends: str = "", postinst: bool 
         deps += ", " + lib_depends
     out = [
         Pkg("libhello1", version, lib_files, deps, "hello-lib", multi_arch="same", conffiles=("/etc/hello.conf",),
-            postinst="#!/bin/sh\nexit 0\n" if postinst else ""),
+            postinst="#!/bin/sh\nexit 0\n" if postinst else "", extra=extra),
         Pkg("libhello-common", version, {"/usr/share/hello/data.txt": f"data {version}\n".encode()},
             source="hello-data", arch="all", multi_arch="foreign"),
     ]

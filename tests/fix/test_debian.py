@@ -166,6 +166,22 @@ def test_push_to_registry_and_pull_back_by_digest(debian_world: DebianWorld, reg
     assert proc.returncode == 2 and "--overwrite" in proc.stderr
 
 
+def test_more_named_refusals(debian_world: DebianWorld, tmp_path: Path) -> None:
+    """A new major version (the fixed source builds libhello2, not libhello1), an upgrade that breaks an installed
+    package no newer version of which exists (would need its removal), and a release whose repositories are gone."""
+    world = debian_world
+    cases = {"soname": ("new-major-version", "builds libhello2 instead of libhello1"),
+             "breaks": ("needs-removal", "breaks hello-bin 1.0-1"),
+             "gone": ("release-end-of-life", "repositories of bookworm are gone")}
+    for repo, (reason, words) in cases.items():
+        source = world.source(repo) if repo != "gone" else f"deb {world.server.url}/good bookworm main"
+        out = tmp_path / f"{repo}.tar"
+        result = fix_image(str(world.image), options(world, tmp_path, output=out, apt_sources=[source]))
+        assert (result.status, result.reason) == ("refused", reason), result.message
+        assert words in result.message
+        assert not out.exists()
+
+
 @pytest.mark.parametrize(("repo", "reason"), [
     ("absent", "fixed-version-absent"),
     ("unsat", "unsatisfiable-dependency"),
