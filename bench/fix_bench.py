@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-from tests.fix import debrepo as d  # noqa: E402
-from tests.helpers.imagebuild import ImageBuilder, tar_dir  # noqa: E402
-from tests.vulndb.fixtures import build_db  # noqa: E402
+from tests.fix import debrepo as d
+from tests.helpers.imagebuild import ImageBuilder, tar_dir
+from tests.vulndb.fixtures import build_db
 
 OS_RELEASE = 'NAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n'
 
