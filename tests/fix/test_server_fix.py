@@ -90,6 +90,18 @@ def test_fix_task_patches_images_in_scope_and_time_range(fix_api: tuple[Any, Any
         assert client.tags("srvfix/other") == ["1.0"]  # outside the scope
         assert client.head_manifest("srvfix/app", "1.0-patched") == log["patched_digest"]
     assert api.get("/api/tasks", params={"kind": "fix"}).json()["total"] == 1
+    quota_used = api.get("/api/quota").json()["used"]
+    assert quota_used >= 1  # the rescan of the patched digest took a unit
+
+    # with the fix on, a finished scan starts a fix of the images it scanned
+    scan = wait_task(api, api.post("/api/tasks/scan", json={"repository_ids": [repos["srvfix/app"]]}).json()["id"],
+                     timeout=300)
+    assert scan["status"] == "succeeded", scan
+    fixes_listed = api.get("/api/tasks", params={"kind": "fix"}).json()["items"]
+    assert len(fixes_listed) == 2 and fixes_listed[0]["trigger"] == "after-scan"
+    assert fixes_listed[0]["params"] == {"image_ids": [app_image]}
+    again = wait_task(api, fixes_listed[0]["id"], timeout=300)
+    assert again["status"] == "succeeded", api.get(f"/api/tasks/{again['id']}/logs").json()
 
 
 def test_scheduler_starts_the_periodic_fix_only_when_on(tmp_path: Path, debian_world: DebianWorld) -> None:

@@ -6,7 +6,9 @@ Which images: the repositories of ``ScanSettings.image_fix.repository_ids`` (or 
 within ``image_fix.time_range_days``; an image outside the scope or the time range is never fixed. Per image: the
 stop flag and the time limit, the registry's rate limit (the scans' token bucket), then the fix; its outcome is the
 task item (``patched`` / ``refused: <reason>`` / ``failed``), its log lines the task's log and its full fix log
-``task.result["fixes"][reference]`` (``GET /api/tasks/{id}/fixes``).
+``task.result["fixes"][reference]`` (``GET /api/tasks/{id}/fixes``). Quota as for scans: the rescan of a patched
+image (a new digest) takes one unit; with none left the image is "not fixed: quota exhausted". When the fix is on,
+a finished scan task starts a fix task for the images it scanned (:func:`fix_after_scan`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 
 from hullscan.errors import HullscanError
+from hullscan.server import quota
 from hullscan.server.db.models import Image, ImageTag, Registry, Repository, Task, TaskItem
 from hullscan.server.registries import pull_options
 from hullscan.server.runtime import Runtime
@@ -66,6 +69,23 @@ def _options(rt: Runtime, fix: ImageFixSettings, reg: Registry | None, reference
     return FixOptions(scan=scan, push=repo, tag_suffix=fix.tag_suffix,
                       apt_sources=[m for m in mirrors if m.startswith("deb ")],
                       apk_repositories=[m for m in mirrors if not m.startswith("deb ")])
+
+
+def fix_after_scan(rt: Runtime, scan_task_id: int) -> int | None:
+    """When the image fix is on, a fix task for the images a finished scan task scanned (within the fix scope and
+    time range); its id, or None."""
+    with rt.session() as s:
+        settings, _ = get_settings(s)
+        fix = settings.image_fix
+        if not fix.enabled or not fix.repository_ids:
+            return None
+        images = sorted(set(s.scalars(select(TaskItem.image_id).where(TaskItem.task_id == scan_task_id,
+                                                                      TaskItem.status == "succeeded"))))
+        if not images or not select_fix_targets(s, {"image_ids": images}, fix, rt.now()):
+            return None
+    from hullscan.server.tasks import create_task
+
+    return create_task(rt, "fix", {"image_ids": images}, trigger="after-scan")
 
 
 def _distro_key(rt: Runtime, image_id: int) -> str:
@@ -125,6 +145,11 @@ def run_fix(rt: Runtime, task_id: int) -> None:
         if not _wait_for_rate(rt, task_id, reg_id, rate, deadline):
             _set(rt, item_id, "not fixed: time limit", "rate limit")
             continue
+        with rt.session() as s:  # the rescan of the patched image is a scan of a new digest: one unit of quota
+            left = quota.status(s).remaining
+        if left < 1:
+            _set(rt, item_id, "not fixed: quota exhausted", "no scan quota left for the patched image's rescan")
+            continue
         try:
             with rt.session() as s:
                 reg = s.get(Registry, reg_id) if reg_id else None
@@ -149,6 +174,12 @@ def run_fix(rt: Runtime, task_id: int) -> None:
             lines.append(f"{reference}: pushed {result.pushed_to}; vulnerabilities before {result.before}, "
                          f"after {result.after}")
         add_logs(rt, task_id, lines, "info" if result.status == "patched" else "warning")
+        if result.status == "patched":
+            with rt.session() as s:
+                try:
+                    quota.consume(s, result.patched_digest, task_id)
+                except quota.QuotaExhausted as exc:  # spent by another task meanwhile: the image is pushed anyway
+                    add_log(rt, task_id, f"{reference}: {exc}", "warning")
         status = "patched" if result.status == "patched" else f"refused: {result.reason}"
         counts["patched" if result.status == "patched" else "refused"] += 1
         _set(rt, item_id, status, "" if result.status == "patched" else result.message, log)

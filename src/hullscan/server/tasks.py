@@ -121,6 +121,14 @@ def run_task(rt: Runtime, task_id: int) -> None:
     except Exception as exc:  # a task's unexpected error fails the task, never the worker
         log.exception("task %s crashed", task_id)
         finish(rt, task_id, "failed", f"{type(exc).__name__}: {exc}")
+        return
+    if kind == "scan":  # the image risk fix follows an immediate or periodic scan when it is on
+        from hullscan.server.fixing import fix_after_scan
+
+        try:
+            fix_after_scan(rt, task_id)
+        except Exception:  # a fix that cannot be queued never fails the scan
+            log.exception("could not start the image fix after scan task %s", task_id)
 
 
 def recover(rt: Runtime) -> list[int]:
