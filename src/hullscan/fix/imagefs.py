@@ -8,8 +8,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from hullscan.image.layer import Budget, walk_layer
-from hullscan.image.source import Descriptor, ImageSource
+from hullscan.image.source import ImageSource
 from hullscan.model import ScanWarning
+from hullscan.oci import Descriptor
 from hullscan.options import Limits
 
 #: files larger than this are not kept (the databases and keyrings of real images are far smaller)

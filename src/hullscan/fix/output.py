@@ -10,7 +10,6 @@ the base image (``org.opencontainers.image.base.digest``/``.name``) and the fixe
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import shutil
 import tarfile
@@ -19,7 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hullscan.image.source import (
+from hullscan.image.source import ImageSource, ResolvedImage
+from hullscan.oci import (
     DOCKER_LAYER_FOREIGN,
     DOCKER_LAYER_GZIP,
     OCI_CONFIG,
@@ -28,8 +28,7 @@ from hullscan.image.source import (
     OCI_LAYER_GZIP,
     OCI_MANIFEST,
     Descriptor,
-    ImageSource,
-    ResolvedImage,
+    digest_bytes,
 )
 
 HISTORY_COMMENT = "hullscan fix patch layer"
@@ -43,7 +42,7 @@ _DOCKER_TO_OCI = {DOCKER_LAYER_GZIP: OCI_LAYER_GZIP, DOCKER_LAYER_FOREIGN: OCI_L
 
 def sha256(data: bytes) -> str:
     """``sha256:<hex>``."""
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    return digest_bytes(data)
 
 
 @dataclass

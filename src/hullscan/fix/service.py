@@ -26,8 +26,9 @@ from typing import Any, BinaryIO
 from hullscan.errors import InputError
 from hullscan.fix import errors as reasons
 from hullscan.fix.errors import FixRefused
-from hullscan.image.source import Descriptor, ImageSource, ResolvedImage
+from hullscan.image.source import ImageSource, ResolvedImage
 from hullscan.model import Category, Platform, ScanReport, Severity
+from hullscan.oci import Descriptor
 from hullscan.options import ScanOptions
 
 DEFAULT_SUFFIX = "-patched"
