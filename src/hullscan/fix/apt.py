@@ -93,16 +93,15 @@ def parse_one_line(text: str, where: str = "") -> list[AptSource]:
 
 def parse_deb822_sources(text: str, where: str = "") -> list[AptSource]:
     """``Types: deb`` entries of a ``.sources`` file (``Enabled: no`` skipped)."""
-    try:
-        stanzas = deb822.parse(text)
-    except ValueError as exc:
-        raise ValueError(f"{where or 'apt source'}: {exc}") from None
+    stanzas = deb822.parse(text)
     out = []
     for st in stanzas:
         if "deb" not in st.get("Types").split() or st.get("Enabled", "yes").lower() == "no":
             continue
         signed = st.get("Signed-By").strip()
-        inline = signed if "BEGIN PGP PUBLIC KEY BLOCK" in signed else ""
+        # an inline key block: continuation lines, with " ." for its empty lines (deb822)
+        inline = "\n".join("" if ln.strip() == "." else ln.strip() for ln in signed.splitlines()) \
+            if "BEGIN PGP PUBLIC KEY BLOCK" in signed else ""
         paths = () if inline else tuple(signed.split())
         archs = tuple(st.get("Architectures").split())
         for uri in st.get("URIs").split():

@@ -1,110 +1,67 @@
-"""deb822 stanzas that keep their fields' spelling and order (``Packages``, ``Release``, ``control``, ``status``,
-``.sources``): what dpkg writes back must look as dpkg writes it. :func:`hullscan.analyzers.os.dpkg.parse_stanzas`
-title-cases field names for lookup, which is right for reading a database but not for writing one."""
+"""deb822 stanzas (``Packages``, ``Release``, ``control``, ``status``, ``.sources``) through python-debian's
+:class:`debian.deb822.Deb822`, which keeps the fields' spelling, order and continuation lines, so what is written
+back looks as dpkg writes it; relation fields through :class:`debian.deb822.PkgRelation`. This module is a thin
+adapter: the rest of the fix sees :class:`Stanza` (``get``, ``items``, ``render``) and tuples for relations.
+
+Multi-line values keep python-debian's convention: the first line as written after the colon, then each
+continuation line with its leading space (``"\\n /etc/hello.conf <md5>"`` for ``Conffiles``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from debian.deb822 import Deb822, PkgRelation
+
 
 class Stanza:
-    """One paragraph: fields in order, looked up case-insensitively; multi-line values keep their lines
-    (the first line as written after the colon, continuation lines without their leading space)."""
+    """One paragraph: fields in order, looked up case-insensitively."""
 
-    __slots__ = ("_fields", "_index")
+    __slots__ = ("_d",)
 
-    def __init__(self, fields: list[tuple[str, str]] | None = None) -> None:
-        self._fields: list[tuple[str, str]] = list(fields or [])
-        self._index = {k.lower(): i for i, (k, _) in enumerate(self._fields)}
+    def __init__(self, fields: list[tuple[str, str]] | Deb822 | None = None) -> None:
+        if isinstance(fields, Deb822):
+            self._d = fields
+        else:
+            self._d = Deb822()
+            for key, value in fields or []:
+                self._d[key] = value
 
     def get(self, key: str, default: str = "") -> str:
         """The value of ``key`` (any case), or ``default``."""
-        i = self._index.get(key.lower())
-        return self._fields[i][1] if i is not None else default
+        return str(self._d.get(key, default))
 
     def __contains__(self, key: str) -> bool:
-        return key.lower() in self._index
+        return key in self._d
 
     def __getitem__(self, key: str) -> str:
-        i = self._index.get(key.lower())
-        if i is None:
-            raise KeyError(key)
-        return self._fields[i][1]
-
-    def set(self, key: str, value: str) -> None:
-        """Replace ``key``'s value in place, or append the field."""
-        i = self._index.get(key.lower())
-        if i is None:
-            self._index[key.lower()] = len(self._fields)
-            self._fields.append((key, value))
-        else:
-            self._fields[i] = (self._fields[i][0], value)
-
-    def remove(self, key: str) -> None:
-        """Drop ``key`` when present."""
-        if key.lower() in self._index:
-            self._fields = [(k, v) for k, v in self._fields if k.lower() != key.lower()]
-            self._index = {k.lower(): i for i, (k, _) in enumerate(self._fields)}
+        return str(self._d[key])
 
     def items(self) -> Iterator[tuple[str, str]]:
         """The fields in order."""
-        return iter(list(self._fields))
+        return iter([(str(k), str(v)) for k, v in self._d.items()])
 
     def render(self) -> str:
         """The stanza as deb822 text (ends with a newline, no blank line)."""
-        out = []
-        for key, value in self._fields:
-            first, *rest = value.split("\n")
-            out.append(f"{key}: {first}".rstrip(" ") if first else f"{key}:")
-            out.extend(" " + line if line else " ." for line in rest)
-        return "\n".join(out) + "\n"
+        text = self._d.dump()
+        return text if text.endswith("\n") else text + "\n"
 
 
 def parse(text: str) -> list[Stanza]:
-    """The stanzas of deb822 ``text``; ``#`` comment lines are skipped. Raises ValueError on a malformed line."""
-    stanzas: list[Stanza] = []
-    fields: list[tuple[str, str]] = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if line.startswith("#"):
-            continue
-        if not line.strip():
-            if fields:
-                stanzas.append(Stanza(fields))
-                fields = []
-            continue
-        if line[0] in " \t":
-            if not fields:
-                raise ValueError(f"line {n}: continuation line outside a field")
-            key, value = fields[-1]
-            cont = line[1:] if line[0] == " " else line.lstrip("\t")
-            fields[-1] = (key, value + "\n" + ("" if cont.strip() == "." else cont))
-            continue
-        key, sep, value = line.partition(":")
-        if not sep or not key or " " in key.strip():
-            raise ValueError(f"line {n}: not a 'Field: value' line")
-        fields.append((key.strip(), value.strip()))
-    if fields:
-        stanzas.append(Stanza(fields))
-    return stanzas
+    """The stanzas of deb822 ``text`` (``#`` comment lines skipped)."""
+    lines = [ln for ln in text.splitlines(keepends=True) if not ln.startswith("#")]
+    return [Stanza(p) for p in Deb822.iter_paragraphs(lines, use_apt_pkg=False) if len(p)]
 
 
 def relations(value: str) -> list[list[tuple[str, str, str, str]]]:
-    """A ``Depends``-style field as groups of alternatives ``(name, arch qualifier, op, version)``;
-    op and version are empty when unversioned. ``[arch]`` and ``<profile>`` restrictions are dropped."""
-    import re
-
+    """A ``Depends``-style field as groups of alternatives ``(name, arch qualifier, op, version)``; op and version
+    are empty when unversioned. ``[arch]`` and ``<profile>`` restrictions are dropped."""
     groups: list[list[tuple[str, str, str, str]]] = []
-    for group in value.replace("\n", " ").split(","):
+    for group in PkgRelation.parse_relations(value.replace("\n", " ")):
         alts = []
-        for alt in group.split("|"):
-            alt = re.sub(r"\[[^\]]*\]|<[^>]*>", "", alt).strip()
-            if not alt:
-                continue
-            m = re.match(r"^([^\s(:]+)(?::(\S+?))?\s*(?:\(\s*(<<|<=|=|>=|>>|<|>)\s*([^)\s]+)\s*\))?$", alt)
-            if m is None:
-                raise ValueError(f"malformed relation {alt!r}")
-            op = {"<": "<=", ">": ">="}.get(m.group(3) or "", m.group(3) or "")
-            alts.append((m.group(1), m.group(2) or "", op, m.group(4) or ""))
+        for rel in group:
+            version = rel.get("version") or ("", "")
+            op = {"<": "<=", ">": ">="}.get(version[0], version[0])
+            alts.append((str(rel["name"]), str(rel.get("archqual") or ""), op, str(version[1])))
         if alts:
             groups.append(alts)
     return groups

@@ -133,9 +133,9 @@ def status_stanza(deb: DebFile, old: deb822.Stanza | None, kept_obsolete: list[s
     fields = [(k, v) for k, v in deb.control.items() if k.lower() not in ("status", "conffiles")]
     fields.append(("Status", "install ok installed"))
     hashes = conffile_hashes(deb)
-    lines = [f"{p} {h}" for p, h in hashes.items()]
+    lines = [f" {p} {h}" for p, h in hashes.items()]
     old_hashes = old_conffiles(old) if old is not None else {}
-    lines += [f"{p} {old_hashes[p][0]} obsolete" for p in kept_obsolete]
+    lines += [f" {p} {old_hashes[p][0]} obsolete" for p in kept_obsolete]
     if lines:
         fields.append(("Conffiles", "\n" + "\n".join(lines)))
     known = sorted((f for f in fields if f[0].lower() in _RANK), key=lambda f: _RANK[f[0].lower()])
