@@ -8,6 +8,7 @@ continuation line with its leading space (``"\\n /etc/hello.conf <md5>"`` for ``
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 from debian.deb822 import Deb822, PkgRelation
@@ -55,13 +56,21 @@ def parse(text: str) -> list[Stanza]:
 def relations(value: str) -> list[list[tuple[str, str, str, str]]]:
     """A ``Depends``-style field as groups of alternatives ``(name, arch qualifier, op, version)``; op and version
     are empty when unversioned. ``[arch]`` and ``<profile>`` restrictions are dropped."""
-    groups: list[list[tuple[str, str, str, str]]] = []
-    for group in PkgRelation.parse_relations(value.replace("\n", " ")):
+    return [list(group) for group in _relations(value.replace("\n", " ").strip())]
+
+
+@functools.lru_cache(maxsize=4096)
+def _relations(value: str) -> tuple[tuple[tuple[str, str, str, str], ...], ...]:
+    """Parsed once per distinct field value (the planner asks for the same fields many times)."""
+    if not value:
+        return ()
+    groups = []
+    for group in PkgRelation.parse_relations(value):
         alts = []
         for rel in group:
             version = rel.get("version") or ("", "")
             op = {"<": "<=", ">": ">="}.get(version[0], version[0])
             alts.append((str(rel["name"]), str(rel.get("archqual") or ""), op, str(version[1])))
         if alts:
-            groups.append(alts)
-    return groups
+            groups.append(tuple(alts))
+    return tuple(groups)
