@@ -32,6 +32,14 @@ def _docs(app: FastAPI) -> None:
     from hullscan.server.api.deps import current_user, runtime
 
     def docs_user(request: Request) -> None:
+        from hullscan.server.web.core import session_user
+
+        if session_user(request) is not None:  # a logged-in console session
+            return
+        if request.url.path == "/docs" and "authorization" not in request.headers:
+            from hullscan.server.web.core import LoginRequired
+
+            raise LoginRequired()  # a browser: the console's login page, then back here
         try:
             current_user(request, runtime(request), None)
         except HTTPException as exc:
@@ -53,7 +61,10 @@ def _docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False, dependencies=[Depends(_bearer)])
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="hullscan security center API")
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="hullscan security center API",
+                                   swagger_js_url="/ui/static/vendor/swagger-ui-bundle.js",
+                                   swagger_css_url="/ui/static/vendor/swagger-ui.css",
+                                   swagger_favicon_url="/ui/static/vendor/favicon-32x32.png")
 
 
 #: largest request body accepted (settings with a 100,000-repository scope are ~1 MB)
@@ -115,6 +126,7 @@ class BodyLimit:
 def create_app(rt: Runtime) -> FastAPI:
     """The API over ``rt`` (queue and scheduler are started by the caller)."""
     from hullscan import __version__
+    from hullscan.server import web
     from hullscan.server.api import admin, assets, findings, harbor, hooks, registries, settings, system, tasks
 
     app = FastAPI(title="hullscan security center", version=str(__version__), docs_url=None, redoc_url=None,
@@ -124,6 +136,7 @@ def create_app(rt: Runtime) -> FastAPI:
     _docs(app)
     for module in (system, registries, assets, findings, settings, tasks, admin, hooks, harbor):
         app.include_router(module.router)
+    web.mount(app)  # the console under /ui (and / redirects there)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

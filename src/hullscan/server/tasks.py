@@ -27,6 +27,7 @@ TASK_FUNCTIONS: dict[str, str] = {
     "sync": "hullscan.server.sync:run_sync",
     "scan": "hullscan.server.scanning:run_scan",
     "rematch": "hullscan.server.rematch:run_rematch",
+    "dbupdate": "hullscan.server.vulnupdate:run_db_update",
 }
 STATUSES = ("pending", "running", "succeeded", "partially failed", "failed", "stopped")
 FINAL = ("succeeded", "partially failed", "failed", "stopped")

@@ -50,5 +50,7 @@ def stop(s: Session, task_id: int) -> Task:
         raise ServiceError(409, "TaskFinished", f"task {task_id} already {t.status}")
     if t.kind == "rematch":  # one pass over stored inventories, no image pulled: it has no point to stop at
         raise ServiceError(409, "NotStoppable", f"task {task_id} is a re-match, which runs in seconds and can't be stopped")
+    if t.kind == "dbupdate":  # the database is swapped in atomically at the end: nothing to keep from half a build
+        raise ServiceError(409, "NotStoppable", f"task {task_id} builds the vulnerability database and can't be stopped")
     t.stop_requested = True
     return t
