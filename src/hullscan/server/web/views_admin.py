@@ -114,7 +114,8 @@ def settings_page(request: Request, user: UserDep, tab: str = "config") -> Respo
     tab = tab if tab in SETTINGS_TABS else "config"
     with rt.session() as s:
         ctx = _settings_ctx(s, rt, tab)
-    flashes = [("ok", gettext_for(request)("Settings saved."))] if request.query_params.get("saved") else []
+    _ = gettext_for(request)
+    flashes = [("ok", _("Settings saved."))] if request.query_params.get("saved") else []
     return render(request, "settings.html", {**ctx, "flashes": flashes}, user=user)
 
 
@@ -264,9 +265,10 @@ def users(request: Request, user: UserDep) -> Response:
     with rt.session() as s:
         rows = list(s.scalars(select(User).order_by(User.id)))
         tokens = dict(s.execute(select(ApiToken.user_id, func.count(ApiToken.id)).group_by(ApiToken.user_id)).all())
+        _ = gettext_for(request)
+        flashes = [("ok", _("User created."))] if request.query_params.get("created") else []
         return render(request, "users.html", {"title": "users", "rows": rows, "tokens": tokens, "roles": ROLES,
-                                              "flashes": [("ok", gettext_for(request)("User created."))]
-                                              if request.query_params.get("created") else []}, user=user)
+                                              "flashes": flashes}, user=user)
 
 
 @router.post("/users", dependencies=[Csrf])
