@@ -109,7 +109,7 @@ def test_02_add_registry_wrong_password_then_right(admin_page: Any, console: Con
 def test_03_sync_scan_with_precheck_and_live_progress(admin_page: Any, console: Console) -> None:
     page = admin_page
     page.goto(console.url + "/ui/registries")
-    page.get_by_role("button", name="Sync local now").click()
+    page.get_by_role("button", name="Sync now: local").click()
     page.wait_for_url(re.compile(r".*/ui/tasks/\d+$"))
     assert wait_status(page) == "succeeded"
     page.goto(console.url + "/ui/scan")
