@@ -64,7 +64,7 @@ def pages(console: Console) -> list[tuple[str, str]]:
         finding = api.get("/api/findings", params={"category": "vulnerability"}).json()["items"][0]
         image = finding["image_id"]
         task = api.get("/api/tasks", params={"kind": "scan"}).json()["items"][0]["id"]
-        registry = [r for r in api.get("/api/registries").json() if not r["builtin"]][0]["id"]
+        registry = next(r for r in api.get("/api/registries").json() if not r["builtin"])["id"]
     return [
         ("dashboard", "/ui/dashboard"),
         ("security-vulnerabilities", "/ui/security?tab=vulnerability"),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -119,7 +118,7 @@ def test_03_sync_scan_with_precheck_and_live_progress(admin_page: Any, console: 
     assert "images are covered" in result.inner_text()
     # no Harbor registry: choosing only Harbor covers nothing
     for kind in ("registry", "quay", "gitlab"):
-        page.get_by_label(re.compile(kind, re.I) if kind != "registry" else "Docker Registry (v2)").uncheck()
+        page.get_by_label(re.compile(kind, re.IGNORECASE) if kind != "registry" else "Docker Registry (v2)").uncheck()
     page.wait_for_function("() => document.querySelector('#precheck-result').dataset.images === '0'")
     page.get_by_label("Docker Registry (v2)").check()
     page.wait_for_function("() => Number(document.querySelector('#precheck-result').dataset.images) >= 1")

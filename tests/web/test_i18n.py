@@ -16,11 +16,11 @@ PO_JA = HERE / "locale" / "ja" / "LC_MESSAGES" / "messages.po"
 
 
 def _visible_text(source: str) -> str:
-    text = re.sub(r"\{#.*?#\}", " ", source, flags=re.S)
-    text = re.sub(r"\{%.*?%\}", " ", text, flags=re.S)
-    text = re.sub(r"\{\{.*?\}\}", " ", text, flags=re.S)
-    text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.S)
-    text = re.sub(r"<[^>]+>", " ", text, flags=re.S)
+    text = re.sub(r"\{#.*?#\}", " ", source, flags=re.DOTALL)
+    text = re.sub(r"\{%.*?%\}", " ", text, flags=re.DOTALL)
+    text = re.sub(r"\{\{.*?\}\}", " ", text, flags=re.DOTALL)
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.DOTALL)
+    text = re.sub(r"<[^>]+>", " ", text, flags=re.DOTALL)
     return text
 
 

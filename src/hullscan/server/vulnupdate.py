@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +53,10 @@ def state(path: Path, now: datetime) -> DbState:
     stamps = []
     for src in sources.values():
         try:
-            when = datetime.fromisoformat(src.imported_at.replace("Z", "+00:00"))
+            when = datetime.fromisoformat(src.imported_at)
         except ValueError:
             continue
-        stamps.append(when if when.tzinfo else when.replace(tzinfo=now.tzinfo))
+        stamps.append(when if when.tzinfo else when.replace(tzinfo=UTC))  # naive: the database writes UTC
     updated = max(stamps) if stamps else None
     return DbState(True, updated, len(sources), sum(s.records for s in sources.values()),
                    updated is None or now - updated > STALE_AFTER)
@@ -64,7 +64,7 @@ def state(path: Path, now: datetime) -> DbState:
 
 def local_feeds(rt: Runtime) -> Path | None:
     """The offline feeds this server imports from (``--vulndata`` / ``$HULLSCAN_VULNDATA``), if any."""
-    configured = getattr(rt.config, "vulndata", None) or os.environ.get(VULNDATA_ENV) or ""
+    configured = rt.config.vulndata or os.environ.get(VULNDATA_ENV) or ""
     return Path(configured) if configured else None
 
 

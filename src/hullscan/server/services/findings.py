@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hullscan.server.db.models import FindingRow, Image, ImageTag, Repository
@@ -44,7 +44,7 @@ class FindingFilter:
     repository: str | None = None
 
 
-def filtered(q: Select[Any], f: FindingFilter, *, with_severity: bool = True) -> Select[Any]:
+def filtered(q: Any, f: FindingFilter, *, with_severity: bool = True) -> Any:
     """``q`` (over FindingRow) narrowed by ``f`` (severities left out with ``with_severity=False``: for counts)."""
     if f.category:
         q = q.where(FindingRow.category == f.category)

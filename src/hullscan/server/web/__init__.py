@@ -3,7 +3,6 @@ REST API (never the API over HTTP). :func:`mount` is the one line app.py needs."
 
 from __future__ import annotations
 
-
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import io
 import secrets
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ class CsrfError(Exception):
 # ---------------------------------------------------------------------------------------------- i18n
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(lang: str) -> gettext.NullTranslations:
     """The catalog of ``lang``, compiled from the committed ``.po`` at first use (English: the source strings)."""
     po = HERE / "locale" / lang / "LC_MESSAGES" / "messages.po"
@@ -92,7 +92,7 @@ def pick_language(request: Request) -> str:
     return best
 
 
-@lru_cache(maxsize=None)
+@cache
 def environment(lang: str) -> Environment:
     """A Jinja2 environment whose ``_``/``gettext``/``ngettext`` speak ``lang``."""
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
@@ -164,9 +164,9 @@ def end_session(response: Response) -> None:
 
 
 def _session_data(request: Request) -> dict[str, Any] | None:
-    cached = getattr(request.state, "session_data", False)
-    if cached is not False:
-        return cached  # type: ignore[no-any-return]
+    if hasattr(request.state, "session_data"):
+        cached: dict[str, Any] | None = request.state.session_data
+        return cached
     from itsdangerous import BadSignature
 
     raw = request.cookies.get(SESSION_COOKIE, "")
@@ -183,9 +183,9 @@ def _session_data(request: Request) -> dict[str, Any] | None:
 
 def session_user(request: Request) -> Principal | None:
     """The logged-in user of this request, or None."""
-    cached = getattr(request.state, "console_user", False)
-    if cached is not False:
-        return cached  # type: ignore[no-any-return]
+    if hasattr(request.state, "console_user"):
+        cached: Principal | None = request.state.console_user
+        return cached
     from hullscan.server.db.models import User
 
     data = _session_data(request)

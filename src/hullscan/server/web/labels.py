@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 
-def N_(text: str) -> str:  # noqa: N802 - the gettext convention for "mark only"
+def N_(text: str) -> str:
     """Mark ``text`` for translation without translating it here."""
     return text
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Annotated, Any
 
@@ -84,7 +84,7 @@ def dashboard(request: Request, user: UserDep) -> Response:
 # ------------------------------------------------------------------------------------------------ settings
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rule_items(name: str, key: str) -> list[dict[str, Any]]:
     data = yaml.safe_load(resources.files("hullscan").joinpath(f"rules/{name}").read_text(encoding="utf-8"))
     return [{"id": str(i["id"]), "title": str(i.get("title", "")), "severity": str(i.get("severity", ""))}
@@ -161,8 +161,8 @@ async def settings_save(request: Request, user: UserDep) -> Response:
         try:
             update_settings(s, data, version, user.username)
             if section == "config":
-                shown = {int(x) for x in form.getlist("scope_shown") if str(x).isdigit()}
-                wanted = {int(x) for x in form.getlist("scope") if str(x).isdigit()}
+                shown = {int(str(x)) for x in form.getlist("scope_shown") if str(x).isdigit()}
+                wanted = {int(str(x)) for x in form.getlist("scope") if str(x).isdigit()}
                 for repo in s.scalars(select(Repository).where(Repository.id.in_(sorted(shown)))):
                     repo.in_scope = repo.id in wanted
         except VersionConflict:

@@ -39,7 +39,7 @@ def _task_rows(s: Any, kind: str, page: int) -> tuple[list[Task], int]:
 
 
 @router.get("/tasks")
-def tasks(request: Request, user: User, kind: str = "scan", page: int = Query(1, ge=1, le=100_000)) -> Response:
+def tasks(request: Request, user: User, kind: str = "scan", page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
     kind = kind if kind in KINDS else "scan"
     rt = runtime(request)
     with rt.session() as s:

@@ -32,9 +32,11 @@ def _int(value: str | None) -> int | None:
 
 
 @router.get("/security")
-def security(request: Request, user: User, tab: str = "vulnerability", kind: str = "", severity: list[str] = Query(default=[]),  # noqa: B008
-             fix_status: str = "", repository: str = "", image: str = "", package: str = "", state: str = "open",
-             sort: str = "severity", dir: str = "desc", page: int = Query(1, ge=1, le=100_000)) -> Response:
+def security(request: Request, user: User, severity: Annotated[list[str] | None, Query()] = None,
+             tab: str = "vulnerability", kind: str = "", fix_status: str = "", repository: str = "", image: str = "",
+             package: str = "", state: str = "open", sort: str = "severity", dir: str = "desc",
+             page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
+    severity = severity or []
     rt = runtime(request)
     tab = tab if tab in TABS else "vulnerability"
     f = fsvc.FindingFilter(
@@ -144,7 +146,7 @@ def finding_whitelist(request: Request, user: User, finding_id: int, scope: Anno
 
 
 @router.get("/images")
-def images(request: Request, user: User, repository: str = "", page: int = Query(1, ge=1, le=100_000)) -> Response:
+def images(request: Request, user: User, repository: str = "", page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
     from hullscan.server.api.assets import risk_counts
 
     rt = runtime(request)
