@@ -160,6 +160,15 @@ def test_04_findings_in_every_tab_and_whitelist(admin_page: Any, console: Consol
     assert page.locator(f"tr[data-rule='{URLLIB3_VULN}']").count() == 0
     page.goto(console.url + "/ui/settings?tab=vulnwhitelist")
     assert page.locator(f"#whitelist-rules tr[data-rule='{URLLIB3_VULN}']").count() == 1
+    # the image page: tags, packages, downloadable as CycloneDX and SPDX (the stored inventory)
+    page.goto(console.url + "/ui/images?repository=console/app")
+    page.get_by_role("link", name="console/app:1.0").first.click()
+    assert "urllib3" in page.inner_text("main") and "console/app:1.0" in page.inner_text("main")
+    cdx = page.request.get(console.url + str(page.get_by_role("link", name="Download CycloneDX").get_attribute("href")))
+    assert cdx.ok and cdx.json()["bomFormat"] == "CycloneDX"
+    assert any(c["name"] == "urllib3" and c["version"] == "1.26.4" for c in cdx.json()["components"])
+    spdx = page.request.get(console.url + str(page.get_by_role("link", name="Download SPDX").get_attribute("href")))
+    assert spdx.ok and spdx.json()["spdxVersion"].startswith("SPDX-") and "urllib3" in spdx.text()
     # the sensitive finding's evidence is masked, and marking it handled needs a reason
     page.goto(console.url + "/ui/security?tab=sensitive&repository=console/app")
     page.locator("tr[data-rule='secret-private-key'] a").first.click()

@@ -227,3 +227,23 @@ def test_language_from_accept_language_then_cookie(rt: Runtime) -> None:
     switched = c.get("/ui/lang/en?next=/ui/login")
     assert switched.status_code == 303 and "hs_lang=en" in switched.headers["set-cookie"]
     assert '<html lang="en">' in c.get("/ui/login", headers={"Accept-Language": "ja"}).text
+
+
+def test_scan_without_vulnerability_database_says_so(rt: Runtime) -> None:
+    from sqlalchemy import func, select
+
+    from hullscan.server.db.models import Task
+
+    assert not rt.vuln_db_path.exists()
+    make_user(rt, "alice", "admin")
+    c = client(rt)
+    token = login(c, "alice")
+    assert "No vulnerability database yet" in c.get("/ui/dashboard").text
+    pre = c.post("/ui/scan/precheck", data={"registry_types": "registry", "csrf": token})
+    assert pre.status_code == 200 and "There is no vulnerability database yet" in pre.text and 'name="without_db"' in pre.text
+    refused = c.post("/ui/scan", data={"registry_types": "registry", "csrf": token})
+    assert refused.status_code == 422 and "a scan now would find no vulnerabilities" in refused.text
+    with rt.session() as s:
+        assert not s.scalar(select(func.count()).select_from(Task).where(Task.kind == "scan"))
+    started = c.post("/ui/scan", data={"registry_types": "registry", "without_db": "1", "csrf": token})
+    assert started.status_code == 303 and re.fullmatch(r"/ui/tasks/\d+", started.headers["location"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from hullscan.model import Artifact, ScanReport
-from hullscan.report import FORMATS
+from hullscan.report import writer
 from hullscan.server.db.models import Image
 from hullscan.server.results import load_inventory
 
@@ -16,6 +16,6 @@ def sbom_document(img: Image, fmt: str) -> tuple[str, str]:
     report = ScanReport(Artifact(name=img.digest, kind="registry", digest=img.digest), os=distro, packages=packages,
                         scanned_at=img.last_scanned_at.isoformat() if img.last_scanned_at else "")
     out = io.StringIO()
-    FORMATS["spdx-json" if fmt == "spdx" else "cyclonedx"].load()(report, out)
+    writer("spdx-json" if fmt == "spdx" else "cyclonedx")(report, out)
     short = img.digest.split(":")[-1][:12]
     return out.getvalue(), f"image-{short}.{'cdx' if fmt == 'cyclonedx' else 'spdx'}.json"
