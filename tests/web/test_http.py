@@ -247,3 +247,70 @@ def test_scan_without_vulnerability_database_says_so(rt: Runtime) -> None:
         assert not s.scalar(select(func.count()).select_from(Task).where(Task.kind == "scan"))
     started = c.post("/ui/scan", data={"registry_types": "registry", "without_db": "1", "csrf": token})
     assert started.status_code == 303 and re.fullmatch(r"/ui/tasks/\d+", started.headers["location"])
+
+
+def test_registry_edit_verify_delete_and_builtin(rt: Runtime, registry: Any) -> None:
+    from sqlalchemy import select
+
+    from hullscan.server.db.models import Registry
+
+    make_user(rt, "alice", "admin")
+    c = client(rt)
+    token = login(c, "alice")
+    host, port = registry.host.split(":")
+    form = {"csrf": token, "name": "plain", "type": "registry", "protocol": "http", "network_type": "private",
+            "region": "lab", "ip": host, "port": port, "rate_limit": "100"}
+    added = c.post("/ui/registries", data=form)
+    assert added.status_code == 303 and added.headers["location"].startswith("/ui/registries?done=added")
+    with rt.session() as s:
+        row = s.scalar(select(Registry).where(Registry.name == "plain"))
+        assert row is not None and (row.network_type, row.region, row.rate_limit) == ("private", "lab", 100)
+        reg_id, builtin = row.id, s.scalar(select(Registry.id).where(Registry.builtin.is_(True)))
+    assert "Registry added and verified." in c.get("/ui/registries?done=added").text
+    edit = c.get(f"/ui/registries/{reg_id}/edit")
+    assert edit.status_code == 200 and 'value="lab"' in edit.text
+    saved = c.post(f"/ui/registries/{reg_id}", data={**form, "unlimited": "1", "region": "lab-2"})
+    assert saved.headers["location"] == "/ui/registries?done=saved"
+    with rt.session() as s:
+        row = s.get(Registry, reg_id)
+        assert row is not None and row.rate_limit == 0 and row.region == "lab-2"
+    assert c.post(f"/ui/registries/{reg_id}/verify", data={"csrf": token}).headers["location"] == "/ui/registries?done=verified"
+    # a registry that went away: verification names the error code on the page
+    with rt.session() as s:
+        row = s.get(Registry, reg_id)
+        assert row is not None
+        row.port = 1
+    failed = c.post(f"/ui/registries/{reg_id}/verify", data={"csrf": token})
+    assert failed.headers["location"] == "/ui/registries?done=verify_failed&code=NetworkConnectError"
+    assert "NetworkConnectError: the registry can&#39;t be reached" in c.get(failed.headers["location"]).text
+    # the built-in registry can't be edited or deleted
+    assert c.get(f"/ui/registries/{builtin}/edit").status_code == 409
+    assert c.post(f"/ui/registries/{builtin}/delete", data={"csrf": token}).status_code == 409
+    assert c.post(f"/ui/registries/{reg_id}/delete", data={"csrf": token}).headers["location"] == "/ui/registries?done=deleted"
+    with rt.session() as s:
+        assert s.get(Registry, reg_id) is None and s.get(Registry, builtin) is not None
+
+
+def test_task_page_names_failed_images_and_stop(rt: Runtime) -> None:
+    from hullscan.server.db.models import Image, TaskItem
+    from hullscan.server.tasks import add_log, create_task
+
+    make_user(rt, "otto", "operator")
+    task_id = create_task(rt, "scan", {}, user="otto")  # no queue attached: it stays pending
+    with rt.session() as s:
+        image = Image(digest="sha256:" + "b" * 64)
+        s.add(image)
+        s.flush()
+        s.add(TaskItem(task_id=task_id, image_id=image.id, reference="127.0.0.1:5000/team/api@sha256:" + "b" * 64,
+                       status="failed", error="manifest unknown: the tag was deleted"))
+    add_log(rt, task_id, "image 127.0.0.1:5000/team/api failed: manifest unknown", "error")
+    c = client(rt)
+    token = login(c, "otto")
+    page = c.get(f"/ui/tasks/{task_id}").text
+    assert "127.0.0.1:5000/team/api@sha256:" in page and "manifest unknown: the tag was deleted" in page
+    assert 'hx-trigger="every 1s"' in page  # not final: the page polls
+    stopped = c.post(f"/ui/tasks/{task_id}/stop", data={"csrf": token})
+    assert stopped.status_code == 303
+    assert "stop requested" in c.get(f"/ui/tasks/{task_id}").text
+    listing = c.get("/ui/tasks?kind=scan", headers={"HX-Request": "true"}).text
+    assert f'data-task="{task_id}"' in listing and "<html" not in listing  # the polled fragment only
