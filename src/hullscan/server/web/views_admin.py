@@ -22,7 +22,7 @@ from hullscan.server.services import ServiceError
 from hullscan.server.services import findings as fsvc
 from hullscan.server.services import whitelist as wsvc
 from hullscan.server.timeutil import aware
-from hullscan.server.web import labels
+from hullscan.server.web import aggregates, labels
 from hullscan.server.web.core import PREFIX, check_csrf, gettext_for, need, page_user, redirect, render, runtime
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -40,45 +40,52 @@ def dashboard(request: Request, user: UserDep) -> Response:
     rt = runtime(request)
     now = rt.now()
     with rt.session() as s:
-        whitelist.expire_due(s, now)
-        counts: dict[str, dict[str, int]] = {}
-        for cat, sev, n in s.execute(select(FindingRow.category, FindingRow.severity, func.count(FindingRow.id))
-                                     .where(FindingRow.state == "open", FindingRow.suppressed_by.is_(None))
-                                     .group_by(FindingRow.category, FindingRow.severity)):
-            counts.setdefault(cat, {})[sev] = int(n)
-        since = now - timedelta(days=30)
+        if whitelist.expire_due(s, now):
+            aggregates.invalidate(rt)
+        st = quota.status(s)
+    counts = aggregates.open_counts(rt)
+    data = aggregates.cached(rt, "dashboard", lambda: _dashboard_data(rt, now))
+    days = data["days"]
+    chart = {"days": days, "new_findings": [data["trend"].get(d, 0) for d in days],
+             "scans": [data["scans"].get(d, 0) for d in days], "categories": list(labels.CATEGORIES),
+             "severities": list(fsvc.SEVERITIES),
+             "counts": [[counts.get(c, {}).get(sv, 0) for c in labels.CATEGORIES] for sv in fsvc.SEVERITIES]}
+    _ = gettext_for(request)
+    return render(request, "dashboard.html", {"title": "dashboard", "counts": counts, "chart": chart, "quota": st,
+                                              "chart_cats": [_(v) for v in labels.CATEGORIES.values()],
+                                              "chart_sevs": [_(v) for v in fsvc.SEVERITIES],
+                                              "risky_images": data["risky_images"], "risky_repos": data["risky_repos"],
+                                              "totals": data["totals"], "labels": labels,
+                                              "severities": fsvc.SEVERITIES}, user=user)
+
+
+def _dashboard_data(rt: Any, now: datetime) -> dict[str, Any]:
+    """The dashboard's store-wide figures (passes over every finding: shared, see :mod:`.aggregates`)."""
+    since = now - timedelta(days=30)
+    with rt.session() as s:
         day = func.date(FindingRow.first_seen)
         trend = {str(d): int(n) for d, n in s.execute(select(day, func.count(FindingRow.id)).where(
             FindingRow.first_seen >= since).group_by(day))}
         scan_day = func.date(Scan.started_at)
         scans = {str(d): int(n) for d, n in s.execute(select(scan_day, func.count(Scan.id)).where(
             Scan.started_at >= since).group_by(scan_day))}
-        risky_images = list(s.execute(
+        risky = list(s.execute(
             select(FindingRow.image_id, func.count(FindingRow.id).label("n"))
             .where(FindingRow.state == "open", FindingRow.suppressed_by.is_(None), FindingRow.severity.in_(["CRITICAL", "HIGH"]))
             .group_by(FindingRow.image_id).order_by(func.count(FindingRow.id).desc()).limit(8)))
-        names = fsvc.image_labels(s, [i for i, _ in risky_images])
-        top_ids = [i for i, _ in risky_images]
-        risky_repos = list(s.execute(
+        names = fsvc.image_labels(s, [i for i, _ in risky])
+        top_ids = [i for i, _ in risky]
+        risky_repos = [tuple(r) for r in s.execute(
             select(Repository.name, func.count(FindingRow.id))
             .join(ImageTag, ImageTag.repository_id == Repository.id).join(FindingRow, FindingRow.image_id == ImageTag.image_id)
             .where(FindingRow.image_id.in_(top_ids), FindingRow.state == "open", FindingRow.suppressed_by.is_(None),
                    FindingRow.severity.in_(["CRITICAL", "HIGH"]))
-            .group_by(Repository.name).order_by(func.count(FindingRow.id).desc()).limit(8))) if top_ids else []
-        st = quota.status(s)
+            .group_by(Repository.name).order_by(func.count(FindingRow.id).desc()).limit(8))] if top_ids else []
         totals = {"images": int(s.scalar(select(func.count(Image.id))) or 0),
                   "repositories": int(s.scalar(select(func.count(Repository.id))) or 0)}
-    days = [(since + timedelta(days=i + 1)).date().isoformat() for i in range(30)]
-    chart = {"days": days, "new_findings": [trend.get(d, 0) for d in days], "scans": [scans.get(d, 0) for d in days],
-             "categories": list(labels.CATEGORIES), "severities": list(fsvc.SEVERITIES),
-             "counts": [[counts.get(c, {}).get(sv, 0) for c in labels.CATEGORIES] for sv in fsvc.SEVERITIES]}
-    _ = gettext_for(request)
-    return render(request, "dashboard.html", {"title": "dashboard", "counts": counts, "chart": chart, "quota": st,
-                                              "chart_cats": [_(v) for v in labels.CATEGORIES.values()],
-                                              "chart_sevs": [_(v) for v in fsvc.SEVERITIES],
-                                              "risky_images": [(i, names.get(i, ""), n) for i, n in risky_images],
-                                              "risky_repos": risky_repos, "totals": totals, "labels": labels,
-                                              "severities": fsvc.SEVERITIES}, user=user)
+    return {"days": [(since + timedelta(days=i + 1)).date().isoformat() for i in range(30)], "trend": trend,
+            "scans": scans, "risky_images": [(i, names.get(i, ""), n) for i, n in risky], "risky_repos": risky_repos,
+            "totals": totals}
 
 
 # ------------------------------------------------------------------------------------------------ settings
@@ -236,6 +243,7 @@ async def whitelist_save(request: Request, user: UserDep) -> Response:
         with rt.session() as s:
             ctx = _settings_ctx(s, rt, tab)
         return render(request, "settings.html", {**ctx, "flashes": [("error", exc.message)]}, status=exc.status, user=user)
+    aggregates.invalidate(rt)
     return redirect(f"{PREFIX}/settings?tab={tab}&saved=1")
 
 
@@ -252,6 +260,7 @@ def whitelist_delete(request: Request, user: UserDep, rule_id: int) -> Response:
             wsvc.delete_rule(s, rt.now(), rule_id)
     except ServiceError as exc:
         return render(request, "error.html", {"title": exc.code, "message": exc.message}, exc.status, user)
+    aggregates.invalidate(rt)
     return redirect(f"{PREFIX}/settings?tab={tab}&saved=1")
 
 

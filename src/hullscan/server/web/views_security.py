@@ -14,7 +14,7 @@ from hullscan.server.db.models import FindingRow, Image, ImageTag, Repository, S
 from hullscan.server.services import ServiceError
 from hullscan.server.services import findings as fsvc
 from hullscan.server.services import whitelist as wsvc
-from hullscan.server.web import labels
+from hullscan.server.web import aggregates, labels
 from hullscan.server.web.core import PREFIX, check_csrf, gettext_for, need, page_user, redirect, render, runtime
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -45,14 +45,24 @@ def security(request: Request, user: User, severity: Annotated[list[str] | None,
         package=package.strip() or None, repository=repository.strip() or None, image_id=_int(image),
         state=state if state in ("open", "handled", "ignored") else None,
         kind=kind if tab == "vulnerability" and kind in ("system", "application") else None)
+    # the open findings of a tab, by severity only: the shared counts answer (no pass over the findings)
+    plain = f.state == "open" and not (f.fix_status or f.package or f.repository or f.image_id is not None or f.kind)
     with rt.session() as s:
-        whitelist.expire_due(s, rt.now())
-        rows, total = fsvc.list_findings(s, f, page, PAGE_SIZE, sort if sort in fsvc.SORTS else "severity", dir != "asc")
-        counts = fsvc.severity_counts(s, f)
+        if whitelist.expire_due(s, rt.now()):
+            aggregates.invalidate(rt)
+    shared = aggregates.open_counts(rt)
+    tab_counts = {c: sum(v.values()) for c, v in shared.items()}
+    with rt.session() as s:
+        if plain:
+            counts = dict(shared.get(tab, {}))
+            total = sum(n for sev, n in counts.items() if not f.severities or sev in f.severities)
+            rows, _ = fsvc.list_findings(s, f, page, PAGE_SIZE, sort if sort in fsvc.SORTS else "severity", dir != "asc",
+                                         count=False)
+        else:
+            rows, total = fsvc.list_findings(s, f, page, PAGE_SIZE, sort if sort in fsvc.SORTS else "severity",
+                                             dir != "asc")
+            counts = fsvc.severity_counts(s, f)
         names = fsvc.image_labels(s, [r.image_id for r in rows])
-        tab_counts = {c: n for c, n in s.execute(
-            select(FindingRow.category, func.count(FindingRow.id)).where(
-                FindingRow.suppressed_by.is_(None), FindingRow.state == "open").group_by(FindingRow.category))}
         items = [{"id": r.id, "rule_id": r.rule_id, "severity": r.severity, "title": r.title, "package": r.package_name,
                   "version": r.package_version, "fix_status": r.fix_status, "fixed": ", ".join(r.fixed_versions or []),
                   "path": r.path, "image_id": r.image_id, "image": names.get(r.image_id, ""), "state": r.state,
@@ -104,6 +114,7 @@ def finding_state(request: Request, user: User, finding_id: int, state: Annotate
     try:
         with rt.session() as s:
             fsvc.set_state(s, finding_id, state, reason, user.username, rt.now())
+        aggregates.invalidate(rt)
     except ServiceError as exc:
         msg = _("A reason is required to mark a finding handled or ignored.") if exc.code == "ReasonRequired" else exc.message
         with rt.session() as s:
@@ -136,6 +147,7 @@ def finding_whitelist(request: Request, user: User, finding_id: int, scope: Anno
         try:
             wsvc.add_rule(s, rt.now(), user.username, row.category, row.rule_id, scope if ids or scope == "all" else "all",
                           ids, note)
+            aggregates.invalidate(rt)
         except ServiceError as exc:
             return render(request, "finding.html", {"title": row.rule_id, "labels": labels,
                                                     "flashes": [("error", exc.message)], **ctx}, exc.status, user)
