@@ -30,7 +30,7 @@ CATEGORIES = ["vulnerability"] * 6 + ["baseline", "sensitive", "history", "malic
 SEVERITIES = [("CRITICAL", 5), ("HIGH", 4), ("MEDIUM", 3), ("LOW", 2), ("NEGLIGIBLE", 1), ("UNKNOWN", 0)]
 ECOSYSTEMS = ["deb", "deb", "rpm", "apk", "PyPI", "npm", "Maven", "Go"]
 #: the console's indexes (migration 0003_console)
-INDEXES = ["ix_findings_console_counts", "ix_findings_console_list", "ix_findings_first_seen"]
+INDEXES = ["ix_findings_console_totals", "ix_findings_console_list", "ix_findings_first_seen"]
 
 
 def fill(rt: Any, images: int, per_image: int) -> None:

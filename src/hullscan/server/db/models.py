@@ -148,7 +148,7 @@ class FindingRow(Base):
         UniqueConstraint("image_id", "fingerprint"),
         Index("ix_findings_image_category", "image_id", "category"),
         # the console: counts per category/severity of open findings (index-only), pages in severity order, trend
-        Index("ix_findings_console_counts", "category", "state", "suppressed_by", "severity"),
+        Index("ix_findings_console_totals", "category", "state", "suppressed_by", "ecosystem", "severity"),
         Index("ix_findings_console_list", "category", "state", "severity_rank", "id"),
         Index("ix_findings_first_seen", "first_seen"),
     )

@@ -58,10 +58,11 @@ def security(request: Request, user: User, severity: Annotated[list[str] | None,
             total = sum(n for sev, n in counts.items() if not f.severities or sev in f.severities)
             rows, _ = fsvc.list_findings(s, f, page, PAGE_SIZE, sort if sort in fsvc.SORTS else "severity", dir != "asc",
                                          count=False)
-        else:
-            rows, total = fsvc.list_findings(s, f, page, PAGE_SIZE, sort if sort in fsvc.SORTS else "severity",
-                                             dir != "asc")
+        else:  # one pass for the counts per severity; the total is their sum (no second count)
+            rows, _ = fsvc.list_findings(s, f, page, PAGE_SIZE, sort if sort in fsvc.SORTS else "severity",
+                                         dir != "asc", count=False)
             counts = fsvc.severity_counts(s, f)
+            total = sum(n for sev, n in counts.items() if not f.severities or sev in f.severities)
         names = fsvc.image_labels(s, [r.image_id for r in rows])
         items = [{"id": r.id, "rule_id": r.rule_id, "severity": r.severity, "title": r.title, "package": r.package_name,
                   "version": r.package_version, "fix_status": r.fix_status, "fixed": ", ".join(r.fixed_versions or []),

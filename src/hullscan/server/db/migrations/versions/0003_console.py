@@ -1,4 +1,4 @@
-"""console: indexes for the console's counts, severity-ordered pages and trend
+"""console: indexes for the console's counts (system/application too), severity-ordered pages and trend
 
 Revision ID: 0003_console
 Revises: 0002
@@ -14,7 +14,7 @@ depends_on = None
 
 def upgrade() -> None:
     """Apply."""
-    op.create_index('ix_findings_console_counts', 'findings', ['category', 'state', 'suppressed_by', 'severity'])
+    op.create_index('ix_findings_console_totals', 'findings', ['category', 'state', 'suppressed_by', 'ecosystem', 'severity'])
     op.create_index('ix_findings_console_list', 'findings', ['category', 'state', 'severity_rank', 'id'])
     op.create_index('ix_findings_first_seen', 'findings', ['first_seen'])
 
@@ -23,4 +23,4 @@ def downgrade() -> None:
     """Revert."""
     op.drop_index('ix_findings_first_seen', 'findings')
     op.drop_index('ix_findings_console_list', 'findings')
-    op.drop_index('ix_findings_console_counts', 'findings')
+    op.drop_index('ix_findings_console_totals', 'findings')
