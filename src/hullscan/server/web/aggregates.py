@@ -60,10 +60,12 @@ def open_counts(rt: Runtime) -> dict[str, dict[str, int]]:
     def compute() -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
         with rt.session() as s:
-            for cat, sev, n in s.execute(select(FindingRow.category, FindingRow.severity, func.count(FindingRow.id))
-                                         .where(FindingRow.state == "open", FindingRow.suppressed_by.is_(None))
-                                         .group_by(FindingRow.category, FindingRow.severity)):
-                out.setdefault(cat, {})[sev] = int(n)
+            cols = (FindingRow.category, FindingRow.ecosystem, FindingRow.severity)  # the covering index's order
+            for cat, _, sev, n in s.execute(select(*cols, func.count(FindingRow.id))
+                                            .where(FindingRow.state == "open", FindingRow.suppressed_by.is_(None))
+                                            .group_by(*cols)):
+                per = out.setdefault(cat, {})
+                per[sev] = per.get(sev, 0) + int(n)
         return out
 
     return cached(rt, "open_counts", compute)
