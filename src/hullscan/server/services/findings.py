@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hullscan.model import Severity
 from hullscan.server.db.models import FindingRow, Image, ImageTag, Repository
 from hullscan.server.services import ServiceError
 
@@ -49,7 +50,9 @@ def filtered(q: Any, f: FindingFilter, *, with_severity: bool = True) -> Any:
     if f.category:
         q = q.where(FindingRow.category == f.category)
     if with_severity and f.severities:
-        q = q.where(FindingRow.severity.in_(f.severities))
+        # the rank too (same meaning): the severity-ordered index can then seek to these ranks
+        ranks = sorted({Severity(sev).rank for sev in f.severities if sev in Severity.__members__})
+        q = q.where(FindingRow.severity.in_(f.severities), FindingRow.severity_rank.in_(ranks))
     if f.fix_status:
         q = q.where(FindingRow.fix_status == f.fix_status)
     if f.package:
