@@ -37,6 +37,7 @@ def full_app() -> typer.Typer:
     commands is a good part of a pipeline scan's start-up (the lazy-subcommand pattern of click's documentation)."""
     if not _registered:
         from hullscan.checks.cli import register as register_checks
+        from hullscan.runtime.cli import register as register_runtime
         from hullscan.sbom import register as register_sbom
         from hullscan.server.cli import register as register_server
         from hullscan.vulndb.cli import db_app
@@ -45,6 +46,7 @@ def full_app() -> typer.Typer:
         register_server(app)  # hullscan server, hullscan admin create
         register_sbom(app)  # hullscan sbom, hullscan sbom-scan
         register_checks(app)  # hullscan checks
+        register_runtime(app)  # hullscan runtime containerd|docker|podman
         _registered.append(True)
     return app
 

@@ -14,7 +14,8 @@ never a traceback.
     │   ├── NotFoundError     404 for a manifest or blob
     │   └── RegistryUnavailableError  5xx/429/timeouts/connection errors that outlasted the retries
     ├── DatabaseError         vulnerability database missing, corrupt or wrong schema
-    └── FeedError             a feed could not be fetched or parsed
+    ├── FeedError             a feed could not be fetched or parsed
+    └── ContainerRuntimeError talking to containerd, a Docker-API socket or a cluster failed
 """
 
 from __future__ import annotations
@@ -76,3 +77,7 @@ class DatabaseError(HullscanError):
 
 class FeedError(HullscanError):
     """A vulnerability feed could not be fetched or parsed."""
+
+
+class ContainerRuntimeError(HullscanError):
+    """Talking to a container runtime (containerd, a Docker-API socket) or a cluster API failed."""
