@@ -66,3 +66,26 @@ def containerd_cmd(
 def register(app: typer.Typer) -> None:
     """Add ``hullscan runtime`` to the main app."""
     app.add_typer(runtime_app, name="runtime")
+
+
+def _engine_cmd(engine: str) -> Any:
+    def command(
+        host: Annotated[str | None, typer.Option("--host", "-H", help=f"{engine} API socket: unix:///PATH or tcp://HOST:PORT (default: {'$CONTAINER_HOST, then podman' if engine == 'podman' else '$DOCKER_HOST, then /var/run/docker'}.sock).")] = None,
+        format: Annotated[str, _FORMAT] = "table",
+        output: Annotated[Path | None, _OUTPUT] = None,
+        scanners: Annotated[str, _SCANNERS] = "vuln,secret",
+        db: Annotated[Path | None, typer.Option(envvar="HULLSCAN_DB", help="Vulnerability database file.")] = None,
+        cache_dir: Annotated[Path | None, typer.Option(envvar="HULLSCAN_CACHE_DIR", help="Cache folder.")] = None,
+        no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the layer cache.")] = False,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    ) -> None:
+        from hullscan.runtime.dockerapi import DockerRuntime
+
+        _run(DockerRuntime(host, engine), format, output, scanners, db, cache_dir, no_cache, quiet)
+
+    command.__doc__ = f"List {engine}'s containers and scan their images through its Docker-compatible API."
+    return command
+
+
+runtime_app.command("docker")(_engine_cmd("docker"))
+runtime_app.command("podman")(_engine_cmd("podman"))
