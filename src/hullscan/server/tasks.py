@@ -27,6 +27,8 @@ TASK_FUNCTIONS: dict[str, str] = {
     "sync": "hullscan.server.sync:run_sync",
     "scan": "hullscan.server.scanning:run_scan",
     "rematch": "hullscan.server.rematch:run_rematch",
+    "cluster-sync": "hullscan.server.clusters:run_cluster_sync",
+    "runtime-scan": "hullscan.server.runtime_scan:run_runtime_scan",  # console: "Container Runtime Image Scan"
 }
 STATUSES = ("pending", "running", "succeeded", "partially failed", "failed", "stopped")
 FINAL = ("succeeded", "partially failed", "failed", "stopped")
