@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import field
+from dataclasses import dataclass, field
 
-from hullscan.model import FACTORY, Finding, ImageConfigSummary, Inventory, Layer, lean_dataclass
+from hullscan.model import Finding, ImageConfigSummary, Inventory, Layer
 from hullscan.options import ScanOptions
 
-_set = object.__setattr__
 
-
-@lean_dataclass()
+@dataclass(slots=True)
 class ScanContext:
     """What a stage sees."""
 
@@ -30,18 +28,8 @@ class ScanContext:
     raw_config: dict[str, object] = field(default_factory=dict)  # the image config JSON, when there is an image
     notes: list[str] = field(default_factory=list)
 
-    def __init__(self, options: ScanOptions, inventory: Inventory, config: ImageConfigSummary = FACTORY,
-                 layers: list[Layer] = FACTORY, raw_config: dict[str, object] = FACTORY,
-                 notes: list[str] = FACTORY) -> None:
-        self.options = options
-        self.inventory = inventory
-        self.config = ImageConfigSummary() if config is FACTORY else config
-        self.layers = list() if layers is FACTORY else layers
-        self.raw_config = dict() if raw_config is FACTORY else raw_config
-        self.notes = list() if notes is FACTORY else notes
 
-
-@lean_dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Stage:
     """A named, versioned post-inventory stage enabled by ``scanner``."""
 
@@ -49,12 +37,6 @@ class Stage:
     version: int
     scanner: str  # vuln | secret | malware | baseline | history
     target: str  # "module:function"
-
-    def __init__(self, name: str, version: int, scanner: str, target: str) -> None:
-        _set(self, "name", name)
-        _set(self, "version", version)
-        _set(self, "scanner", scanner)
-        _set(self, "target", target)
 
     def load(self) -> Callable[[ScanContext], list[Finding]]:
         """Import the stage function."""

@@ -270,9 +270,8 @@ def test_versions_that_cannot_be_compared_are_noted(tmp_path: Path) -> None:
 
 
 def test_matching_leaves_the_collector_as_it_found_it(debian_db: VulnDB) -> None:
-    """Matching runs with the cyclic collector off and hands its objects to the oldest generation at the end:
-    the collector is on again afterwards (when it was on before), nothing stays frozen, and cyclic garbage made
-    before or after is still collected."""
+    """Library code changes no interpreter-wide state: matching leaves the cyclic collector on (or off) as it
+    found it, freezes nothing, and cyclic garbage made before is still collected."""
     import gc
     import weakref
 

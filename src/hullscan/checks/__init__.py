@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 
-from hullscan.model import lean_dataclass
 from hullscan.plugins import Entry, Registry
-
-_set = object.__setattr__
 
 #: check stage functions: (name, version, scanner, "module:function"); listed in hullscan.stages.STAGES too
 _STAGES = [
@@ -28,7 +26,7 @@ CHECKS: Registry[str] = Registry(
 )
 
 
-@lean_dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CheckMeta:
     """One reportable check: its category, severity, title and whether it runs by default."""
 
@@ -37,13 +35,6 @@ class CheckMeta:
     severity: str
     title: str
     default: bool = True
-
-    def __init__(self, id: str, category: str, severity: str, title: str, default: bool = True) -> None:
-        _set(self, "id", id)
-        _set(self, "category", category)
-        _set(self, "severity", severity)
-        _set(self, "title", title)
-        _set(self, "default", default)
 
 
 @functools.cache

@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TextIO
 
-from hullscan.model import ScanReport, lean_dataclass
-
-_set = object.__setattr__
+from hullscan.model import ScanReport
 
 
-@lean_dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Format:
     """An output format: its name and the writer function ``"module:function"``."""
 
     name: str
     target: str
     description: str
-
-    def __init__(self, name: str, target: str, description: str) -> None:
-        _set(self, "name", name)
-        _set(self, "target", target)
-        _set(self, "description", description)
 
     def load(self) -> Callable[[ScanReport, TextIO], None]:
         """Import the writer."""
