@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from hullscan.errors import InputError
 from hullscan.registry.reference import parse_reference
@@ -228,6 +228,9 @@ def run_runtime_scan(rt: Runtime, task_id: int) -> None:
         finish(rt, task_id, "failed", "no cluster could be listed (see log)")
         return
     run_items(rt, task_id, settings)
+    with rt.session() as s:  # the pull secrets were needed to pull; the task is over: forget them
+        s.execute(update(TaskItem).where(TaskItem.task_id == task_id).values(credentials_enc="")
+                  .execution_options(synchronize_session=False))
     with rt.session() as s:
         failures = [f for f in access_failures(s, task_id) if f["status"] != NO_DIGEST]
     if failures:
