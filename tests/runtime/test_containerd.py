@@ -144,3 +144,38 @@ def test_a_corrupt_blob_in_the_content_store_is_caught(containerd: Containerd, t
         with pytest.raises(DigestMismatchError, match="digest mismatch"):
             while fh.read(65536):
                 pass
+
+
+def test_an_index_in_the_content_store_is_narrowed_to_one_platform(containerd: Containerd, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import tarfile
+
+    from hullscan.model import Platform
+    from tests.helpers.imagebuild import OCI_INDEX, OCI_MANIFEST, ImageBuilder
+
+    amd = runnable_image()
+    arm = ImageBuilder(architecture="arm64").add_layer({"etc/os-release": "ID=alpine\nVERSION_ID=3.19.1\n",
+                                                        "lib/apk/db/installed": "P:musl\nV:1.2.4_git20230717-r4\nA:aarch64\n\n"})
+    layout = tmp_path / "multi"
+    entries = []
+    for builder in (amd, arm):
+        builder.write_oci_layout(layout)
+        manifest = builder.manifest_bytes()
+        entries.append({"mediaType": OCI_MANIFEST, "digest": builder.digest, "size": len(manifest),
+                        "platform": {"os": "linux", "architecture": builder.architecture}})
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}))
+    with tarfile.open(tmp_path / "multi.tar", "w") as tar:
+        for p in sorted(layout.rglob("*")):
+            tar.add(str(p), arcname=str(p.relative_to(layout)), recursive=False)
+    containerd.ctr("hsmulti", "images", "import", "--no-unpack", "--all-platforms", "--index-name",
+                   "docker.io/test/multi:1", str(tmp_path / "multi.tar"))
+    options = _options(tmp_path)
+    with ContainerdSource("docker.io/test/multi:1", "hsmulti", containerd.sock) as source:
+        default = scan("containerd://hsmulti/docker.io/test/multi:1", options, source=source)
+        assert source.index_digest != "" and default.artifact.digest == amd.digest
+    assert [p.name for p in default.packages] == ["coreutils", "libc6"]
+    from dataclasses import replace
+
+    monkeypatch.setenv("CONTAINERD_ADDRESS", containerd.sock)
+    arm_report = scan("containerd://hsmulti/docker.io/test/multi:1", replace(options, platform=Platform("linux", "arm64")))
+    assert arm_report.artifact.digest == arm.digest and [p.name for p in arm_report.packages] == ["musl"]
