@@ -3,18 +3,18 @@
 After the layers are analysed and squashed into an :class:`~hullscan.model.Inventory`, the scan runs
 each stage whose scanner is enabled. A stage is a function ``(ScanContext) -> list[Finding]``;
 it may add human notes (``ctx.notes``), e.g. "no vulnerability data for alpine 3.99".
-:data:`STAGES` is the one explicit list; a stage that raises a non-hullscan exception is reported as a
+:data:`STAGES` is the one explicit registry (tagged with the scanner that enables each stage); a stage that raises a non-hullscan exception is reported as a
 failed plugin (never silently dropped), a :class:`~hullscan.errors.HullscanError` ends the scan.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hullscan.model import Finding, ImageConfigSummary, Inventory, Layer
 from hullscan.options import ScanOptions
+from hullscan.plugins import Entry, Registry, lazy_object
 
 
 @dataclass(slots=True)
@@ -29,27 +29,14 @@ class ScanContext:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class Stage:
-    """A named, versioned post-inventory stage enabled by ``scanner``."""
 
-    name: str
-    version: int
-    scanner: str  # vuln | secret | malware | baseline | history
-    target: str  # "module:function"
+StageFunction = Callable[[ScanContext], list[Finding]]
 
-    def load(self) -> Callable[[ScanContext], list[Finding]]:
-        """Import the stage function."""
-        module, _, func = self.target.partition(":")
-        fn: Callable[[ScanContext], list[Finding]] = getattr(importlib.import_module(module), func)
-        return fn
-
-
-#: the one explicit list of stages, run in this order
-STAGES: list[Stage] = [
-    Stage(name="vuln", version=1, scanner="vuln", target="hullscan.match:vulnerability_stage"),
-    # risk checks (hullscan.checks.CHECKS)
-    Stage(name="checks/config-secrets", version=1, scanner="secret", target="hullscan.checks.config:secrets_in_config"),
-    Stage(name="checks/baseline-config", version=1, scanner="baseline", target="hullscan.checks.config:baseline_config"),
-    Stage(name="checks/history", version=1, scanner="history", target="hullscan.checks.history:check_history"),
-]
+#: the one explicit registry of stages, run in this order; each is tagged with the scanner that enables it
+STAGES: Registry[StageFunction] = Registry("stage", [
+    Entry("vuln", 1, lazy_object("hullscan.match:vulnerability_stage"), frozenset({"vuln"})),
+    # image-level risk checks (hullscan.checks)
+    Entry("checks/config-secrets", 1, lazy_object("hullscan.checks.config:secrets_in_config"), frozenset({"secret"})),
+    Entry("checks/baseline-config", 1, lazy_object("hullscan.checks.config:baseline_config"), frozenset({"baseline"})),
+    Entry("checks/history", 1, lazy_object("hullscan.checks.history:check_history"), frozenset({"history"})),
+])

@@ -1,7 +1,7 @@
 """Image-level checks (baseline, history, secrets in the image config) and check selection.
 
-:data:`CHECKS` is the registry of check stage functions (``"module:function"``), each enabled by one scanner;
-the scan runs them through :data:`hullscan.stages.STAGES`. :func:`catalog` lists every check id the
+The check stage functions (``history``, ``config``) are registered in :data:`hullscan.stages.STAGES`, each
+enabled by one scanner. :func:`catalog` lists every check id the
 project can report, with its category, for ``--checks`` / ``--skip-checks`` validation and documentation.
 """
 
@@ -10,20 +10,6 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-
-from hullscan.plugins import Entry, Registry
-
-#: check stage functions: (name, version, scanner, "module:function"); listed in hullscan.stages.STAGES too
-_STAGES = [
-    ("checks/history", 1, "history", "hullscan.checks.history:check_history"),
-    ("checks/baseline-config", 1, "baseline", "hullscan.checks.config:baseline_config"),
-    ("checks/config-secrets", 1, "secret", "hullscan.checks.config:secrets_in_config"),
-]
-
-#: the CHECKS registry: check stage name -> its "module:function" target, tagged with its scanner
-CHECKS: Registry[str] = Registry(
-    "check", [Entry(name=n, version=v, factory=lambda t=t: t, tags=frozenset({s})) for n, v, s, t in _STAGES]
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +28,8 @@ def catalog() -> dict[str, CheckMeta]:
     """Every check id this project reports (vulnerabilities excluded: their ids are CVEs), sorted by id.
 
     Malware findings are named by the YARA rules' ``id`` metadata plus the block-list and clamd ids."""
-    from hullscan.analyzers.files import rule_bytes, rule_yaml
     from hullscan.analyzers.files.malware import yara_files
+    from hullscan.analyzers.files.rulefiles import rule_bytes, rule_yaml
 
     out: dict[str, CheckMeta] = {}
     for rule in rule_yaml("secrets.yaml")["rules"]:
@@ -68,6 +54,6 @@ def catalog() -> dict[str, CheckMeta]:
 
 def default_off() -> frozenset[str]:
     """Check ids that are off unless named in ``--checks`` (``default: off`` in the rule data)."""
-    from hullscan.analyzers.files import rule_yaml
+    from hullscan.analyzers.files.rulefiles import rule_yaml
 
     return frozenset(c["id"] for c in rule_yaml("baseline.yaml")["checks"] if c.get("default", True) in (False, "off"))

@@ -32,6 +32,7 @@ from pathlib import Path
 from hullscan.errors import InputError
 from hullscan.model import Category, Finding, ImageConfigSummary, ScanReport
 from hullscan.options import ScanOptions
+from hullscan.owners import file_owners
 
 CATEGORIES = frozenset(c.value for c in Category)
 CONFIG_KEYS = frozenset({"checks", "skip-checks", "whitelist"})
@@ -147,18 +148,6 @@ def _repository(report: ScanReport) -> str:
     return art.repository or art.name
 
 
-def _package_files(report: ScanReport) -> dict[str, str]:
-    """Files installed by OS packages (deb, rpm, apk) -> package name. Language packages are left out: an
-    application installed with pip or npm is the image author's own code."""
-    owned: dict[str, str] = {}
-    for pkg in report.packages:
-        if not pkg.is_os:
-            continue
-        for f in pkg.files:
-            owned.setdefault(f, pkg.name)
-    return owned
-
-
 def apply(report: ScanReport, options: ScanOptions, config: SelectionConfig | None = None) -> ScanReport:
     """A new report with the selection, the package-file rule and the whitelist applied (``report`` is unchanged)."""
     from hullscan.checks import default_off
@@ -186,7 +175,7 @@ def apply(report: ScanReport, options: ScanOptions, config: SelectionConfig | No
         owner = None
         if f.category is Category.SENSITIVE:
             if owned is None:
-                owned = _package_files(report)  # every OS package's file list: only when a secret asks
+                owned = file_owners(report.packages, os_only=True)  # built only when a secret asks
             owner = owned.get(f.location.path)
         if owner:
             suppressed.append((f, f"file installed by package {owner} (secret.include-package-files=false)"))

@@ -18,18 +18,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Self
 
 from hullscan.errors import ContainerRuntimeError, InputError, ManifestError
-from hullscan.image.source import (
-    INDEX_TYPES,
-    Descriptor,
-    ImageSource,
-    ResolvedImage,
-    VerifyingReader,
-    parse_image,
-    parse_json,
-    select_manifest,
-    valid_digest,
-)
+from hullscan.image.source import ImageSource, ResolvedImage, parse_image, parse_json, select_manifest
 from hullscan.model import Artifact, Platform
+from hullscan.oci import INDEX_TYPES, Descriptor, VerifyingReader, valid_digest
 
 if TYPE_CHECKING:
     import grpc

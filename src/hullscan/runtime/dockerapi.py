@@ -21,8 +21,9 @@ from urllib.parse import quote
 import httpx
 
 from hullscan.errors import ContainerRuntimeError
-from hullscan.image.source import Descriptor, ImageSource, ResolvedImage
+from hullscan.image.source import ImageSource, ResolvedImage
 from hullscan.model import Platform
+from hullscan.oci import Descriptor
 from hullscan.runtime.containerd import ContainerInfo
 
 API_VERSION = "v1.41"  # Docker 20.10; Podman 4 answers it too

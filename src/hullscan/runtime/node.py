@@ -10,7 +10,7 @@ they are written one file per image into the ``--output`` folder.
 
 from __future__ import annotations
 
-import functools
+import io
 import json
 import re
 from collections.abc import Callable
@@ -134,40 +134,24 @@ def node_data(node: NodeReport) -> dict[str, Any]:
     }
 
 
-def write_node_report(node: NodeReport, fmt: str, output: Path | None,
-                      writer: Callable[[ScanReport, TextIO], None]) -> list[Path]:
-    """Write ``node`` in format ``fmt`` (``writer``: that format's single-image writer) to ``output`` (stdout when
-    None). Returns the files written for the single-artifact SBOM formats (one per image, into the ``output`` folder)."""
-    from hullscan.resultcache import write_output
-
+def render_node_report(node: NodeReport, fmt: str, writer: Callable[[ScanReport, TextIO], None]) -> str:
+    """The text of ``node`` in format ``fmt`` (``json``, ``sarif`` or ``table``; ``writer``: that format's
+    single-image writer, used for the table's per-image sections)."""
     if fmt in SINGLE_ARTIFACT:
-        if output is None:
-            raise InputError(f"--format {fmt} describes one image: give --output FOLDER to write one file per image")
-        output.mkdir(parents=True, exist_ok=True)
-        written = []
-        for r in node.images:
-            if r.report is None:
-                continue
-            path = output / (_file_name(r.image, r.digest) + SINGLE_ARTIFACT[fmt])
-            write_output(path, functools.partial(_write_one, writer, r.report))
-            written.append(path)
-        return written
+        raise InputError(f"--format {fmt} describes one image: give --output FOLDER to write one file per image")
     if fmt == "json":
-        text = json.dumps(node_data(node), indent=2) + "\n"
-        write_output(output, functools.partial(_write_text, text))
-    elif fmt == "sarif":
-        write_output(output, functools.partial(_write_text, json.dumps(_sarif(node), indent=2) + "\n"))
-    else:
-        write_output(output, lambda fh: _table(node, fh, writer))
-    return []
+        return json.dumps(node_data(node), indent=2) + "\n"
+    if fmt == "sarif":
+        return json.dumps(_sarif(node), indent=2) + "\n"
+    buf = io.StringIO()
+    _table(node, buf, writer)
+    return buf.getvalue()
 
 
-def _write_one(writer: Callable[[ScanReport, TextIO], None], report: ScanReport, out: TextIO) -> None:
-    writer(report, out)
-
-
-def _write_text(text: str, out: TextIO) -> None:
-    out.write(text)
+def sbom_files(node: NodeReport, fmt: str, folder: Path) -> list[tuple[Path, ScanReport]]:
+    """Where each scanned image's single-artifact report (``cyclonedx``, ``spdx-json``) goes in ``folder``."""
+    return [(folder / (_file_name(r.image, r.digest) + SINGLE_ARTIFACT[fmt]), r.report)
+            for r in node.images if r.report is not None]
 
 
 def _file_name(image: str, digest: str) -> str:
