@@ -48,8 +48,12 @@ def _api() -> Any:
         from hullscan.runtime.containerd_api.services.images.v1 import images_pb2, images_pb2_grpc
         from hullscan.runtime.containerd_api.services.tasks.v1 import tasks_pb2, tasks_pb2_grpc
         from hullscan.runtime.containerd_api.services.version.v1 import version_pb2_grpc
-    except ImportError as exc:
-        raise InputError(f"containerd support needs grpcio and protobuf (pip install 'hullscan[runtime]'): {exc}") from None
+    except ModuleNotFoundError as exc:
+        from hullscan.errors import MissingDependencyError
+
+        missing = MissingDependencyError.of(exc) if exc.name and exc.name.startswith("grpc") else None
+        raise missing or MissingDependencyError(f"containerd support needs grpcio and protobuf: pip install "
+                                                f"'hullscan[runtime]' ({exc})") from None
     from types import SimpleNamespace
 
     return SimpleNamespace(containers_pb2=containers_pb2, containers_grpc=containers_pb2_grpc, content_pb2=content_pb2,
