@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import gzip
-import time
 import json
+import time
 import uuid
 from dataclasses import replace
 
