@@ -74,8 +74,25 @@ class _NoProgress:
 # --------------------------------------------------------------------------- analyzers
 
 
+#: optional modules a scanner cannot work without (the analyzers import them on first use, which may be never on a
+#: given image: checked up front, so that a scan never looks complete without them)
+SCANNER_NEEDS = {"malware": ("yara_x",)}
+
+
+def check_dependencies(scanners: frozenset[str]) -> None:
+    """MissingDependencyError naming the extra when a chosen scanner's optional dependency is not installed."""
+    import importlib.util
+
+    for scanner in sorted(scanners):
+        for module in SCANNER_NEEDS.get(scanner, ()):
+            if importlib.util.find_spec(module) is None:
+                missing = MissingDependencyError.of(ModuleNotFoundError(name=module))
+                raise MissingDependencyError(f"--scanners {scanner}: {missing or f'{module} is not installed'}")
+
+
 def select_analyzers(options: ScanOptions) -> list[Analyzer]:
     """Instances of the analyzers this scan needs, by scanner tags (inventory analyzers always)."""
+    check_dependencies(options.scanners)
     wanted_tags = set(ALWAYS_TAGS) | {tag for scanner, tag in SCANNER_TAGS.items() if scanner in options.scanners}
     entries = ANALYZERS.select(tags=wanted_tags)
     if options.analyzers is not None:  # analyzers named one by one
