@@ -9,7 +9,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from hullscan.server import whitelist
-from hullscan.server.api.deps import RT, Operator, PathId, QueryId, Store, Viewer, get_or_404, page_of
+from hullscan.server.api.deps import (
+    RT,
+    Operator,
+    PathId,
+    QueryId,
+    Store,
+    Viewer,
+    get_or_404,
+    page_of,
+)
 from hullscan.server.db.models import FindingRow, ImageTag, Repository
 from hullscan.server.services import findings as svc
 from hullscan.server.timeutil import iso

@@ -10,7 +10,8 @@ def N_(text: str) -> str:
 
 
 ROLES = [N_("admin"), N_("operator"), N_("viewer")]
-TASK_KINDS = {"scan": N_("Image scan"), "sync": N_("Asset sync"), "rematch": N_("Re-match"),
+TASK_KINDS = {"scan": N_("Image scan"), "sync": N_("Asset sync"), "runtime-scan": N_("Runtime image scan"),
+              "fix": N_("Risk fix"), "cluster-sync": N_("Cluster sync"), "rematch": N_("Re-match"),
               "dbupdate": N_("Vulnerability DB update")}
 STATUSES = [N_("pending"), N_("running"), N_("succeeded"), N_("partially failed"), N_("failed"), N_("stopped"),
             N_("not scanned"), N_("open"), N_("handled"), N_("ignored")]

@@ -25,7 +25,7 @@ from hullscan.server.web.core import PREFIX, check_csrf, gettext_for, need, page
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 User = Annotated[Principal, Depends(page_user)]
 Csrf = Depends(check_csrf)
-KINDS = ("scan", "sync", "dbupdate", "rematch")
+KINDS = ("scan", "sync", "runtime-scan", "fix", "cluster-sync", "dbupdate", "rematch")
 PAGE_SIZE = 25
 
 
