@@ -1,13 +1,13 @@
 """console: indexes for the console's counts (system/application too), severity-ordered pages and trend
 
 Revision ID: 0003_console
-Revises: 0002
+Revises: 0003_runtime
 Create Date: 2026-12-07 23:55:00
 """
 from alembic import op
 
 revision = '0003_console'
-down_revision = '0002'
+down_revision = '0003_runtime'
 branch_labels = None
 depends_on = None
 
