@@ -177,6 +177,7 @@ def test_keyboard_only_main_flows(browser: Any, seeded: Console) -> None:
     # Task Management -> Scan now -> pre-check -> confirm
     _tab_to(page, "el.textContent === 'Task Management'")
     page.keyboard.press("Enter")
+    page.wait_for_url("**/ui/tasks")
     _tab_to(page, "el.textContent === 'Scan now' && el.tagName === 'A'")
     page.keyboard.press("Enter")
     page.wait_for_url("**/ui/scan")
