@@ -5,7 +5,7 @@ the store URL, the broker URL and the data dir. Tasks keep all their state in th
 only carries ids:
 
 - ``hullscan.run_task(task_id)`` on the ``hullscan.tasks`` queue runs any task kind of
-  :data:`hullscan.server.tasks.TASK_FUNCTIONS` (a new kind is one entry there, nothing here);
+  :data:`hullscan.server.tasks.TASK_KINDS` (a new kind is one entry there, nothing here);
 - a scan task plans its images and fans out ``hullscan.scan_item(task_id, item_id)`` jobs on the
   ``hullscan.scans`` queue, one per digest (:func:`hullscan.server.scanning.run_item`); the last item to finish
   finishes the task.
