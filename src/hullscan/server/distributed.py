@@ -118,15 +118,24 @@ class CeleryQueue:
 
     def depths(self) -> dict[str, int]:
         """Messages waiting per queue (delivered but unacknowledged ones not counted)."""
+        url = self.app.conf.broker_url or ""
+        if url.startswith(("redis://", "rediss://")):  # kombu keeps a Redis list per queue (and per priority step)
+            import redis
+
+            prefix = (self.app.conf.broker_transport_options or {}).get("global_keyprefix", "")
+            client = redis.Redis.from_url(url)
+            try:
+                return {name: sum(int(client.llen(f"{prefix}{name}{step}")) for step in ("", "\x06\x163", "\x06\x166", "\x06\x169"))
+                        for name in QUEUES}
+            finally:
+                client.close()
         out: dict[str, int] = {}
-        with self.app.connection_for_read() as conn:
-            channel = conn.default_channel
+        with self.app.connection_for_read() as conn:  # AMQP: a passive declare answers the message count
             for name in QUEUES:
                 try:
-                    out[name] = int(channel.queue_declare(queue=name, passive=True).message_count)
-                except Exception:  # noqa: BLE001 - a queue nobody declared yet is empty (the channel is closed)
+                    out[name] = int(conn.channel().queue_declare(queue=name, passive=True).message_count)
+                except Exception:  # noqa: BLE001 - a queue nobody declared yet is empty
                     out[name] = 0
-                    channel = conn.channel()
         return out
 
     def depth(self) -> int:

@@ -411,8 +411,12 @@ def run_scan(rt: Runtime, task_id: int) -> None:
             s.execute(update(TaskItem).where(TaskItem.task_id == task_id, TaskItem.status == "pending")
                       .values(dispatched_at=rt.clock()).execution_options(synchronize_session=False))
         if pending:
-            dispatch(task_id, pending)
-            add_log(rt, task_id, f"{len(pending)} images handed to the workers")
+            try:
+                dispatch(task_id, pending)
+                add_log(rt, task_id, f"{len(pending)} images handed to the workers")
+            except Exception as exc:  # noqa: BLE001 - a broker outage: the items stay pending, the scheduler re-sends them
+                add_log(rt, task_id, f"the broker did not take the {len(pending)} images ({type(exc).__name__}: {exc}); "
+                        "the scheduler sends them again", "warning")
         finish_items(rt, task_id)
         return
     with rt.session() as s:
