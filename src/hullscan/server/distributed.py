@@ -125,7 +125,8 @@ class CeleryQueue:
             prefix = (self.app.conf.broker_transport_options or {}).get("global_keyprefix", "")
             client = redis.Redis.from_url(url)
             try:
-                return {name: sum(int(client.llen(f"{prefix}{name}{step}")) for step in ("", "\x06\x163", "\x06\x166", "\x06\x169"))
+                steps = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+                return {name: sum(int(client.llen(f"{prefix}{name}{step}")) for step in steps)  # type: ignore[arg-type,misc]
                         for name in QUEUES}
             finally:
                 client.close()

@@ -32,6 +32,7 @@ from hullscan.server.db.models import (
     Task,
     TaskItem,
 )
+from hullscan.server.fleet import record_packages
 from hullscan.server.leases import holder_id
 from hullscan.server.ratelimit import try_acquire
 from hullscan.server.registries import pull_options
@@ -258,7 +259,7 @@ class _Heartbeat:
                 with self.rt.session() as s:
                     s.execute(update(Image).where(Image.id == self.image_id, Image.scan_claim_owner == self.owner)
                               .values(scan_claim_expires=self.rt.clock() + lease).execution_options(synchronize_session=False))
-            except Exception:  # noqa: BLE001 - a store hiccup: the next beat tries again (the lease outlasts three missed beats)
+            except Exception:  # a store hiccup: the next beat tries again (the lease outlasts three missed beats)
                 log.warning("could not renew the claim of image %s", self.image_id, exc_info=True)
 
 
@@ -380,6 +381,7 @@ def _store(rt: Runtime, task_id: int, item_id: int, report: Any, error: str, sta
             image.scan_status, image.scan_error = "failed", error
             return
         store_inventory(image, report)
+        record_packages(s, image.id, image.inventory)  # the fleet's package index, for re-matching
         image.inventory_fingerprint = _db_fingerprint(rt)
         replace_findings(s, image.id, report.findings, rt.now(), scan.id)
         whitelist.apply(s, rt.now(), [image.id])

@@ -352,6 +352,32 @@ class Meta(Base):
     value: Mapped[str] = mapped_column(Text, default="")
 
 
+class PackageRow(Base):
+    """A distinct package of the fleet with its distro (what matching depends on, plus its place: path and layer),
+    stored once however many images hold it, with its current verdict: the vulnerability findings it yields
+    against the vulnerability DB ``verdict_db`` ("" when not matched since it was first seen)."""
+
+    __tablename__ = "packages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the distro and the package's identity
+    distro: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)  # serde Package
+    verdict: Mapped[str] = mapped_column(String(64), default="")  # sha256 of its findings' fingerprints
+    verdict_db: Mapped[str] = mapped_column(String(100), default="")
+    findings: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)  # serde Findings of the verdict
+
+
+class ImagePackage(Base):
+    """Which image holds which package (re-matching fans verdicts out through this table)."""
+
+    __tablename__ = "image_packages"
+    __table_args__ = (Index("ix_image_packages_package", "package_id", "image_id"),)
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True)
+
+
 class Lease(Base):
     """A named lease held by one process until ``expires`` (clock seconds): the scheduler's leadership, a layer
     being analysed. Taken and renewed with conditional updates, the same on SQLite and PostgreSQL."""

@@ -32,6 +32,22 @@ def upgrade() -> None:
         sa.Column('data', sa.LargeBinary(), nullable=False),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_table(
+        'packages',
+        sa.Column('id', sa.Integer(), primary_key=True),
+        sa.Column('key', sa.String(length=64), nullable=False, unique=True),
+        sa.Column('distro', sa.JSON(), nullable=True),
+        sa.Column('data', sa.JSON(), nullable=False),
+        sa.Column('verdict', sa.String(length=64), nullable=False, server_default=''),
+        sa.Column('verdict_db', sa.String(length=100), nullable=False, server_default=''),
+        sa.Column('findings', sa.JSON(), nullable=True),
+    )
+    op.create_table(
+        'image_packages',
+        sa.Column('image_id', sa.Integer(), sa.ForeignKey('images.id', ondelete='CASCADE'), primary_key=True),
+        sa.Column('package_id', sa.Integer(), sa.ForeignKey('packages.id', ondelete='CASCADE'), primary_key=True),
+    )
+    op.create_index('ix_image_packages_package', 'image_packages', ['package_id', 'image_id'])
     # the findings list's order (first page without sorting a million rows), the retention purge, item counts
     op.create_index('ix_findings_order', 'findings', [sa.text('severity_rank DESC'), 'category', 'rule_id', 'id'])
     op.create_index('ix_findings_last_seen', 'findings', ['last_seen'])
@@ -43,6 +59,9 @@ def downgrade() -> None:
     op.drop_index('ix_task_items_task_status', 'task_items')
     op.drop_index('ix_findings_last_seen', 'findings')
     op.drop_index('ix_findings_order', 'findings')
+    op.drop_index('ix_image_packages_package', 'image_packages')
+    op.drop_table('image_packages')
+    op.drop_table('packages')
     op.drop_table('layer_results')
     op.drop_table('leases')
     with op.batch_alter_table('task_items') as batch:
