@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from hullscan.model import Distro, Package
 from hullscan.serde import to_data
-from hullscan.server.db.models import FindingRow, Image, ImagePackage, PackageRow
+from hullscan.server.db.models import FindingRow, Image, ImagePackage, PackageVerdict
 from hullscan.server.rematch import vuln_stage
 from hullscan.server.results import fingerprint
 from hullscan.vulndb.manage import import_paths
@@ -27,7 +27,7 @@ def _fleet(rt: Any, n: int) -> None:
     base += [Package(name=f"baselib{i}", version="1.0.0", ecosystem="PyPI", path="/base") for i in range(20)]
     with rt.session() as s:
         for i in range(n):
-            app = [Package(name="requests", version="2.25.0" if i % 3 == 0 else "2.31.0", ecosystem="PyPI", path="/srv"),
+            app = [Package(name="requests", version="2.25.0" if i % 3 == 0 else "2.31.0", ecosystem="PyPI", path=f"/srv{i % 2}"),
                    Package(name=f"app{i}", version="0.1", ecosystem="PyPI", path=f"/app{i}")]
             inv = {"os": to_data(Distro(id="debian", version_id="12")), "packages": to_data(base + app)}
             s.add(Image(digest=f"sha256:{i:064x}", inventory=inv, scan_status="succeeded"))
@@ -68,10 +68,11 @@ def test_fleet_rematch_fans_verdict_changes_out(tmp_path: Path, vulndb: Path) ->
     _fleet(rt, 30)
     first = run(rt, "rematch", {})  # first sight: the index is built, every image's findings come from the verdicts
     assert first.status == "succeeded", first.error
-    assert first.result["packages"] == 21 + 2 + 30  # base shared once, two requests versions, one app package each
+    # base shared once, two requests versions at two places each, one app package each; matched: each version once
+    assert (first.result["packages"], first.result["identities"]) == (21 + 4 + 30, 21 + 2 + 30)
     with rt.session() as s:
         assert s.scalar(select(func.count()).select_from(ImagePackage)) == 30 * 23
-        assert s.scalar(select(func.count()).select_from(PackageRow).where(PackageRow.verdict_db == "")) == 0
+        assert s.scalar(select(func.count()).select_from(PackageVerdict).where(PackageVerdict.verdict_db != "")) == 53
     assert _findings(rt) == _each_image_alone(rt) and len(_findings(rt)) == 30
 
     import_paths(db, [UPDATE_DIR])  # a new advisory for requests 2.25.0: the set-based path adds it to 10 images

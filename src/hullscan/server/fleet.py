@@ -1,15 +1,17 @@
-"""Re-matching a fleet: every distinct package (with its distro) matched once, verdicts fanned out in SQL.
+"""Re-matching a fleet: every distinct package version (with its distro) matched once, verdicts fanned out in SQL.
 
-A fleet shares most of its packages (base images), so the store keeps each distinct package once
-(:class:`~hullscan.server.db.models.PackageRow`, keyed by its distro and everything matching depends on,
-including its path and layer) and which image holds it (``image_packages``). After a vulnerability DB update:
+A fleet shares most of its packages (base images), so the store keeps each package at its place once
+(:class:`~hullscan.server.db.models.PackageRow`: distro, identity, path and layer) and which image holds it
+(``image_packages``). Matching does not depend on the place, so after a vulnerability DB update:
 
-1. every distinct package is matched once per distro group through the ``vuln`` stage (the same code as a scan);
-2. its verdict (the fingerprints of its findings) is compared with the one stored at the last re-match;
-3. only packages whose verdict changed touch the findings table, in set-based statements over every image holding
-   them: ``DELETE … WHERE fingerprint IN (gone) AND image_id IN (holders)`` and
-   ``INSERT … SELECT holders WHERE NOT EXISTS`` per new finding;
-4. images holding a package never matched before (scanned since the last re-match) get their vulnerability
+1. each distinct ``match_key`` (distro + everything matching depends on) is matched once, through the ``vuln``
+   stage (the same code as a scan), by one representative;
+2. its verdict (a digest of its findings) is compared with the one stored at the last re-match
+   (``package_verdicts``);
+3. only identities whose verdict changed touch the findings table: for each of their places, set-based statements
+   over every image holding it (``DELETE … WHERE fingerprint IN (gone) AND image_id IN (holders)``,
+   ``UPDATE`` of findings whose content changed, ``INSERT … SELECT holders WHERE NOT EXISTS`` per new finding);
+4. images holding an identity never matched before (scanned since the last re-match) get their vulnerability
    findings replaced from their packages' verdicts (the one per-image path).
 
 Images whose findings changed are listed with what they gained and lost.
@@ -26,7 +28,7 @@ from typing import Any
 from sqlalchemy import JSON, delete, exists, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from hullscan.server.db.models import FindingRow, Image, ImagePackage, PackageRow
+from hullscan.server.db.models import FindingRow, Image, ImagePackage, PackageRow, PackageVerdict
 from hullscan.server.results import fingerprint, replace_findings, row_values
 
 CHUNK = 1000
@@ -45,8 +47,15 @@ def _ident(p: dict[str, Any]) -> list[Any]:
 
 
 def package_key(distro: Any, p: dict[str, Any]) -> str:
-    """The identity of a package of a distro in the fleet."""
+    """The identity of a package of a distro at its place in the fleet."""
     return hashlib.sha256(json.dumps([distro, _ident(p)], sort_keys=True, default=str).encode()).hexdigest()
+
+
+def match_key(distro: Any, p: dict[str, Any]) -> str:
+    """What matching depends on: the distro and the package's identity, not its place (path, layer)."""
+    ident = _ident(p)
+    del ident[3:5]
+    return hashlib.sha256(json.dumps([distro, ident], sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _insert(session: Session) -> Any:
@@ -68,7 +77,8 @@ def ensure_packages(session: Session, distro: Any, packages: dict[str, dict[str,
     missing = [k for k in keys if k not in found]
     if missing:
         stmt = _insert(session)(PackageRow).on_conflict_do_nothing(index_elements=["key"])
-        session.execute(stmt, [{"key": k, "distro": distro, "data": packages[k], "verdict": "", "verdict_db": ""} for k in missing])
+        session.execute(stmt, [{"key": k, "match_key": match_key(distro, packages[k]), "distro": distro, "data": packages[k]}
+                               for k in missing])
         for chunk in _chunks(missing):
             found.update({k: int(i) for k, i in session.execute(select(PackageRow.key, PackageRow.id).where(PackageRow.key.in_(chunk)))})
     return found
@@ -96,25 +106,25 @@ def backfill(sessions: Any) -> int:
     return len(ids)
 
 
-def match_packages(stage: Any, options: Any, rows: list[tuple[int, Any, dict[str, Any]]]) -> tuple[dict[int, list[Any]], list[str]]:
-    """Findings of each package (id -> findings), matching every distro group in one run of the stage; a group the
+def match_packages(stage: Any, options: Any, rows: list[tuple[str, Any, dict[str, Any]]]) -> tuple[dict[str, list[Any]], list[str]]:
+    """Findings of each package (match key -> findings), matching every distro group in one run of the stage; a group the
     stage fails on is left out and named in the errors."""
     from hullscan.model import Distro, Inventory, Package
     from hullscan.serde import load
     from hullscan.stages import ScanContext
 
-    groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for pid, distro, data in rows:
         groups.setdefault(json.dumps(distro, sort_keys=True), []).append((pid, data))
-    out: dict[int, list[Any]] = {}
+    out: dict[str, list[Any]] = {}
     errors: list[str] = []
     for distro_json, members in groups.items():
         distro_data = json.loads(distro_json)
         distro = load(Distro, distro_data) if distro_data else None
         # findings name their package by (ecosystem, name, version, path, layer): one run per set of packages
         # unique by that place (packages differing only in source or arch are matched in separate runs)
-        rounds: list[dict[tuple[str, ...], int]] = []
-        loaded: dict[int, Any] = {}
+        rounds: list[dict[tuple[str, ...], str]] = []
+        loaded: dict[str, Any] = {}
         for pid, data in members:
             place = (data.get("ecosystem", ""), data.get("name", ""), data.get("version", ""), data.get("path", ""), data.get("layer", ""))
             for r in rounds:
@@ -144,55 +154,76 @@ def match_packages(stage: Any, options: Any, rows: list[tuple[int, Any, dict[str
     return out, errors
 
 
-def _verdict(fps: Iterable[str]) -> str:
-    return hashlib.sha256("\n".join(sorted(fps)).encode()).hexdigest()
+def _verdict(findings: Iterable[Any]) -> str:
+    """A digest of findings' content (at whatever place): a changed severity or fix changes it too."""
+    from hullscan.serde import to_data
+
+    parts = sorted(json.dumps(to_data(relocate(f, "", "")), sort_keys=True, default=str) for f in findings)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def relocate(f: Any, path: str, layer: str) -> Any:
+    """A package's finding at another place of the same package identity."""
+    from dataclasses import replace
+
+    return replace(f, location=replace(f.location, path=path, layer=layer))
 
 
 def rematch(sessions: Any, stage: Any, options: Any, db_fp: str, now: datetime) -> dict[str, Any]:
-    """Re-match the whole fleet; returns ``{"images", "packages", "changed": {image_id: [gained, lost]},
-    "errors", "backfilled"}``."""
+    """Re-match the whole fleet; returns ``{"images", "packages", "identities", "changed": {image_id: [gained,
+    lost]}, "errors", "backfilled"}``."""
+    from sqlalchemy import func
+
     from hullscan.serde import to_data
 
     backfilled = backfill(sessions)
     with sessions() as s:
-        rows = s.execute(select(PackageRow.id, PackageRow.distro, PackageRow.data, PackageRow.verdict,
-                                PackageRow.verdict_db, PackageRow.findings)).all()
-        images = int(s.scalar(select(func_count()).select_from(Image).where(Image.inventory.is_not(None))) or 0)
-    matched, errors = match_packages(stage, options, [(r[0], r[1], r[2]) for r in rows])
-    old = {r[0]: (r[3], r[4], r[5]) for r in rows}
-    unknown: list[int] = []
-    delta: dict[int, tuple[list[Any], set[str]]] = {}
-    new_verdicts: dict[int, tuple[str, list[Any]]] = {}
-    for pid, findings in matched.items():
-        fps = {fingerprint(f): f for f in findings}
-        verdict = _verdict(fps)
-        old_verdict, old_db, old_findings = old[pid]
-        if not old_db:
-            unknown.append(pid)
-        elif verdict != old_verdict:
-            before = {fingerprint(load_finding(d)) for d in old_findings or []}
-            delta[pid] = ([f for fp, f in fps.items() if fp not in before], before - set(fps))
-        if verdict != old_verdict or not old_db:
-            new_verdicts[pid] = (verdict, [to_data(f) for f in fps.values()])
+        reps = [int(i) for i in s.scalars(select(func.min(PackageRow.id)).group_by(PackageRow.match_key))]
+        rows: list[tuple[str, Any, dict[str, Any]]] = []
+        for chunk in _chunks(reps):
+            rows += [(mk, d, data) for mk, d, data in
+                     s.execute(select(PackageRow.match_key, PackageRow.distro, PackageRow.data).where(PackageRow.id.in_(chunk)))]
+        old = {mk: (v, vdb, f) for mk, v, vdb, f in s.execute(select(PackageVerdict.match_key, PackageVerdict.verdict,
+                                                                      PackageVerdict.verdict_db, PackageVerdict.findings))}
+        packages = int(s.scalar(select(func.count()).select_from(PackageRow)) or 0)
+        images = int(s.scalar(select(func.count()).select_from(Image).where(Image.inventory.is_not(None))) or 0)
+    matched, errors = match_packages(stage, options, rows)
+    unknown: list[str] = []
+    changed_keys: dict[str, list[Any]] = {}  # match_key -> the old findings
+    new_verdicts: dict[str, tuple[str, list[Any]]] = {}
+    for mk, findings in matched.items():
+        verdict = _verdict(findings)
+        prior = old.get(mk)
+        if prior is None or not prior[1]:
+            unknown.append(mk)
+        elif verdict != prior[0]:
+            changed_keys[mk] = [load_finding(d) for d in prior[2] or []]
+        if prior is None or verdict != prior[0] or not prior[1]:
+            new_verdicts[mk] = (verdict, [to_data(f) for f in findings])
     changed: dict[int, list[int]] = {}
     with sessions() as s, s.begin():
-        _apply_deltas(s, delta, now, changed)
-    _replace_for_new_packages(sessions, unknown, matched, now, changed)
+        for chunk in _chunks(sorted(changed_keys)):
+            for pid, mk, data in s.execute(select(PackageRow.id, PackageRow.match_key, PackageRow.data)
+                                           .where(PackageRow.match_key.in_(chunk))):
+                path, layer = data.get("path", ""), data.get("layer", "")
+                _apply_delta(s, int(pid), [relocate(f, path, layer) for f in changed_keys[mk]],
+                             [relocate(f, path, layer) for f in matched[mk]], now, changed)
+    _replace_for_new_packages(sessions, unknown, matched, old, now, changed)
     with sessions() as s, s.begin():
-        for pid, (verdict, data) in new_verdicts.items():
-            s.execute(update(PackageRow).where(PackageRow.id == pid).values(verdict=verdict, findings=data, verdict_db=db_fp))
-        same = [pid for pid in matched if pid not in new_verdicts and old[pid][1] != db_fp]
+        known = set(old)
+        for mk, (verdict, data) in new_verdicts.items():
+            if mk in known:
+                s.execute(update(PackageVerdict).where(PackageVerdict.match_key == mk)
+                          .values(verdict=verdict, findings=data, verdict_db=db_fp))
+            else:
+                s.add(PackageVerdict(match_key=mk, verdict=verdict, findings=data, verdict_db=db_fp))
+        same = [mk for mk in matched if mk not in new_verdicts and old[mk][1] != db_fp]
         for chunk in _chunks(same):
-            s.execute(update(PackageRow).where(PackageRow.id.in_(chunk)).values(verdict_db=db_fp)
+            s.execute(update(PackageVerdict).where(PackageVerdict.match_key.in_(chunk)).values(verdict_db=db_fp)
                       .execution_options(synchronize_session=False))
         s.execute(update(Image).where(Image.inventory.is_not(None)).values(inventory_fingerprint=db_fp))
-    return {"images": images, "packages": len(rows), "changed": changed, "errors": errors, "backfilled": backfilled}
-
-
-def func_count() -> Any:
-    from sqlalchemy import func
-
-    return func.count()
+    return {"images": images, "packages": packages, "identities": len(rows), "changed": changed, "errors": errors,
+            "backfilled": backfilled}
 
 
 def load_finding(data: dict[str, Any]) -> Any:
@@ -203,51 +234,62 @@ def load_finding(data: dict[str, Any]) -> Any:
     return load(Finding, data)
 
 
-def _apply_deltas(s: Session, delta: dict[int, tuple[list[Any], set[str]]], now: datetime, changed: dict[int, list[int]]) -> None:
-    """Set-based: per changed package, remove its findings that are gone and add the new ones to every holder."""
+def _apply_delta(s: Session, pid: int, before: list[Any], after: list[Any], now: datetime, changed: dict[int, list[int]]) -> None:
+    """Set-based, for every image holding the package ``pid``: its findings that are gone deleted, those whose
+    content changed updated in place (marks kept), the new ones inserted."""
     table = FindingRow.__table__
-    for pid, (added, removed) in delta.items():
-        holders = select(ImagePackage.image_id).where(ImagePackage.package_id == pid)
-        if removed:
-            s.execute(delete(FindingRow).where(FindingRow.category == "vulnerability", FindingRow.fingerprint.in_(sorted(removed)),
-                                               FindingRow.image_id.in_(holders)).execution_options(synchronize_session=False))
-        for f in added:
-            fp = fingerprint(f)
-            values = {**row_values(f), "fingerprint": fp, "first_seen": now, "last_seen": now}
-            names = ["image_id", *values]
-            cols = [ImagePackage.image_id, *(literal(v, type_=table.c[k].type if not isinstance(table.c[k].type, JSON) else JSON())
-                                               .label(k) for k, v in values.items())]
-            present = select(FindingRow.id).where(FindingRow.image_id == ImagePackage.image_id, FindingRow.fingerprint == fp)
-            s.execute(insert(FindingRow).from_select(names, select(*cols).where(ImagePackage.package_id == pid, ~exists(present))))
-        if added or removed:
-            for (image_id,) in s.execute(holders):
-                counts = changed.setdefault(int(image_id), [0, 0])
-                counts[0] += len(added)
-                counts[1] += len(removed)
+    old = {fingerprint(f): f for f in before}
+    new = {fingerprint(f): f for f in after}
+    removed = set(old) - set(new)
+    added = [fp for fp in new if fp not in old]
+    updated = [fp for fp in new if fp in old and _verdict([new[fp]]) != _verdict([old[fp]])]
+    holders = select(ImagePackage.image_id).where(ImagePackage.package_id == pid)
+    if removed:
+        s.execute(delete(FindingRow).where(FindingRow.category == "vulnerability", FindingRow.fingerprint.in_(sorted(removed)),
+                                           FindingRow.image_id.in_(holders)).execution_options(synchronize_session=False))
+    for fp in updated:
+        s.execute(update(FindingRow).where(FindingRow.fingerprint == fp, FindingRow.image_id.in_(holders))
+                  .values(**row_values(new[fp]), last_seen=now).execution_options(synchronize_session=False))
+    for fp in added:
+        values = {**row_values(new[fp]), "fingerprint": fp, "first_seen": now, "last_seen": now}
+        cols = [ImagePackage.image_id, *(literal(v, type_=JSON() if isinstance(table.c[k].type, JSON) else table.c[k].type)
+                                           .label(k) for k, v in values.items())]
+        present = select(FindingRow.id).where(FindingRow.image_id == ImagePackage.image_id, FindingRow.fingerprint == fp)
+        s.execute(insert(FindingRow).from_select(["image_id", *values],
+                                                 select(*cols).where(ImagePackage.package_id == pid, ~exists(present))))
+    if added or removed or updated:
+        for (image_id,) in s.execute(holders):
+            counts = changed.setdefault(int(image_id), [0, 0])
+            counts[0] += len(added)
+            counts[1] += len(removed)
 
 
-def _replace_for_new_packages(sessions: Any, unknown: list[int], matched: dict[int, list[Any]], now: datetime,
-                              changed: dict[int, list[int]]) -> None:
-    """Images holding a package never matched before: their vulnerability findings made from their packages'
-    verdicts (only this path is per image)."""
+def _replace_for_new_packages(sessions: Any, unknown: list[str], matched: dict[str, list[Any]],
+                              old: dict[str, tuple[str, str, Any]], now: datetime, changed: dict[int, list[int]]) -> None:
+    """Images holding a package identity never matched before: their vulnerability findings made from their
+    packages' verdicts (only this path is per image)."""
     if not unknown:
         return
     with sessions() as s:
         image_ids: set[int] = set()
         for chunk in _chunks(unknown):
-            image_ids.update(int(i) for i in s.scalars(select(ImagePackage.image_id).where(ImagePackage.package_id.in_(chunk)).distinct()))
+            pids = select(PackageRow.id).where(PackageRow.match_key.in_(chunk))
+            image_ids.update(int(i) for i in s.scalars(select(ImagePackage.image_id).where(ImagePackage.package_id.in_(pids)).distinct()))
     for chunk in _chunks(sorted(image_ids), 200):
         with sessions() as s, s.begin():
-            holdings: dict[int, list[int]] = {}
-            for image_id, pid in s.execute(select(ImagePackage.image_id, ImagePackage.package_id).where(ImagePackage.image_id.in_(chunk))):
-                holdings.setdefault(int(image_id), []).append(int(pid))
-            missing = {pid for pids in holdings.values() for pid in pids if pid not in matched}
-            stored: dict[int, list[Any]] = {}
-            if missing:  # packages of a distro group the stage failed on: their last verdict stands
-                for pid, data in s.execute(select(PackageRow.id, PackageRow.findings).where(PackageRow.id.in_(sorted(missing)))):
-                    stored[int(pid)] = [load_finding(d) for d in data or []]
+            holdings: dict[int, list[tuple[str, str, str]]] = {}
+            for image_id, mk, data in s.execute(select(ImagePackage.image_id, PackageRow.match_key, PackageRow.data)
+                                                .join(PackageRow, PackageRow.id == ImagePackage.package_id)
+                                                .where(ImagePackage.image_id.in_(chunk))):
+                holdings.setdefault(int(image_id), []).append((mk, data.get("path", ""), data.get("layer", "")))
             for image_id in chunk:
-                findings = [f for pid in sorted(holdings.get(image_id, [])) for f in matched.get(pid, stored.get(pid, []))]
+                findings = []
+                for mk, path, layer in sorted(holdings.get(image_id, [])):
+                    if mk in matched:
+                        found = matched[mk]
+                    else:  # a distro group the stage failed on: its last verdict stands
+                        found = [load_finding(d) for d in (old.get(mk) or ("", "", []))[2] or []]
+                    findings += [relocate(f, path, layer) for f in found]
                 added, removed = replace_findings(s, image_id, findings, now, categories={"vulnerability"})
                 if added or removed:
                     counts = changed.setdefault(image_id, [0, 0])

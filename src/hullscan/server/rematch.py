@@ -72,12 +72,13 @@ def run_rematch(rt: Runtime, task_id: int) -> None:
         row.value = fp
         s.add(row)
     elapsed = rt.clock() - t0
-    add_log(rt, task_id, f"re-matched {out['images']} stored inventories ({out['packages']} distinct packages) in "
+    add_log(rt, task_id, f"re-matched {out['images']} stored inventories ({out['packages']} packages, "
+            f"{out['identities']} distinct package versions matched) in "
             f"{elapsed:.2f}s; {len(changed)} images changed")
     if changed:
         emit(rt, "findings.changed", {"reason": "vulnerability database updated", "task_id": task_id, "images": changed[:1000],
                                       "images_changed": len(changed)})
-    result = {"images": out["images"], "packages": out["packages"], "changed": changed[:1000], "images_changed": len(changed),
+    result = {"images": out["images"], "packages": out["packages"], "identities": out["identities"], "changed": changed[:1000], "images_changed": len(changed),
               "seconds": round(elapsed, 3)}
     failures = len(out["errors"])
     finish(rt, task_id, "partially failed" if failures else "succeeded", f"{failures} failed" if failures else "", result)

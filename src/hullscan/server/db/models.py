@@ -353,19 +353,28 @@ class Meta(Base):
 
 
 class PackageRow(Base):
-    """A distinct package of the fleet with its distro (what matching depends on, plus its place: path and layer),
-    stored once however many images hold it, with its current verdict: the vulnerability findings it yields
-    against the vulnerability DB ``verdict_db`` ("" when not matched since it was first seen)."""
+    """A distinct package of the fleet at its place (distro, identity, path and layer), stored once however many
+    images hold it. ``match_key`` is its identity without the place: what matching depends on."""
 
     __tablename__ = "packages"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the distro and the package's identity
+    key: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the distro, the identity and the place
+    match_key: Mapped[str] = mapped_column(String(64), index=True)  # sha256 of the distro and the identity
     distro: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)  # serde Package
-    verdict: Mapped[str] = mapped_column(String(64), default="")  # sha256 of its findings' fingerprints
+
+
+class PackageVerdict(Base):
+    """What matching said about a package identity (a ``match_key``) against the vulnerability DB ``verdict_db``:
+    its findings (serde, at one holder's place) and their digest."""
+
+    __tablename__ = "package_verdicts"
+
+    match_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    verdict: Mapped[str] = mapped_column(String(64), default="")
     verdict_db: Mapped[str] = mapped_column(String(100), default="")
-    findings: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)  # serde Findings of the verdict
+    findings: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
 class ImagePackage(Base):

@@ -36,11 +36,17 @@ def upgrade() -> None:
         'packages',
         sa.Column('id', sa.Integer(), primary_key=True),
         sa.Column('key', sa.String(length=64), nullable=False, unique=True),
+        sa.Column('match_key', sa.String(length=64), nullable=False),
         sa.Column('distro', sa.JSON(), nullable=True),
         sa.Column('data', sa.JSON(), nullable=False),
-        sa.Column('verdict', sa.String(length=64), nullable=False, server_default=''),
-        sa.Column('verdict_db', sa.String(length=100), nullable=False, server_default=''),
-        sa.Column('findings', sa.JSON(), nullable=True),
+    )
+    op.create_index('ix_packages_match_key', 'packages', ['match_key'])
+    op.create_table(
+        'package_verdicts',
+        sa.Column('match_key', sa.String(length=64), primary_key=True),
+        sa.Column('verdict', sa.String(length=64), nullable=False),
+        sa.Column('verdict_db', sa.String(length=100), nullable=False),
+        sa.Column('findings', sa.JSON(), nullable=False),
     )
     op.create_table(
         'image_packages',
@@ -61,6 +67,8 @@ def downgrade() -> None:
     op.drop_index('ix_findings_order', 'findings')
     op.drop_index('ix_image_packages_package', 'image_packages')
     op.drop_table('image_packages')
+    op.drop_table('package_verdicts')
+    op.drop_index('ix_packages_match_key', 'packages')
     op.drop_table('packages')
     op.drop_table('layer_results')
     op.drop_table('leases')
