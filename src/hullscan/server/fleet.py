@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, delete, exists, insert, literal, select, update
+from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from hullscan.server.db.models import FindingRow, Image, ImagePackage, PackageRow, PackageVerdict
@@ -202,12 +202,14 @@ def rematch(sessions: Any, stage: Any, options: Any, db_fp: str, now: datetime) 
             new_verdicts[mk] = (verdict, [to_data(f) for f in findings])
     changed: dict[int, list[int]] = {}
     with sessions() as s, s.begin():
+        deltas = []
         for chunk in _chunks(sorted(changed_keys)):
             for pid, mk, data in s.execute(select(PackageRow.id, PackageRow.match_key, PackageRow.data)
                                            .where(PackageRow.match_key.in_(chunk))):
                 path, layer = data.get("path", ""), data.get("layer", "")
-                _apply_delta(s, int(pid), [relocate(f, path, layer) for f in changed_keys[mk]],
-                             [relocate(f, path, layer) for f in matched[mk]], now, changed)
+                deltas.append((int(pid), [relocate(f, path, layer) for f in changed_keys[mk]],
+                               [relocate(f, path, layer) for f in matched[mk]]))
+        _apply_deltas(s, deltas, now, changed)
     _replace_for_new_packages(sessions, unknown, matched, old, now, changed)
     with sessions() as s, s.begin():
         known = set(old)
@@ -234,34 +236,66 @@ def load_finding(data: dict[str, Any]) -> Any:
     return load(Finding, data)
 
 
-def _apply_delta(s: Session, pid: int, before: list[Any], after: list[Any], now: datetime, changed: dict[int, list[int]]) -> None:
-    """Set-based, for every image holding the package ``pid``: its findings that are gone deleted, those whose
-    content changed updated in place (marks kept), the new ones inserted."""
-    table = FindingRow.__table__
-    old = {fingerprint(f): f for f in before}
-    new = {fingerprint(f): f for f in after}
-    removed = set(old) - set(new)
-    added = [fp for fp in new if fp not in old]
-    updated = [fp for fp in new if fp in old and _verdict([new[fp]]) != _verdict([old[fp]])]
-    holders = select(ImagePackage.image_id).where(ImagePackage.package_id == pid)
-    if removed:
-        s.execute(delete(FindingRow).where(FindingRow.category == "vulnerability", FindingRow.fingerprint.in_(sorted(removed)),
-                                           FindingRow.image_id.in_(holders)).execution_options(synchronize_session=False))
-    for fp in updated:
-        s.execute(update(FindingRow).where(FindingRow.fingerprint == fp, FindingRow.image_id.in_(holders))
-                  .values(**row_values(new[fp]), last_seen=now).execution_options(synchronize_session=False))
-    for fp in added:
-        values = {**row_values(new[fp]), "fingerprint": fp, "first_seen": now, "last_seen": now}
-        cols = [ImagePackage.image_id, *(literal(v, type_=JSON() if isinstance(table.c[k].type, JSON) else table.c[k].type)
-                                           .label(k) for k, v in values.items())]
-        present = select(FindingRow.id).where(FindingRow.image_id == ImagePackage.image_id, FindingRow.fingerprint == fp)
-        s.execute(insert(FindingRow).from_select(["image_id", *values],
-                                                 select(*cols).where(ImagePackage.package_id == pid, ~exists(present))))
-    if added or removed or updated:
-        for (image_id,) in s.execute(holders):
+def _staging(s: Session) -> tuple[Any, Any]:
+    """Two temporary tables (this transaction's connection only): findings to add and to remove, per package."""
+    from sqlalchemy import Column, Integer, MetaData, String, Table
+
+    meta = MetaData()
+    cols = [Column(c.name, c.type) for c in FindingRow.__table__.columns if c.name not in ("id", "image_id", "scan_id")]
+    add = Table(f"tmp_add_{id(s)}", meta, Column("package_id", Integer), *cols, prefixes=["TEMPORARY"])
+    gone = Table(f"tmp_gone_{id(s)}", meta, Column("package_id", Integer), Column("fingerprint", String(64)), prefixes=["TEMPORARY"])
+    meta.create_all(s.connection())
+    return add, gone
+
+
+def _apply_deltas(s: Session, deltas: list[tuple[int, list[Any], list[Any]]], now: datetime, changed: dict[int, list[int]]) -> None:
+    """Set-based, for every image holding each package: its findings that are gone deleted, those whose content
+    changed updated in place (marks kept), the new ones inserted. ``deltas``: (package id, findings before, after).
+    Additions and removals of every package go through two staging tables and one statement each."""
+    add_rows: list[dict[str, Any]] = []
+    gone_rows: list[dict[str, Any]] = []
+    per_package: dict[int, tuple[int, int]] = {}
+    for pid, before, after in deltas:
+        old = {fingerprint(f): f for f in before}
+        new = {fingerprint(f): f for f in after}
+        removed = set(old) - set(new)
+        added = [fp for fp in new if fp not in old]
+        for fp, f in new.items():
+            if fp in old and _verdict([f]) != _verdict([old[fp]]):
+                holders = select(ImagePackage.image_id).where(ImagePackage.package_id == pid)
+                s.execute(update(FindingRow).where(FindingRow.fingerprint == fp, FindingRow.image_id.in_(holders))
+                          .values(**row_values(f), last_seen=now).execution_options(synchronize_session=False))
+        gone_rows += [{"package_id": pid, "fingerprint": fp} for fp in sorted(removed)]
+        add_rows += [{**row_values(new[fp]), "package_id": pid, "fingerprint": fp, "first_seen": now, "last_seen": now,
+                      "state": "open", "state_reason": "", "state_by": ""} for fp in added]
+        if added or removed:
+            per_package[pid] = (len(added), len(removed))
+    if not add_rows and not gone_rows:
+        return
+    add, gone = _staging(s)
+    try:
+        if gone_rows:
+            s.execute(insert(gone), gone_rows)
+            hit = (select(gone.c.package_id).join(ImagePackage, ImagePackage.package_id == gone.c.package_id)
+                   .where(ImagePackage.image_id == FindingRow.image_id, gone.c.fingerprint == FindingRow.fingerprint))
+            s.execute(delete(FindingRow).where(FindingRow.category == "vulnerability", exists(hit))
+                      .execution_options(synchronize_session=False))
+        if add_rows:
+            s.execute(insert(add), add_rows)
+            names = [c.name for c in add.columns if c.name != "package_id"]
+            present = select(FindingRow.id).where(FindingRow.image_id == ImagePackage.image_id, FindingRow.fingerprint == add.c.fingerprint)
+            source = (select(ImagePackage.image_id, *[add.c[n] for n in names])
+                      .join(ImagePackage, ImagePackage.package_id == add.c.package_id).where(~exists(present)))
+            s.execute(insert(FindingRow).from_select(["image_id", *names], source))
+    finally:
+        add.drop(s.connection())
+        gone.drop(s.connection())
+    pids = sorted(per_package)
+    for chunk in _chunks(pids):
+        for image_id, pid in s.execute(select(ImagePackage.image_id, ImagePackage.package_id).where(ImagePackage.package_id.in_(chunk))):
             counts = changed.setdefault(int(image_id), [0, 0])
-            counts[0] += len(added)
-            counts[1] += len(removed)
+            counts[0] += per_package[pid][0]
+            counts[1] += per_package[pid][1]
 
 
 def _replace_for_new_packages(sessions: Any, unknown: list[str], matched: dict[str, list[Any]],
