@@ -15,9 +15,9 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hullscan.errors import HullscanError, TimeLimitError
@@ -214,13 +214,13 @@ def _claim(rt: Runtime, task_id: int, image_id: int, deadline: float, owner: str
                     and aware(image.last_scanned_at) >= waited_since and image.scan_status in ("succeeded", "failed")):
                 return image.scan_status, image.scan_error  # the other scan, just finished
             running = select(Task.id).where(Task.status == "running")
-            claimed = s.execute(
+            claimed = cast(CursorResult[Any], s.execute(  # an UPDATE's result is a CursorResult (rowcount)
                 update(Image)
                 .where(Image.id == image_id, or_(Image.scan_claim_task.is_(None), Image.scan_claim_owner == owner,
                                                  Image.scan_claim_task.not_in(running), Image.scan_claim_expires < now))
                 .values(scan_claim_task=task_id, scan_claim_owner=owner, scan_claim_expires=now + lease)
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            )).rowcount
             s.refresh(image)
             holder, digest = image.scan_claim_task, image.digest
         if claimed:
