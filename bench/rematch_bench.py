@@ -63,19 +63,25 @@ def build_dbs(tmp: Path, records: list[dict[str, Any]], held_back: float) -> tup
     return out[0], out[1]
 
 
-def pypi_pool(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(name, version) pairs named by the advisories (listed affected versions and range bounds)."""
-    pairs: set[tuple[str, str]] = set()
+def pypi_pool(records: list[dict[str, Any]], rng: random.Random) -> list[tuple[str, str]]:
+    """(name, version) pairs named by the advisories: mostly fixed versions (a fleet is mostly patched), one in ten
+    an affected version (listed or a range's start)."""
+    fixed: set[tuple[str, str]] = set()
+    affected: set[tuple[str, str]] = set()
     for r in records:
         for a in r.get("affected") or []:
             name = (a.get("package") or {}).get("name")
             if not name:
                 continue
-            versions = list(a.get("versions") or [])[-6:]
+            affected.update((name, v) for v in list(a.get("versions") or [])[-3:])
             for rg in a.get("ranges") or []:
-                versions += [v for e in rg.get("events") or [] for k, v in e.items() if k in ("introduced", "fixed") and v != "0"]
-            pairs.update((name, v) for v in versions)
-    return sorted(pairs)
+                for e in rg.get("events") or []:
+                    if e.get("fixed"):
+                        fixed.add((name, e["fixed"]))
+                    elif e.get("introduced") not in (None, "0"):
+                        affected.add((name, e["introduced"]))
+    vulnerable = rng.sample(sorted(affected), min(len(affected), len(fixed) // 9))
+    return sorted(fixed) + vulnerable
 
 
 def dpkg_pool() -> list[tuple[str, str, str]]:
@@ -136,7 +142,7 @@ def main() -> None:
 
         debian = {"id": "debian", "version_id": "12", "name": "Debian GNU/Linux"}
         dpkgs = dpkg_pool()
-        pypi = pypi_pool(records)
+        pypi = pypi_pool(records, rng)
         rng.shuffle(pypi)
         popular = pypi[:3000]  # an app layer draws mostly from popular packages (Zipf-like), sometimes from the tail
         # located packages: key -> (id, match_key, distro, data)

@@ -40,11 +40,11 @@ def _commands_and_env() -> tuple[list[tuple[str, list[str]]], dict[str, str]]:
 def test_deployment_commands_exist_with_their_options() -> None:
     import typer
 
-    from hullscan.cli import full_app
+    from hullscan.cli import COMMANDS, build_app
 
-    group: Any = typer.main.get_command(full_app())
+    group: Any = typer.main.get_command(build_app())
     commands, _ = _commands_and_env()
-    assert {c[1][1] for c in commands} == {"server", "worker", "scheduler"}
+    assert {c[1][1] for c in commands} == {"server", "worker", "scheduler"} and {"worker", "scheduler"} <= set(COMMANDS)
     for where, argv in commands:
         assert argv[0] == "hullscan", where
         command = group.commands.get(argv[1])
