@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy import delete, exists, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from hullscan.server.db.models import FindingRow, Image, ImagePackage, PackageRow, PackageVerdict
@@ -276,12 +276,14 @@ def _apply_deltas(s: Session, deltas: list[tuple[int, list[Any], list[Any]]], no
     try:
         if gone_rows:
             s.execute(insert(gone), gone_rows)
+            s.execute(text(f"ANALYZE {gone.name}"))  # a temporary table has no statistics: without them the planner
             hit = (select(gone.c.package_id).join(ImagePackage, ImagePackage.package_id == gone.c.package_id)
                    .where(ImagePackage.image_id == FindingRow.image_id, gone.c.fingerprint == FindingRow.fingerprint))
             s.execute(delete(FindingRow).where(FindingRow.category == "vulnerability", exists(hit))
                       .execution_options(synchronize_session=False))
         if add_rows:
             s.execute(insert(add), add_rows)
+            s.execute(text(f"ANALYZE {add.name}"))  # loops over image_packages per staged row (minutes, not seconds)
             names = [c.name for c in add.columns if c.name != "package_id"]
             present = select(FindingRow.id).where(FindingRow.image_id == ImagePackage.image_id, FindingRow.fingerprint == add.c.fingerprint)
             source = (select(ImagePackage.image_id, *[add.c[n] for n in names])
