@@ -50,13 +50,16 @@ def serve(
     scheduler: Annotated[Optional[bool], typer.Option(
         "--scheduler/--no-scheduler", help="run the scheduler in this process (default: yes embedded, no with --broker)")] = None,
     log_level: LogLevel = "info",
+    vulndata: Annotated[Optional[Path], typer.Option(
+        "--vulndata", envvar="HULLSCAN_VULNDATA",
+        help="offline vulnerability feeds to build the database from on first start (default: the public feeds)")] = None,
 ) -> None:
     """Start the security center: API and console. Embedded (default): SQLite, in-process workers and scheduler.
     With --broker: tasks go to `hullscan worker` processes, the schedule to `hullscan scheduler`."""
     from hullscan.server.main import run_server
 
     config = _config(data_dir, db_url, workers=workers, vuln_db_path=vuln_db, broker_url=broker, redis_url=redis_url,
-                     scheduler=(not broker) if scheduler is None else scheduler)
+                     scheduler=(not broker) if scheduler is None else scheduler, vulndata=vulndata)
     run_server(config, host, port, log_level)  # type: ignore[arg-type]
 
 

@@ -56,6 +56,8 @@ class ServerConfig:
     claim_lease_seconds: float = 60.0
     #: where workers share layer analyses: "store" (the layer_results table) or "local" (the data dir's cache)
     layer_cache: str = "local"
+    #: offline vulnerability feeds the first-start database build imports (default: the public online feeds)
+    vulndata: Path | None = None
 
     def resolved_db_url(self) -> str:
         """The store URL."""

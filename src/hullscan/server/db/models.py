@@ -155,6 +155,10 @@ class FindingRow(Base):
         Index("ix_findings_image_category", "image_id", "category"),
         Index("ix_findings_order", text("severity_rank DESC"), "category", "rule_id", "id"),
         Index("ix_findings_last_seen", "last_seen"),
+        # the console: counts per category/severity of open findings (index-only), pages in severity order, trend
+        Index("ix_findings_console_totals", "category", "state", "suppressed_by", "ecosystem", "severity"),
+        Index("ix_findings_console_list", "category", "state", "severity_rank", "id"),
+        Index("ix_findings_first_seen", "first_seen"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,14 +1,14 @@
 """distributed mode: digest claims with a lease, cluster leases, shared layer analysis results
 
 Revision ID: 0003_distributed
-Revises: 0003_runtime
+Revises: 0003_console
 Create Date: 2026-12-07 23:50:00
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0003_distributed'
-down_revision = '0003_runtime'
+down_revision = '0003_console'
 branch_labels = None
 depends_on = None
 
