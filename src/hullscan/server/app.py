@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hullscan.server.runtime import Runtime
@@ -141,6 +141,17 @@ def create_app(rt: Runtime) -> FastAPI:
     async def conflict(_: Request, exc: IntegrityError) -> JSONResponse:
         log.warning("integrity error: %s", exc.orig)
         return JSONResponse({"code": "Conflict", "message": "the change conflicts with existing data"}, status_code=409)
+
+    @app.exception_handler(OperationalError)
+    async def store_error(_: Request, exc: OperationalError) -> JSONResponse:
+        from hullscan.server.db.session import is_busy
+
+        if is_busy(exc):
+            log.warning("store busy: %s", exc.orig)
+            return JSONResponse({"code": "StoreBusy", "message": "the store is busy; nothing was changed, try again"},
+                                status_code=503, headers={"Retry-After": "1"})
+        log.error("store error: %s", exc.orig)
+        return JSONResponse({"code": "StoreError", "message": "the store failed; nothing was changed"}, status_code=500)
 
     app.add_middleware(BodyLimit)
     rt.metrics.track_queue(lambda: float(rt.queue.depth()) if rt.queue is not None else 0.0)

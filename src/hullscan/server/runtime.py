@@ -48,6 +48,10 @@ class ServerConfig:
     scheduler: bool = True
     tick_seconds: float = 30.0
     registry_timeout: float = 15.0  # seconds per registry API request during sync
+    #: SQLite: seconds a write waits for another process's write (this process's writers queue on a lock instead)
+    db_busy_timeout: float = 5.0
+    #: SQLite: seconds a write waits for its turn among this process's writers before the API answers 503
+    db_write_wait: float = 10.0
 
     def resolved_db_url(self) -> str:
         """The store URL."""
@@ -117,7 +121,7 @@ def build_runtime(config: ServerConfig, **overrides: Any) -> Runtime:
     from hullscan.server.metrics import Metrics
 
     config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    engine = make_engine(config.resolved_db_url())
+    engine = make_engine(config.resolved_db_url(), config.db_busy_timeout, config.db_write_wait)
     upgrade(engine)
     rt = Runtime(
         config=config,

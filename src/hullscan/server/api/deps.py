@@ -27,7 +27,8 @@ def runtime(request: Request) -> Runtime:
 
 
 def session(rt: Annotated[Runtime, Depends(runtime)]) -> Iterator[Session]:
-    """A store session, committed when the handler returns normally."""
+    """A store session, committed when the handler returns normally, *before* the response is sent (``scope=
+    "function"``): a commit that fails turns into an error response (503 when the store is busy), never a 2xx."""
     with rt.session() as s:
         yield s
 
@@ -88,7 +89,7 @@ def require(role: str) -> Callable[..., Principal]:
 Viewer = Annotated[Principal, Depends(require("viewer"))]
 Operator = Annotated[Principal, Depends(require("operator"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
-Store = Annotated[Session, Depends(session)]
+Store = Annotated[Session, Depends(session, scope="function")]
 RT = Annotated[Runtime, Depends(runtime)]
 
 
