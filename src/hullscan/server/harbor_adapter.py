@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from hullscan.server.db.models import FindingRow, HarborScanRequest, Image, Task
+from hullscan.server.db.models import FindingRow, HarborScanRequest, Image, Task, TaskItem
 from hullscan.server.runtime import Runtime
 from hullscan.server.tasks import create_task
 from hullscan.server.timeutil import iso
@@ -69,8 +69,10 @@ def report(rt: Runtime, rid: str) -> tuple[str, dict[str, Any]]:
         if task is None or task.status in ("pending", "running"):
             return "pending", {}
         image = s.scalar(select(Image).where(Image.digest == req.digest))
-        if task.status != "succeeded" or image is None or image.scan_status != "succeeded":
-            return "failed", {"message": (image.scan_error if image else "") or task.error or f"scan {task.status}"}
+        # the outcome of this request's own task (its one item), not whatever the image's latest scan was
+        item = s.scalar(select(TaskItem).where(TaskItem.task_id == task.id).order_by(TaskItem.id))
+        if item is None or item.status != "succeeded" or image is None:
+            return "failed", {"message": (item.error if item else "") or task.error or f"scan {task.status}"}
         rows = s.scalars(select(FindingRow).where(FindingRow.image_id == image.id, FindingRow.category == "vulnerability",
                                                   FindingRow.suppressed_by.is_(None))
                          .order_by(FindingRow.severity_rank.desc(), FindingRow.rule_id, FindingRow.package_name)).all()

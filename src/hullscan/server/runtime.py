@@ -48,6 +48,10 @@ class ServerConfig:
     scheduler: bool = True
     tick_seconds: float = 30.0
     registry_timeout: float = 15.0  # seconds per registry API request during sync
+    #: seconds of retry back-off a pull may spend on one registry request before the image fails
+    pull_retry_seconds: float = 60.0
+    #: consecutive "registry unreachable" failures after which a scan task gives up on that registry's other images
+    breaker_threshold: int = 3
     #: SQLite: seconds a write waits for another process's write (this process's writers queue on a lock instead)
     db_busy_timeout: float = 5.0
     #: SQLite: seconds a write waits for its turn among this process's writers before the API answers 503

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from hullscan.errors import HullscanError, TimeLimitError
+from hullscan.errors import HullscanError, RegistryUnavailableError, TimeLimitError
 from hullscan.server import quota, whitelist
 from hullscan.server.db.models import (
     HarborScanRequest,
@@ -41,6 +41,7 @@ from hullscan.server.timeutil import aware
 TIME_LIMIT = "not scanned: time limit"
 STOPPED = "not scanned: stopped"
 NO_QUOTA = "not scanned: quota exhausted"
+UNREACHABLE = "not scanned: registry unreachable"
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ def _options(rt: Runtime, settings: ScanSettings, reg: Registry | None, harbor: 
         scanners=settings.scanners(),
         cache_dir=rt.cache_dir,
         db_path=rt.vuln_db_path,
-        registry=RegistryOptions(**reg_kwargs),
+        registry=RegistryOptions(**reg_kwargs, max_retry_seconds=rt.config.pull_retry_seconds),
         checks=checks,
         quiet=True,
     )
@@ -266,11 +267,31 @@ def _scan_claimed(rt: Runtime, task_id: int, item_id: int, settings: ScanSetting
             item.status, item.error = "failed", str(exc)
             return "failed", str(exc)
         try:
-            quota.consume(s, digest, task_id)
+            charged = quota.consume(s, digest, task_id)
         except quota.QuotaExhausted as exc:
             item.status, item.error = NO_QUOTA, str(exc)
             return NO_QUOTA, str(exc)
+    try:
+        status, error = _run_scan_fn(rt, task_id, item_id, reference, options, deadline)
+    except BaseException:
+        if charged:
+            _refund(rt, digest, task_id)
+        raise
+    if status != "succeeded" and charged:  # a failed pull or scan costs no quota
+        _refund(rt, digest, task_id)
+    return status, error
+
+
+def _refund(rt: Runtime, digest: str, task_id: int) -> None:
+    with rt.session() as s:
+        quota.refund(s, digest, task_id)
+
+
+def _run_scan_fn(rt: Runtime, task_id: int, item_id: int, reference: str, options: Any, deadline: float) -> tuple[str, str]:
+    """Pull and scan, store the outcome; (status, error) where status ``unreachable`` is a failure the circuit
+    breaker counts (the registry did not answer)."""
     started, t0 = rt.now(), rt.clock()
+    unreachable = False
     # the task's time limit also stops a scan in flight (between entries, layers and stages)
     options = replace(options, deadline=time.monotonic() + max(deadline - rt.clock(), 0.0))
     try:
@@ -281,6 +302,8 @@ def _scan_claimed(rt: Runtime, task_id: int, item_id: int, settings: ScanSetting
     except TimeLimitError as exc:
         _set_item(rt, item_id, TIME_LIMIT, str(exc))
         return TIME_LIMIT, str(exc)
+    except RegistryUnavailableError as exc:  # counted by the task's circuit breaker
+        error, unreachable = str(exc) or type(exc).__name__, True
     except HullscanError as exc:
         error = str(exc) or type(exc).__name__
     except Exception as exc:  # a crashing scanner fails this image only
@@ -296,6 +319,8 @@ def _scan_claimed(rt: Runtime, task_id: int, item_id: int, settings: ScanSetting
         except IntegrityError:  # another worker stored the same digest's findings at the same moment: re-read, retry
             if attempt == 2:
                 raise
+    if unreachable:
+        return "unreachable", error
     return ("failed", error) if error else ("succeeded", "")
 
 
@@ -309,11 +334,17 @@ def _store(rt: Runtime, task_id: int, item_id: int, report: Any, error: str, sta
                     started_at=started, finished_at=rt.now(), duration_seconds=duration)
         s.add(scan)
         s.flush()
-        image.last_scanned_at = rt.now()
         if error:
             item.status, item.error = "failed", error
-            image.scan_status, image.scan_error = "failed", error
+            if image.scan_status == "succeeded":
+                # the last good result stays (inventory, findings, status); the failed attempt is recorded beside
+                # it: in its Scan row, the task item, and the image's scan_error
+                image.scan_error = f"the latest scan attempt failed ({rt.now().isoformat(timespec='seconds')}): {error}"
+            else:
+                image.last_scanned_at = rt.now()
+                image.scan_status, image.scan_error = "failed", error
             return
+        image.last_scanned_at = rt.now()
         store_inventory(image, report)
         image.inventory_fingerprint = _db_fingerprint(rt)
         replace_findings(s, image.id, report.findings, rt.now(), scan.id)
@@ -347,7 +378,13 @@ def run_scan(rt: Runtime, task_id: int) -> None:
                  s.scalars(select(TaskItem).where(TaskItem.task_id == task_id, TaskItem.status == "pending").order_by(TaskItem.id))]
         rates = {r.id: r.rate_limit for r in s.scalars(select(Registry))}
     stopped = ""
+    threshold = max(1, rt.config.breaker_threshold)
+    failures: dict[int | None, int] = {}  # consecutive connection failures per registry (the circuit breaker)
+    broken: set[int | None] = set()
     for item_id, reference, registry_id in items:
+        if registry_id in broken:
+            _set_item(rt, item_id, UNREACHABLE, f"registry {registry_id} did not answer {threshold} times in a row")
+            continue
         if _stop_requested(rt, task_id):
             stopped = "stopped by a user"
             break
@@ -356,6 +393,15 @@ def run_scan(rt: Runtime, task_id: int) -> None:
             stopped = stopped or "stopped by a user"
             break
         status, error = _scan_item(rt, task_id, item_id, settings, deadline)
+        if status == "unreachable":
+            status = "failed"
+            failures[registry_id] = failures.get(registry_id, 0) + 1
+            if failures[registry_id] >= threshold:
+                broken.add(registry_id)
+                add_log(rt, task_id, f"registry {registry_id} unreachable {threshold} times in a row: its other "
+                        f"images are not scanned in this task ({UNREACHABLE})", "error")
+        elif status in ("succeeded", "failed"):
+            failures[registry_id] = 0
         if status != "succeeded":
             add_log(rt, task_id, f"image {reference} {status}: {error}", "error")
         with rt.session() as s:
@@ -382,7 +428,8 @@ def _finish_scan(rt: Runtime, task_id: int, stopped: str) -> None:
         task = s.get(Task, task_id)
         assert task is not None
         task.progress_done = sum(counts.values())
-    ok, failed = counts.get("succeeded", 0), counts.get("failed", 0) + counts.get(NO_QUOTA, 0)
+    ok = counts.get("succeeded", 0)
+    failed = counts.get("failed", 0) + counts.get(NO_QUOTA, 0) + counts.get(UNREACHABLE, 0)
     result = {"counts": counts}
     if stopped:
         finish(rt, task_id, "stopped", f"{stopped}; {sum(v for k, v in counts.items() if k.startswith('not scanned'))} images not scanned", result)

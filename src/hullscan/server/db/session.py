@@ -54,19 +54,21 @@ def _is_write(sql: str) -> bool:
 
 
 class _GatedCursor(sqlite3.Cursor):
-    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+    def execute(self, sql: str, parameters: Any = (), /) -> _GatedCursor:
         conn: _GatedConnection = self.connection  # type: ignore[assignment]
         conn._enter(sql)
         try:
-            return super().execute(sql, parameters)
+            super().execute(sql, parameters)
+            return self
         finally:
             conn._settle()
 
-    def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> _GatedCursor:
         conn: _GatedConnection = self.connection  # type: ignore[assignment]
         conn._enter(sql)
         try:
-            return super().executemany(sql, seq_of_parameters)
+            super().executemany(sql, seq_of_parameters)
+            return self
         finally:
             conn._settle()
 
