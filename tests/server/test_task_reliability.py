@@ -4,6 +4,7 @@ failed pull costing no quota, a registry stopped mid-scan (circuit breaker; last
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from hullscan.server.db.models import FindingRow, Image, QuotaUsage, TaskItem
 from hullscan.server.runtime import Runtime, ServerConfig, build_runtime
 from hullscan.server.scanning import NO_QUOTA, UNREACHABLE
 from tests.helpers.registry_server import RegistryServer, push_image, start_registry
-from tests.server.conftest import URLLIB3_VULN, _store_url, python_image
+from tests.server.conftest import URLLIB3_VULN, FakeClock, _store_url, python_image
 from tests.server.helpers import add_registry_row, repo_ids, run
 
 
@@ -106,3 +107,64 @@ def test_registry_gone_mid_scan_trips_the_breaker_and_keeps_good_results(tmp_pat
         assert sum("latest scan attempt failed" in i.scan_error for i in images) == 2
         assert len(s.scalars(select(FindingRow).where(FindingRow.rule_id == URLLIB3_VULN)).all()) == 5
         assert quota.status(s).used == 5  # the failed attempts cost nothing
+
+
+def test_a_rate_limit_change_applies_to_a_waiting_task(tmp_path: Path, registry: RegistryServer, vulndb: Path) -> None:
+    from hullscan.server.db.models import Registry
+
+    for n in ("a", "b"):
+        push_image(registry, python_image(("urllib3", "1.26.4"), ("rlchange", n)), f"rlchange/{n}", "1")
+    clock = FakeClock()
+    rt = build_runtime(ServerConfig(data_dir=tmp_path / "data", db_url=_store_url(), vuln_db_path=vulndb,
+                                    scheduler=False), clock=clock, sleep=clock.sleep)
+    rid = add_registry_row(rt, registry, "rlchange", rate_limit=1)  # one image an hour
+    run(rt, "sync", {"registry_ids": [rid]})
+
+    def sleep(seconds: float) -> None:  # the task waits for the second image: the admin lifts the limit meanwhile
+        clock.sleep(seconds)
+        with rt.session() as s:
+            reg = s.get(Registry, rid)
+            assert reg is not None
+            reg.rate_limit = 0
+
+    rt.sleep = sleep
+    task = run(rt, "scan", {"repository_ids": repo_ids(rt, rid, "rlchange/")})
+    assert task.status == "succeeded", task.error
+    assert clock.slept < 60  # not the hour the old limit asked for
+
+
+def test_no_sync_at_start_up_and_a_new_registry_is_synced_at_once(tmp_path: Path, vulndb: Path, api: Any,
+                                                                   registry: RegistryServer) -> None:
+    from hullscan.server.scheduler import tick
+
+    afternoon = datetime.now().astimezone().replace(hour=14, minute=0, second=0, microsecond=0)
+    clock = FakeClock(afternoon.timestamp())
+    rt = build_runtime(ServerConfig(data_dir=tmp_path / "data", db_url=_store_url(), vuln_db_path=vulndb,
+                                    scheduler=False), clock=clock, sleep=clock.sleep)
+    assert tick(rt) == []  # started at 14:00 with the daily sync at 03:00: no sync until tomorrow 03:00
+    clock.advance(12 * 3600)  # 02:00
+    assert tick(rt) == []
+    clock.advance(3600)  # 03:00
+    assert len(tick(rt)) == 1
+    # through the API: adding a registry starts its first sync
+    host, port = registry.host.split(":")
+    added = api.post("/api/registries", json={"name": "fresh", "type": "registry", "protocol": "http", "ip": host,
+                                              "port": int(port), "rate_limit": 100})
+    assert added.status_code == 201, added.text
+    task = api.get(f"/api/tasks/{added.json()['sync_task_id']}").json()
+    assert task["kind"] == "sync" and task["params"]["registry_ids"] == [added.json()["id"]]
+
+
+def test_meta_is_set_whoever_set_it_a_moment_ago(rt: Runtime) -> None:
+    from hullscan.server.db.models import Meta
+    from hullscan.server.meta import get_meta, set_meta
+
+    with rt.session() as mine:
+        assert get_meta(mine, "k") is None  # this task read it unset ...
+        with rt.session() as other:  # ... another task sets it meanwhile
+            set_meta(other, "k", "other")
+        set_meta(mine, "k", "mine")
+    with rt.session() as s:
+        assert s.get(Meta, "k").value == "mine"  # type: ignore[union-attr]
+        set_meta(s, "k", "ignored", overwrite=False)
+        assert get_meta(s, "k") == "mine"

@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import select, update
 
 from hullscan.server import whitelist
-from hullscan.server.db.models import FindingRow, Image, Meta, Task
+from hullscan.server.db.models import FindingRow, Image, Task
+from hullscan.server.meta import get_meta, set_meta
 from hullscan.server.results import fingerprint, replace_findings
 from hullscan.server.runtime import Runtime
 from hullscan.server.tasks import add_log, add_logs, finish
@@ -153,9 +154,7 @@ def run_rematch(rt: Runtime, task_id: int) -> None:
             task.progress_done = min(start + len(batch), len(ids))
     add_logs(rt, task_id, [f"image {c['digest']}: +{c['gained']} / -{c['lost']} vulnerabilities" for c in changed])
     with rt.session() as s:
-        row = s.get(Meta, DB_META_KEY) or Meta(key=DB_META_KEY)
-        row.value = fp
-        s.add(row)
+        set_meta(s, DB_META_KEY, fp)
     elapsed = rt.clock() - t0
     add_log(rt, task_id, f"re-matched {len(inventories)} stored inventories in {elapsed:.2f}s; {len(changed)} images changed")
     if changed:
@@ -170,8 +169,8 @@ def db_changed(rt: Runtime) -> bool:
     """True when the vulnerability DB file differs from the one last re-matched against."""
     fp = db_fingerprint(rt.vuln_db_path)
     with rt.session() as s:
-        row = s.get(Meta, DB_META_KEY)
-        if row is None:  # first sight: remember it, nothing to re-match yet
-            s.add(Meta(key=DB_META_KEY, value=fp))
+        seen = get_meta(s, DB_META_KEY)
+        if seen is None:  # first sight: remember it, nothing to re-match yet
+            set_meta(s, DB_META_KEY, fp, overwrite=False)
             return False
-        return bool(fp) and row.value != fp
+        return bool(fp) and seen != fp

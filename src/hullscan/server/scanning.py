@@ -166,6 +166,7 @@ def _wait_for_rate(rt: Runtime, task_id: int, registry_id: int | None, rate: int
         return True
     logged = False
     while True:
+        rate = _current_rate(rt, registry_id, rate)  # an edit of the registry's limit applies to waiting tasks too
         wait = try_acquire(rt.sessions, registry_id, rate, rt.clock())
         if wait <= 0:
             return True
@@ -175,6 +176,12 @@ def _wait_for_rate(rt: Runtime, task_id: int, registry_id: int | None, rate: int
             add_log(rt, task_id, f"rate limit of registry {registry_id} ({rate} images/hour): waiting {wait:.0f}s")
             logged = True
         rt.sleep(min(wait, 5.0))
+
+
+def _current_rate(rt: Runtime, registry_id: int, fallback: int | None) -> int | None:
+    with rt.session() as s:
+        reg = s.get(Registry, registry_id)
+        return reg.rate_limit if reg is not None else fallback
 
 
 def _stop_requested(rt: Runtime, task_id: int) -> bool:

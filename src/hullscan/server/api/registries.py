@@ -127,6 +127,10 @@ def add_registry(body: RegistryIn, s: Store, rt: RT, user: Admin) -> dict[str, A
     s.flush()
     out = registry_out(row)
     out["warnings"] = [UNLIMITED_WARNING] if not row.rate_limit else []
+    s.commit()  # the new registry's first sync starts right away (it must see the committed row)
+    from hullscan.server.tasks import create_task
+
+    out["sync_task_id"] = create_task(rt, "sync", {"registry_ids": [row.id]}, user=user.username, trigger="registry-added")
     return out
 
 
