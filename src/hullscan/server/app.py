@@ -75,6 +75,10 @@ class BodyLimit:
         if not declared.isdigit() or int(declared) > self.limit:
             await self._error(send, 413, "TooLarge", f"request body over {self.limit // (1024 * 1024)} MiB")
             return
+        raw_path = scope.get("raw_path") or scope.get("path", "").encode()
+        if b"%00" in raw_path or "\x00" in scope.get("path", ""):
+            await self._error(send, 422, "InvalidRequest", "the path contains a NUL character")
+            return
         query = scope.get("query_string", b"")
         if b"%00" in query or b"\x00" in query:
             await self._error(send, 422, "InvalidRequest", "the query string contains a NUL character")

@@ -117,6 +117,34 @@ class Runtime:
         return self.config.data_dir / "cache"
 
 
+def secure_data_dir(data_dir: Path) -> None:
+    """Create the data dir 0700, or tighten an existing one (and the store and key files in it) to the owner only:
+    the store holds password hashes and encrypted credentials, the key file decrypts them. A folder or file that
+    can't be tightened (owned by someone else) is refused with a message naming it."""
+    import logging
+    import os
+    import stat
+
+    from hullscan.errors import InputError
+
+    log = logging.getLogger("hullscan.server")
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for path, mode in [(data_dir, 0o700)] + [(data_dir / name, 0o600) for name in
+                                             ("secret.key", "hullscan.db", "hullscan.db-wal", "hullscan.db-shm")]:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        if stat.S_IMODE(st.st_mode) & 0o077 == 0:
+            continue
+        try:
+            os.chmod(path, mode)
+        except OSError as exc:
+            raise InputError(f"{path} is readable by other users (mode {stat.S_IMODE(st.st_mode):o}) and can't be "
+                             f"tightened ({exc.strerror}): make it mode {mode:o}, owned by the server's user") from None
+        log.warning("%s was readable by other users (mode %o): tightened to %o", path, stat.S_IMODE(st.st_mode), mode)
+
+
 def build_runtime(config: ServerConfig, **overrides: Any) -> Runtime:
     """Open the store (migrating it to head), the secret key and the metrics for ``config``."""
     from hullscan.server.crypto import SecretBox
@@ -124,7 +152,7 @@ def build_runtime(config: ServerConfig, **overrides: Any) -> Runtime:
     from hullscan.server.db.session import make_engine, make_sessionmaker
     from hullscan.server.metrics import Metrics
 
-    config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    secure_data_dir(config.data_dir)
     engine = make_engine(config.resolved_db_url(), config.db_busy_timeout, config.db_write_wait)
     upgrade(engine)
     rt = Runtime(

@@ -18,15 +18,31 @@ from hullscan.server.timeutil import aware, iso
 router = APIRouter(tags=["settings"])
 
 
-def _settings_out(s: Any) -> dict[str, Any]:
+def mask_url(url: str) -> str:
+    """A webhook URL as shown to non-admins: scheme, host and port only (user info, path and query can hold
+    credentials: ``https://user:pw@host/...``, ``.../services/T0/B0/secret``, ``?token=...``)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{parts.hostname or ''}{port}/***"
+    except ValueError:
+        return "***"
+
+
+def _settings_out(s: Any, role: str = "admin") -> dict[str, Any]:
     settings, version = get_settings(s)
     scope = list(s.scalars(select(Repository.id).where(Repository.in_scope.is_(True)).order_by(Repository.id)))
-    return {"version": version, "settings": settings.model_dump(), "scope_repository_ids": scope}
+    data = settings.model_dump()
+    if role != "admin":  # only admins, who edit them, see webhook URLs in full
+        data["webhook_urls"] = [mask_url(u) for u in data.get("webhook_urls") or []]
+    return {"version": version, "settings": data, "scope_repository_ids": scope}
 
 
-@router.get("/api/settings", summary="The scan settings and their version")
-def read_settings(s: Store, _: Viewer) -> dict[str, Any]:
-    return _settings_out(s)
+@router.get("/api/settings", summary="The scan settings and their version (webhook URLs masked for non-admins)")
+def read_settings(s: Store, user: Viewer) -> dict[str, Any]:
+    return _settings_out(s, user.role)
 
 
 class SettingsIn(BaseModel):
