@@ -56,3 +56,6 @@ def test_an_open_data_folder_and_key_file_are_tightened(tmp_path: Path, vulndb: 
     rt.engine.dispose()
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    store = data / "hullscan.db"
+    assert stat.S_IMODE(store.stat().st_mode) == 0o600
+    assert all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in data.glob("hullscan.db*"))

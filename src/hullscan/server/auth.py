@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hullscan.server.db.models import ApiToken, User
+
+if TYPE_CHECKING:
+    from hullscan.server.logins import LoginGuard
 
 #: roles from least to most privileged
 ROLES = ("viewer", "operator", "admin")
@@ -85,8 +89,24 @@ def user_for_token(session: Session, token: str) -> User | None:
 
 
 def user_for_password(session: Session, username: str, password: str) -> User | None:
-    """The enabled user with these credentials, or None."""
+    """The enabled user with these credentials, or None. An unknown or disabled user costs one bcrypt check too
+    (against a dummy hash), so the time taken does not tell whether the name exists."""
+    from hullscan.server.logins import dummy_hash
+
     user = session.scalar(select(User).where(User.username == username))
-    if user is None or user.disabled or not check_password(password, user.password_hash):
-        return None
+    usable = user is not None and not user.disabled
+    ok = check_password(password, user.password_hash if usable and user is not None else dummy_hash())
+    return user if usable and ok else None
+
+
+def login(session: Session, guard: LoginGuard, username: str, password: str, address: str) -> User | None:
+    """:func:`user_for_password` behind ``guard``: LoginThrottled (before any hashing) when the account or the
+    address failed too often, or no password-check slot frees up in time; failures and successes counted."""
+    guard.check(username, address)
+    with guard.slot():
+        user = user_for_password(session, username, password)
+    if user is None:
+        guard.failed(username, address)
+    else:
+        guard.succeeded(username)
     return user

@@ -13,12 +13,14 @@ from hullscan.server.db.models import Meta
 def _insert(session: Session) -> Any:
     name = session.get_bind().dialect.name
     if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - the store runs on SQLite or PostgreSQL
-        raise NotImplementedError(f"no upsert for {name}")
-    return insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
+    raise NotImplementedError(f"no upsert for {name}")  # the store runs on SQLite or PostgreSQL
 
 
 def get_meta(session: Session, key: str) -> str | None:

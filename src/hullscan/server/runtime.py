@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from hullscan.model import ScanReport
     from hullscan.options import ScanOptions
     from hullscan.server.crypto import SecretBox
+    from hullscan.server.logins import LoginGuard
     from hullscan.server.metrics import Metrics
     from hullscan.server.tasks import Queue
 
@@ -65,6 +66,12 @@ class ServerConfig:
 ScanFn = Callable[[str, "ScanOptions"], "ScanReport"]
 
 
+def _login_guard() -> "LoginGuard":
+    from hullscan.server.logins import LoginGuard
+
+    return LoginGuard()
+
+
 def _default_scan(target: str, options: "ScanOptions") -> "ScanReport":
     from hullscan.scan import scan
 
@@ -84,6 +91,7 @@ class Runtime:
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     scan_fn: ScanFn = _default_scan
+    logins: "LoginGuard" = field(default_factory=lambda: _login_guard())
 
     def now(self) -> datetime:
         """The clock as an aware UTC datetime."""
@@ -117,10 +125,11 @@ class Runtime:
         return self.config.data_dir / "cache"
 
 
-def secure_data_dir(data_dir: Path) -> None:
-    """Create the data dir 0700, or tighten an existing one (and the store and key files in it) to the owner only:
-    the store holds password hashes and encrypted credentials, the key file decrypts them. A folder or file that
-    can't be tightened (owned by someone else) is refused with a message naming it."""
+def secure_data_dir(data_dir: Path, store_file: Path | None = None) -> None:
+    """Create the data dir 0700, or tighten an existing one and the key file in it to the owner only (with a
+    warning): the store holds password hashes and encrypted credentials, the key file decrypts them. A folder or
+    file that can't be tightened (owned by someone else) is refused with a message naming it. ``store_file``, the
+    SQLite store, is created 0600 before SQLite opens it (its ``-wal``/``-shm`` files take its mode)."""
     import logging
     import os
     import stat
@@ -129,8 +138,12 @@ def secure_data_dir(data_dir: Path) -> None:
 
     log = logging.getLogger("hullscan.server")
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for path, mode in [(data_dir, 0o700)] + [(data_dir / name, 0o600) for name in
-                                             ("secret.key", "hullscan.db", "hullscan.db-wal", "hullscan.db-shm")]:
+    checks = [(data_dir, 0o700, True), (data_dir / "secret.key", 0o600, True)]
+    if store_file is not None:
+        if not store_file.exists():
+            os.close(os.open(store_file, os.O_WRONLY | os.O_CREAT, 0o600))
+        checks += [(store_file.with_name(store_file.name + suffix), 0o600, False) for suffix in ("", "-wal", "-shm")]
+    for path, mode, warn in checks:
         try:
             st = path.stat()
         except FileNotFoundError:
@@ -142,7 +155,8 @@ def secure_data_dir(data_dir: Path) -> None:
         except OSError as exc:
             raise InputError(f"{path} is readable by other users (mode {stat.S_IMODE(st.st_mode):o}) and can't be "
                              f"tightened ({exc.strerror}): make it mode {mode:o}, owned by the server's user") from None
-        log.warning("%s was readable by other users (mode %o): tightened to %o", path, stat.S_IMODE(st.st_mode), mode)
+        if warn:
+            log.warning("%s was readable by other users (mode %o): tightened to %o", path, stat.S_IMODE(st.st_mode), mode)
 
 
 def build_runtime(config: ServerConfig, **overrides: Any) -> Runtime:
@@ -152,7 +166,7 @@ def build_runtime(config: ServerConfig, **overrides: Any) -> Runtime:
     from hullscan.server.db.session import make_engine, make_sessionmaker
     from hullscan.server.metrics import Metrics
 
-    secure_data_dir(config.data_dir)
+    secure_data_dir(config.data_dir, None if config.db_url else config.data_dir / "hullscan.db")
     engine = make_engine(config.resolved_db_url(), config.db_busy_timeout, config.db_write_wait)
     upgrade(engine)
     rt = Runtime(

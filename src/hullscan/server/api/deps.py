@@ -14,7 +14,8 @@ from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from hullscan.server.auth import role_allows, user_for_password, user_for_token
+from hullscan.server.auth import login, role_allows, user_for_token
+from hullscan.server.logins import LoginThrottled
 from hullscan.server.runtime import Runtime
 
 bearer = HTTPBearer(auto_error=False, description="API token (`hullscan admin create` prints the first one)")
@@ -63,7 +64,12 @@ def current_user(
                 name, _, pw = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError, ValueError):
                 name, pw = "", ""
-            user = user_for_password(s, name, pw) if name else None
+            if name:
+                try:
+                    user = login(s, rt.logins, name, pw, request.client.host if request.client else "")
+                except LoginThrottled as exc:
+                    raise HTTPException(status_code=429, detail={"code": "TooManyLogins", "message": str(exc)},
+                                        headers={"Retry-After": str(int(exc.retry_after + 0.999))}) from None
         elif request.url.path.startswith("/api/webhooks/") and request.query_params.get("token"):
             user = user_for_token(s, request.query_params["token"])
         if user is None:
