@@ -23,7 +23,7 @@ from hullscan.errors import InputError
 from hullscan.model import LayerResult
 
 #: bump when LayerResult's stored shape changes
-FORMAT = 1
+FORMAT = 2  # 2: LayerResult.links
 
 
 def analyzer_fingerprint(analyzers: Sequence[Analyzer]) -> str:

@@ -309,12 +309,9 @@ def _run_scan(target: str, options: "ScanOptions", source: Any = None) -> "ScanR
 
 
 def _writer(name: str):  # type: ignore[no-untyped-def]
-    from hullscan.report import FORMATS
+    from hullscan.report import writer
 
-    fmt = FORMATS.get(name)
-    if fmt is None:
-        raise InputError(f"unknown format {name!r}: choose from {', '.join(FORMATS)}")
-    return fmt.load()
+    return writer(name)
 
 
 def _emit(writer, report, output: Optional[Path]) -> None:  # type: ignore[no-untyped-def]

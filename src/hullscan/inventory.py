@@ -6,7 +6,9 @@ Rules (OCI image spec, "Applying changesets"):
 * a whiteout ``.wh.x`` deletes ``x`` (and everything below it) from the *lower* layers;
 * an opaque marker hides everything the lower layers had below its directory;
 * packages come from the files that survive in the squashed view, each attributed to the lowest layer
-  since which its database file has continuously listed it (the layer that installed it);
+  since which its database file has continuously listed it (the layer that installed it); their file
+  lists are resolved through the squashed view's symlinks (:func:`hullscan.owners.join_owners`: dpkg's
+  ``/bin/mount`` is ``/usr/bin/mount`` on a merged-/usr image);
 * sensitive-file and malware findings are kept from **every** layer: a file deleted or replaced later is
   still extractable by anyone who pulls the image, so the finding keeps its layer and gains
   ``removed_in`` (the layer that deleted or replaced it); other findings come from the squashed view only.
@@ -28,6 +30,7 @@ from hullscan.model import (
     Package,
     ScanWarning,
 )
+from hullscan.owners import join_owners
 
 #: finding categories that are reported from every layer, not only from the squashed view
 EVERY_LAYER = frozenset({Category.SENSITIVE, Category.MALICIOUS})
@@ -57,6 +60,7 @@ def squash(
     """The squashed inventory of ``layers`` (base first)."""
     # path -> (layer index, results for that path in that layer)
     alive: dict[str, tuple[int, list[FileResult]]] = {}
+    links: dict[str, str] = {}  # the squashed view's symlinks: path -> target
     first_seen: dict[tuple[str, str], dict[tuple[str, str, str], int]] = {}  # (path, analyzer) -> pkg key -> layer index
     warnings: list[ScanWarning] = []
     written_sets = [set(r.written) for _, r in layers]
@@ -71,9 +75,14 @@ def squash(
                     or any(path != d and _under(path, d) for d in result.opaque_dirs)
                 ):
                     del alive[path]
+            for path in [p for p in links if any(_under(p, w) for w in result.whiteouts)
+                         or any(p != d and _under(p, d) for d in result.opaque_dirs)]:
+                del links[path]
         for path in written_sets[idx]:
             if path in alive and alive[path][0] < idx:
                 del alive[path]
+            links.pop(path, None)
+        links.update(result.links)
         by_path: dict[str, list[FileResult]] = {}
         for fr in result.files:
             by_path.setdefault(fr.path, []).append(fr)
@@ -115,13 +124,8 @@ def squash(
 
     findings.extend(_every_layer_findings(layers))
 
-    if owners:
-        packages = [
-            dataclasses.replace(p, files=tuple(sorted(set(p.files) | set(owners[f"{p.ecosystem}:{p.name}"]))))
-            if f"{p.ecosystem}:{p.name}" in owners
-            else p
-            for p in packages
-        ]
+    if owners or links:
+        packages = join_owners(packages, owners, links)
     distro = resolve_distro(distros) if resolve_distro else (distros[0][1] if distros else None)
     if attach_distro is not None:
         packages = attach_distro(packages, distro)

@@ -1,16 +1,80 @@
-"""One small registry type for every plugin kind (analyzers, matchers, checks, feeds, formats, vendors).
+"""One small registry type for every plugin kind.
 
-Each registry is a module-level :class:`Registry` holding an explicit list of entries; registering a
-name twice fails at once.
+Analyzers, matchers, feeds, registry providers, post-inventory stages, report formats and server task
+kinds are each one module-level :class:`Registry` holding an explicit list of entries; registering a name
+twice fails at once. An entry's ``factory`` makes the plugin. Where import cost matters the factory is
+lazy: :func:`lazy` (a class or constructor, called with the factory's arguments) and :func:`lazy_object`
+(a function plugin, returned as is) import ``"module:attr"`` on first use, so listing, selecting and
+validating names never imports the plugin modules.
 """
 
 from __future__ import annotations
 
+import importlib
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+
+def load(target: str) -> Any:
+    """The object named by ``"module:attr"`` (importing the module)."""
+    module, sep, attr = target.partition(":")
+    if not sep or not module or not attr:
+        raise ValueError(f"plugin target {target!r} is not 'module:attr'")
+    return getattr(importlib.import_module(module), attr)
+
+
+class _Lazy:
+    """``"module:attr"`` imported on first use and kept."""
+
+    __slots__ = ("_lock", "_obj", "target")
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self._obj: Any = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        """The imported object."""
+        if self._obj is None:
+            with self._lock:
+                if self._obj is None:
+                    self._obj = load(self.target)
+        return self._obj
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.target!r})"
+
+
+class LazyFactory(_Lazy):
+    """A factory that imports ``"module:attr"`` on first use and calls it with its arguments."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.get()(*args, **kwargs)
+
+
+class LazyObject(_Lazy):
+    """A factory that imports ``"module:attr"`` on first use and returns it (for plugins that are functions)."""
+
+    __slots__ = ()
+
+    def __call__(self) -> Any:
+        return self.get()
+
+
+def lazy(target: str) -> LazyFactory:
+    """A lazy factory for a class or constructor named ``"module:attr"``."""
+    return LazyFactory(target)
+
+
+def lazy_object(target: str) -> LazyObject:
+    """A lazy factory returning the function (or other object) named ``"module:attr"``."""
+    return LazyObject(target)
 
 
 class DuplicatePluginError(ValueError):
@@ -19,12 +83,21 @@ class DuplicatePluginError(ValueError):
 
 @dataclass(frozen=True)
 class Entry(Generic[T]):
-    """A registered plugin: a stable name, an integer version, tags for selection and a factory."""
+    """A registered plugin: a stable name, an integer version, tags for selection and a factory
+    (which may be :func:`lazy`)."""
 
     name: str
     version: int
     factory: Callable[..., T]
     tags: frozenset[str] = field(default_factory=frozenset)
+    description: str = ""
+
+    @property
+    def target(self) -> str:
+        """``"module:attr"`` of a lazy factory, else the factory's qualified name."""
+        if isinstance(self.factory, _Lazy):
+            return self.factory.target
+        return f"{getattr(self.factory, '__module__', '?')}:{getattr(self.factory, '__qualname__', repr(self.factory))}"
 
 
 class Registry(Generic[T]):

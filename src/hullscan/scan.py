@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from hullscan.analyzers import CATALOG, Analyzer, FileInput, registry
+from hullscan.analyzers import ANALYZERS, Analyzer, FileInput, create
 from hullscan.cache import LayerCache, analyzer_fingerprint, layer_key
 from hullscan.errors import BlobError, HullscanError, InputError, TimeLimitError
 from hullscan.image.layer import Budget, Entry, walk_layer
@@ -77,17 +77,16 @@ class _NoProgress:
 def select_analyzers(options: ScanOptions) -> list[Analyzer]:
     """Instances of the analyzers this scan needs, by scanner tags (inventory analyzers always)."""
     wanted_tags = set(ALWAYS_TAGS) | {tag for scanner, tag in SCANNER_TAGS.items() if scanner in options.scanners}
-    if options.analyzers is None:
-        entries = registry(frozenset(wanted_tags & set(CATALOG))).select(tags=wanted_tags)
-    else:  # analyzers named one by one: every group is loaded, so an unknown name can be told from the known ones
+    entries = ANALYZERS.select(tags=wanted_tags)
+    if options.analyzers is not None:  # analyzers named one by one
         names = set(options.analyzers)
-        unknown = names - set(registry().names())
+        unknown = names - set(ANALYZERS.names())
         if unknown:
-            raise InputError(f"unknown analyzer(s): {', '.join(sorted(unknown))} (known: {', '.join(registry().names())})")
-        entries = [e for e in registry().select(tags=wanted_tags) if e.name in names]
+            raise InputError(f"unknown analyzer(s): {', '.join(sorted(unknown))} (known: {', '.join(ANALYZERS.names())})")
+        entries = [e for e in entries if e.name in names]
     instances = []
     for entry in entries:
-        analyzer = entry.factory()
+        analyzer = create(entry)
         configure = getattr(analyzer, "configure", None)
         if callable(configure):
             configure(options)
@@ -128,6 +127,8 @@ def analyze_entries(
             continue
         if kind != "dir":
             result.written.append(path)
+            if kind == "symlink":
+                result.links[path] = entry.linkname
         low = path.lower()
         asked = (bound if low.endswith(suffixes) or low.startswith(prefixes) or entry.size >= min_size else always).get(kind)
         if not asked:
@@ -281,12 +282,10 @@ def scan(target: str, options: ScanOptions | None = None, progress: Progress | N
 
 def run_stages(ctx: ScanContext, report: ScanReport) -> None:
     """Run every enabled post-inventory stage, adding findings, notes and plugin statuses to ``report``."""
-    for stage in STAGES:
-        if stage.scanner not in ctx.options.scanners:
-            continue
+    for stage in STAGES.select(tags=ctx.options.scanners):
         check_deadline(ctx.options, f"the {stage.name} stage")
         try:
-            found = stage.load()(ctx)
+            found = stage.factory()(ctx)
         except HullscanError:
             raise
         except Exception as exc:  # a stage bug is reported as a failed plugin, with the cause

@@ -31,17 +31,16 @@ import fnmatch
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
 from hullscan.errors import InputError
-from hullscan.model import Artifact, Finding, FixStatus, ScanReport, Severity, lean_dataclass
-
-_set = object.__setattr__
+from hullscan.model import Artifact, Finding, FixStatus, ScanReport, Severity
 
 
-@lean_dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IgnoreRule:
     """One ignore-file entry."""
 
@@ -51,20 +50,12 @@ class IgnoreRule:
     expires: date | None = None
     reason: str = ""
 
-    def __init__(self, id: str, package: str = "", path: str = "", expires: date | None = None,
-                 reason: str = "") -> None:
-        _set(self, "id", id)
-        _set(self, "package", package)
-        _set(self, "path", path)
-        _set(self, "expires", expires)
-        _set(self, "reason", reason)
-
     def expired(self, today: date) -> bool:
         """True once ``expires`` is in the past."""
         return self.expires is not None and self.expires < today
 
 
-@lean_dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VexStatement:
     """One OpenVEX statement, reduced to what matching needs."""
 
@@ -74,15 +65,6 @@ class VexStatement:
     status: str
     justification: str = ""
     timestamp: str = ""
-
-    def __init__(self, ids: frozenset[str], products: tuple[str, ...], subcomponents: tuple[str, ...], status: str,
-                 justification: str = "", timestamp: str = "") -> None:
-        _set(self, "ids", ids)
-        _set(self, "products", products)
-        _set(self, "subcomponents", subcomponents)
-        _set(self, "status", status)
-        _set(self, "justification", justification)
-        _set(self, "timestamp", timestamp)
 
 
 # --------------------------------------------------------------------------- loading
@@ -283,7 +265,7 @@ def _vex_reason(statements: list[VexStatement], f: Finding, artifact: Artifact) 
 # --------------------------------------------------------------------------- applying
 
 
-@lean_dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Filters:
     """Everything that can take findings out of a report."""
 
@@ -291,13 +273,6 @@ class Filters:
     ignore_unfixed: bool = False
     rules: tuple[IgnoreRule, ...] = ()
     vex: tuple[VexStatement, ...] = ()
-
-    def __init__(self, severities: frozenset[Severity] | None = None, ignore_unfixed: bool = False,
-                 rules: tuple[IgnoreRule, ...] = (), vex: tuple[VexStatement, ...] = ()) -> None:
-        _set(self, "severities", severities)
-        _set(self, "ignore_unfixed", ignore_unfixed)
-        _set(self, "rules", rules)
-        _set(self, "vex", vex)
 
 
 def parse_severities(text: str) -> frozenset[Severity]:

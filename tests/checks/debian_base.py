@@ -1,7 +1,11 @@
 """A clean Debian base layer built from this (Debian) machine's real installed files: the packages of
 priority ``required`` and everything they depend on, as ``dpkg -L`` lists them, plus their dpkg database
 entries, the base accounts (``/etc/passwd``, ``/etc/group``, ``/etc/shadow`` with locked ``*`` hashes) and
-``/etc/os-release``. No network is needed (``mmdebstrap`` would need the Debian mirror)."""
+``/etc/os-release``. No network is needed (``mmdebstrap`` would need the Debian mirror).
+
+With ``merged_usr=True`` the layer has Debian 12's merged-/usr layout: ``/bin``, ``/sbin``, ``/lib*`` are
+symlinks into ``/usr`` and every file sits at its real place (``/usr/bin/mount``), while the dpkg file lists,
+copied as they are, still name ``/bin/mount``."""
 
 from __future__ import annotations
 
@@ -57,7 +61,19 @@ def _accounts(path: str, shadow: bool = False) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def build_layer_tar() -> tuple[bytes, list[str]]:
+#: the top-level directories that are symlinks into /usr on a merged-/usr system
+MERGED = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+
+
+def _merged_place(path: str) -> str:
+    """Where ``path`` (as dpkg lists it) lives on a merged-/usr system, as a tar member name."""
+    top, _, rest = path.lstrip("/").partition("/")
+    if top in MERGED and rest:
+        return f"usr/{top}/{rest}"
+    return path.lstrip("/")
+
+
+def build_layer_tar(merged_usr: bool = False) -> tuple[bytes, list[str]]:
     """(uncompressed tar of the clean base, the package names in it)."""
     pkgs = base_packages()
     files: set[str] = set()
@@ -77,12 +93,26 @@ def build_layer_tar() -> tuple[bytes, list[str]]:
         "etc/shadow": _accounts("/etc/shadow", shadow=True),
     }
     buf = io.BytesIO()
+    added: set[str] = set()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for path in sorted(files):
-            arc = path.lstrip("/")
-            if arc in generated or not os.path.lexists(path):
+        if merged_usr:
+            for top in MERGED:
+                if os.path.isdir(f"/usr/{top}"):
+                    info = tarfile.TarInfo(f"usr/{top}")
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(info)
+                    link = tarfile.TarInfo(top)
+                    link.type, link.linkname, link.mode = tarfile.SYMTYPE, f"usr/{top}", 0o777
+                    tar.addfile(link)
+                    added.update({f"usr/{top}", top})
+        for path in sorted(files, key=_merged_place if merged_usr else None):
+            arc = _merged_place(path) if merged_usr else path.lstrip("/")
+            if arc in generated or arc in added or not os.path.lexists(path):
                 continue
+            added.add(arc)
             info = tar.gettarinfo(path, arcname=arc)
+            if info.issym() and os.path.isdir(path) and not merged_usr:
+                info.type, info.linkname, info.mode = tarfile.DIRTYPE, "", 0o755  # the classic layout: real /bin
             info.uid = info.gid = 0
             info.uname = info.gname = ""
             if info.isreg():

@@ -5,10 +5,12 @@ in layer 2, and a clean Debian base built from this machine's real files."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -208,3 +210,86 @@ def test_clean_debian_with_user_and_healthcheck_has_zero_findings(debian_base: b
     opts = ScanOptions(scanners=ALL, use_cache=False)
     report = apply(scan(str(img), opts), opts)
     assert report.findings == [] and report.suppressed == []
+
+
+# --------------------------------------------------------------------------- merged /usr (Debian 12, Ubuntu)
+
+
+@pytest.fixture(scope="module")
+def debian_merged(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The clean base with Debian 12's merged-/usr layout: /bin, /sbin, /lib* are symlinks into /usr, files sit
+    under /usr, and the dpkg lists (copied from this machine) still name /bin/mount."""
+    if not Path("/var/lib/dpkg/status").exists():
+        pytest.skip("not a Debian machine")
+    tar, _ = build_layer_tar(merged_usr=True)
+    return tar
+
+
+def _members(tar: bytes) -> dict[str, tarfile.TarInfo]:
+    with tarfile.open(fileobj=io.BytesIO(tar)) as t:
+        return {m.name: m for m in t.getmembers()}
+
+
+#: setuid/setgid binaries of the required Debian packages, which dpkg lists under /bin and /sbin
+BASE_SETUID = ("/usr/bin/mount", "/usr/bin/su", "/usr/bin/umount", "/usr/sbin/unix_chkpwd")
+
+
+def test_merged_usr_debian_base_has_no_unowned_setuid_file(debian_merged: bytes, tmp_path: Path) -> None:
+    members = _members(debian_merged)
+    # the layout is the real thing: links into /usr, setuid files under /usr, dpkg lists naming /bin and /sbin
+    assert members["bin"].issym() and members["bin"].linkname == "usr/bin" and members["sbin"].linkname == "usr/sbin"
+    assert not any(n.startswith(("bin/", "sbin/", "lib/")) for n in members)
+    present = [p for p in BASE_SETUID if p.lstrip("/") in members]
+    assert present, "this machine's base packages ship none of the setuid files (the test would prove nothing)"
+    assert all(members[p.lstrip("/")].mode & 0o6000 for p in present)
+    with tarfile.open(fileobj=io.BytesIO(debian_merged)) as t:
+        lists = b"".join(t.extractfile(m).read() for m in t.getmembers()  # type: ignore[union-attr]
+                         if m.name.startswith("var/lib/dpkg/info/") and m.name.endswith(".list"))
+    assert b"\n/bin/mount\n" in b"\n" + lists or b"\n/bin/su\n" in b"\n" + lists
+
+    img = _debian(tmp_path / "img", debian_merged, {"Cmd": ["bash"]})
+    opts = ScanOptions(scanners=ALL, use_cache=False)
+    report = apply(scan(str(img), opts), opts)
+    assert report.os is not None and report.os.id == "debian" and len(report.packages) > 30
+    assert sorted(f.id for f in report.findings) == ["baseline-no-healthcheck", "baseline-root-user"]
+    # the package lists were joined through the image's symlinks: dpkg's /bin/mount is the image's /usr/bin/mount
+    owned = {f for p in report.packages for f in p.files}
+    assert set(present) <= owned
+    assert not any(f.startswith(("/bin/", "/sbin/", "/lib/")) for f in owned)
+
+
+def test_merged_usr_unowned_setuid_still_reported(debian_merged: bytes, tmp_path: Path) -> None:
+    b = ImageBuilder()
+    b.add_layer(debian_merged, compression="none", created_by="/bin/sh -c #(nop) ADD file:base in / ")
+    b.add_layer({"usr/local/bin/rootme": F(b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 32, mode=0o4755),
+                 "usr/bin/sneaky": F(b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 32, mode=0o4755)},
+                created_by="/bin/sh -c #(nop) COPY dir:app in / ")
+    b.config_extra = {"User": "nobody", "Healthcheck": {"Test": ["CMD", "true"]}}
+    b.write_oci_layout(tmp_path / "img")
+    opts = ScanOptions(scanners=ALL, use_cache=False)
+    report = apply(scan(str(tmp_path / "img"), opts), opts)
+    assert sorted((f.id, f.location.path) for f in report.findings) == [
+        ("baseline-setuid-unowned", "/usr/bin/sneaky"), ("baseline-setuid-unowned", "/usr/local/bin/rootme")]
+
+
+def test_merged_usr_package_owned_secret_is_suppressed(debian_merged: bytes, corpus: Corpus, tmp_path: Path) -> None:
+    """The same join decides which secrets are in package files: a package listing /lib/demo/server.key owns
+    the image's /usr/lib/demo/server.key."""
+    with tarfile.open(fileobj=io.BytesIO(debian_merged)) as t:
+        status = t.extractfile("var/lib/dpkg/status").read()  # type: ignore[union-attr]
+    stanza = (b"\nPackage: demo-keys\nStatus: install ok installed\nPriority: optional\nSection: misc\n"
+              b"Maintainer: Demo <demo@example.org>\nArchitecture: all\nVersion: 1.0-1\nDescription: demo\n")
+    key = corpus.files["/root/.ssh/id_ed25519"]
+    b = ImageBuilder()
+    b.add_layer(debian_merged, compression="none", created_by="/bin/sh -c #(nop) ADD file:base in / ")
+    b.add_layer({"var/lib/dpkg/status": status.rstrip(b"\n") + b"\n" + stanza,
+                 "var/lib/dpkg/info/demo-keys.list": "/.\n/lib\n/lib/demo\n/lib/demo/server.key\n",
+                 "usr/lib/demo/server.key": key, "opt/app/server.key": key},
+                created_by="/bin/sh -c #(nop) RUN dpkg -i demo-keys.deb")
+    b.config_extra = {"User": "nobody", "Healthcheck": {"Test": ["CMD", "true"]}}
+    b.write_oci_layout(tmp_path / "img")
+    opts = ScanOptions(scanners=ALL, use_cache=False)
+    report = apply(scan(str(tmp_path / "img"), opts), opts)
+    assert {f.location.path for f in report.findings} == {"/opt/app/server.key"}
+    assert {(f.location.path, why) for f, why in report.suppressed} == {
+        ("/usr/lib/demo/server.key", "file installed by package demo-keys (secret.include-package-files=false)")}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hullscan.analyzers import registry
+from hullscan.analyzers import ANALYZERS, create
 from hullscan.model import FileInfo
 
 #: paths analyzers read, as found in real images (and odd-case variants)
@@ -41,9 +41,9 @@ def _variants(path: str) -> list[str]:
     return [path, path.upper(), path[:1] + path[1:].swapcase()]
 
 
-@pytest.mark.parametrize("entry", list(registry()), ids=lambda e: e.name)
+@pytest.mark.parametrize("entry", list(ANALYZERS), ids=lambda e: e.name)
 def test_a_path_hint_never_hides_a_path_wants_accepts(entry):
-    analyzer = entry.factory()
+    analyzer = create(entry)
     hint = analyzer.path_hint()
     if hint is None:
         pytest.skip(f"{entry.name} has no hint: asked about every entry")
@@ -64,7 +64,7 @@ def test_a_path_hint_never_hides_a_path_wants_accepts(entry):
 
 def test_hints_skip_most_entries_of_a_real_file_list():
     """The point of the hints: on a real Debian file list most entries match no hint."""
-    hints = [h for h in (e.factory().path_hint() for e in registry()) if h is not None]
+    hints = [h for h in (create(e).path_hint() for e in ANALYZERS) if h is not None]
     suffixes = tuple(s for h in hints for s in h.suffixes)
     prefixes = tuple(p for h in hints for p in h.prefixes)
     paths = _real_paths()

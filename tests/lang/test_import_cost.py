@@ -30,9 +30,8 @@ DEFERRED = (
 
 _PROBE = """
 import json, sys
-from hullscan.analyzers import registry
-reg = registry(frozenset({"os", "lang"}))
-analyzers = [entry.factory() for entry in reg.select()]
+from hullscan.analyzers import ANALYZERS, create
+analyzers = [create(entry) for entry in ANALYZERS.select(tags=["os", "lang"])]
 for a in analyzers:  # what the walk calls for every entry stays import-free too
     a.path_hint()
 print(json.dumps({"names": sorted(a.name for a in analyzers), "loaded": [m for m in %r if m in sys.modules]}))
@@ -48,3 +47,21 @@ def test_os_and_lang_analyzers_import_without_their_parsers_dependencies() -> No
     probe = json.loads(out)
     assert "lang/java-archive" in probe["names"] and "os/rpm" in probe["names"]
     assert probe["loaded"] == []
+
+
+def test_listing_the_analyzers_imports_none_of_them() -> None:
+    src = str(Path(hullscan.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
+    probe = ("import sys; from hullscan.analyzers import ANALYZERS; ANALYZERS.select(tags=['secret']); "
+             "print(sorted(m for m in sys.modules if m.startswith('hullscan.analyzers.')))")
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True, timeout=60, env=env)
+    assert out.stdout.strip() == "['hullscan.analyzers.base']"
+
+
+def test_every_analyzer_class_matches_its_registry_entry() -> None:
+    from hullscan.analyzers import ANALYZERS, create
+
+    assert len(ANALYZERS) == 19
+    for entry in ANALYZERS:
+        analyzer = create(entry)  # raises when name, version or tags disagree
+        assert (analyzer.name, analyzer.version, analyzer.tags) == (entry.name, entry.version, entry.tags)

@@ -245,8 +245,8 @@ eoan_glibc: not-affected
 
 
 def test_stage_registered_and_needs_a_database(tmp_path: Path, debian_db: VulnDB) -> None:
-    stage = next(s for s in STAGES if s.name == "vuln")
-    assert stage.scanner == "vuln" and stage.load() is vulnerability_stage
+    stage = STAGES.get("vuln")
+    assert stage.tags == {"vuln"} and stage.factory() is vulnerability_stage
     assert MATCHERS.names() == ["os/debian", "os/ubuntu", "os/alpine", "os/wolfi", "os/rpm", "lang/osv"]
     inv = Inventory(distro=DEBIAN12, packages=[deb("openssl", "3.0.11-1~deb12u2")])
     missing = ScanContext(options=ScanOptions(db_path=tmp_path / "none.db"), inventory=inv)
@@ -270,9 +270,8 @@ def test_versions_that_cannot_be_compared_are_noted(tmp_path: Path) -> None:
 
 
 def test_matching_leaves_the_collector_as_it_found_it(debian_db: VulnDB) -> None:
-    """Matching runs with the cyclic collector off and hands its objects to the oldest generation at the end:
-    the collector is on again afterwards (when it was on before), nothing stays frozen, and cyclic garbage made
-    before or after is still collected."""
+    """Library code changes no interpreter-wide state: matching leaves the cyclic collector on (or off) as it
+    found it, freezes nothing, and cyclic garbage made before is still collected."""
     import gc
     import weakref
 

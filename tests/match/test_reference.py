@@ -25,7 +25,6 @@ from hullscan.match.merge import (
     _fix_status,
     _Group,
     _sort_versions,
-    direct_constructor,
     group_hits,
 )
 from hullscan.model import Category, Distro, Finding, FixStatus, Location, Package, Severity, VulnInfo
@@ -240,21 +239,3 @@ def test_candidates_are_rows_with_advisories(real_db: VulnDB) -> None:
     assert all(c.entry is r.entry for c, r in zip(cands, rows["urllib3"], strict=True))
 
 
-def test_direct_constructor_equals_dataclass_init() -> None:
-    values = {f.name: f"v-{f.name}" for f in dataclasses.fields(VulnInfo)}
-    values.update(aliases=("A",), fixed_versions=("1",), references=(), fix_status=FixStatus.FIXED, cvss_score=9.8)
-    fast = direct_constructor(VulnInfo)(**values)
-    assert fast == VulnInfo(**values) and repr(fast) == repr(VulnInfo(**values))
-    assert hash(fast) == hash(VulnInfo(**values))
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        fast.purl = "x"  # type: ignore[misc]
-
-    @dataclasses.dataclass(frozen=True)
-    class Checked:
-        n: int
-
-        def __post_init__(self) -> None:
-            if self.n < 0:
-                raise ValueError("negative")
-
-    assert direct_constructor(Checked) is Checked  # validation in __post_init__ is never skipped

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from hullscan.analyzers.base import FileInput
-from hullscan.analyzers.os import attach_distro, attach_owners
+from hullscan.analyzers.os import attach_distro
+from hullscan.owners import join_owners
 from hullscan.analyzers.os.dpkg import DpkgAnalyzer, parse_stanzas
 from hullscan.model import Distro, FileInfo, Package
 
@@ -100,7 +101,7 @@ def test_distroless_status_d_from_real_stanzas(tmp_path: Path) -> None:
     want = dpkg_query("${Package} ${Version} ${source:Package} ${source:Version}\\n", *names)
     assert sorted(f"{p.name} {p.version} {p.source_name} {p.source_version}" for p in packages) == want
     distro = Distro(id="debian", version_id="12", name="Distroless", pretty_name="Distroless", codename="bookworm")
-    final = {p.name: p for p in attach_distro(attach_owners(packages, owners), distro)}
+    final = {p.name: p for p in attach_distro(join_owners(packages, owners), distro)}
     assert "/usr/lib/os-release" in final["base-files"].files
     assert final["libc6"].purl.startswith("pkg:deb/debian/libc6@") and "distro=debian-12" in final["libc6"].purl
     assert "upstream=glibc" in final["libc6"].purl

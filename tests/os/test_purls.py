@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packageurl import PackageURL
 
-from hullscan.analyzers.os import attach_distro, attach_owners
+from hullscan.analyzers.os import attach_distro
+from hullscan.owners import join_owners
 from hullscan.analyzers.os.purls import build_purl, distro_qualifier, os_purl, split_epoch
 from hullscan.model import Distro, Package
 
@@ -59,9 +60,11 @@ def test_attach_distro_leaves_language_packages_alone() -> None:
     assert attach_distro([deb], None) == [deb]
 
 
-def test_attach_owners_prefers_arch_key_and_keeps_existing_files() -> None:
+def test_join_owners_prefers_arch_key_and_keeps_existing_files() -> None:
     a = Package(name="libc6", version="2.36", ecosystem="deb", arch="amd64")
     b = Package(name="busybox", version="1", ecosystem="apk", files=("/bin/busybox",))
-    out = attach_owners([a, b], {"deb:libc6": ["/x"], "deb:libc6:amd64": ["/lib/libc.so.6", "/lib/libc.so.6"],
-                                 "apk:busybox": ["/other"]})
-    assert out[0].files == ("/lib/libc.so.6",) and out[1].files == ("/bin/busybox",)
+    c = Package(name="musl", version="1", ecosystem="apk", files=("/lib/z", "/lib/a"))
+    out = join_owners([a, b, c], {"deb:libc6": ["/x"], "deb:libc6:amd64": ["/lib/libc.so.6", "/lib/libc.so.6"],
+                                  "apk:busybox": ["/other"]})
+    assert out[0].files == ("/lib/libc.so.6",) and out[1].files == ("/bin/busybox", "/other")
+    assert out[2] is c  # nothing joined, no symlinks: the package's own list as it was

@@ -1,7 +1,7 @@
 """Image-level checks (baseline, history, secrets in the image config) and check selection.
 
-:data:`CHECKS` is the registry of check stage functions (``"module:function"``), each enabled by one scanner;
-the scan runs them through :data:`hullscan.stages.STAGES`. :func:`catalog` lists every check id the
+The check stage functions (``history``, ``config``) are registered in :data:`hullscan.stages.STAGES`, each
+enabled by one scanner. :func:`catalog` lists every check id the
 project can report, with its category, for ``--checks`` / ``--skip-checks`` validation and documentation.
 """
 
@@ -9,26 +9,10 @@ from __future__ import annotations
 
 import functools
 import re
-
-from hullscan.model import lean_dataclass
-from hullscan.plugins import Entry, Registry
-
-_set = object.__setattr__
-
-#: check stage functions: (name, version, scanner, "module:function"); listed in hullscan.stages.STAGES too
-_STAGES = [
-    ("checks/history", 1, "history", "hullscan.checks.history:check_history"),
-    ("checks/baseline-config", 1, "baseline", "hullscan.checks.config:baseline_config"),
-    ("checks/config-secrets", 1, "secret", "hullscan.checks.config:secrets_in_config"),
-]
-
-#: the CHECKS registry: check stage name -> its "module:function" target, tagged with its scanner
-CHECKS: Registry[str] = Registry(
-    "check", [Entry(name=n, version=v, factory=lambda t=t: t, tags=frozenset({s})) for n, v, s, t in _STAGES]
-)
+from dataclasses import dataclass
 
 
-@lean_dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CheckMeta:
     """One reportable check: its category, severity, title and whether it runs by default."""
 
@@ -37,13 +21,6 @@ class CheckMeta:
     severity: str
     title: str
     default: bool = True
-
-    def __init__(self, id: str, category: str, severity: str, title: str, default: bool = True) -> None:
-        _set(self, "id", id)
-        _set(self, "category", category)
-        _set(self, "severity", severity)
-        _set(self, "title", title)
-        _set(self, "default", default)
 
 
 @functools.cache

@@ -36,9 +36,9 @@ def baseline_config(ctx: ScanContext) -> list[Finding]:
             out.append(finding("baseline-no-healthcheck", f"config.Healthcheck={list(ctx.config.healthcheck)!r}", "config.Healthcheck"))
     else:
         ctx.notes.append("baseline: no image config (root filesystem scan): USER and HEALTHCHECK checks skipped")
-    owned: set[str] = set()
-    for pkg in ctx.inventory.packages:
-        owned.update(pkg.files)
+    from hullscan.owners import file_owners
+
+    owned = file_owners(ctx.inventory.packages)  # package files resolved through the image's symlinks
     for path in sorted(set(ctx.inventory.facts.get("setuid", []))):
         if path not in owned:
             out.append(finding("baseline-setuid-unowned", f"setuid/setgid file {path}", path,

@@ -26,20 +26,19 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import re
-from dataclasses import field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hullscan.errors import InputError
-from hullscan.model import FACTORY, Category, Finding, ImageConfigSummary, ScanReport, lean_dataclass
+from hullscan.model import Category, Finding, ImageConfigSummary, ScanReport
 from hullscan.options import ScanOptions
-
-_set = object.__setattr__
+from hullscan.owners import file_owners
 
 CATEGORIES = frozenset(c.value for c in Category)
 CONFIG_KEYS = frozenset({"checks", "skip-checks", "whitelist"})
 
 
-@lean_dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WhitelistEntry:
     """One accepted alert type within a scope."""
 
@@ -47,12 +46,6 @@ class WhitelistEntry:
     reason: str
     scope: str = "all"
     path: str = ""
-
-    def __init__(self, id: str, reason: str, scope: str = "all", path: str = "") -> None:
-        _set(self, "id", id)
-        _set(self, "reason", reason)
-        _set(self, "scope", scope)
-        _set(self, "path", path)
 
     def applies(self, finding: Finding, repository: str) -> bool:
         """True when ``finding`` (of an image from ``repository``) is covered by this entry."""
@@ -63,19 +56,13 @@ class WhitelistEntry:
         return not self.path or fnmatch.fnmatchcase(finding.location.path, self.path)
 
 
-@lean_dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SelectionConfig:
     """The ``hullscan.yaml`` equivalent of the selection flags."""
 
     checks: tuple[str, ...] = ()
     skip_checks: tuple[str, ...] = ()
     whitelist: tuple[WhitelistEntry, ...] = field(default_factory=tuple)
-
-    def __init__(self, checks: tuple[str, ...] = (), skip_checks: tuple[str, ...] = (),
-                 whitelist: tuple[WhitelistEntry, ...] = FACTORY) -> None:
-        _set(self, "checks", checks)
-        _set(self, "skip_checks", skip_checks)
-        _set(self, "whitelist", tuple() if whitelist is FACTORY else whitelist)
 
 
 def _strings(value: object, key: str, source: str) -> tuple[str, ...]:
@@ -161,18 +148,6 @@ def _repository(report: ScanReport) -> str:
     return art.repository or art.name
 
 
-def _package_files(report: ScanReport) -> dict[str, str]:
-    """Files installed by OS packages (deb, rpm, apk) -> package name. Language packages are left out: an
-    application installed with pip or npm is the image author's own code."""
-    owned: dict[str, str] = {}
-    for pkg in report.packages:
-        if not pkg.is_os:
-            continue
-        for f in pkg.files:
-            owned.setdefault(f, pkg.name)
-    return owned
-
-
 def apply(report: ScanReport, options: ScanOptions, config: SelectionConfig | None = None) -> ScanReport:
     """A new report with the selection, the package-file rule and the whitelist applied (``report`` is unchanged)."""
     from hullscan.checks import default_off
@@ -200,7 +175,7 @@ def apply(report: ScanReport, options: ScanOptions, config: SelectionConfig | No
         owner = None
         if f.category is Category.SENSITIVE:
             if owned is None:
-                owned = _package_files(report)  # every OS package's file list: only when a secret asks
+                owned = file_owners(report.packages, os_only=True)  # built only when a secret asks
             owner = owned.get(f.location.path)
         if owner:
             suppressed.append((f, f"file installed by package {owner} (secret.include-package-files=false)"))

@@ -13,13 +13,11 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import field
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from hullscan.errors import BlobError, DigestMismatchError, ManifestError
-from hullscan.model import FACTORY, Artifact, Platform, lean_dataclass
-
-_set = object.__setattr__
+from hullscan.model import Artifact, Platform
 
 # Media types
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -40,7 +38,7 @@ MANIFEST_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
 ACCEPT_MANIFESTS = ", ".join((OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
 
 
-@lean_dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Descriptor:
     """An OCI content descriptor."""
 
@@ -49,14 +47,6 @@ class Descriptor:
     size: int
     platform: Platform | None = None
     annotations: tuple[tuple[str, str], ...] = ()
-
-    def __init__(self, media_type: str, digest: str, size: int, platform: Platform | None = None,
-                 annotations: tuple[tuple[str, str], ...] = ()) -> None:
-        _set(self, "media_type", media_type)
-        _set(self, "digest", digest)
-        _set(self, "size", size)
-        _set(self, "platform", platform)
-        _set(self, "annotations", annotations)
 
     @classmethod
     def parse(cls, raw: Any, what: str) -> "Descriptor":
@@ -82,7 +72,7 @@ class Descriptor:
         return cls(str(raw.get("mediaType", "")), digest, size, platform, annotations)
 
 
-@lean_dataclass()
+@dataclass(slots=True)
 class ResolvedImage:
     """A single-platform image, resolved and verified: manifest, config and layer descriptors."""
 
@@ -93,15 +83,6 @@ class ResolvedImage:
     diff_ids: list[str]
     #: per-layer history entries aligned with ``layers`` (created_by, or "")
     layer_history: list[str] = field(default_factory=list)
-
-    def __init__(self, artifact: Artifact, manifest: dict[str, Any], config: dict[str, Any], layers: list[Descriptor],
-                 diff_ids: list[str], layer_history: list[str] = FACTORY) -> None:
-        self.artifact = artifact
-        self.manifest = manifest
-        self.config = config
-        self.layers = layers
-        self.diff_ids = diff_ids
-        self.layer_history = list() if layer_history is FACTORY else layer_history
 
 
 class ImageSource(ABC):

@@ -14,7 +14,6 @@ be compared.
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -231,28 +230,16 @@ def _sorted_findings(found: list[tuple[Package, list[Verdict]]]) -> list[Finding
 def match_packages(db: VulnDB, distro: Distro | None, packages: list[Package]) -> MatchResult:
     """Match ``packages`` (of an image whose OS is ``distro``) against ``db``."""
     run = _Run(db, distro)
-    gc_was_on = gc.isenabled()
-    gc.disable()  # tens of thousands of acyclic objects: the cyclic collector would only rescan them, again and again
-    try:
-        plans = [run.plan(pkg) for pkg in packages]
-        run.fetch(plans)
-        outcomes = [(pkg, plan, run.outcome(pkg, plan)) for pkg, plan in zip(packages, plans, strict=True)
-                    if plan is not None]
-        db.load_advisories(row.rid for outcome in run.outcomes.values() for row, _ in outcome.hits)
-        findings = _sorted_findings([(pkg, run.verdicts(plan, outcome)) for pkg, plan, outcome in outcomes
-                                     if outcome.hits])
-        del outcomes, plans
-        notes = run.notes()
-        run.release()  # freed here by reference counting: the collector, back on, need not scan them once
-    finally:
-        if gc_was_on:
-            # what the run leaves (mostly the findings: ~400,000 acyclic objects for a big inventory) goes straight
-            # to the oldest generation: re-enabled with them all young, the collector's next pass scanned every one
-            # of them (0.1 s) for nothing. freeze() + unfreeze() moves them there without a scan; a later full
-            # collection still sees them, so nothing escapes the collector.
-            gc.freeze()
-            gc.unfreeze()
-            gc.enable()
+    plans = [run.plan(pkg) for pkg in packages]
+    run.fetch(plans)
+    outcomes = [(pkg, plan, run.outcome(pkg, plan)) for pkg, plan in zip(packages, plans, strict=True)
+                if plan is not None]
+    db.load_advisories(row.rid for outcome in run.outcomes.values() for row, _ in outcome.hits)
+    findings = _sorted_findings([(pkg, run.verdicts(plan, outcome)) for pkg, plan, outcome in outcomes
+                                 if outcome.hits])
+    del outcomes, plans
+    notes = run.notes()
+    run.release()
     return MatchResult(findings, notes)
 
 

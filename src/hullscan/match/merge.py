@@ -17,18 +17,15 @@ specific of will_not_fix > end_of_life > affected > unknown.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, NamedTuple, TypeVar
+from typing import NamedTuple
 
 from hullscan.model import Category, Finding, FixStatus, Location, Package, Severity, VulnInfo
 from hullscan.severity import best_cvss, from_word
 from hullscan.version import InvalidVersionError, UnknownEcosystemError, scheme_for
 from hullscan.vulndb.db import Advisory, Candidate
-
-T = TypeVar("T")
 
 _STATUS_ORDER = [FixStatus.FIXED, FixStatus.WILL_NOT_FIX, FixStatus.END_OF_LIFE, FixStatus.AFFECTED, FixStatus.UNKNOWN]
 
@@ -242,27 +239,15 @@ class Verdict(NamedTuple):
     modified: str
     data_source: str
     rank: int  # severity.rank
-    vuln: dict[str, Any]  # every VulnInfo field, the package's own left blank: a finding's copies it, then fills them
-    finding: dict[str, Any]  # every Finding field, those that name the package left blank (title only if empty)
-
-
-#: The VulnInfo fields that come from the package, in their order (blank in :attr:`Verdict.vuln`)
-_PACKAGE_FIELDS = {"package_name": "", "installed_version": "", "ecosystem": "", "purl": "", "source_name": ""}
 
 
 def _new_verdict(primary: str, aliases: tuple[str, ...], fixed: tuple[str, ...], status: FixStatus, severity: Severity,
                  severity_source: str, score: float | None, vector: str, title: str, details: str,
                  references: tuple[str, ...], published: str, modified: str, data_source: str) -> Verdict:
-    vuln = {**_PACKAGE_FIELDS, "aliases": aliases, "fixed_versions": fixed, "fix_status": status, "cvss_score": score,
-            "cvss_vector": vector, "severity_source": severity_source, "data_source": data_source,
-            "references": references, "published": published, "modified": modified}
-    finding = {"id": primary, "category": Category.VULNERABILITY, "severity": severity, "title": title,
-               "description": details, "location": None, "evidence": "", "remediation": "", "vuln": None}
-    return _tuple_new(Verdict, (primary, aliases, fixed, status, severity, severity_source, score, vector, title, details,
-                                references, published, modified, data_source, _RANK[severity], vuln, finding))
+    return Verdict(primary, aliases, fixed, status, severity, severity_source, score, vector, title, details,
+                   references, published, modified, data_source, _RANK[severity])
 
 
-_tuple_new = tuple.__new__  # a named tuple from all its fields, without its Python-level __new__
 _RANK = {s: s.rank for s in Severity}
 _FIX_STATUS = {s.value: s for s in FixStatus}
 
@@ -458,38 +443,14 @@ def build_finding(pkg: Package, group: _Group) -> Finding:
 
 
 def package_findings(pkg: Package, found: list[Verdict], location: Location) -> list[Finding]:
-    """The findings of ``found`` for ``pkg`` at ``location``: :func:`finding` of each, the instances filled
-    directly from the package's and each verdict's fields (matching builds tens of thousands)."""
-    if _new_finding is Finding or _new_vuln_info is VulnInfo:  # a class that checks its fields: build it plainly
-        return [finding(pkg, v, location) for v in found]
-    name = pkg.name
-    own = {"package_name": name, "installed_version": pkg.version, "ecosystem": pkg.ecosystem, "purl": pkg.purl,
-           "source_name": pkg.source_name}  # VulnInfo's fields in order: the package's, then the verdict's
-    new = object.__new__
-    set_fields = object.__setattr__
-    out = []
-    for v in found:
-        vuln = new(VulnInfo)
-        fields = v.vuln.copy()
-        fields.update(own)
-        set_fields(vuln, "__dict__", fields)
-        f = new(Finding)
-        fields = v.finding.copy()
-        if not v.title:
-            fields["title"] = f"{v.primary} in {name}"
-        fields["location"] = location
-        if v.fixed:
-            fields["remediation"] = f"Upgrade {name} to {v.fixed[0]} or later"
-        fields["vuln"] = vuln
-        set_fields(f, "__dict__", fields)
-        out.append(f)
-    return out
+    """The findings of ``found`` for ``pkg`` at ``location`` (one :func:`finding` each)."""
+    return [finding(pkg, v, location) for v in found]
 
 
 def finding(pkg: Package, verdict: Verdict, location: Location) -> Finding:
     """The finding of ``verdict`` for ``pkg``, at the package's ``location`` (shared by its findings)."""
     fixed = verdict.fixed
-    return _new_finding(
+    return Finding(
         id=verdict.primary,
         category=Category.VULNERABILITY,
         severity=verdict.severity,
@@ -498,7 +459,7 @@ def finding(pkg: Package, verdict: Verdict, location: Location) -> Finding:
         location=location,
         evidence="",
         remediation=f"Upgrade {pkg.name} to {fixed[0]} or later" if fixed else "",
-        vuln=_new_vuln_info(
+        vuln=VulnInfo(
             package_name=pkg.name,
             installed_version=pkg.version,
             ecosystem=pkg.ecosystem,
@@ -517,27 +478,3 @@ def finding(pkg: Package, verdict: Verdict, location: Location) -> Finding:
         ),
     )
 
-
-def direct_constructor(cls: type[T]) -> Callable[..., T]:
-    """A constructor for the frozen dataclass ``cls`` that takes **every** field by keyword and fills the
-    instance's ``__dict__`` in one step: what the generated ``__init__`` does one ``object.__setattr__`` at
-    a time, about three times faster (matching builds tens of thousands of findings). Only for classes
-    with no ``__post_init__``, no ``__slots__`` and no ``init=False`` field; any other class gets ``cls``
-    itself. The result equals ``cls(**fields)`` (tested)."""
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-    if (hasattr(cls, "__post_init__") or "__slots__" in cls.__dict__ or any(not f.init for f in fields)
-            or not dataclasses.is_dataclass(cls)):
-        return cls
-    new = object.__new__
-
-    def construct(**values: Any) -> T:
-        obj = new(cls)
-        obj.__dict__.update(values)
-        return obj
-
-    construct.__doc__ = f"{cls.__name__}(**every field), filled directly"
-    return construct
-
-
-_new_finding = direct_constructor(Finding)
-_new_vuln_info = direct_constructor(VulnInfo)

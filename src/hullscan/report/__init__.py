@@ -1,43 +1,30 @@
-"""Report writers (``FORMATS``): one explicit list, each ``(report, out, options) -> None`` imported on use."""
+"""Report writers: :data:`FORMATS`, one explicit registry of ``(report, out) -> None`` functions imported on use."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import TextIO
 
-from hullscan.model import ScanReport, lean_dataclass
+from hullscan.errors import InputError
+from hullscan.model import ScanReport
+from hullscan.plugins import Entry, Registry, lazy_object
 
-_set = object.__setattr__
+Writer = Callable[[ScanReport, TextIO], None]
 
-
-@lean_dataclass(frozen=True)
-class Format:
-    """An output format: its name and the writer function ``"module:function"``."""
-
-    name: str
-    target: str
-    description: str
-
-    def __init__(self, name: str, target: str, description: str) -> None:
-        _set(self, "name", name)
-        _set(self, "target", target)
-        _set(self, "description", description)
-
-    def load(self) -> Callable[[ScanReport, TextIO], None]:
-        """Import the writer."""
-        module, _, func = self.target.partition(":")
-        fn: Callable[[ScanReport, TextIO], None] = getattr(importlib.import_module(module), func)
-        return fn
+FORMATS: Registry[Writer] = Registry("report format", [
+    Entry("table", 1, lazy_object("hullscan.report.table:write"), description="human-readable tables (default)"),
+    Entry("json", 1, lazy_object("hullscan.report.json:write"),
+          description="the versioned JSON report (docs/report-schema.md)"),
+    Entry("sarif", 1, lazy_object("hullscan.report.sarif:write"),
+          description="SARIF 2.1.0 (code scanning: GitHub, Azure DevOps...)"),
+    Entry("cyclonedx", 1, lazy_object("hullscan.report.cyclonedx:write"),
+          description="CycloneDX 1.6 JSON SBOM with vulnerabilities"),
+    Entry("spdx-json", 1, lazy_object("hullscan.report.spdx:write"), description="SPDX 2.3 JSON SBOM"),
+])
 
 
-FORMATS: dict[str, Format] = {
-    f.name: f
-    for f in [
-        Format("table", "hullscan.report.table:write", "human-readable tables (default)"),
-        Format("json", "hullscan.report.json:write", "the versioned JSON report (docs/report-schema.md)"),
-        Format("sarif", "hullscan.report.sarif:write", "SARIF 2.1.0 (code scanning: GitHub, Azure DevOps...)"),
-        Format("cyclonedx", "hullscan.report.cyclonedx:write", "CycloneDX 1.6 JSON SBOM with vulnerabilities"),
-        Format("spdx-json", "hullscan.report.spdx:write", "SPDX 2.3 JSON SBOM"),
-    ]
-}
+def writer(name: str) -> Writer:
+    """The writer of format ``name``; InputError naming the known formats otherwise."""
+    if name not in FORMATS:
+        raise InputError(f"unknown format {name!r}: choose from {', '.join(FORMATS.names())}")
+    return FORMATS.get(name).factory()

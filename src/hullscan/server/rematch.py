@@ -34,8 +34,7 @@ def vuln_stage() -> Any:
     """The ``vuln`` stage function from :data:`hullscan.stages.STAGES` (None when not registered)."""
     from hullscan.stages import STAGES
 
-    stage = next((s for s in STAGES if s.scanner == "vuln"), None)
-    return stage.load() if stage else None
+    return STAGES.get("vuln").factory() if "vuln" in STAGES else None
 
 
 def _key(f: Any) -> tuple[str, str, str, str, str]:

@@ -1,6 +1,6 @@
 """Tasks: rows in the store, run by a queue. The task functions are plain ``(Runtime, task_id) -> None``.
 
-:data:`TASK_FUNCTIONS` is the explicit list of task kinds. A :class:`Queue` only moves task ids: the
+:data:`TASK_KINDS` is the explicit registry of task kinds. A :class:`Queue` only moves task ids: the
 in-process queue runs them on worker threads; a Celery queue (distributed mode) would send the id to a
 worker that calls the same :func:`run_task`. Tasks keep their state in the store, so a restarted server
 resumes what was running (see :func:`recover`).
@@ -8,7 +8,6 @@ resumes what was running (see :func:`recover`).
 
 from __future__ import annotations
 
-import importlib
 import logging
 import queue
 import threading
@@ -17,17 +16,20 @@ from typing import Any, Protocol
 
 from sqlalchemy import func, select
 
+from hullscan.plugins import Entry, Registry, lazy_object
 from hullscan.server.db.models import Task, TaskLog
 from hullscan.server.runtime import Runtime
 
 log = logging.getLogger("hullscan.server.tasks")
 
-#: the one explicit list of task kinds: kind -> "module:function"
-TASK_FUNCTIONS: dict[str, str] = {
-    "sync": "hullscan.server.sync:run_sync",
-    "scan": "hullscan.server.scanning:run_scan",
-    "rematch": "hullscan.server.rematch:run_rematch",
-}
+TaskFunction = Callable[[Runtime, int], None]
+
+#: the one explicit registry of task kinds, each a ``(Runtime, task_id) -> None`` imported on first use
+TASK_KINDS: Registry[TaskFunction] = Registry("task kind", [
+    Entry("sync", 1, lazy_object("hullscan.server.sync:run_sync")),
+    Entry("scan", 1, lazy_object("hullscan.server.scanning:run_scan")),
+    Entry("rematch", 1, lazy_object("hullscan.server.rematch:run_rematch")),
+])
 STATUSES = ("pending", "running", "succeeded", "partially failed", "failed", "stopped")
 FINAL = ("succeeded", "partially failed", "failed", "stopped")
 #: a task interrupted by this many server restarts is marked failed instead of resumed again
@@ -47,10 +49,8 @@ class Queue(Protocol):
         """Stop accepting work and let workers finish."""
 
 
-def _function(kind: str) -> Callable[[Runtime, int], None]:
-    module, _, name = TASK_FUNCTIONS[kind].partition(":")
-    fn: Callable[[Runtime, int], None] = getattr(importlib.import_module(module), name)
-    return fn
+def _function(kind: str) -> TaskFunction:
+    return TASK_KINDS.get(kind).factory()
 
 
 def add_log(rt: Runtime, task_id: int, message: str, level: str = "info") -> None:
@@ -72,7 +72,7 @@ def add_logs(rt: Runtime, task_id: int, messages: list[str], level: str = "info"
 def create_task(rt: Runtime, kind: str, params: dict[str, Any], user: str = "", trigger: str = "manual",
                 enqueue: bool = True) -> int:
     """Insert a pending task and hand it to the queue."""
-    if kind not in TASK_FUNCTIONS:
+    if kind not in TASK_KINDS:
         raise ValueError(f"unknown task kind {kind!r}")
     from hullscan.server.scansettings import get_settings
 

@@ -18,20 +18,18 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import field
+from dataclasses import dataclass, field
 from typing import Any
 
 from hullscan.analyzers.base import Analyzer, FileInput, FileMeta
 from hullscan.analyzers.files import PathPatterns, is_binary, rule_yaml, rules_digest
 from hullscan.model import (
-    FACTORY,
     AnalysisResult,
     Category,
     Finding,
     Location,
     ScanWarning,
     Severity,
-    lean_dataclass,
 )
 from hullscan.options import ScanOptions
 
@@ -61,15 +59,13 @@ _CODE_EXT = re.compile(
 )
 
 
-#: frozen classes set their fields with it (see :func:`hullscan.model.lean_dataclass`)
-_set = object.__setattr__
 
 #: a regex opening with a case-insensitive key group of literal alternatives: ``(?i:(?P<key>lob)``,
 #: ``(?i:(?P<key>(?:atlassian|confluence|jira))``
 _KEYWORD_ANCHOR = re.compile(r"\(\?i:\(\?P<key>(?:\(\?:([a-z0-9_\-]+(?:\|[a-z0-9_\-]+)*)\)|([a-z0-9_\-]+(?:\|[a-z0-9_\-]+)*))\)")
 
 
-@lean_dataclass(frozen=True)
+@dataclass(frozen=True)  # no slots: functools.cached_property keeps the compiled regex in the instance dict
 class SecretRule:
     """One secret rule from ``rules/secrets.yaml``."""
 
@@ -85,23 +81,6 @@ class SecretRule:
     line_scope: bool = False  # run the regex only on lines holding a keyword (cheap for generic rules)
     unquoted_in_code: bool = True  # False: in source code only quoted values count (``x = other_var`` is code)
     generic: bool = False  # keyword-assignment rule: identifier-shaped values are code, not secrets
-
-    def __init__(self, id: str, title: str, severity: Severity, keywords: tuple[str, ...], pattern: str,
-                 entropy: float = 0.0, examples_match: tuple[str, ...] = (), examples_no_match: tuple[str, ...] = (),
-                 boundary: bool = False, line_scope: bool = False, unquoted_in_code: bool = True,
-                 generic: bool = False) -> None:
-        _set(self, "id", id)
-        _set(self, "title", title)
-        _set(self, "severity", severity)
-        _set(self, "keywords", keywords)
-        _set(self, "pattern", pattern)
-        _set(self, "entropy", entropy)
-        _set(self, "examples_match", examples_match)
-        _set(self, "examples_no_match", examples_no_match)
-        _set(self, "boundary", boundary)
-        _set(self, "line_scope", line_scope)
-        _set(self, "unquoted_in_code", unquoted_in_code)
-        _set(self, "generic", generic)
 
     @functools.cached_property
     def regex(self) -> re.Pattern[str]:
@@ -119,7 +98,7 @@ class SecretRule:
         return alternatives if all(a in self.keywords for a in alternatives) else ()
 
 
-@lean_dataclass()
+@dataclass  # no slots: functools.cached_property keeps the compiled lists in the instance dict
 class SecretRules:
     """The rule set: rules, the allow lists (regex sources, compiled on first use) and the keyword index."""
 
@@ -128,17 +107,8 @@ class SecretRules:
     allow_pattern_sources: list[str] = field(default_factory=list)  # on the secret value
     match_pattern_sources: list[str] = field(default_factory=list)  # on the whole match (example hosts)
     generic_pattern_sources: list[str] = field(default_factory=list)  # on values of generic rules only
-
-    def __init__(self, rules: list[SecretRule], allow_path_sources: list[str] = FACTORY,
-                 allow_pattern_sources: list[str] = FACTORY, match_pattern_sources: list[str] = FACTORY,
-                 generic_pattern_sources: list[str] = FACTORY) -> None:
-        self.rules = rules
-        self.allow_path_sources = [] if allow_path_sources is FACTORY else allow_path_sources
-        self.allow_pattern_sources = [] if allow_pattern_sources is FACTORY else allow_pattern_sources
-        self.match_pattern_sources = [] if match_pattern_sources is FACTORY else match_pattern_sources
-        self.generic_pattern_sources = [] if generic_pattern_sources is FACTORY else generic_pattern_sources
-        #: the last path :meth:`path_allowed` answered for, and its answer (not a field: no part of equality or repr)
-        self._last_path: tuple[str | None, bool] = (None, False)
+    #: the last path :meth:`path_allowed` answered for, and its answer (no part of construction, equality or repr)
+    _last_path: tuple[str | None, bool] = field(default=(None, False), init=False, repr=False, compare=False)
 
     @functools.cached_property
     def allow_paths(self) -> PathPatterns:
@@ -180,7 +150,7 @@ class SecretRules:
         return any(p.search(value) for p in self.allow_patterns) or any(p.search(whole) for p in self.match_patterns)
 
 
-@lean_dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SecretMatch:
     """One secret found in a text."""
 
@@ -189,13 +159,6 @@ class SecretMatch:
     masked: str  # the matched text with the secret masked
     start: int
     end: int
-
-    def __init__(self, rule: SecretRule, line: int, masked: str, start: int, end: int) -> None:
-        _set(self, "rule", rule)
-        _set(self, "line", line)
-        _set(self, "masked", masked)
-        _set(self, "start", start)
-        _set(self, "end", end)
 
 
 def entropy(text: str) -> float:
@@ -427,16 +390,12 @@ class _KeywordIndex:
         return _Candidates(sorted(wanted), frozenset(keywords))
 
 
-@lean_dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Candidates:
     """What the keyword search found in a text."""
 
     rules: list[int]  # positions in the rule list, in order
     keywords: frozenset[str]  # the keywords occurring in the text
-
-    def __init__(self, rules: list[int], keywords: frozenset[str]) -> None:
-        _set(self, "rules", rules)
-        _set(self, "keywords", keywords)
 
 
 #: how far before / after a keyword a line-scoped rule's match may start / end

@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from hullscan.analyzers.base import Analyzer, FileInput, FileMeta
 from hullscan.analyzers.files import PathPatterns, rule_yaml, rules_digest
 from hullscan.analyzers.files.secrets import RULES_FILE as SECRET_RULES
 from hullscan.analyzers.files.secrets import SecretRules, builtin_rules, configured_rules
-from hullscan.model import AnalysisResult, Category, Finding, Location, Severity, lean_dataclass
+from hullscan.model import AnalysisResult, Category, Finding, Location, Severity
 from hullscan.options import ScanOptions
 
 RULES_FILE = "sensitive.yaml"
 #: content regexes look at this many leading bytes
 HEAD_BYTES = 64 * 1024
-_set = object.__setattr__  # how a frozen class sets its fields (see :func:`hullscan.model.lean_dataclass`)
 
 
-@lean_dataclass(frozen=True)
+@dataclass(frozen=True)  # no slots: functools.cached_property keeps the compiled regexes in the instance dict
 class SensitiveItem:
     """One sensitive file type. Its regexes are compiled on first use (most items never see a file)."""
 
@@ -37,19 +37,6 @@ class SensitiveItem:
     content_not_sources: tuple[str, ...]
     magic: tuple[bytes, ...]
     remediation: str
-
-    def __init__(self, id: str, title: str, severity: Severity, path_sources: tuple[str, ...],
-                 exclude_sources: tuple[str, ...], content_sources: tuple[str, ...],
-                 content_not_sources: tuple[str, ...], magic: tuple[bytes, ...], remediation: str) -> None:
-        _set(self, "id", id)
-        _set(self, "title", title)
-        _set(self, "severity", severity)
-        _set(self, "path_sources", path_sources)
-        _set(self, "exclude_sources", exclude_sources)
-        _set(self, "content_sources", content_sources)
-        _set(self, "content_not_sources", content_not_sources)
-        _set(self, "magic", magic)
-        _set(self, "remediation", remediation)
 
     @functools.cached_property
     def paths(self) -> PathPatterns:

@@ -1,4 +1,4 @@
-"""Language-ecosystem analyzers: one module per ecosystem, registered in :data:`hullscan.analyzers.CATALOG`.
+"""Language-ecosystem analyzers: one module per ecosystem, registered in :data:`hullscan.analyzers.ANALYZERS`.
 
 Installed packages and lock files (``installed=False``) of Python (``python``), JavaScript (``npm``),
 Ruby (``ruby``), PHP (``php``) and .NET (``dotnet``) share :mod:`~hullscan.analyzers.lang.lockfiles`;

@@ -8,7 +8,7 @@ too and flagged with ``extra=(("dpkg-status", "half-installed"),)`` because thei
 Installed files live elsewhere: ``/var/lib/dpkg/info/<pkg>[:<arch>].list`` (one path per line,
 directories included) and, on distroless, ``/var/lib/dpkg/status.d/<pkg>.md5sums``
 (``<md5>  <relative path>``). These give ``AnalysisResult.owners`` keyed ``deb:<pkg>`` (multi-arch qualifier
-dropped); the inventory (or :func:`hullscan.analyzers.os.attach_owners`) joins them to the packages.
+dropped); the inventory (:func:`hullscan.owners.join_owners`) joins them to the packages.
 """
 
 from __future__ import annotations

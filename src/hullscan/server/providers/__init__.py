@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
-from hullscan.plugins import Entry, Registry
+from hullscan.plugins import Entry, Registry, lazy
 from hullscan.server.providers.base import Connection, Provider, ProviderError
 
-
-def _harbor(conn: Connection) -> Provider:
-    from hullscan.server.providers.harbor import HarborProvider
-
-    return HarborProvider(conn)
-
-
-def _quay(conn: Connection) -> Provider:
-    from hullscan.server.providers.quay import QuayProvider
-
-    return QuayProvider(conn)
-
-
-def _gitlab(conn: Connection) -> Provider:
-    from hullscan.server.providers.gitlab import GitLabProvider
-
-    return GitLabProvider(conn)
-
-
-def _registry(conn: Connection) -> Provider:
-    from hullscan.server.providers.registry_v2 import RegistryV2Provider
-
-    return RegistryV2Provider(conn)
-
-
+#: tagged with the API versions each type supports; a provider module is imported when first used
 PROVIDERS: Registry[Provider] = Registry("registry provider", [
-    Entry("harbor", 1, _harbor, frozenset({"v2", "v1"})),
-    Entry("quay", 1, _quay, frozenset({"v1"})),
-    Entry("gitlab", 1, _gitlab, frozenset({"v4"})),
-    Entry("registry", 1, _registry, frozenset({"v2"})),
+    Entry("harbor", 1, lazy("hullscan.server.providers.harbor:HarborProvider"), frozenset({"v2", "v1"})),
+    Entry("quay", 1, lazy("hullscan.server.providers.quay:QuayProvider"), frozenset({"v1"})),
+    Entry("gitlab", 1, lazy("hullscan.server.providers.gitlab:GitLabProvider"), frozenset({"v4"})),
+    Entry("registry", 1, lazy("hullscan.server.providers.registry_v2:RegistryV2Provider"), frozenset({"v2"})),
 ])
 
 #: default API version per registry type
