@@ -68,6 +68,7 @@ def test_a_failed_pull_consumes_no_quota(tmp_path: Path, registry: RegistryServe
 
 
 def test_harbor_scan_with_no_quota_left_reports_why(api: Any, rt: Runtime, registry: RegistryServer) -> None:
+    rt.config.harbor_registries = (registry.host,)
     image = python_image(("urllib3", "1.26.4"), ("harborq", "1"))
     push_image(registry, image, "library/harborq", "1")
     assert api.put("/api/quota", json={"purchased": 0}).status_code == 200

@@ -77,11 +77,11 @@ class BodyLimit:
             return
         raw_path = scope.get("raw_path") or scope.get("path", "").encode()
         if b"%00" in raw_path or "\x00" in scope.get("path", ""):
-            await self._error(send, 422, "InvalidRequest", "the path contains a NUL character")
+            await self._error(send, 422, "InvalidRequest", "the path contains a NUL character", scope)
             return
         query = scope.get("query_string", b"")
         if b"%00" in query or b"\x00" in query:
-            await self._error(send, 422, "InvalidRequest", "the query string contains a NUL character")
+            await self._error(send, 422, "InvalidRequest", "the query string contains a NUL character", scope)
             return
         chunks: list[bytes] = []
         size, more = 0, True
@@ -97,7 +97,7 @@ class BodyLimit:
                 return
         body = b"".join(chunks)
         if b"\x00" in body or b"\\u0000" in body.lower():
-            await self._error(send, 422, "InvalidRequest", "the request body contains a NUL character")
+            await self._error(send, 422, "InvalidRequest", "the request body contains a NUL character", scope)
             return
         replayed = False
 
@@ -111,8 +111,15 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     @staticmethod
-    async def _error(send: Any, status: int, code: str, message: str) -> None:
-        await JSONResponse({"code": code, "message": message}, status_code=status)({"type": "http"}, None, send)  # type: ignore[arg-type]
+    async def _error(send: Any, status: int, code: str, message: str, scope: Any = None) -> None:
+        from hullscan.server.api import harbor
+
+        if scope is not None and str(scope.get("path", "")).startswith(harbor.PREFIX + "/"):
+            # the scanner adapter spec: invalid requests are 400 with its error body
+            response = harbor.error_response(400 if status == 422 else status, message)
+        else:
+            response = JSONResponse({"code": code, "message": message}, status_code=status)
+        await response({"type": "http"}, None, send)  # type: ignore[arg-type]
 
 
 def create_app(rt: Runtime) -> FastAPI:
@@ -133,10 +140,12 @@ def create_app(rt: Runtime) -> FastAPI:
         return JSONResponse(_detail(exc.detail), status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(p) for p in first.get("loc", ()))
+        if request.url.path.startswith(harbor.PREFIX + "/"):  # the scanner adapter spec: 400 and its error body
+            return harbor.error_response(400, f"{where}: {first.get('msg')}")
         return JSONResponse({"code": "InvalidRequest", "message": f"{where}: {first.get('msg')}",
                              "errors": [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg"))} for e in errors]},
                             status_code=422)

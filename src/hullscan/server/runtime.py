@@ -26,6 +26,12 @@ if TYPE_CHECKING:
     from hullscan.server.tasks import Queue
 
 
+def _env_list(name: str) -> tuple[str, ...]:
+    import os
+
+    return tuple(x.strip() for x in os.environ.get(name, "").split(",") if x.strip())
+
+
 def default_data_dir() -> Path:
     """``$HULLSCAN_DATA_DIR`` or the user data dir (``~/.local/share/hullscan``)."""
     import os
@@ -49,6 +55,9 @@ class ServerConfig:
     scheduler: bool = True
     tick_seconds: float = 30.0
     registry_timeout: float = 15.0  # seconds per registry API request during sync
+    #: registries the Harbor scanner adapter may pull from besides the added ones (``host`` or ``host:port``;
+    #: ``$HULLSCAN_HARBOR_REGISTRIES``, comma-separated)
+    harbor_registries: tuple[str, ...] = field(default_factory=lambda: _env_list("HULLSCAN_HARBOR_REGISTRIES"))
     #: seconds of retry back-off a pull may spend on one registry request before the image fails
     pull_retry_seconds: float = 60.0
     #: consecutive "registry unreachable" failures after which a scan task gives up on that registry's other images
@@ -66,7 +75,7 @@ class ServerConfig:
 ScanFn = Callable[[str, "ScanOptions"], "ScanReport"]
 
 
-def _login_guard() -> "LoginGuard":
+def _login_guard() -> LoginGuard:
     from hullscan.server.logins import LoginGuard
 
     return LoginGuard()
@@ -91,7 +100,7 @@ class Runtime:
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     scan_fn: ScanFn = _default_scan
-    logins: "LoginGuard" = field(default_factory=lambda: _login_guard())
+    logins: LoginGuard = field(default_factory=lambda: _login_guard())
 
     def now(self) -> datetime:
         """The clock as an aware UTC datetime."""

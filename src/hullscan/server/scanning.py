@@ -139,6 +139,7 @@ def _options(rt: Runtime, settings: ScanSettings, reg: Registry | None, harbor: 
         elif scheme.lower() == "bearer":
             reg_kwargs = {"registry_token": value}
         reg_kwargs["insecure"] = harbor.registry_url.startswith("http://")
+        reg_kwargs["same_host_redirects"] = True  # the caller named the host: never follow it elsewhere
     checks: tuple[str, ...] = ()
     if settings.checks.sensitive and settings.checks.sensitive_types:
         checks = ("vulnerability", "baseline", "malicious", "history", *settings.checks.sensitive_types)
