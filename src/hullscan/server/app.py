@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -59,9 +59,17 @@ def _docs(app: FastAPI) -> None:
 MAX_BODY = 8 * 1024 * 1024
 
 
+class BodyRefused(HTTPException):
+    """A request body over the limit (413) or holding a NUL character (422), found while it streams in (a
+    FastAPI HTTPException, so the body parser passes it through unchanged)."""
+
+
 class BodyLimit:
-    """ASGI middleware: the body is read up front (at most :data:`MAX_BODY`, else 413) and refused with 422 when it
-    or the query string holds a NUL character (PostgreSQL can't store one; on SQLite it only hid data)."""
+    """ASGI middleware guarding request bodies: the caller is authenticated *before* any body byte is read
+    (an anonymous upload is answered 401 at once and costs no memory), a declared size over :data:`MAX_BODY` is
+    413 at once, and the body then streams through to the handler with its size counted and NUL characters
+    (PostgreSQL can't store one; on SQLite it only hid data) refused as they arrive. The path and query string are
+    refused with 422 when they hold a NUL."""
 
     def __init__(self, app: Any, limit: int = MAX_BODY) -> None:
         self.app = app
@@ -71,9 +79,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > self.limit:
-            await self._error(send, 413, "TooLarge", f"request body over {self.limit // (1024 * 1024)} MiB")
+            await self._error(send, 413, "TooLarge", f"request body over {self.limit // (1024 * 1024)} MiB", scope)
             return
         raw_path = scope.get("raw_path") or scope.get("path", "").encode()
         if b"%00" in raw_path or "\x00" in scope.get("path", ""):
@@ -83,32 +92,36 @@ class BodyLimit:
         if b"%00" in query or b"\x00" in query:
             await self._error(send, 422, "InvalidRequest", "the query string contains a NUL character", scope)
             return
-        chunks: list[bytes] = []
-        size, more = 0, True
-        while more:
+        if int(declared) > 0 or b"transfer-encoding" in headers:
+            from starlette.concurrency import run_in_threadpool
+            from starlette.requests import Request as StarletteRequest
+
+            from hullscan.server.api.deps import authenticate
+
+            try:
+                await run_in_threadpool(authenticate, StarletteRequest(scope), scope["app"].state.runtime)
+            except HTTPException as exc:
+                response = JSONResponse(_detail(exc.detail), status_code=exc.status_code, headers=exc.headers)
+                await response({"type": "http"}, None, send)  # type: ignore[arg-type]
+                return
+        size, tail = 0, b""
+        limit = self.limit
+
+        async def guarded() -> Any:
+            nonlocal size, tail
             message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            more = bool(message.get("more_body"))
-            if size > self.limit:
-                await self._error(send, 413, "TooLarge", f"request body over {self.limit // (1024 * 1024)} MiB")
-                return
-        body = b"".join(chunks)
-        if b"\x00" in body or b"\\u0000" in body.lower():
-            await self._error(send, 422, "InvalidRequest", "the request body contains a NUL character", scope)
-            return
-        replayed = False
+            if message["type"] == "http.request":
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise BodyRefused(413, {"code": "TooLarge", "message": f"request body over {limit // (1024 * 1024)} MiB"})
+                window = (tail + chunk).lower()
+                if b"\x00" in window or b"\\u0000" in window:
+                    raise BodyRefused(422, {"code": "InvalidRequest", "message": "the request body contains a NUL character"})
+                tail = window[-5:]
+            return message
 
-        async def replay() -> Any:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, guarded, send)
 
     @staticmethod
     async def _error(send: Any, status: int, code: str, message: str, scope: Any = None) -> None:
@@ -136,8 +149,11 @@ def create_app(rt: Runtime) -> FastAPI:
         app.include_router(module.router)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(_detail(exc.detail), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        body = _detail(exc.detail)
+        if isinstance(exc, BodyRefused) and request.url.path.startswith(harbor.PREFIX + "/"):
+            return harbor.error_response(400 if exc.status_code == 422 else exc.status_code, body["message"])
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

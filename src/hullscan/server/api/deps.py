@@ -48,17 +48,19 @@ def api_error(status: int, code: str, message: str) -> HTTPException:
     return HTTPException(status_code=status, detail={"code": code, "message": message})
 
 
-def current_user(
-    request: Request,
-    rt: Annotated[Runtime, Depends(runtime)],
-    token: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal:
-    """The caller, from ``Authorization: Bearer <token>``, ``Authorization: Basic``, or ``?token=`` on webhooks."""
+def authenticate(request: Request, rt: Runtime) -> Principal:
+    """The caller, from ``Authorization: Bearer <token>``, ``Authorization: Basic``, or ``?token=`` on webhooks;
+    HTTPException 401 (or 429 when password guessing is throttled). Used by the body guard in :mod:`..app` before
+    a request body is read, and by :func:`current_user` (which reuses that answer)."""
+    known = request.scope.get("state", {}).get("principal")
+    if isinstance(known, Principal):
+        return known
     header = request.headers.get("authorization", "")
     with rt.session() as s:
         user = None
-        if token is not None:
-            user = user_for_token(s, token.credentials)
+        if header.lower().startswith("bearer "):
+            credentials = header[7:].strip()
+            user = user_for_token(s, credentials) if credentials else None
         elif header.lower().startswith("basic "):
             try:
                 name, _, pw = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
@@ -78,7 +80,18 @@ def current_user(
                 detail={"code": "Unauthorized", "message": "missing or invalid credentials (API token or username/password)"},
                 headers={"WWW-Authenticate": 'Bearer realm="hullscan"'},
             )
-        return Principal(user.id, user.username, user.role)
+        principal = Principal(user.id, user.username, user.role)
+    request.scope.setdefault("state", {})["principal"] = principal
+    return principal
+
+
+def current_user(
+    request: Request,
+    rt: Annotated[Runtime, Depends(runtime)],
+    token: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The caller (see :func:`authenticate`; ``token`` declares the Bearer scheme in OpenAPI)."""
+    return authenticate(request, rt)
 
 
 def require(role: str) -> Callable[..., Principal]:
