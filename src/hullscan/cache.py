@@ -23,7 +23,7 @@ from hullscan.errors import InputError
 from hullscan.model import LayerResult
 
 #: bump when LayerResult's stored shape changes
-FORMAT = 2  # 2: LayerResult.links
+FORMAT = 3  # 2: LayerResult.links; 3: the layer's size and entry count (limits hold for cached layers)
 
 
 def analyzer_fingerprint(analyzers: Sequence[Analyzer]) -> str:

@@ -14,7 +14,8 @@ never a traceback.
     │   ├── NotFoundError     404 for a manifest or blob
     │   └── RegistryUnavailableError  5xx/429/timeouts/connection errors that outlasted the retries
     ├── DatabaseError         vulnerability database missing, corrupt or wrong schema
-    └── FeedError             a feed could not be fetched or parsed
+    ├── FeedError             a feed could not be fetched or parsed
+    └── MissingDependencyError  an optional dependency (an extra of the package) is not installed
 """
 
 from __future__ import annotations
@@ -76,3 +77,38 @@ class DatabaseError(HullscanError):
 
 class FeedError(HullscanError):
     """A vulnerability feed could not be fetched or parsed."""
+
+
+#: top-level modules of the optional dependencies -> the extra of ``hullscan`` that installs them
+EXTRAS = {
+    "yara_x": "checks",
+    "passlib": "checks",
+    "cyclonedx": "sbom",
+    "spdx_tools": "sbom",
+    "isal": "fast",
+    "sqlalchemy": "server",
+    "alembic": "server",
+    "fastapi": "server",
+    "uvicorn": "server",
+    "bcrypt": "server",
+    "cryptography": "server",
+    "prometheus_client": "server",
+    "celery": "distributed",
+    "redis": "distributed",
+    "psycopg": "distributed",
+}
+
+
+class MissingDependencyError(HullscanError):
+    """An optional dependency is not installed; the message names the extra that installs it."""
+
+    exit_code = 1
+
+    @classmethod
+    def of(cls, exc: ModuleNotFoundError) -> MissingDependencyError | None:
+        """The error for ``exc`` when it is about an optional dependency (else None: a real bug)."""
+        module = (exc.name or "").partition(".")[0]
+        extra = EXTRAS.get(module)
+        if extra is None:
+            return None
+        return cls(f"{module} is not installed: it comes with the {extra!r} extra (pip install 'hullscan[{extra}]')")

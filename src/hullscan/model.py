@@ -271,8 +271,9 @@ class LayerResult:
     opaque_dirs: list[str] = field(default_factory=list)  # directories whose lower content is hidden
     written: list[str] = field(default_factory=list)  # paths this layer wrote (regular files and links)
     warnings: list[ScanWarning] = field(default_factory=list)
-    bytes_read: int = 0
+    bytes_read: int = 0  # decompressed bytes of the layer (the limits hold for it when it comes from the cache)
     links: dict[str, str] = field(default_factory=dict)  # symlinks this layer wrote: path -> target as stored
+    entries: int = 0  # tar entries of the layer
 
 
 @dataclass(slots=True)

@@ -15,9 +15,12 @@ DEFAULT_SCANNERS = ("vuln", "secret")
 
 def default_cache_dir() -> Path:
     """``$HULLSCAN_CACHE_DIR`` or the user's cache dir (``~/.cache/hullscan``)."""
-    from hullscan.resultcache import default_cache_dir as folder
+    env = os.environ.get("HULLSCAN_CACHE_DIR")
+    if env:
+        return Path(env)
+    from platformdirs import user_cache_dir
 
-    return Path(folder())
+    return Path(user_cache_dir("hullscan"))
 
 
 def default_db_path() -> Path:

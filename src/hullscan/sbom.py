@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from xml.etree import ElementTree
-
-import typer
 
 from hullscan.errors import InputError
 from hullscan.model import Artifact, Distro, Inventory, Package, ScanReport, ScanWarning
@@ -507,83 +504,3 @@ def scan_sbom(path: Path, options: ScanOptions) -> ScanReport:
     report.scanned_at = datetime.now(UTC).replace(microsecond=0).isoformat()
     report.duration_seconds = round(time.monotonic() - started, 3)
     return report
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-SBOM_FORMATS = ("cyclonedx", "spdx-json")
-
-
-def register(app: Any) -> None:
-    """Add ``hullscan sbom`` and ``hullscan sbom-scan`` to the Typer app (thin adapters over this module)."""
-    @app.command("sbom")
-    def sbom_cmd(
-        ref: Annotated[str | None, typer.Argument(help="Image: registry reference, OCI layout dir, docker-save/OCI archive, or rootfs dir.")] = None,
-        input: Annotated[Path | None, typer.Option("--input", "-i", help="Image archive or layout path (instead of REF).")] = None,
-        format: Annotated[str, typer.Option("--format", "-f", help="cyclonedx (CycloneDX 1.6 JSON) or spdx-json (SPDX 2.3).")] = "cyclonedx",
-        output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the SBOM to this file.")] = None,
-        platform: Annotated[str | None, typer.Option(help="Platform in an image index, e.g. linux/arm64.")] = None,
-        username: Annotated[str | None, typer.Option(envvar="HULLSCAN_USERNAME", help="Registry user name.")] = None,
-        password: Annotated[str | None, typer.Option(envvar="HULLSCAN_PASSWORD", help="Registry password or token.")] = None,
-        insecure: Annotated[bool, typer.Option(help="Plain http and no TLS verification for the registry.")] = False,
-        ca_bundle: Annotated[Path | None, typer.Option(help="PEM file of extra CA certificates for the registry.")] = None,
-        registry_token: Annotated[str | None, typer.Option(envvar="HULLSCAN_REGISTRY_TOKEN", help="Bearer token for the registry, used as is.")] = None,
-        docker_config: Annotated[Path | None, typer.Option(help="Docker config.json with registry credentials.")] = None,
-        cache_dir: Annotated[Path | None, typer.Option(envvar="HULLSCAN_CACHE_DIR", help="Cache folder.")] = None,
-        no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the layer cache.")] = False,
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
-    ) -> None:
-        """Write the image's SBOM: OS and application packages, the image as the root component."""
-        from dataclasses import replace
-
-        from hullscan.cli import _emit, _run_scan, _writer
-        from hullscan.options import RegistryOptions
-
-        target = str(input) if input is not None else ref
-        if not target:
-            raise InputError("give an image reference or --input PATH")
-        if format not in SBOM_FORMATS:
-            raise InputError(f"unknown SBOM format {format!r}: choose from {', '.join(SBOM_FORMATS)}")
-        writer = _writer(format)
-        plat = None
-        if platform:
-            from hullscan.image.source import parse_platform
-
-            plat = parse_platform(platform)
-        options = ScanOptions(scanners=frozenset(), platform=plat, use_cache=not no_cache, quiet=quiet,
-                              registry=RegistryOptions(username=username, password=password, insecure=insecure,
-                                                       ca_bundle=str(ca_bundle) if ca_bundle else None,
-                                                       registry_token=registry_token,
-                                                       docker_config=str(docker_config) if docker_config else None))
-        if cache_dir is not None:
-            options = replace(options, cache_dir=cache_dir)
-        _emit(writer, _run_scan(target, options), output)
-
-    @app.command("sbom-scan")
-    def sbom_scan_cmd(
-        file: Annotated[Path, typer.Argument(help="CycloneDX (JSON/XML) or SPDX (JSON/tag-value) SBOM, from hullscan or another tool.")],
-        format: Annotated[str, typer.Option("--format", "-f", help="table, json, sarif, cyclonedx, spdx-json.")] = "table",
-        output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
-        db: Annotated[Path | None, typer.Option(envvar="HULLSCAN_DB", help="Vulnerability database file.")] = None,
-        exit_code: Annotated[int, typer.Option(help="Exit with this code when vulnerabilities remain after filtering (CI gate).")] = 0,
-        severity: Annotated[str | None, typer.Option(help="Report only these severities, e.g. HIGH,CRITICAL (others are suppressed).")] = None,
-        ignore_unfixed: Annotated[bool, typer.Option("--ignore-unfixed", help="Suppress vulnerabilities without a released fix.")] = False,
-        ignorefile: Annotated[Path | None, typer.Option(help="Ignore file (default: .hullscanignore when present).")] = None,
-        vex: Annotated[list[Path] | None, typer.Option(help="OpenVEX document (repeatable).")] = None,
-    ) -> None:
-        """Report the vulnerabilities of the packages an SBOM lists, without the image."""
-        from dataclasses import replace
-
-        from hullscan.cli import _emit, _writer
-        from hullscan.suppress import apply_filters, build_filters
-
-        writer = _writer(format)
-        filters = build_filters(severity, ignore_unfixed, ignorefile, vex or ())
-        options = ScanOptions(scanners=frozenset({"vuln"}))
-        if db is not None:
-            options = replace(options, db_path=db)
-        report = apply_filters(scan_sbom(file, options), filters)
-        _emit(writer, report, output)
-        if exit_code and report.findings:
-            sys.exit(exit_code)  # typer.Exit is swallowed by click's standalone_mode=False

@@ -56,9 +56,9 @@ def _dumper(tp: Any) -> Conv:
     if tp in _SCALARS or tp is Any:
         return _identity if tp is not Any else _dump_any
     if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(args) == 1:
-            inner = _dumper(args[0])
+        members = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(members) == 1:
+            inner = _dumper(members[0])
             return lambda v: None if v is None else inner(v)
         return _dump_any
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
@@ -128,11 +128,11 @@ def _loader(tp: Any) -> Conv:
         inner = _loader(arg)
         return list if inner is _identity else (lambda v: [inner(x) for x in v])
     if origin is tuple:
-        args = typing.get_args(tp)
-        if len(args) == 2 and args[1] is Ellipsis:
-            inner = _loader(args[0])
+        items: tuple[Any, ...] = typing.get_args(tp)
+        if len(items) == 2 and items[1] is Ellipsis:
+            inner = _loader(items[0])
             return tuple if inner is _identity else (lambda v: tuple(inner(x) for x in v))
-        convs = [_loader(a) for a in args]
+        convs = [_loader(a) for a in items]
         return lambda v: tuple(c(x) for c, x in zip(convs, v))
     if origin is dict:
         _, vt = typing.get_args(tp) or (Any, Any)

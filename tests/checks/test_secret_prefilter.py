@@ -4,12 +4,13 @@ lower-casing must pick the same rules as lower-casing the decoded text would, so
 from __future__ import annotations
 
 import random
+import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hullscan.analyzers.base import FileInput
-from hullscan.analyzers.files import rule_yaml
+from hullscan.analyzers.files.rulefiles import rule_yaml
 from hullscan.analyzers.files.secrets import (
     _SUBSTRING_CALL,
     _SUBSTRING_WORK,
@@ -162,122 +163,114 @@ def test_keyword_anchors_are_read_only_from_plain_key_groups() -> None:
     assert [(m.rule.id, m.start, m.end) for m in scan_text(text)] == [("sumologic-access-key", 19, 83)]
 
 
-def test_allow_listed_paths_answer_as_one_joined_regex() -> None:
-    """The allow list is tried in parts (``^``-anchored regexes with ``match``, directory-only ones once per
-    directory, the rest with ``search``): the answer must be that of all of them joined, on this machine's Debian
-    file lists (in order and shuffled) and odd variants."""
-    import re
+def _real_paths() -> list[str]:
     from pathlib import Path
 
-    from hullscan.analyzers.files import PathPatterns, _anchored_at_start, _directory_only
-
-    for pattern, anchored in [("^/usr/", True), ("^(?:a|b)/", True), ("^[|]x", True), ("^[]|]x", True), ("^/a|/b", False),
-                              ("^\\|x|y", False), ("^a(b|c)|d", False), ("/x", False)]:
-        assert _anchored_at_start(pattern) == anchored, pattern
-    for pattern, by_directory in [("^/usr/share/doc/", True), ("/testdata/", True), ("/x/|\\.md$", False), ("\\.md$", False),
-                                  ("/a(?=b)/", False), ("^/usr/lib/(?:udev|systemd)", False)]:
-        assert _directory_only(pattern) == by_directory, pattern
-    sources = builtin_rules().allow_path_sources
-    joined = re.compile("|".join(f"(?:{p})" for p in sources))
-    paths = [line for f in sorted(Path("/var/lib/dpkg/info").glob("*.list"))[:200]
-             for line in f.read_text(errors="replace").splitlines() if line.startswith("/")]
-    paths += ["/x" + p for p in paths[:500]] + [p.upper() for p in paths[:500]] + ["", "/", "/app/README.md", "/app/.env"]
-    assert len(paths) > 2000
-    for order in (paths, random.Random(1).sample(paths, len(paths))):
-        allow = PathPatterns(sources)
-        for path in order:
-            assert allow.search(path) == bool(joined.search(path)), path
+    return [line for f in sorted(Path("/var/lib/dpkg/info").glob("*.list"))
+            for line in f.read_text(errors="replace").splitlines() if line.startswith("/")]
 
 
-def test_where_matches_lie_is_read_from_the_parsed_regex() -> None:
-    from hullscan.analyzers.files import _in_last_component
+#: paths made to match the sensitive items and the allow list, and odd ones (newlines, no "/")
+MADE = ["/root/.ssh/id_rsa", "/root/.ssh/id_ed25519_sk", "/home/u/.ssh/config", "/.ssh/x", ".ssh/x", "/etc/ssh/ssh_host_rsa_key",
+        "/x/etc/ssh/ssh_host_rsa_key", "/app/tls/server.key", "/app/private/x", "/a/b.p12", "/a/.gnupg/secring.gpg",
+        "/a/.gnupg/private-keys-v1.d/AB.key", "/root/.netrc", "/root/_netrc", "/root/.pgpass", "/root/.git-credentials",
+        "/root/.config/git/credentials", "/etc/nginx/.htpasswd", "/etc/htpasswd.users", "/root/.kube/config", "/kubeconfig",
+        "/a/kubeconfig-prod", "/a/x.kubeconfig", "/etc/kubernetes/admin.conf", "/root/.docker/config.json", "/root/.dockercfg",
+        "/root/.aws/credentials", "/root/.aliyun/config.json", "/root/.alibabacloud/credentials.ini", "/app/sa.json",
+        "/root/.config/gcloud/legacy_credentials/a@b/adc.json", "/root/.config/gcloud/credentials.db", "/root/.azure/accessTokens.json",
+        "/root/.terraform.d/credentials.tfrc.json", "/root/.config/gh/hosts.yml", "/root/.m2/settings-security.xml",
+        "/root/.cargo/credentials.toml", "/root/.config/hub", "/root/.vault-token", "/app/.env", "/app/.env.production",
+        "/root/.bash_history", "/root/.python_history", "/root/.local/share/fish/fish_history", "/root/.zhistory",
+        "/srv/db.sql", "/srv/db.sql.gz", "/srv/db.pgdump", "/x.pem", "x.pem", ".env", "/.env", "/a/.env\n", "/a/.env\nb",
+        "/a\n/.ssh/k", "/a/b.key\n", "", "/", "//", "/a/.npmrc/", "/.kube/config", "/.KUBE/config", "/a/B.PEM",
+        "/usr/share/perl5/x.pod", "/usr/share/perl/5.36/y.pod\n", "/usr/lib/python3/dist-packages/a/tests/k.pem",
+        "/opt/app/node_modules/x/README.md", "/app/node_modules/a/docs/k.pem", "/go/pkg/mod/x/testdata/k", "/usr/local/lib/go1.22/src/crypto/k.pem",
+        "/usr/lib/python3.11/test/keycert.pem", "/app/CHANGELOG.md", "/app/Examples/k.pem", "/usr/local/go-1.2/misc/x",
+        "/opt/x/fixtures/k.pem", "/opt/gitleaks-8/k", "/usr/lib/x86_64-linux-gnu/k.pem", "/lib64/aarch64-linux-gnu/k"]
 
-    cases = {
-        "/\\.npmrc$": "name", "/id_(?:rsa|dsa)(?:_sk)?$": "name", "/\\.?htpasswd[^/]*$": "name", "/x\\Z": "name",
-        "/(?:a|b\\.c)$": "name", "(?<=/)/x$": "name", "/[^/]{1,3}$": "name",
-        "\\.(?:key|pem)$": "part", "_test\\.go$": "part", "[a-z]+$": "part", "\\D$": None, "\\d+$": "part",
-        "(?:a$|b$)": "part", "a(?=/x)$": "part",
-        "/\\.ssh/[^/]+$": None, "\\.json": None, "/a/\\.x$": None, "/[^x]$": None, "/.$": None, "/x/?$": None,
-        "(?:a$|b)": None, "(a)\\1$": None, "[!-0]x$": None, "\\W$": None, "a$(?=x)": None, "/a$|/b/c$": None,
-        "\\$": None, "x/(?:a|b)*$": None, "/x(?:/y)?$": None,
-    }
-    for pattern, where in cases.items():
-        assert _in_last_component(pattern) == where, pattern
+
+def _corpus() -> list[str]:
+    paths = _real_paths()[:60000] + MADE
+    return paths + [p.upper() for p in MADE] + ["/x" + p for p in MADE] + [p + "x" for p in MADE] + [p + "/" for p in MADE]
 
 
-def test_path_regexes_in_the_last_component_answer_as_one_joined_regex() -> None:
-    """The sensitive-file paths are mostly tried in the last component of a path (with ``match`` at the last ``/``
-    or ``search`` after it): the answer must be that of all of them joined, on real paths, paths made to match each
-    item, and odd ones (newlines, no ``/``, upper case)."""
-    import re
-    from pathlib import Path
-
-    from hullscan.analyzers.files import PathPatterns
+def _sensitive_rules() -> list:  # type: ignore[type-arg]
     from hullscan.analyzers.files.sensitive import builtin_items
 
-    sources = [p for item in builtin_items() for p in item.path_sources]
-    joined = re.compile("|".join(f"(?:{p})" for p in sources))
-    paths = [line for f in sorted(Path("/var/lib/dpkg/info").glob("*.list"))[:200]
-             for line in f.read_text(errors="replace").splitlines() if line.startswith("/")]
-    made = ["/root/.ssh/id_rsa", "/root/.ssh/id_ed25519_sk", "/home/u/.ssh/config", "/.ssh/x", ".ssh/x", "/etc/ssh/ssh_host_rsa_key",
-            "/x/etc/ssh/ssh_host_rsa_key", "/app/tls/server.key", "/app/private/x", "/a/b.p12", "/a/.gnupg/secring.gpg",
-            "/a/.gnupg/private-keys-v1.d/AB.key", "/root/.netrc", "/root/_netrc", "/root/.pgpass", "/root/.git-credentials",
-            "/root/.config/git/credentials", "/etc/nginx/.htpasswd", "/etc/htpasswd.users", "/root/.kube/config", "/kubeconfig",
-            "/a/kubeconfig-prod", "/a/x.kubeconfig", "/etc/kubernetes/admin.conf", "/root/.docker/config.json", "/root/.dockercfg",
-            "/root/.aws/credentials", "/root/.aliyun/config.json", "/root/.alibabacloud/credentials.ini", "/app/sa.json",
-            "/root/.config/gcloud/legacy_credentials/a@b/adc.json", "/root/.config/gcloud/credentials.db", "/root/.azure/accessTokens.json",
-            "/root/.terraform.d/credentials.tfrc.json", "/root/.config/gh/hosts.yml", "/root/.m2/settings-security.xml",
-            "/root/.cargo/credentials.toml", "/root/.config/hub", "/root/.vault-token", "/app/.env", "/app/.env.production",
-            "/root/.bash_history", "/root/.python_history", "/root/.local/share/fish/fish_history", "/root/.zhistory",
-            "/srv/db.sql", "/srv/db.sql.gz", "/srv/db.pgdump", "/x.pem", "x.pem", ".env", "/.env", "/a/.env\n", "/a/.env\nb",
-            "/a\n/.ssh/k", "/a/b.key\n", "", "/", "//", "/a/.npmrc/", "/.kube/config", "/.KUBE/config", "/a/B.PEM"]
-    paths += made + [p.upper() for p in made] + ["/x" + p for p in made] + [p + "x" for p in made] + [p + "/" for p in made]
-    arranged = PathPatterns(sources)
-    assert sum(bool(joined.search(p)) for p in made) > 50
-    for path in paths:
-        assert arranged.search(path) == bool(joined.search(path)), path
+    return [r for item in builtin_items() for r in (*item.path_rules, *item.exclude_rules)]
 
 
+def test_shipped_path_entries_answer_as_their_regexes_joined() -> None:
+    """The allow list and the sensitive-file paths are tried arranged (literals by startswith / endswith, regexes
+    behind their declared literals): the answer must be that of every entry's regex joined, on this machine's Debian
+    file lists (in order and shuffled), paths made for each entry and odd variants."""
 
-def test_regexes_read_as_plain_strings_answer_as_the_regex() -> None:
-    """Random regexes of plain characters, escapes, groups, ``?``, classes and repeats: where they are read as
-    plain strings (tested with startswith / endswith / equality, never compiled), the answer on random texts
-    (newlines included) must be that of ``re.search``."""
-    import re
+    from hullscan.analyzers.files.paths import PathPatterns
 
-    from hullscan.analyzers.files import PathPatterns, _literal_language
+    paths = _corpus()
+    assert len(paths) > 2000
+    for rules in (builtin_rules().allow_path_rules, _sensitive_rules()):
+        joined = re.compile("|".join(f"(?:{r.source})" for r in rules))
+        arranged = PathPatterns(rules)
+        hits = 0
+        for path in (*paths, *random.Random(1).sample(paths, 3000)):
+            expected = bool(joined.search(path))
+            assert arranged.search(path) == expected, path
+            hits += expected
+        assert hits > 100
+
+
+def test_declared_literals_hold_for_every_match_of_their_regex() -> None:
+    """A regex with literals beside it is tried only on paths holding one of them: on real and made paths, every
+    path its regex matches holds one (else the rule file declares too little and a match would be lost)."""
+
+    rules = [r for r in (*builtin_rules().allow_path_rules, *_sensitive_rules()) if r.regex is not None]
+    assert len(rules) >= 20 and all(r.literals for r in rules), "every shipped regex declares its literals"
+    paths = [p for p in _corpus() if "\n" not in p]  # (a path holding a newline is always tried with the regex)
+    for rule in rules:
+        regex = re.compile(rule.regex)
+        matched = [p for p in paths if regex.search(p)]
+        assert matched, f"{rule.regex}: no path in the corpus matches it (the test would prove nothing)"
+        for path in matched:
+            assert (path.startswith(rule.prefixes) or path.endswith(rule.suffixes)
+                    or any(c in path for c in rule.contains)), (rule, path)
+
+
+def test_path_entries_parse_and_refuse_what_is_wrong() -> None:
+    import pytest
+
+    from hullscan.analyzers.files.paths import PathPatterns, PathRule
+
+    assert PathRule.parse("^/a/") == PathRule(regex="^/a/")
+    assert PathRule.parse({"name": [".npmrc", "_netrc"], "prefix": "/etc/"}) == PathRule(prefixes=("/etc/",), suffixes=("/.npmrc", "/_netrc"))
+    rule = PathRule.parse({"suffix": ".a$b", "contains": "x.y"})
+    assert rule.regex is None and PathPatterns([rule]).search("/q.a$b") and not PathPatterns([rule]).search("/q.aXb")
+    for bad, message in [({"prefx": "/a"}, "unknown key"), ({}, "neither a regex nor literal"), ({"suffix": ""}, "non-empty"),
+                         ({"regex": 3}, "must be a string"), (["/a"], "a regex string or a mapping"), ({"prefix": [1]}, "non-empty")]:
+        with pytest.raises(ValueError, match=message):
+            PathRule.parse(bad)
+    with pytest.raises(re.error):
+        PathRule.parse({"regex": "(", "prefix": "/"})
+
+
+def test_literal_entries_answer_as_the_regex_they_spell() -> None:
+    """Random literal entries (prefixes, suffixes, names, contains; punctuation and regex metacharacters included):
+    on random texts (newlines included) the answer is that of ``re.search`` of :attr:`PathRule.source`."""
+
+    from hullscan.analyzers.files.paths import PathPatterns, PathRule
 
     rng = random.Random(5)
-    atoms = ["a", "b", "/", "-", "_", "\\.", "\\/", "\\-", ".", "[ab]", "\\d", "\\$", "\\\\", "é", "#", " "]
+    alphabet = "ab/-_.$\\é#*(["
 
-    def sequence(depth: int) -> str:
-        out = ""
-        for _ in range(rng.randint(0, 4)):
-            if depth < 2 and rng.random() < 0.25:
-                out += "(?:" + "|".join(sequence(depth + 1) for _ in range(rng.randint(1, 3))) + ")"
-            else:
-                out += rng.choice(atoms)
-            out += rng.choice(["", "", "", "?", "*", "+", "{1,2}", "??"])
-        return out
+    def word() -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 4)))
 
     texts = ["", "\n", "a", "a\n", "/a/b", "ab/", "a.b", "x\na", "a\nb\n", "é", "$", "\\"]
-    texts += ["".join(rng.choice("ab/-_.\n$é\\# ") for _ in range(rng.randint(0, 8))) for _ in range(300)]
-    read = 0
-    for _ in range(3000):
-        pattern = rng.choice(["", "^"]) + sequence(0) + rng.choice(["", "$", "\\$", "|a"])
-        try:
-            regex = re.compile(pattern)
-        except re.error:
-            continue
-        language = _literal_language(pattern)
-        if language is None:
-            continue
-        read += 1
-        start, end, strings = language
-        arranged = PathPatterns([pattern])
+    texts += ["".join(rng.choice(alphabet + "\n") for _ in range(rng.randint(0, 8))) for _ in range(300)]
+    for _ in range(1500):
+        raw = {k: [word() for _ in range(rng.randint(1, 3))] for k in rng.sample(["prefix", "suffix", "name", "contains"], rng.randint(1, 3))}
+        rule = PathRule.parse(raw)
+        regex = re.compile(rule.source)
+        arranged = PathPatterns([rule])
         for text in texts:
-            ends = (text, text[:-1]) if text.endswith("\n") else (text,)  # $ matches before a final newline too
-            by_strings = any((t == s if start else t.endswith(s)) if end else (t.startswith(s) if start else s in t)
-                             for s in strings for t in ends)
-            assert arranged.search(text) == by_strings == bool(regex.search(text)), (pattern, text)
-    assert read > 500
+            assert arranged.search(text) == bool(regex.search(text)), (raw, text)

@@ -111,9 +111,9 @@ def test_unknown_selectors_get_a_note() -> None:
 def test_checks_command_lists_catalog() -> None:
     from typer.testing import CliRunner
 
-    from hullscan.cli import full_app
+    from hullscan.cli import build_app
 
-    result = CliRunner().invoke(full_app(), ["checks", "--category", "malicious"])
+    result = CliRunner().invoke(build_app(), ["checks", "--category", "malicious"])
     assert result.exit_code == 0
     assert "malware-eicar-test-file" in result.output and "baseline-root-user" not in result.output
 

@@ -131,8 +131,8 @@ def test_every_shipped_regex_compiles() -> None:
     import re
 
     for item in builtin_items():
-        for source in item.path_sources + item.exclude_sources:
-            re.compile(f"(?:{source})")
+        for rule in item.path_rules + item.exclude_rules:
+            re.compile(f"(?:{rule.source})")
         assert item.paths.search("/") in (True, False) and item.content is not None and item.content_not is not None
         assert item.exclude is None or item.exclude.search("/") in (True, False)
 
@@ -144,7 +144,7 @@ def test_wants_answers_as_the_joined_path_regexes_and_the_allow_list() -> None:
 
     from hullscan.analyzers.files.secrets import builtin_rules
 
-    joined = re.compile("|".join(f"(?:{p})" for item in builtin_items() for p in item.path_sources))
+    joined = re.compile("|".join(f"(?:{r.source})" for item in builtin_items() for r in item.path_rules))
     paths = [line for f in sorted(Path("/var/lib/dpkg/info").glob("*.list"))[:200]
              for line in f.read_text(errors="replace").splitlines() if line.startswith("/")]
     made = ["/root/.ssh/id_rsa", "/home/u/.ssh/authorized_keys", "/etc/ssh/ssh_host_ed25519_key", "/app/tls/server.key",

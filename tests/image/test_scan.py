@@ -80,12 +80,47 @@ def test_second_scan_reads_no_layer(tmp_path, monkeypatch):
     assert opened == [other.layers[1].digest]
 
 
+@pytest.mark.parametrize("limits, message", [
+    (Limits(max_layer_bytes=4096), "max_layer_bytes"),
+    (Limits(max_total_bytes=8192), "max_total_bytes"),
+    (Limits(max_entries=3), "max_entries"),
+])
+def test_limits_hold_for_a_layer_answered_from_the_cache(tmp_path, monkeypatch, limits, message):
+    """A layer whose analysis is cached is held to the size limits as a fresh one is: a second scan with a lower
+    limit fails as the first would have, though it reads no layer."""
+    b = ImageBuilder()
+    b.add_layer({"etc/os-release": OS_RELEASE, "opt/big": "x" * 20_000, "a": "1", "b": "2", "c": "3"})
+    b.write_oci_layout(tmp_path / "layout")
+    scan(str(tmp_path / "layout"), options(tmp_path))  # cached with the default limits
+    with pytest.raises(LimitExceededError, match=message):
+        scan(str(tmp_path / "layout"), options(tmp_path, limits=limits, use_cache=False))  # a fresh read fails
+    opened: list[str] = []
+    monkeypatch.setattr(OCILayoutSource, "open_blob", lambda self, desc: opened.append(desc.digest))
+    with pytest.raises(LimitExceededError, match=message):
+        scan(str(tmp_path / "layout"), options(tmp_path, limits=limits))
+    assert opened == []  # answered from the cache, and still refused
+    scan(str(tmp_path / "layout"), options(tmp_path))  # the default limits: the cached answer is used
+    assert opened == []
+
+
+def test_the_cli_size_limits_hold_for_a_cached_layer(tmp_path):
+    b = ImageBuilder()
+    b.add_layer({"etc/os-release": OS_RELEASE, "opt/big": "x" * 20_000})
+    b.write_docker_archive(tmp_path / "img.tar")
+    args = ["image", "--input", str(tmp_path / "img.tar"), "--scanners", "none", "-f", "json", "-q",
+            "--cache-dir", str(tmp_path / "cache")]
+    assert run_cli(*args).returncode == 0
+    res = run_cli(*args, "--max-layer-size", "4KiB")
+    assert res.returncode != 0 and "Traceback" not in res.stderr and res.stdout == ""
+    assert "max_layer_bytes; raise it with --max-layer-size" in res.stderr and len(res.stderr.splitlines()) == 1
+
+
 def test_cache_clean_command(tmp_path):
     b = sample()
     b.write_oci_layout(tmp_path / "layout")
     scan(str(tmp_path / "layout"), options(tmp_path))
     res = run_cli("cache", "clean", "--cache-dir", str(tmp_path / "cache"))
-    assert res.returncode == 0 and "removed 2 cached layer result(s)" in res.stdout
+    assert res.returncode == 0 and res.stdout.startswith("removed 2 cached layer result(s), ")
     assert not (tmp_path / "cache" / "layers").exists()
 
 
@@ -254,13 +289,16 @@ def test_rootfs_directory(tmp_path):
         (["image", "x", "--scanners", "vuln,typo"], "unknown scanner(s) typo"),
         (["image", "x", "--platform", "arm64"], "invalid platform 'arm64'"),
         (["image"], "give an image reference or --input PATH"),
+        (["image", "--input", ""], "--input is empty"),
+        (["image", "--input", " ", "x"], "--input is empty"),
+        (["sbom", "--input", ""], "--input is empty"),
     ],
 )
 def test_cli_errors_are_one_line(args, message):
     res = run_cli(*args)
     assert res.returncode == 2
     assert "Traceback" not in res.stderr
-    assert message in res.stderr
+    assert message in res.stderr and len(res.stderr.splitlines()) == 1 and res.stdout == ""
 
 
 def test_not_an_archive(tmp_path):

@@ -8,7 +8,8 @@ import pytest
 
 from hullscan.errors import InputError, ManifestError
 from hullscan.image.registry_source import RegistrySource
-from hullscan.image.source import DOCKER_MANIFEST_LIST, OCI_INDEX, host_platform, parse_platform
+from hullscan.image.source import host_platform, parse_platform
+from hullscan.oci import DOCKER_MANIFEST_LIST, OCI_INDEX
 from tests.helpers.imagebuild import ImageBuilder
 from tests.helpers.registry_server import RegistryServer, pull_image, push_image, push_index
 

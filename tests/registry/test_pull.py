@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import gzip
-import time
 import json
+import time
 import uuid
 from dataclasses import replace
 
@@ -13,7 +13,7 @@ import pytest
 
 from hullscan.errors import AuthError, InputError, NotFoundError, RegistryError
 from hullscan.image.registry_source import RegistrySource
-from hullscan.image.source import DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, Descriptor
+from hullscan.oci import DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, Descriptor
 from hullscan.registry.client import RegistryClient
 from tests.helpers.imagebuild import ImageBuilder
 from tests.helpers.registry_server import RegistryServer, pull_image, push_image, put_manifest

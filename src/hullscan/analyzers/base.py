@@ -84,7 +84,7 @@ class FileInput:
         return self.read().decode("utf-8", errors=errors)
 
     @classmethod
-    def from_bytes(cls, path: str, data: bytes, layer: str = "", mode: int = 0o644) -> "FileInput":
+    def from_bytes(cls, path: str, data: bytes, layer: str = "", mode: int = 0o644) -> FileInput:
         """A FileInput over in-memory bytes (tests, SBOM and directory sources)."""
         info = FileInfo(path=path, size=len(data), mode=mode)
         return cls(path=path, info=info, layer=layer, _reader=lambda: data)
@@ -136,3 +136,12 @@ class Analyzer(ABC):
     def cache_salt(self) -> str:
         """Extra text folded into the cache key (e.g. a digest of the rule files in use)."""
         return ""
+
+
+#: text files are sniffed for a NUL byte in this many leading bytes
+SNIFF_BYTES = 8192
+
+
+def is_binary(data: bytes) -> bool:
+    """True when a NUL byte occurs in the first :data:`SNIFF_BYTES` bytes."""
+    return b"\0" in data[:SNIFF_BYTES]

@@ -28,8 +28,8 @@ def catalog() -> dict[str, CheckMeta]:
     """Every check id this project reports (vulnerabilities excluded: their ids are CVEs), sorted by id.
 
     Malware findings are named by the YARA rules' ``id`` metadata plus the block-list and clamd ids."""
-    from hullscan.analyzers.files import rule_bytes, rule_yaml
     from hullscan.analyzers.files.malware import yara_files
+    from hullscan.analyzers.files.rulefiles import rule_bytes, rule_yaml
 
     out: dict[str, CheckMeta] = {}
     for rule in rule_yaml("secrets.yaml")["rules"]:
@@ -54,6 +54,6 @@ def catalog() -> dict[str, CheckMeta]:
 
 def default_off() -> frozenset[str]:
     """Check ids that are off unless named in ``--checks`` (``default: off`` in the rule data)."""
-    from hullscan.analyzers.files import rule_yaml
+    from hullscan.analyzers.files.rulefiles import rule_yaml
 
     return frozenset(c["id"] for c in rule_yaml("baseline.yaml")["checks"] if c.get("default", True) in (False, "off"))

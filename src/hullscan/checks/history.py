@@ -7,7 +7,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from hullscan.analyzers.files import rule_yaml
+from hullscan.analyzers.files.rulefiles import rule_yaml
 from hullscan.model import Category, Finding, ImageConfigSummary, Location, Severity
 from hullscan.stages import ScanContext
 

@@ -91,6 +91,17 @@ class Budget:
                     f"{what}: more than {self.limits.max_entries} tar entries (max_entries; raise it with --max-entries)"
                 )
 
+    def take_layer(self, size: int, entries: int, what: str) -> None:
+        """Account a whole layer of ``size`` decompressed bytes and ``entries`` tar entries that is not read (its
+        analysis came from the cache): the limits hold for it as for a layer that is read."""
+        if size > self.limits.max_layer_bytes:
+            raise LimitExceededError(
+                f"{what}: layer decompresses to more than {self.limits.max_layer_bytes} bytes"
+                " (max_layer_bytes; raise it with --max-layer-size)"
+            )
+        self.take_bytes(size, what)
+        self.take_entry(what, entries)
+
     @property
     def bytes_read(self) -> int:
         """Decompressed bytes read so far."""
@@ -117,7 +128,8 @@ class _Accountant:
         self._limits = limits
         self._budget = budget
         self._what = what
-        self.count = 0
+        self.count = 0  # decompressed bytes of the layer
+        self.entries = 0  # tar entries of the layer
         self._bytes = 0  # not yet handed to the budget
         self._entries = 0
 
@@ -135,6 +147,7 @@ class _Accountant:
 
     def entry(self) -> None:
         """Account one entry."""
+        self.entries += 1
         self._entries += 1
         if self._entries >= _BATCH_ENTRIES or self._budget.entries + self._entries > self._limits.max_entries:
             self._budget.take_entry(self._what, self._entries)
@@ -272,9 +285,11 @@ def link_escapes(path: str, target: str) -> bool:
 
 
 def walk_layer(
-    raw: BinaryIO, layer_id: str, limits: Limits, budget: Budget, warnings: list[ScanWarning]
+    raw: BinaryIO, layer_id: str, limits: Limits, budget: Budget, warnings: list[ScanWarning],
+    totals: Callable[[int, int], None] | None = None,
 ) -> Iterator[Entry]:
-    """Walk a layer blob stream once, yielding normalised entries; problems go to ``warnings``.
+    """Walk a layer blob stream once, yielding normalised entries; problems go to ``warnings``; at the end,
+    ``totals`` (when given) is told the layer's decompressed size and number of entries.
 
     ``raw`` is the stored (possibly compressed) blob. Raises BlobError for a stream that is not a
     valid tar / compressed tar, LimitExceededError when a limit is exceeded.
@@ -304,6 +319,8 @@ def walk_layer(
             if entry is not None:
                 yield entry
         accountant.flush()
+        if totals is not None:
+            totals(accountant.count, accountant.entries)
         if not seek:
             # read what is left (tar padding, compression trailer) so the caller's digest check sees every byte
             while stream.read(1 << 20):
@@ -383,7 +400,9 @@ def _guarded(read: Callable[[], bytes], layer_id: str) -> Callable[[], bytes]:
     def guarded() -> bytes:
         try:
             return read()
-        except (EOFError, OSError, ValueError, zlib.error, *_zstd_errors()) as exc:
+        except Exception as exc:  # noqa: BLE001  the decompressors' errors, zstandard's known only once it is loaded
+            if not isinstance(exc, (EOFError, OSError, ValueError, zlib.error, *_zstd_errors())):
+                raise
             if isinstance(exc, HullscanError):
                 raise
             raise BlobError(f"layer {layer_id}: truncated or corrupt compressed stream ({_cause(exc)})") from None

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import _thread
 import errno
 import functools
 import io
@@ -13,7 +12,6 @@ import json
 import mmap
 import os
 import stat
-import threading
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,21 +20,23 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 from hullscan.errors import BlobError, InputError, ManifestError
 from hullscan.image.layer import compressed, decompressed
 from hullscan.image.source import (
-    DOCKER_CONFIG,
-    INDEX_TYPES,
-    OCI_LAYER,
-    Descriptor,
     ImageSource,
     ResolvedImage,
-    VerifyingReader,
-    check_stream,
     config_descriptor,
     parse_image,
     parse_json,
     select_manifest,
-    valid_digest,
 )
 from hullscan.model import Artifact, Platform
+from hullscan.oci import (
+    DOCKER_CONFIG,
+    INDEX_TYPES,
+    OCI_LAYER,
+    BackgroundDigest,
+    Descriptor,
+    VerifyingReader,
+    valid_digest,
+)
 
 if TYPE_CHECKING:  # tarfile is imported for compressed archives only
     import tarfile
@@ -139,90 +139,11 @@ class _Slice(io.RawIOBase):
         super().close()
 
 
-#: layers up to this size are hashed at once, outside the slots below
-_UNSLOTTED = 32 << 20
-
-
-@functools.cache
-def _hash_slots() -> threading.BoundedSemaphore:
-    """How many digest checks run at once: one core is left to the walk (on two cores, three checks of a
-    three-layer image running together only slowed the walk down)."""
-    return threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) - 1))
-
-
-class _BackgroundCheck:
-    """Checks, on a helper thread with its own file handle, that bytes ``[offset, offset + size)`` of ``path`` have
-    ``digest``: file reads and ``hashlib`` release the GIL, so the digest is computed on another core while the
-    walk parses the same bytes (and skips what no analyzer wants). :meth:`verify` waits and raises on a mismatch."""
-
-    def __init__(self, path: Path, offset: int, size: int, digest: str, what: str) -> None:
-        self._path, self._offset, self._size, self._digest, self._what = path, offset, size, digest, what
-        self._stop = False
-        self._seen = 0
-        self._actual = ""
-        self._error = ""
-        # a bare thread: threading.Thread.start() waits until the new thread has run, which costs the caller a GIL
-        # hand-over per layer (0.3 ms idle, several ms on a busy machine) while the scan is starting up
-        self._done = _thread.allocate_lock()
-        self._done.acquire()
-        _thread.start_new_thread(self._run, ())
-
-    def _run(self) -> None:
-        try:
-            if self._size <= _UNSLOTTED:  # a small layer's digest is a few ms: never queued behind a big one
-                self._hash()
-                return
-            with _hash_slots():
-                self._hash()
-        finally:
-            self._done.release()
-
-    def _hash(self) -> None:
-        import hashlib
-
-        try:
-            h = hashlib.new(self._digest.split(":", 1)[0])
-            # big reads: between two, this thread needs the GIL back, which a busy walk holds up to 5 ms. The
-            # buffer is an anonymous mapping, not a bytearray: a fresh 16 MiB bytearray is zero-filled page by
-            # page while holding the GIL (~8 ms on a VM, per layer, stalling the main thread), while the
-            # mapping's pages are faulted in by the first read, outside the GIL
-            size = min(16 << 20, max(self._size, 1))
-            with mmap.mmap(-1, size) as mem, open(self._path, "rb", buffering=0) as fh:
-                buf = memoryview(mem)
-                try:
-                    fh.seek(self._offset)
-                    left = self._size
-                    while left > 0 and not self._stop:
-                        got = fh.readinto(buf[: min(left, len(buf))])
-                        if not got:
-                            break
-                        h.update(buf[:got])
-                        left -= got
-                        self._seen += got
-                finally:
-                    buf.release()
-            self._actual = f"{self._digest.split(':', 1)[0]}:{h.hexdigest()}"
-        except (OSError, ValueError) as exc:
-            self._error = str(exc)
-
-    def verify(self) -> None:
-        """Wait for the digest; raise BlobError when the bytes could not be read, DigestMismatchError when they differ."""
-        with self._done:  # released when the helper thread is done
-            pass
-        if self._error:
-            raise BlobError(f"{self._what}: cannot read: {self._error}")
-        check_stream(self._what, self._digest, self._actual, self._seen, self._size)
-
-    def cancel(self) -> None:
-        """Stop hashing (the walk failed or the scan ended early)."""
-        self._stop = True
-
-
 class _CheckedBlob(io.BufferedReader):
     """A plain blob stored in a local file, readable with seeks (a tar walk skips what nobody reads), whose digest
-    is checked by a :class:`_BackgroundCheck`: :meth:`drain` (called by the scan after the walk) verifies it."""
+    is checked by a :class:`BackgroundDigest`: :meth:`drain` (called by the scan after the walk) verifies it."""
 
-    def __init__(self, raw: _Slice, check: _BackgroundCheck) -> None:
+    def __init__(self, raw: _Slice, check: BackgroundDigest) -> None:
         super().__init__(raw, 64 * 1024)
         self._check = check
         self._map: mmap.mmap | None = None
@@ -327,14 +248,14 @@ class _TarBlobs(_BlobStore):
         algo, hexpart = digest.split(":", 1)
         return self.open_name(f"blobs/{algo}/{hexpart}")
 
-    def start_check(self, name: str, digest: str, what: str) -> _BackgroundCheck:
+    def start_check(self, name: str, digest: str, what: str) -> BackgroundDigest:
         """Start checking that member ``name`` of an uncompressed archive has ``digest`` (on a helper thread)."""
         member = self.members.get(name.lstrip("./"))
         if member is None:
             raise BlobError(f"{name} missing from {self.origin}")
-        return _BackgroundCheck(self.path, member.offset_data, member.size, digest, what)
+        return BackgroundDigest.of_file(self.path, member.offset_data, member.size, digest, what)
 
-    def open_checked(self, name: str, check: _BackgroundCheck) -> BinaryIO:
+    def open_checked(self, name: str, check: BackgroundDigest) -> BinaryIO:
         """Member ``name`` as a seekable stream whose digest ``check`` verifies (:class:`_CheckedBlob`)."""
         member = self.members[name.lstrip("./")]
         return _CheckedBlob(_Slice(self.path, member.offset_data, member.size), check)  # type: ignore[return-value]
@@ -444,7 +365,7 @@ class DockerArchiveSource(ImageSource):
             raise ManifestError(f"{self.path}: manifest.json must be a non-empty list of images")
         self.entries: list[dict[str, Any]] = entries
         self._layer_names: dict[str, str] = {}
-        self._checks: dict[str, _BackgroundCheck] = {}
+        self._checks: dict[str, BackgroundDigest] = {}
         self._plain_layers: dict[str, bool] = {}
 
     def resolve(self, platform: Platform | None = None) -> ResolvedImage:
@@ -516,7 +437,7 @@ class DockerArchiveSource(ImageSource):
         if not self._plain(name):
             # compressed layer: nothing else vouches for it, so its tar bytes are verified against the
             # diff_id (else a hostile archive could claim a known layer's diff_id and poison the cache)
-            return VerifyingReader(_Decompressed(self._blobs.open_name(name), name), desc.digest, None, f"layer {name}")  # type: ignore[return-value]
+            return VerifyingReader(_Decompressed(self._blobs.open_name(name), name), desc.digest, None, f"layer {name}")  # type: ignore[return-value,arg-type]
         # uncompressed (the usual case): the stored bytes are the diff itself, verify against diff_id
         if self._blobs.direct:
             check = self._checks.pop(desc.digest, None) or self._blobs.start_check(name, desc.digest, f"layer {name}")

@@ -18,8 +18,6 @@ from typing import BinaryIO
 
 from hullscan.errors import ManifestError
 from hullscan.image.source import (
-    INDEX_TYPES,
-    Descriptor,
     ImageSource,
     ResolvedImage,
     parse_image,
@@ -27,6 +25,7 @@ from hullscan.image.source import (
     select_manifest,
 )
 from hullscan.model import Artifact, Platform
+from hullscan.oci import INDEX_TYPES, Descriptor
 from hullscan.options import RegistryOptions
 from hullscan.registry.client import MAX_CONFIG_BYTES, SCHEMA1_TYPES, RegistryClient
 from hullscan.registry.reference import Reference, parse_reference

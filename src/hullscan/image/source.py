@@ -3,73 +3,21 @@ filesystem directories.
 
 A source resolves to a :class:`ResolvedImage` (manifest, config, layer descriptors, all verified)
 and streams blobs through :meth:`ImageSource.open_blob`, which verifies the digest as the bytes
-flow and raises :class:`~hullscan.errors.DigestMismatchError` at the end of a blob whose bytes do
+flow (:class:`hullscan.oci.VerifyingReader`; media types, descriptors and digests are :mod:`hullscan.oci`) and raises :class:`~hullscan.errors.DigestMismatchError` at the end of a blob whose bytes do
 not match (or :class:`~hullscan.errors.BlobError` when it is truncated).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from hullscan.errors import BlobError, DigestMismatchError, ManifestError
+from hullscan.errors import ManifestError
 from hullscan.model import Artifact, Platform
-
-# Media types
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
-OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
-OCI_LAYER_NONDIST_GZIP = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
-DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
-DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-DOCKER_LAYER_FOREIGN = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
-
-INDEX_TYPES = (OCI_INDEX, DOCKER_MANIFEST_LIST)
-MANIFEST_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
-ACCEPT_MANIFESTS = ", ".join((OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
-
-
-@dataclass(frozen=True, slots=True)
-class Descriptor:
-    """An OCI content descriptor."""
-
-    media_type: str
-    digest: str
-    size: int
-    platform: Platform | None = None
-    annotations: tuple[tuple[str, str], ...] = ()
-
-    @classmethod
-    def parse(cls, raw: Any, what: str) -> "Descriptor":
-        """Validate and build a descriptor from JSON; ``what`` names it in errors."""
-        if not isinstance(raw, dict):
-            raise ManifestError(f"{what}: descriptor is not an object")
-        digest = raw.get("digest")
-        size = raw.get("size")
-        if not isinstance(digest, str) or not valid_digest(digest):
-            raise ManifestError(f"{what}: invalid digest {digest!r}")
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise ManifestError(f"{what}: invalid size {size!r} for {digest}")
-        plat = raw.get("platform")
-        platform = None
-        if isinstance(plat, dict):
-            platform = Platform(
-                os=str(plat.get("os", "")),
-                architecture=str(plat.get("architecture", "")),
-                variant=str(plat.get("variant", "")),
-            )
-        ann = raw.get("annotations") or {}
-        annotations = tuple(sorted((str(k), str(v)) for k, v in ann.items())) if isinstance(ann, dict) else ()
-        return cls(str(raw.get("mediaType", "")), digest, size, platform, annotations)
+from hullscan.oci import INDEX_TYPES, OCI_MANIFEST, Descriptor, valid_digest
 
 
 @dataclass(slots=True)
@@ -113,7 +61,7 @@ class ImageSource(ABC):
     def close(self) -> None:
         """Release connections and open files."""
 
-    def __enter__(self) -> "ImageSource":
+    def __enter__(self) -> ImageSource:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -121,131 +69,6 @@ class ImageSource(ABC):
 
 
 # --------------------------------------------------------------------------- helpers shared by sources
-
-
-def valid_digest(digest: str) -> bool:
-    """``sha256:<64 hex>`` or ``sha512:<128 hex>``."""
-    algo, _, hexpart = digest.partition(":")
-    lengths = {"sha256": 64, "sha512": 128}
-    return algo in lengths and len(hexpart) == lengths[algo] and all(c in "0123456789abcdef" for c in hexpart)
-
-
-def digest_bytes(data: bytes, algo: str = "sha256") -> str:
-    """``algo:hex`` digest of ``data``."""
-    return f"{algo}:{hashlib.new(algo, data).hexdigest()}"
-
-
-def verify_bytes(data: bytes, digest: str, what: str) -> None:
-    """Raise DigestMismatchError unless ``data`` hashes to ``digest``."""
-    if not valid_digest(digest):
-        raise ManifestError(f"{what}: invalid digest {digest!r}")
-    check_stream(what, digest, digest_bytes(data, digest.split(":", 1)[0]), len(data), None)
-
-
-def check_stream(what: str, digest: str, actual: str, count: int, size: int | None) -> None:
-    """Raise BlobError when a blob of ``size`` bytes (None: unknown) stopped after ``count``, DigestMismatchError
-    when its bytes hash to ``actual`` instead of ``digest``."""
-    if size is not None and count < size:
-        raise BlobError(f"{what}: truncated: got {count} of {size} bytes")
-    if actual != digest:
-        raise DigestMismatchError(f"{what}: digest mismatch: expected {digest}, got {actual}")
-
-
-_BACKGROUND_HASH_MIN = 4 * 1024 * 1024
-
-
-class _BackgroundHash:
-    """Hashes on a helper thread: ``hashlib`` releases the GIL on large updates, so the digest of a big blob is
-    computed on another core while the reading thread parses the tar stream."""
-
-    def __init__(self, algo: str) -> None:
-        import queue
-        import threading
-
-        self._h = hashlib.new(algo)
-        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
-        self._thread = threading.Thread(target=self._run, name="blob-hash", daemon=True)
-        self._thread.start()
-        self._result: str | None = None
-
-    def _run(self) -> None:
-        while (chunk := self._q.get()) is not None:
-            self._h.update(chunk)
-
-    def update(self, data: bytes) -> None:
-        """Queue ``data`` for hashing."""
-        self._q.put(bytes(data))
-
-    def hexdigest(self) -> str:
-        """Wait for the queued data, then return the digest."""
-        if self._result is None:
-            self._q.put(None)
-            self._thread.join()
-            self._result = self._h.hexdigest()
-        return self._result
-
-    def close(self) -> None:
-        """Stop the helper thread (without a digest)."""
-        if self._result is None and self._thread.is_alive():
-            self._q.put(None)
-
-
-class VerifyingReader:
-    """Wraps a binary stream; hashes what passes through and checks size and digest at EOF."""
-
-    def __init__(self, raw: BinaryIO, digest: str, size: int | None, what: str) -> None:
-        self._raw = raw
-        self._digest = digest
-        self._size = size
-        self._what = what
-        algo = digest.split(":", 1)[0]
-        self._hash: Any = _BackgroundHash(algo) if size is None or size > _BACKGROUND_HASH_MIN else hashlib.new(algo)
-        self._count = 0
-        self._done = False
-
-    def read(self, n: int = -1) -> bytes:
-        """Read up to ``n`` bytes; on EOF verify size and digest."""
-        data = self._raw.read(n)
-        if data:
-            self._hash.update(data)
-            self._count += len(data)
-            if self._size is not None and self._count > self._size:
-                raise DigestMismatchError(f"{self._what}: more bytes than the descriptor's size {self._size}")
-        if not data or (n is not None and n < 0):
-            self._finish()
-        return data
-
-    def readinto(self, buf: Any) -> int:
-        """``io.RawIOBase`` compatibility."""
-        data = self.read(len(buf))
-        buf[: len(data)] = data
-        return len(data)
-
-    def readable(self) -> bool:
-        """Always readable."""
-        return True
-
-    def _finish(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        check_stream(self._what, self._digest, f"{self._digest.split(':', 1)[0]}:{self._hash.hexdigest()}", self._count,
-                     self._size)
-
-    def drain(self) -> None:
-        """Read to the end (verifying) without keeping the bytes."""
-        while self.read(1 << 20):
-            pass
-        self._finish()
-
-    def close(self) -> None:
-        """Close the underlying stream."""
-        stop = getattr(self._hash, "close", None)
-        if stop is not None:
-            stop()
-        close = getattr(self._raw, "close", None)
-        if close:
-            close()
 
 
 def parse_json(data: bytes, what: str) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from hullscan.errors import (
     RegistryError,
     RegistryUnavailableError,
 )
-from hullscan.image.source import (
+from hullscan.oci import (
     ACCEPT_MANIFESTS,
     Descriptor,
     VerifyingReader,

@@ -55,9 +55,9 @@ def write(report: ScanReport, out: TextIO) -> None:
             console.print(f"  {w.code}: {w.message}", markup=False)
         if len(report.warnings) > 25:
             console.print(f"  ... {len(report.warnings) - 25} more (see --format json)")
-    failed = [p for p in report.plugins if p.status == "failed"]
-    for p in failed:
-        console.print(f"[red]plugin {p.name} failed:[/] {p.message}", markup=True)
+    for plugin in report.plugins:
+        if plugin.status == "failed":
+            console.print(f"[red]plugin {plugin.name} failed:[/] {plugin.message}", markup=True)
     sev = Counter(f.severity.value for f in report.findings)
     summary = ", ".join(f"{s.value} {sev[s.value]}" for s in reversed(list(Severity)) if sev[s.value])
     console.print(f"total: {len(report.findings)} finding(s)" + (f" ({summary})" if summary else "")

@@ -13,9 +13,9 @@ import base64
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hullscan.errors import HullscanError, RegistryUnavailableError, TimeLimitError
@@ -204,13 +204,13 @@ def _claim(rt: Runtime, task_id: int, image_id: int, deadline: float) -> tuple[s
                     and aware(image.last_scanned_at) >= waited_since and image.scan_status in ("succeeded", "failed")):
                 return image.scan_status, image.scan_error  # the other task's scan, just finished
             running = select(Task.id).where(Task.status == "running")
-            claimed = s.execute(
+            claimed = cast(CursorResult[Any], s.execute(  # an UPDATE's result is a CursorResult (rowcount)
                 update(Image)
                 .where(Image.id == image_id, or_(Image.scan_claim_task.is_(None), Image.scan_claim_task == task_id,
                                                  Image.scan_claim_task.not_in(running)))
                 .values(scan_claim_task=task_id)
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            )).rowcount
             s.refresh(image)
             holder, digest = image.scan_claim_task, image.digest
         if claimed:

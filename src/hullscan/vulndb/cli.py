@@ -16,6 +16,13 @@ if TYPE_CHECKING:
 
 db_app = typer.Typer(help="The vulnerability database: import, update, status.", no_args_is_help=True)
 
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``hullscan db``."""
+    app.add_typer(db_app, name="db")
+
+
 _DB_OPTION = typer.Option("--db", envvar="HULLSCAN_DB", help="Database file (default: <cache dir>/db/vuln.db).")
 
 

@@ -20,8 +20,8 @@ import warnings as _warnings
 from dataclasses import dataclass
 from typing import Any
 
-from hullscan.analyzers.base import Analyzer, FileInput, FileMeta
-from hullscan.analyzers.files import is_binary, rule_bytes, rule_yaml, rules_digest
+from hullscan.analyzers.base import Analyzer, FileInput, FileMeta, is_binary
+from hullscan.analyzers.files.rulefiles import rule_bytes, rule_yaml, rules_digest
 from hullscan.analyzers.files.secrets import RULES_FILE as SECRET_RULES
 from hullscan.analyzers.files.secrets import scan_text
 from hullscan.model import AnalysisResult, Category, Finding, Location, ScanWarning, Severity

@@ -21,8 +21,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from hullscan.analyzers.base import Analyzer, FileInput, FileMeta
-from hullscan.analyzers.files import PathPatterns, is_binary, rule_yaml, rules_digest
+from hullscan.analyzers.base import Analyzer, FileInput, FileMeta, is_binary
+from hullscan.analyzers.files.paths import PathPatterns, PathRule, path_rules
+from hullscan.analyzers.files.rulefiles import rule_yaml, rules_digest
 from hullscan.model import (
     AnalysisResult,
     Category,
@@ -103,7 +104,7 @@ class SecretRules:
     """The rule set: rules, the allow lists (regex sources, compiled on first use) and the keyword index."""
 
     rules: list[SecretRule]
-    allow_path_sources: list[str] = field(default_factory=list)  # on the absolute path
+    allow_path_rules: list[PathRule] = field(default_factory=list)  # on the absolute path
     allow_pattern_sources: list[str] = field(default_factory=list)  # on the secret value
     match_pattern_sources: list[str] = field(default_factory=list)  # on the whole match (example hosts)
     generic_pattern_sources: list[str] = field(default_factory=list)  # on values of generic rules only
@@ -112,8 +113,8 @@ class SecretRules:
 
     @functools.cached_property
     def allow_paths(self) -> PathPatterns:
-        """The allow-listed paths, compiled."""
-        return PathPatterns(self.allow_path_sources)
+        """The allow-listed paths, arranged to be tried at every layer entry."""
+        return PathPatterns(self.allow_path_rules)
 
     @functools.cached_property
     def allow_patterns(self) -> list[re.Pattern[str]]:
@@ -202,7 +203,7 @@ def compile_rules(data: dict[str, Any]) -> SecretRules:
     allow = data.get("allow") or {}
     return SecretRules(
         rules=rules,
-        allow_path_sources=[str(p) for p in allow.get("paths") or ()],
+        allow_path_rules=list(path_rules(allow.get("paths") or ())),
         allow_pattern_sources=[str(p) for p in allow.get("patterns") or ()],
         match_pattern_sources=[str(p) for p in allow.get("match_patterns") or ()],
         generic_pattern_sources=[str(p) for p in allow.get("generic_patterns") or ()],

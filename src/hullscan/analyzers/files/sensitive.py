@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hullscan.analyzers.base import Analyzer, FileInput, FileMeta
-from hullscan.analyzers.files import PathPatterns, rule_yaml, rules_digest
+from hullscan.analyzers.files.paths import PathPatterns, PathRule, path_rules
+from hullscan.analyzers.files.rulefiles import rule_yaml, rules_digest
 from hullscan.analyzers.files.secrets import RULES_FILE as SECRET_RULES
 from hullscan.analyzers.files.secrets import SecretRules, builtin_rules, configured_rules
 from hullscan.model import AnalysisResult, Category, Finding, Location, Severity
@@ -31,8 +32,8 @@ class SensitiveItem:
     id: str
     title: str
     severity: Severity
-    path_sources: tuple[str, ...]  # regexes on the absolute path: any may match
-    exclude_sources: tuple[str, ...]
+    path_rules: tuple[PathRule, ...]  # path entries (regexes, literals: see hullscan.analyzers.files.paths)
+    exclude_rules: tuple[PathRule, ...]
     content_sources: tuple[str, ...]
     content_not_sources: tuple[str, ...]
     magic: tuple[bytes, ...]
@@ -40,13 +41,13 @@ class SensitiveItem:
 
     @functools.cached_property
     def paths(self) -> PathPatterns:
-        """The path regexes (most are plain strings, never compiled: see :class:`PathPatterns`)."""
-        return PathPatterns(list(self.path_sources))
+        """The path entries (most are literals, never compiled: see :class:`PathPatterns`)."""
+        return PathPatterns(self.path_rules)
 
     @functools.cached_property
     def exclude(self) -> PathPatterns | None:
         """The excluded paths (None: no exclusion)."""
-        return PathPatterns(list(self.exclude_sources)) if self.exclude_sources else None
+        return PathPatterns(self.exclude_rules) if self.exclude_rules else None
 
     @functools.cached_property
     def content(self) -> tuple[re.Pattern[str], ...]:
@@ -83,8 +84,8 @@ def compile_items(data: dict[str, Any]) -> list[SensitiveItem]:
                 id=str(raw["id"]),
                 title=str(raw["title"]),
                 severity=Severity.parse(str(raw.get("severity", "MEDIUM"))),
-                path_sources=tuple(str(p) for p in raw["paths"]),
-                exclude_sources=tuple(str(p) for p in raw.get("exclude") or ()),
+                path_rules=path_rules(raw["paths"]),
+                exclude_rules=path_rules(raw.get("exclude") or ()),
                 content_sources=tuple(str(c) for c in raw.get("content") or ()),
                 content_not_sources=tuple(str(c) for c in raw.get("content_not") or ()),
                 magic=tuple(bytes.fromhex(str(m)) for m in magic),
@@ -102,8 +103,8 @@ def builtin_items() -> list[SensitiveItem]:
 
 @functools.cache
 def _any_path() -> PathPatterns:
-    """The path regexes of every shipped item, arranged to be tried at every layer entry (see :class:`PathPatterns`)."""
-    return PathPatterns([p for item in builtin_items() for p in item.path_sources])
+    """The path entries of every shipped item, arranged to be tried at every layer entry (see :class:`PathPatterns`)."""
+    return PathPatterns([p for item in builtin_items() for p in item.path_rules])
 
 
 class SensitiveFileAnalyzer(Analyzer):

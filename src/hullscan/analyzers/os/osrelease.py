@@ -216,14 +216,11 @@ def resolve_distro(candidates: Iterable[tuple[str, Distro]]) -> Distro | None:
     for _, other in ranked[1:]:
         if other.id != best.id:
             continue
-        changes: dict[str, str] = {}
-        for attr in ("version_id", "codename", "name", "pretty_name"):
-            if not getattr(best, attr) and getattr(other, attr):
-                changes[attr] = getattr(other, attr)
+        version_id = best.version_id or other.version_id
         if best.id == "alpine" and other.version_id.startswith(best.version_id + "."):
-            changes["version_id"] = other.version_id
-        if changes:
-            best = replace(best, **changes)
+            version_id = other.version_id
+        best = replace(best, version_id=version_id, codename=best.codename or other.codename,
+                       name=best.name or other.name, pretty_name=best.pretty_name or other.pretty_name)
     return best
 
 

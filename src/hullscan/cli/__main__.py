@@ -1,0 +1,5 @@
+"""``python -m hullscan.cli``: the ``hullscan`` command."""
+
+from hullscan.cli import main
+
+main()
