@@ -7,7 +7,7 @@ import re
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import func, select
 
 from hullscan.server.api.deps import RT, Admin, PathId, Store, Viewer, api_error, get_or_404
@@ -50,6 +50,11 @@ class RegistryIn(BaseModel):
     password: str | None = Field(default=None, max_length=4096)
     namespaces: list[NamespaceIn] | None = Field(default=None, max_length=200, description="quay organisations / gitlab groups")
 
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: str) -> str:
+        return v.strip().lower()  # the product's spellings: V1, V2
+
     @model_validator(mode="after")
     def _check(self) -> "RegistryIn":
         if not (self.domain or self.ip):
@@ -79,6 +84,25 @@ class RegistryUpdate(BaseModel):
     username: str | None = Field(default=None, max_length=200)
     password: str | None = Field(default=None, max_length=4096)
     namespaces: list[NamespaceIn] | None = Field(default=None, max_length=200)
+    ip: str | None = Field(default=None, max_length=100)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    domain: str | None = Field(default=None, max_length=255)
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: str | None) -> str | None:
+        return v.strip().lower() if v is not None else None
+
+    @model_validator(mode="after")
+    def _check(self) -> RegistryUpdate:
+        if self.domain and not _HOSTNAME.fullmatch(self.domain):
+            raise ValueError(f"invalid domain {self.domain!r}: letters, digits, '-' and '.' only (the port is its own field)")
+        if self.ip:
+            try:
+                ipaddress.ip_address(self.ip)
+            except ValueError:
+                raise ValueError(f"invalid IP address {self.ip!r}") from None
+        return self
 
 
 def registry_out(row: Registry, repos: int = 0) -> dict[str, Any]:
@@ -155,7 +179,9 @@ def update_registry(registry_id: PathId, body: RegistryUpdate, s: Store, rt: RT,
     if data.get("name") and s.scalar(select(Registry).where(Registry.name == data["name"], Registry.id != registry_id)):
         raise api_error(409, "Conflict", f"a registry named {data['name']!r} already exists")
     apply_fields(row, data, rt.secrets)
-    _verify(rt, row)
+    if not (row.domain or row.ip):
+        raise api_error(422, "InvalidRequest", "a domain or an IP is required")
+    _verify(rt, row)  # a changed address or credential is verified again before it is kept
     out = registry_out(row)
     out["warnings"] = [UNLIMITED_WARNING] if not row.rate_limit else []
     return out
