@@ -188,11 +188,17 @@ def update_registry(registry_id: PathId, body: RegistryUpdate, s: Store, rt: RT,
 
 
 @router.delete("/{registry_id}", status_code=204, summary="Delete a registry (not the built-in one)")
-def delete_registry(registry_id: PathId, s: Store, _: Admin) -> None:
+def delete_registry(registry_id: PathId, s: Store, rt: RT, _: Admin) -> None:
     row = _get(s, registry_id)
     if row.builtin:
         raise api_error(409, "BuiltinRegistry", "the built-in default registry can't be deleted")
+    from hullscan.server import whitelist
+
+    repos = list(s.scalars(select(Repository.id).where(Repository.registry_id == registry_id)))
     s.delete(row)
+    s.flush()
+    if whitelist.forget_repositories(s, repos):  # rules scoped to its repositories follow them
+        whitelist.apply(s, rt.now())
 
 
 @router.post("/{registry_id}/verify", summary="Check a registry's reachability and credentials again")

@@ -132,3 +132,43 @@ def delete_rule(rule_id: PathId, s: Store, rt: RT, _: Operator) -> None:
     s.delete(rule)
     s.flush()
     whitelist.apply(s, rt.now())
+
+
+class RuleUpdate(BaseModel):
+    """Changes to a whitelist rule (fields left out stay); ``expires_at: null`` makes it permanent."""
+
+    model_config = ConfigDict(extra="forbid")
+    value: str | None = Field(default=None, min_length=1, max_length=500)
+    scope: Literal["all", "images", "repositories"] | None = None
+    scope_ids: list[BodyId] | None = Field(default=None, max_length=10_000)
+    note: str | None = Field(default=None, max_length=2000)
+    expires_at: datetime | None = None
+
+
+@router.put("/api/whitelist/{rule_id}", summary="Edit a whitelist rule: value, scope, images/repositories, note, expiry")
+def edit_rule(rule_id: PathId, body: RuleUpdate, s: Store, rt: RT, _: Operator) -> dict[str, Any]:
+    rule = get_or_404(s, WhitelistRule, rule_id, "whitelist rule")
+    fields = body.model_fields_set
+    scope = body.scope if body.scope is not None else rule.scope
+    ids = body.scope_ids if body.scope_ids is not None else ([] if "scope" in fields and scope != rule.scope
+                                                              else [int(x) for x in rule.scope_ids or []])
+    if scope == "all":
+        ids = []
+    elif not ids:
+        raise api_error(422, "ScopeRequired", f"scope {scope!r} needs scope_ids")
+    if rule.kind != "vulnerability" and scope == "images":
+        raise api_error(422, "InvalidScope", "risky-file rules apply to all repositories or chosen repositories")
+    _check_scope_ids(s, scope, ids)
+    if "expires_at" in fields:
+        expires = aware(body.expires_at) if body.expires_at else None
+        if expires is not None and expires <= rt.now():
+            raise api_error(422, "ExpiryInPast", f"expires_at {iso(expires)} is not in the future: the rule would never apply")
+        rule.expires_at, rule.expired = expires, False
+    if body.value is not None:
+        rule.value = body.value
+    if body.note is not None:
+        rule.note = body.note
+    rule.scope, rule.scope_ids = scope, sorted(set(ids))
+    s.flush()
+    whitelist.apply(s, rt.now())
+    return rule_out(rule, rt.now())
