@@ -3,7 +3,7 @@ rule at once, so a new repository given the same id never inherits it), and rule
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hullscan.server.db.models import Registry, Repository, WhitelistRule
@@ -41,7 +41,7 @@ def test_rules_follow_deleted_repositories(api: Any, rt: Runtime) -> None:
 def test_rules_are_edited_in_place(api: Any, rt: Runtime) -> None:
     _, (a, b) = registry_with_repos(rt, "edit", ["x/a", "x/b"])
     rule = api.post("/api/whitelist", json={"kind": "vulnerability", "value": "CVE-2026-2", "note": "first"}).json()
-    soon = (datetime.now(timezone.utc) + timedelta(days=3)).isoformat()
+    soon = (datetime.now(UTC) + timedelta(days=3)).isoformat()
     edited = api.put(f"/api/whitelist/{rule['id']}", json={"scope": "repositories", "scope_ids": [b, a],
                                                            "note": "only team x", "expires_at": soon})
     assert edited.status_code == 200, edited.text
@@ -50,7 +50,7 @@ def test_rules_are_edited_in_place(api: Any, rt: Runtime) -> None:
     assert body["note"] == "only team x" and body["expires_at"] and body["value"] == "CVE-2026-2"
     assert api.put(f"/api/whitelist/{rule['id']}", json={"expires_at": None}).json()["expires_at"] is None
     assert api.put(f"/api/whitelist/{rule['id']}", json={"scope": "images"}).json()["code"] == "ScopeRequired"
-    past = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()
+    past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     assert api.put(f"/api/whitelist/{rule['id']}", json={"expires_at": past}).json()["code"] == "ExpiryInPast"
     assert api.put(f"/api/whitelist/{rule['id']}", json={"scope_ids": [999_999]}).json()["code"] == "UnknownScope"
     assert api.put(f"/api/whitelist/{rule['id']}", json={"scope": "all"}).json()["scope_ids"] == []
