@@ -35,3 +35,22 @@ def test_registry_versions_in_the_products_spellings_and_editable_addresses(api:
     assert renamed.json()["domain"] == "localhost" and renamed.json()["ip"] == ""
     assert api.put(f"/api/registries/{rid}", json={"domain": "", "ip": ""}).status_code == 422
     assert api.put(f"/api/registries/{rid}", json={"ip": "not-an-ip"}).status_code == 422
+
+
+def test_scope_change_answers_the_repositorys_real_tag_count(api: Any, rt: Any) -> None:
+    from hullscan.server.db.models import Image, ImageTag, Registry, Repository
+
+    with rt.session() as s:
+        reg = Registry(name="tags", type="registry", domain="tags.example")
+        s.add(reg)
+        s.flush()
+        repo = Repository(registry_id=reg.id, name="team/app")
+        image = Image(digest="sha256:" + "7" * 64)
+        s.add_all([repo, image])
+        s.flush()
+        s.add_all([ImageTag(repository_id=repo.id, image_id=image.id, tag=t) for t in ("1.0", "latest")])
+        repo_id = repo.id
+    listed = {r["id"]: r for r in api.get("/api/repositories").json()["items"]}
+    assert listed[repo_id]["tags"] == 2
+    changed = api.put(f"/api/repositories/{repo_id}/scope", json={"in_scope": False})
+    assert changed.status_code == 200 and changed.json()["tags"] == 2 and changed.json()["in_scope"] is False

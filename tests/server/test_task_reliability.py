@@ -169,3 +169,25 @@ def test_meta_is_set_whoever_set_it_a_moment_ago(rt: Runtime) -> None:
         assert s.get(Meta, "k").value == "mine"  # type: ignore[union-attr]
         set_meta(s, "k", "ignored", overwrite=False)
         assert get_meta(s, "k") == "mine"
+
+
+def test_an_explicitly_chosen_out_of_scope_repository_is_scanned_or_told_why(tmp_path: Path, registry: RegistryServer,
+                                                                            vulndb: Path) -> None:
+    from hullscan.server.db.models import Repository
+    from hullscan.server.scansettings import get_settings, update_settings
+
+    push_image(registry, python_image(("urllib3", "1.26.4"), ("oos", "1")), "oos/app", "1")
+    rt = runtime(tmp_path, vulndb)
+    rid = add_registry_row(rt, registry, "oos", rate_limit=0)
+    run(rt, "sync", {"registry_ids": [rid]})
+    repos = repo_ids(rt, rid, "oos/")
+    with rt.session() as s:
+        for repo in s.scalars(select(Repository).where(Repository.id.in_(repos))):
+            repo.in_scope = False
+    task = run(rt, "scan", {"repository_ids": repos})
+    assert task.status == "succeeded" and task.progress_total == 1  # chosen by name: scanned though out of scope
+    with rt.session() as s:
+        _, version = get_settings(s)
+        update_settings(s, {"time_range_days": 1}, version, "tests")  # the image is older than a day
+    told = run(rt, "scan", {"repository_ids": repos})
+    assert told.status == "failed" and "time_range_days" in told.error, told.error

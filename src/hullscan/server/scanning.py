@@ -67,7 +67,7 @@ def select_targets(session: Any, params: dict[str, Any], settings: ScanSettings,
     )
     if explicit:
         q = q.where(Image.id.in_(explicit))
-    else:
+    elif not params.get("repository_ids"):  # repositories chosen by name are scanned whether in the scope or not
         q = q.where(Repository.in_scope.is_(True), Registry.type.in_(list(types)))
     if params.get("registry_ids"):
         q = q.where(Registry.id.in_([int(x) for x in params["registry_ids"]]))
@@ -112,6 +112,13 @@ def _plan(rt: Runtime, task_id: int, params: dict[str, Any]) -> None:
         else:
             settings, _ = get_settings(s)
             targets = select_targets(s, params, settings, rt.now())
+        if not targets and params.get("repository_ids"):
+            settings_now, _ = get_settings(s)
+            why = (f"no image of the chosen repositories was updated in the last {settings_now.time_range_days} days "
+                   "(settings: time_range_days)") if settings_now.time_range_days else "the chosen repositories have no images (sync first?)"
+            task = s.get(Task, task_id)
+            assert task is not None
+            task.result = {**(task.result or {}), "note": why}
         for t in targets:
             s.add(TaskItem(task_id=task_id, image_id=t.image_id, registry_id=t.registry_id, reference=t.reference))
         task = s.get(Task, task_id)
@@ -119,6 +126,11 @@ def _plan(rt: Runtime, task_id: int, params: dict[str, Any]) -> None:
         task.progress_total = len(targets)
         task.result = {**(task.result or {}), "deadline": rt.clock() + task.time_limit_seconds, "planned": True}
     add_log(rt, task_id, f"scan covers {len(targets)} images")
+    if not targets and params.get("repository_ids"):
+        with rt.session() as s:
+            task = s.get(Task, task_id)
+            note = (task.result or {}).get("note", "") if task else ""
+        add_log(rt, task_id, f"nothing to scan: {note}", "warning")
 
 
 def _harbor_ref(req: HarborScanRequest) -> str:
@@ -439,7 +451,14 @@ def _finish_scan(rt: Runtime, task_id: int, stopped: str) -> None:
     ok = counts.get("succeeded", 0)
     failed = counts.get("failed", 0) + counts.get(NO_QUOTA, 0) + counts.get(UNREACHABLE, 0)
     result = {"counts": counts}
-    if stopped:
+    note = ""
+    if not counts:
+        with rt.session() as s:
+            task = s.get(Task, task_id)
+            note = str((task.result or {}).get("note", "")) if task else ""
+    if note:  # repositories chosen by name gave nothing to scan: say why instead of a silent success
+        finish(rt, task_id, "failed", f"nothing to scan: {note}", {**result, "note": note})
+    elif stopped:
         finish(rt, task_id, "stopped", f"{stopped}; {sum(v for k, v in counts.items() if k.startswith('not scanned'))} images not scanned", result)
     elif failed and not ok:
         finish(rt, task_id, "failed", f"all {failed} images failed (see log)", result)
