@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -135,6 +136,43 @@ class BodyLimit:
         await response({"type": "http"}, None, send)  # type: ignore[arg-type]
 
 
+class ErrorItem(BaseModel):
+    """One invalid field of a request."""
+
+    loc: list[str] = Field(description="where: body, query or path, then the field names")
+    msg: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of the API (the Harbor scanner adapter answers with its spec's own error body)."""
+
+    code: str = Field(description="a stable name of the error, e.g. NotFound, Forbidden, InvalidRequest, StoreBusy")
+    message: str = Field(description="what went wrong, for people")
+    errors: list[ErrorItem] | None = Field(default=None, description="invalid request fields (InvalidRequest only)")
+
+
+def _error_doc(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+#: documented on every operation: the error answers any of them can give
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _error_doc("missing or invalid credentials (`WWW-Authenticate` names the scheme)"),
+    403: _error_doc("the caller's role does not allow this"),
+    404: _error_doc("no such object"),
+    409: _error_doc("the change conflicts with the current state (stale version, duplicate name, last admin...)"),
+    413: _error_doc("request body over 8 MiB"),
+    422: _error_doc("invalid request: `errors` lists each invalid field"),
+    429: _error_doc("too many failed logins (`Retry-After` says when to try again)"),
+    503: _error_doc("the store is busy: nothing was changed, retry after `Retry-After` seconds"),
+}
+
+
+def operation_id(route: Any) -> str:
+    """Readable operation ids: the handler's name (unique across the API)."""
+    return str(route.name)
+
+
 def create_app(rt: Runtime) -> FastAPI:
     """The API over ``rt`` (queue and scheduler are started by the caller)."""
     from hullscan import __version__
@@ -142,7 +180,8 @@ def create_app(rt: Runtime) -> FastAPI:
 
     app = FastAPI(title="hullscan security center", version=str(__version__), docs_url=None, redoc_url=None,
                   openapi_url=None,
-                  description="Registries, asset sync, scan tasks, findings and settings of a hullscan server.")
+                  description="Registries, asset sync, scan tasks, findings and settings of a hullscan server.",
+                  responses=ERROR_RESPONSES, generate_unique_id_function=operation_id)
     app.state.runtime = rt
     _docs(app)
     for module in (system, registries, assets, findings, settings, tasks, admin, hooks, harbor):
