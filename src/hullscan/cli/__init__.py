@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "server": "hullscan.server.cli",
     "admin": "hullscan.server.cli",
     "checks": "hullscan.checks.cli",
+    "fix": "hullscan.cli.fix",
     "cache": "hullscan.cli.cache",
     "version": "hullscan.cli.version",
 }

@@ -5,6 +5,8 @@
   or computed and cross-checked against ``Docker-Content-Digest``;
 * blobs streamed and verified (:class:`~hullscan.image.source.VerifyingReader`); a connection lost mid-blob
   resumes with a ``Range`` request (bounded by ``retries``);
+* push: ``has_blob`` (HEAD), ``mount_blob`` (cross-repository mount), ``upload_blob`` (POST + monolithic PUT) and
+  ``put_manifest`` (PUT, digest cross-checked), through the same auth flows (a token scope ``pull,push``);
 * ``catalog()`` and ``tags()`` follow ``Link: <...>; rel="next"`` pagination;
 * retries with exponential backoff and full jitter on 5xx, 429 (``Retry-After`` honoured), timeouts and
   connection errors, bounded in count (``retries``) and in total back-off time (``max_retry_seconds``),
@@ -25,7 +27,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 from urllib.parse import urljoin
 
 import httpx
@@ -227,6 +229,54 @@ class RegistryClient:
         """Every tag of ``repo`` (``/v2/<repo>/tags/list``, all pages), sorted."""
         return self._paginate(f"/v2/{repo}/tags/list?n={page_size}", "tags", f"tags of {repo}")
 
+    # ------------------------------------------------------------------ push
+
+    def has_blob(self, repo: str, digest: str) -> bool:
+        """Whether ``repo`` already holds the blob (``HEAD /v2/<repo>/blobs/<digest>``)."""
+        try:
+            self._request("HEAD", f"/v2/{repo}/blobs/{digest}", what=f"blob {digest} of {repo}")
+        except NotFoundError:
+            return False
+        return True
+
+    def mount_blob(self, repo: str, digest: str, from_repo: str) -> bool:
+        """Cross-repository mount (``POST ...uploads/?mount=&from=``); False when the registry wants an upload."""
+        resp, _ = self._request("POST", f"/v2/{repo}/blobs/uploads/?mount={digest}&from={from_repo}",
+                                what=f"mount of blob {digest} into {repo}", read_limit=MAX_ERROR_BODY)
+        return resp.status_code == 201
+
+    def upload_blob(self, repo: str, digest: str, data: bytes | BinaryIO, size: int) -> None:
+        """Upload one blob: ``POST /v2/<repo>/blobs/uploads/`` then a monolithic ``PUT <location>?digest=``
+        (distribution spec "pushing a blob monolithically"). A file given as ``data`` is rewound for each attempt."""
+        what = f"upload of blob {digest} to {repo}"
+        resp, _ = self._request("POST", f"/v2/{repo}/blobs/uploads/", what=what, read_limit=MAX_ERROR_BODY,
+                                headers={"Content-Length": "0"}, content=lambda: b"")
+        location = resp.headers.get("Location", "")
+        if not location:
+            raise RegistryError(f"registry {self.host}: no upload location for {what}")
+        sep = "&" if "?" in location else "?"
+        url = f"{location}{sep}digest={digest}"
+
+        def body() -> Any:
+            if isinstance(data, bytes):
+                return data
+            data.seek(0)
+            return data
+
+        self._request("PUT", url, what=what, read_limit=MAX_ERROR_BODY, content=body,
+                      headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)})
+
+    def put_manifest(self, repo: str, ref: str, data: bytes, media_type: str) -> str:
+        """``PUT /v2/<repo>/manifests/<ref>``; returns the manifest's digest (checked against the registry's)."""
+        digest = digest_bytes(data)
+        what = f"{_manifest_name(repo, ref)} (push)"
+        resp, _ = self._request("PUT", f"/v2/{repo}/manifests/{ref}", what=what, read_limit=MAX_ERROR_BODY,
+                                headers={"Content-Type": media_type}, content=lambda: data)
+        claimed = resp.headers.get("Docker-Content-Digest", "")
+        if claimed and valid_digest(claimed) and claimed.startswith("sha256:") and claimed != digest:
+            raise DigestMismatchError(f"{what}: registry {self.host} stored {claimed}, the manifest hashes to {digest}")
+        return digest
+
     # ------------------------------------------------------------------ plumbing
 
     def _paginate(self, first: str, key: str, what: str) -> list[str]:
@@ -252,12 +302,14 @@ class RegistryClient:
         return sorted(set(out))
 
     def _request(
-        self, method: str, url: str, *, what: str, headers: dict[str, str] | None = None, read_limit: int | None = None
+        self, method: str, url: str, *, what: str, headers: dict[str, str] | None = None, read_limit: int | None = None,
+        content: Callable[[], Any] | None = None,
     ) -> tuple[httpx.Response, bytes]:
-        """One API call with retries; returns the response and its body (read up to ``read_limit``)."""
+        """One API call with retries; returns the response and its body (read up to ``read_limit``). ``content``
+        makes the request body afresh for each attempt (bytes, or a file rewound to its start)."""
 
         def attempt() -> tuple[httpx.Response, bytes]:
-            resp = self._send_once(method, url, headers)
+            resp = self._send_once(method, url, headers, content() if content is not None else None)
             try:
                 self._raise_for_status(resp, what)
                 data = b""
@@ -285,10 +337,10 @@ class RegistryClient:
 
         return self._with_retries("GET", url, attempt)
 
-    def _send_once(self, method: str, url: str, headers: dict[str, str] | None) -> httpx.Response:
+    def _send_once(self, method: str, url: str, headers: dict[str, str] | None, content: Any = None) -> httpx.Response:
         """Send one request (streamed); retryable outcomes become :class:`_Retry`."""
         try:
-            request = self._client.build_request(method, url, headers=headers)
+            request = self._client.build_request(method, url, headers=headers, content=content)
             resp = self._client.send(request, stream=True)
         except TransientAuthError as exc:
             raise _Retry(exc.cause, exc.retry_after) from exc

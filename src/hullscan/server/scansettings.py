@@ -58,6 +58,25 @@ def sensitive_check_ids() -> frozenset[str]:
     return _CHECK_IDS[0]
 
 
+class ImageFixSettings(BaseModel):
+    """Image risk fix (``hullscan fix`` run by the server): patch the OS vulnerabilities of images in scope and push
+    the result under ``<tag><tag_suffix>`` in the same repository."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    #: a periodic fix every N hours; None: only when started by hand
+    cycle_hours: int | None = Field(default=24, ge=1, le=24 * 366)
+    #: repositories whose images are fixed (empty: none; the scan scope is not implied)
+    repository_ids: list[int] = Field(default_factory=list, max_length=100_000)
+    #: only images updated in the last N days (creation time when never updated); None: every image in scope
+    time_range_days: int | None = Field(default=None, ge=1, le=36500)
+    tag_suffix: str = Field(default="-patched", min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_.-]+$")
+    #: package mirrors per release (air-gapped sites): ``{"debian:bookworm": ["deb http://mirror/debian bookworm main"],
+    #: "alpine:3.18": ["http://mirror/alpine/v3.18/main"]}``; a release not listed uses the image's own sources
+    mirrors: dict[str, list[str]] = Field(default_factory=dict, max_length=200)
+
+
 class ScanSettings(BaseModel):
     """Editable scan settings (the repository scope itself lives on each repository: ``in_scope``)."""
 
@@ -78,6 +97,7 @@ class ScanSettings(BaseModel):
     #: URLs that receive event POSTs (findings changed after a DB update, task finished)
     webhook_urls: list[str] = Field(default_factory=list, max_length=50)
     registry_types: list[RegistryType] = Field(default_factory=lambda: list(REGISTRY_TYPES))
+    image_fix: ImageFixSettings = Field(default_factory=ImageFixSettings)
 
     @field_validator("sync_time")
     @classmethod

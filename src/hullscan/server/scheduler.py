@@ -1,7 +1,8 @@
 """The in-process scheduler: one tick every few seconds decides what is due.
 
 Each tick: lift expired whitelist rules, purge findings past the retention period, start the daily asset
-sync at the configured local time, start the periodic scan every scan cycle, and start a re-match when the
+sync at the configured local time, start the periodic scan every scan cycle (and the periodic image fix every fix
+cycle, when it is on), and start a re-match when the
 vulnerability DB file changed. "Last done" marks live in the store (``meta``), so restarts and several
 server processes agree. :func:`tick` is pure with respect to the injected clock, so tests drive it directly.
 """
@@ -74,6 +75,14 @@ def tick(rt: Runtime) -> list[int]:
         elif rt.clock() - float(last) >= settings.scan_cycle_hours * 3600 and not _active(rt, "scan"):
             _set_meta(rt, "periodic_scan_at", str(rt.clock()))
             started.append(create_task(rt, "scan", {}, trigger="schedule"))
+    fix = settings.image_fix
+    if fix.enabled and fix.cycle_hours and fix.repository_ids:
+        last = _meta(rt, "periodic_fix_at")
+        if not last:
+            _set_meta(rt, "periodic_fix_at", str(rt.clock()))
+        elif rt.clock() - float(last) >= fix.cycle_hours * 3600 and not _active(rt, "fix") and not _active(rt, "scan"):
+            _set_meta(rt, "periodic_fix_at", str(rt.clock()))
+            started.append(create_task(rt, "fix", {}, trigger="schedule"))
     if db_changed(rt) and not _active(rt, "rematch"):
         started.append(create_task(rt, "rematch", {}, trigger="db-update"))
     return started

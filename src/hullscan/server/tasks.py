@@ -29,6 +29,7 @@ TASK_KINDS: Registry[TaskFunction] = Registry("task kind", [
     Entry("sync", 1, lazy_object("hullscan.server.sync:run_sync")),
     Entry("scan", 1, lazy_object("hullscan.server.scanning:run_scan")),
     Entry("rematch", 1, lazy_object("hullscan.server.rematch:run_rematch")),
+    Entry("fix", 1, lazy_object("hullscan.server.fixing:run_fix")),
 ])
 STATUSES = ("pending", "running", "succeeded", "partially failed", "failed", "stopped")
 FINAL = ("succeeded", "partially failed", "failed", "stopped")
@@ -120,6 +121,14 @@ def run_task(rt: Runtime, task_id: int) -> None:
     except Exception as exc:  # a task's unexpected error fails the task, never the worker
         log.exception("task %s crashed", task_id)
         finish(rt, task_id, "failed", f"{type(exc).__name__}: {exc}")
+        return
+    if kind == "scan":  # the image risk fix follows an immediate or periodic scan when it is on
+        from hullscan.server.fixing import fix_after_scan
+
+        try:
+            fix_after_scan(rt, task_id)
+        except Exception:  # a fix that cannot be queued never fails the scan
+            log.exception("could not start the image fix after scan task %s", task_id)
 
 
 def recover(rt: Runtime) -> list[int]:

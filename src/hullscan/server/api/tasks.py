@@ -1,4 +1,5 @@
-"""``/api/tasks``: start sync / scan / re-match tasks, pre-check a scan, stop, and read status, items and logs."""
+"""``/api/tasks``: start sync / scan / re-match / image-fix tasks, pre-check a scan, stop, and read status, items,
+logs and per-image fix logs."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def task_out(t: Task) -> dict[str, Any]:
             "progress": {"done": t.progress_done, "total": t.progress_total}, "error": t.error,
             "created_by": t.created_by, "created_at": iso(t.created_at), "started_at": iso(t.started_at),
             "finished_at": iso(t.finished_at), "time_limit_seconds": t.time_limit_seconds, "attempts": t.attempts,
-            "result": {k: v for k, v in (t.result or {}).items() if k not in ("deadline", "planned")}}
+            "result": {k: v for k, v in (t.result or {}).items() if k not in ("deadline", "planned", "fixes")}}
 
 
 class SyncIn(BaseModel):
@@ -59,7 +60,7 @@ class ScanIn(BaseModel):
 @router.get("", summary="List tasks")
 def list_tasks(
     s: Store, _: Viewer,
-    kind: Literal["sync", "scan", "rematch"] | None = None,
+    kind: Literal["sync", "scan", "rematch", "fix"] | None = None,
     status: Literal["pending", "running", "succeeded", "partially failed", "failed", "stopped"] | None = None,
     page: int = Query(1, ge=1, le=1_000_000),
     page_size: int = Query(50, ge=1, le=500),
@@ -105,6 +106,37 @@ def start_scan(body: ScanIn, s: Store, rt: RT, user: Operator) -> dict[str, Any]
                         f"{st.purchased} are left")
     task_id = create_task(rt, "scan", body.model_dump(exclude_none=True), user=user.username)
     return {"id": task_id, **check}
+
+
+class FixIn(BaseModel):
+    """Which images to fix: repositories and/or images, always within the image-fix scope (default: all of it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    repository_ids: list[BodyId] = Field(default_factory=list, max_length=100_000)
+    image_ids: list[BodyId] = Field(default_factory=list, max_length=100_000)
+    time_limit_seconds: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
+
+
+@router.post("/fix", status_code=202, summary="Image risk fix now: patch, push and rescan the images in the fix scope")
+def start_fix(body: FixIn, s: Store, rt: RT, user: Operator) -> dict[str, Any]:
+    from hullscan.server.fixing import select_fix_targets
+    from hullscan.server.scansettings import get_settings
+
+    settings, _ = get_settings(s)
+    if not settings.image_fix.repository_ids:
+        raise api_error(409, "NoFixScope", "the image-fix scope has no repository: set image_fix.repository_ids first")
+    images = len(select_fix_targets(s, body.model_dump(), settings.image_fix, rt.now()))
+    params = body.model_dump(exclude_none=True)
+    task_id = create_task(rt, "fix", params, user=user.username)
+    return {"id": task_id, "images": images}
+
+
+@router.get("/{task_id}/fixes", summary="The fix log of each image of a fix task (upgrades, refusals, before/after)")
+def task_fixes(task_id: PathId, s: Store, _: Viewer) -> dict[str, Any]:
+    t = _task(s, task_id)
+    if t.kind != "fix":
+        raise api_error(409, "NotAFixTask", f"task {task_id} is a {t.kind} task")
+    return {"id": t.id, "status": t.status, "fixes": (t.result or {}).get("fixes", {})}
 
 
 @router.post("/rematch", status_code=202, summary="Re-match every stored inventory against the vulnerability DB")
