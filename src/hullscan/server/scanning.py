@@ -67,8 +67,12 @@ def select_targets(session: Any, params: dict[str, Any], settings: ScanSettings,
     )
     if explicit:
         q = q.where(Image.id.in_(explicit))
-    elif not params.get("repository_ids"):  # repositories chosen by name are scanned whether in the scope or not
-        q = q.where(Repository.in_scope.is_(True), Registry.type.in_(list(types)))
+    else:
+        chosen = bool(params.get("repository_ids"))
+        if not chosen:  # repositories chosen by id are scanned whether in the scope or not
+            q = q.where(Repository.in_scope.is_(True))
+        if params.get("registry_types") or not chosen:  # ... and whatever the settings' registry types
+            q = q.where(Registry.type.in_(list(types)))
     if params.get("registry_ids"):
         q = q.where(Registry.id.in_([int(x) for x in params["registry_ids"]]))
     if params.get("repository_ids"):
