@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "admin": "hullscan.server.cli",
     "checks": "hullscan.checks.cli",
     "fix": "hullscan.cli.fix",
+    "runtime": "hullscan.cli.runtime",
     "cache": "hullscan.cli.cache",
     "version": "hullscan.cli.version",
 }
