@@ -168,9 +168,20 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def operation_id(route: Any) -> str:
-    """Readable operation ids: the handler's name (unique across the API)."""
-    return str(route.name)
+def operation_ids() -> Any:
+    """Readable operation ids: the handler's name; a name taken already gets the resource it acts on appended
+    (``set_scope``, ``set_scope_clusters``), so ids stay unique whatever routers are added."""
+    used: set[str] = set()
+
+    def operation_id(route: Any) -> str:
+        name = str(route.name)
+        if name in used:
+            resource = next((part for part in str(route.path).split("/") if part and part != "api" and "{" not in part), "")
+            name = f"{name}_{resource}".replace("-", "_")
+        used.add(name)
+        return name
+
+    return operation_id
 
 
 def create_app(rt: Runtime) -> FastAPI:
@@ -192,7 +203,7 @@ def create_app(rt: Runtime) -> FastAPI:
     app = FastAPI(title="hullscan security center", version=str(__version__), docs_url=None, redoc_url=None,
                   openapi_url=None,
                   description="Registries, asset sync, scan tasks, findings and settings of a hullscan server.",
-                  responses=ERROR_RESPONSES, generate_unique_id_function=operation_id)
+                  responses=ERROR_RESPONSES, generate_unique_id_function=operation_ids())
     app.state.runtime = rt
     _docs(app)
     for module in (system, registries, assets, findings, settings, tasks, admin, hooks, harbor, clusters):
