@@ -66,6 +66,8 @@ class ServerConfig:
     db_busy_timeout: float = 5.0
     #: SQLite: seconds a write waits for its turn among this process's writers before the API answers 503
     db_write_wait: float = 10.0
+    #: offline vulnerability feeds the first-start database build imports (default: the public online feeds)
+    vulndata: Path | None = None
 
     def resolved_db_url(self) -> str:
         """The store URL."""

@@ -9,10 +9,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
-from hullscan.server import whitelist
-from hullscan.server.api.deps import RT, Admin, BodyId, Operator, PathId, Store, Viewer, api_error, get_or_404
-from hullscan.server.db.models import Image, Repository, WhitelistRule
+from hullscan.server.api.deps import RT, Admin, BodyId, Operator, PathId, Store, Viewer, api_error
+from hullscan.server.db.models import Repository, WhitelistRule
 from hullscan.server.scansettings import VersionConflict, get_settings, update_settings
+from hullscan.server.services import whitelist as wl_svc
 from hullscan.server.timeutil import aware, iso
 
 router = APIRouter(tags=["settings"])
@@ -83,18 +83,6 @@ class RuleIn(BaseModel):
     expires_at: datetime | None = None
 
 
-def _check_scope_ids(s: Any, scope: str, ids: list[int]) -> None:
-    """422 naming the first id of ``ids`` that is no image / repository (a rule scoped to nothing)."""
-    if scope == "all" or not ids:
-        return
-    model = Image if scope == "images" else Repository
-    known = set(s.scalars(select(model.id).where(model.id.in_(sorted(set(ids))))))
-    missing = sorted(set(ids) - known)
-    if missing:
-        what = "image" if scope == "images" else "repository"
-        raise api_error(422, "UnknownScope", f"no {what} with id {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
-
-
 def rule_out(r: WhitelistRule, now: datetime) -> dict[str, Any]:
     """Public view of a rule."""
     active = r.expires_at is None or aware(r.expires_at) > now
@@ -109,29 +97,14 @@ def list_rules(s: Store, rt: RT, _: Viewer) -> list[dict[str, Any]]:
 
 @router.post("/api/whitelist", status_code=201, summary="Add a whitelist rule (applies at once)")
 def add_rule(body: RuleIn, s: Store, rt: RT, user: Operator) -> dict[str, Any]:
-    if body.scope != "all" and not body.scope_ids:
-        raise api_error(422, "ScopeRequired", f"scope {body.scope!r} needs scope_ids")
-    if body.kind != "vulnerability" and body.scope == "images":
-        raise api_error(422, "InvalidScope", "risky-file rules apply to all repositories or chosen repositories")
-    expires = aware(body.expires_at) if body.expires_at else None
-    if expires is not None and expires <= rt.now():
-        raise api_error(422, "ExpiryInPast", f"expires_at {iso(expires)} is not in the future: the rule would never apply")
-    _check_scope_ids(s, body.scope, body.scope_ids)
-    rule = WhitelistRule(kind=body.kind, value=body.value, scope=body.scope, scope_ids=sorted(set(body.scope_ids)),
-                         note=body.note, author=user.username, created_at=rt.now(), expires_at=expires,
-                         expired=False)
-    s.add(rule)
-    s.flush()
-    whitelist.apply(s, rt.now())
+    rule = wl_svc.add_rule(s, rt.now(), user.username, body.kind, body.value, body.scope, body.scope_ids, body.note,
+                           body.expires_at)
     return rule_out(rule, rt.now())
 
 
 @router.delete("/api/whitelist/{rule_id}", status_code=204, summary="Delete a whitelist rule (its suppression ends)")
 def delete_rule(rule_id: PathId, s: Store, rt: RT, _: Operator) -> None:
-    rule = get_or_404(s, WhitelistRule, rule_id, "whitelist rule")
-    s.delete(rule)
-    s.flush()
-    whitelist.apply(s, rt.now())
+    wl_svc.delete_rule(s, rt.now(), rule_id)
 
 
 class RuleUpdate(BaseModel):
@@ -147,28 +120,16 @@ class RuleUpdate(BaseModel):
 
 @router.put("/api/whitelist/{rule_id}", summary="Edit a whitelist rule: value, scope, images/repositories, note, expiry")
 def edit_rule(rule_id: PathId, body: RuleUpdate, s: Store, rt: RT, _: Operator) -> dict[str, Any]:
-    rule = get_or_404(s, WhitelistRule, rule_id, "whitelist rule")
+    rule = s.get(WhitelistRule, rule_id)
+    if rule is None:
+        raise api_error(404, "NotFound", f"no whitelist rule with id {rule_id}")
     fields = body.model_fields_set
     scope = body.scope if body.scope is not None else rule.scope
     ids = body.scope_ids if body.scope_ids is not None else ([] if "scope" in fields and scope != rule.scope
                                                               else [int(x) for x in rule.scope_ids or []])
     if scope == "all":
         ids = []
-    elif not ids:
-        raise api_error(422, "ScopeRequired", f"scope {scope!r} needs scope_ids")
-    if rule.kind != "vulnerability" and scope == "images":
-        raise api_error(422, "InvalidScope", "risky-file rules apply to all repositories or chosen repositories")
-    _check_scope_ids(s, scope, ids)
-    if "expires_at" in fields:
-        expires = aware(body.expires_at) if body.expires_at else None
-        if expires is not None and expires <= rt.now():
-            raise api_error(422, "ExpiryInPast", f"expires_at {iso(expires)} is not in the future: the rule would never apply")
-        rule.expires_at, rule.expired = expires, False
-    if body.value is not None:
-        rule.value = body.value
-    if body.note is not None:
-        rule.note = body.note
-    rule.scope, rule.scope_ids = scope, sorted(set(ids))
-    s.flush()
-    whitelist.apply(s, rt.now())
+    expires = body.expires_at if "expires_at" in fields else rule.expires_at
+    rule = wl_svc.update_rule(s, rt.now(), rule_id, body.value if body.value is not None else rule.value, scope, ids,
+                              body.note if body.note is not None else rule.note, expires)
     return rule_out(rule, rt.now())
