@@ -105,7 +105,9 @@ class BodyLimit:
         if b"%00" in query or b"\x00" in query:
             await self._error(send, 422, "InvalidRequest", "the query string contains a NUL character", scope)
             return
-        if int(declared) > 0 or b"transfer-encoding" in headers:
+        # API callers authenticate per request (token / Basic): checked before their body is read. The console's
+        # forms (login, setup, cookie sessions with CSRF) are small and authenticated by its own views.
+        if (int(declared) > 0 or b"transfer-encoding" in headers) and str(scope.get("path", "")).startswith("/api/"):
             from starlette.concurrency import run_in_threadpool
             from starlette.requests import Request as StarletteRequest
 
