@@ -53,6 +53,7 @@ class RegistryOptions:
     timeout: float = 60.0
     retries: int = 5
     max_retry_seconds: float = 60.0  # total time spent backing off before giving up
+    same_host_redirects: bool = False  # refuse redirects to another host (a server pulling for a remote caller)
 
 
 @dataclass(frozen=True, slots=True)

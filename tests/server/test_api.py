@@ -142,7 +142,7 @@ def test_settings_are_versioned(api: Any) -> None:
     assert cur["version"] == 1 and cur["settings"]["auto_add_new_repositories"] is True
     assert cur["settings"]["sync_time"] == "03:00" and cur["settings"]["task_time_limit_seconds"] == 14400
     new = api.put("/api/settings", json={"version": 1, "settings": {"time_range_days": 30, "retention_days": 60,
-                                                                   "checks": {"malware": False, "sensitive_types": ["aws-access-key"]}}})
+                                                                   "checks": {"malware": False, "sensitive_types": ["secret-aws-access-key-id"]}}})
     assert new.status_code == 200, new.text
     assert new.json()["version"] == 2 and new.json()["settings"]["checks"]["malware"] is False
     stale = api.put("/api/settings", json={"version": 1, "settings": {"retention_days": 10}})

@@ -5,20 +5,25 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from hullscan.server.runtime import Runtime
 from tests.helpers.registry_server import RegistryServer, push_image
 from tests.server.conftest import REQUESTS_VULN, URLLIB3_VULN, python_image, wait_task
 from tests.server.test_e2e_registry import add_registry
 
 REPORT_MIME = "application/vnd.security.vulnerability.report; version=1.1"
+HARBOR_MIME = "application/vnd.scanner.adapter.vuln.report.harbor+json; version=1.0"
+ERROR_MIME = "application/vnd.scanner.adapter.error+json"
 
 
-def test_harbor_scanner_adapter_flow(api: Any, registry: RegistryServer) -> None:
+def test_harbor_scanner_adapter_flow(api: Any, rt: Runtime, registry: RegistryServer) -> None:
+    rt.config.harbor_registries = (registry.host,)  # the Harbor's registry, allowed by the administrator
     image = python_image(("urllib3", "1.26.4"), ("requests", "2.19.0"))
     push_image(registry, image, "library/app", "v1")
     meta = api.get("/api/v1/metadata")
     assert meta.status_code == 200 and meta.headers["content-type"].startswith("application/vnd.scanner.adapter.metadata+json")
     caps = meta.json()["capabilities"][0]
-    assert REPORT_MIME in caps["produces_mime_types"]
+    assert REPORT_MIME in caps["produces_mime_types"] and HARBOR_MIME in caps["produces_mime_types"]
+    assert meta.json()["properties"]["harbor.scanner-adapter/vulnerability-database-updated-at"].startswith("20")
     assert "application/vnd.docker.distribution.manifest.v2+json" in caps["consumes_mime_types"]
 
     req = {"registry": {"url": registry.url, "authorization": "Basic cm9ib3Q6c2VjcmV0"},
@@ -44,10 +49,21 @@ def test_harbor_scanner_adapter_flow(api: Any, registry: RegistryServer) -> None
     assert api.get("/api/v1/scan/nope/report").status_code == 404
     assert api.get(f"/api/v1/scan/{rid}/report", headers={"Accept": "text/html"}).status_code == 400
     bad = api.post("/api/v1/scan", json={**req, "artifact": {**req["artifact"], "digest": "md5:x"}})
-    assert bad.status_code == 422
+    assert bad.status_code == 400 and bad.headers["content-type"].startswith(ERROR_MIME) and bad.json()["error"]["message"]
+    # the same report in Harbor's own report type; layers named by blob digest and by diff_id, which differ
+    harbor = api.get(f"/api/v1/scan/{rid}/report", headers={"Accept": HARBOR_MIME})
+    assert harbor.status_code == 200 and harbor.headers["content-type"].startswith(HARBOR_MIME.split(";")[0])
+    layers = [v["layer"] for v in harbor.json()["vulnerabilities"]]
+    assert layers and all(lay["digest"].startswith("sha256:") and lay["digest"] != lay["diff_id"] for lay in layers)
+    # an artifact type this scanner can't read is refused when it is requested, not after a failed scan
+    helm = api.post("/api/v1/scan", json={**req, "artifact": {**req["artifact"],
+                                                              "mime_type": "application/vnd.cncf.helm.config.v1+json"}})
+    assert helm.status_code == 400 and helm.headers["content-type"].startswith(ERROR_MIME)
+    assert "unsupported artifact type" in helm.json()["error"]["message"]
 
 
-def test_harbor_adapter_reports_a_failed_scan(api: Any, registry: RegistryServer) -> None:
+def test_harbor_adapter_reports_a_failed_scan(api: Any, rt: Runtime, registry: RegistryServer) -> None:
+    rt.config.harbor_registries = (registry.host,)
     req = {"registry": {"url": registry.url}, "artifact": {"repository": "library/missing", "digest": "sha256:" + "0" * 64}}
     rid = api.post("/api/v1/scan", json=req).json()["id"]
     end = time.monotonic() + 60
@@ -94,7 +110,8 @@ def test_push_webhooks_trigger_a_scan_of_the_pushed_digest(api: Any, registry: R
                                                 "updated_tags": ["x"]}).json()["code"] == "InvalidNotification"
 
 
-def test_harbor_scan_requests_with_a_malformed_registry_are_422(api: Any) -> None:
+def test_harbor_scan_requests_with_a_malformed_registry_are_400(api: Any, rt: Runtime) -> None:
+    rt.config.harbor_registries = ("127.0.0.1:5000",)
     artifact = {"repository": "library/app", "digest": "sha256:" + "1" * 64}
     for registry in ({"url": "http://127.0.0.1:5000", "authorization": "Basic abc"},  # binascii.Error failed the whole task
                      {"url": "http://127.0.0.1:5000", "authorization": "Basic !!!"},  # was pulled anonymously
@@ -103,7 +120,8 @@ def test_harbor_scan_requests_with_a_malformed_registry_are_422(api: Any) -> Non
                      {"url": "http://127.0.0.1:5000", "authorization": "Bearer "},
                      {"url": "http://a\x00b:5000"}):
         resp = api.post("/api/v1/scan", json={"registry": registry, "artifact": artifact})
-        assert resp.status_code == 422 and resp.json()["code"] == "InvalidRequest", (registry, resp.text)
+        assert resp.status_code == 400 and resp.headers["content-type"].startswith(ERROR_MIME), (registry, resp.text)
+        assert resp.json()["error"]["message"]
     assert api.get("/api/tasks").json()["total"] == 0
     ok = api.post("/api/v1/scan", json={"registry": {"url": "http://127.0.0.1:5000", "authorization": "Bearer tok"},
                                         "artifact": artifact})

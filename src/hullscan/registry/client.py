@@ -136,9 +136,19 @@ class RegistryClient:
             timeout=httpx.Timeout(self.options.timeout),
             follow_redirects=True,
             headers={"User-Agent": _user_agent()},
+            event_hooks={"response": [self._check_redirect]} if self.options.same_host_redirects else None,
         )
         #: every retry taken: (method, path, cause, delay) — for diagnostics and tests
         self.retry_log: list[tuple[str, str, str, float]] = []
+
+    def _check_redirect(self, response: httpx.Response) -> None:
+        """With ``same_host_redirects``: a redirect to another host (or port) is refused, never followed."""
+        location = response.headers.get("location")
+        if not response.is_redirect or not location:
+            return
+        source, target = response.request.url, response.request.url.join(location)
+        if (target.host, target.port) != (source.host, source.port):
+            raise RegistryError(f"{self.host}: a redirect to another host ({target.host}) was refused")
 
     # ------------------------------------------------------------------ lifecycle
 

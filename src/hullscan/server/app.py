@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hullscan.server.runtime import Runtime
@@ -71,9 +72,17 @@ def _docs(app: FastAPI) -> None:
 MAX_BODY = 8 * 1024 * 1024
 
 
+class BodyRefused(HTTPException):
+    """A request body over the limit (413) or holding a NUL character (422), found while it streams in (a
+    FastAPI HTTPException, so the body parser passes it through unchanged)."""
+
+
 class BodyLimit:
-    """ASGI middleware: the body is read up front (at most :data:`MAX_BODY`, else 413) and refused with 422 when it
-    or the query string holds a NUL character (PostgreSQL can't store one; on SQLite it only hid data)."""
+    """ASGI middleware guarding request bodies: the caller is authenticated *before* any body byte is read
+    (an anonymous upload is answered 401 at once and costs no memory), a declared size over :data:`MAX_BODY` is
+    413 at once, and the body then streams through to the handler with its size counted and NUL characters
+    (PostgreSQL can't store one; on SQLite it only hid data) refused as they arrive. The path and query string are
+    refused with 422 when they hold a NUL."""
 
     def __init__(self, app: Any, limit: int = MAX_BODY) -> None:
         self.app = app
@@ -83,44 +92,110 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > self.limit:
-            await self._error(send, 413, "TooLarge", f"request body over {self.limit // (1024 * 1024)} MiB")
+            await self._error(send, 413, "TooLarge", f"request body over {self.limit // (1024 * 1024)} MiB", scope)
+            return
+        raw_path = scope.get("raw_path") or scope.get("path", "").encode()
+        if b"%00" in raw_path or "\x00" in scope.get("path", ""):
+            await self._error(send, 422, "InvalidRequest", "the path contains a NUL character", scope)
             return
         query = scope.get("query_string", b"")
         if b"%00" in query or b"\x00" in query:
-            await self._error(send, 422, "InvalidRequest", "the query string contains a NUL character")
+            await self._error(send, 422, "InvalidRequest", "the query string contains a NUL character", scope)
             return
-        chunks: list[bytes] = []
-        size, more = 0, True
-        while more:
+        # API callers authenticate per request (token / Basic): checked before their body is read. The console's
+        # forms (login, setup, cookie sessions with CSRF) are small and authenticated by its own views.
+        if (int(declared) > 0 or b"transfer-encoding" in headers) and str(scope.get("path", "")).startswith("/api/"):
+            from starlette.concurrency import run_in_threadpool
+            from starlette.requests import Request as StarletteRequest
+
+            from hullscan.server.api.deps import authenticate
+
+            try:
+                await run_in_threadpool(authenticate, StarletteRequest(scope), scope["app"].state.runtime)
+            except HTTPException as exc:
+                response = JSONResponse(_detail(exc.detail), status_code=exc.status_code, headers=exc.headers)
+                await response({"type": "http"}, None, send)  # type: ignore[arg-type]
+                return
+        size, tail = 0, b""
+        limit = self.limit
+
+        async def guarded() -> Any:
+            nonlocal size, tail
             message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            more = bool(message.get("more_body"))
-            if size > self.limit:
-                await self._error(send, 413, "TooLarge", f"request body over {self.limit // (1024 * 1024)} MiB")
-                return
-        body = b"".join(chunks)
-        if b"\x00" in body or b"\\u0000" in body.lower():
-            await self._error(send, 422, "InvalidRequest", "the request body contains a NUL character")
-            return
-        replayed = False
+            if message["type"] == "http.request":
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise BodyRefused(413, {"code": "TooLarge", "message": f"request body over {limit // (1024 * 1024)} MiB"})
+                window = (tail + chunk).lower()
+                if b"\x00" in window or b"\\u0000" in window:
+                    raise BodyRefused(422, {"code": "InvalidRequest", "message": "the request body contains a NUL character"})
+                tail = window[-5:]
+            return message
 
-        async def replay() -> Any:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, guarded, send)
 
     @staticmethod
-    async def _error(send: Any, status: int, code: str, message: str) -> None:
-        await JSONResponse({"code": code, "message": message}, status_code=status)({"type": "http"}, None, send)  # type: ignore[arg-type]
+    async def _error(send: Any, status: int, code: str, message: str, scope: Any = None) -> None:
+        from hullscan.server.api import harbor
+
+        if scope is not None and str(scope.get("path", "")).startswith(harbor.PREFIX + "/"):
+            # the scanner adapter spec: invalid requests are 400 with its error body
+            response = harbor.error_response(400 if status == 422 else status, message)
+        else:
+            response = JSONResponse({"code": code, "message": message}, status_code=status)
+        await response({"type": "http"}, None, send)  # type: ignore[arg-type]
+
+
+class ErrorItem(BaseModel):
+    """One invalid field of a request."""
+
+    loc: list[str] = Field(description="where: body, query or path, then the field names")
+    msg: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of the API (the Harbor scanner adapter answers with its spec's own error body)."""
+
+    code: str = Field(description="a stable name of the error, e.g. NotFound, Forbidden, InvalidRequest, StoreBusy")
+    message: str = Field(description="what went wrong, for people")
+    errors: list[ErrorItem] | None = Field(default=None, description="invalid request fields (InvalidRequest only)")
+
+
+def _error_doc(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+#: documented on every operation: the error answers any of them can give
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _error_doc("missing or invalid credentials (`WWW-Authenticate` names the scheme)"),
+    403: _error_doc("the caller's role does not allow this"),
+    404: _error_doc("no such object"),
+    409: _error_doc("the change conflicts with the current state (stale version, duplicate name, last admin...)"),
+    413: _error_doc("request body over 8 MiB"),
+    422: _error_doc("invalid request: `errors` lists each invalid field"),
+    429: _error_doc("too many failed logins (`Retry-After` says when to try again)"),
+    503: _error_doc("the store is busy: nothing was changed, retry after `Retry-After` seconds"),
+}
+
+
+def operation_ids() -> Any:
+    """Readable operation ids: the handler's name; a name taken already gets the resource it acts on appended
+    (``set_scope``, ``set_scope_clusters``), so ids stay unique whatever routers are added."""
+    used: set[str] = set()
+
+    def operation_id(route: Any) -> str:
+        name = str(route.name)
+        if name in used:
+            resource = next((part for part in str(route.path).split("/") if part and part != "api" and "{" not in part), "")
+            name = f"{name}_{resource}".replace("-", "_")
+        used.add(name)
+        return name
+
+    return operation_id
 
 
 def create_app(rt: Runtime) -> FastAPI:
@@ -142,7 +217,8 @@ def create_app(rt: Runtime) -> FastAPI:
 
     app = FastAPI(title="hullscan security center", version=str(__version__), docs_url=None, redoc_url=None,
                   openapi_url=None,
-                  description="Registries, asset sync, scan tasks, findings and settings of a hullscan server.")
+                  description="Registries, asset sync, scan tasks, findings and settings of a hullscan server.",
+                  responses=ERROR_RESPONSES, generate_unique_id_function=operation_ids())
     app.state.runtime = rt
     _docs(app)
     for module in (system, registries, assets, findings, settings, tasks, admin, hooks, harbor, clusters):
@@ -150,18 +226,23 @@ def create_app(rt: Runtime) -> FastAPI:
     web.mount(app)  # the console under /ui (and / redirects there)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(_detail(exc.detail), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        body = _detail(exc.detail)
+        if isinstance(exc, BodyRefused) and request.url.path.startswith(harbor.PREFIX + "/"):
+            return harbor.error_response(400 if exc.status_code == 422 else exc.status_code, body["message"])
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
         return JSONResponse({"code": exc.code, "message": exc.message}, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(p) for p in first.get("loc", ()))
+        if request.url.path.startswith(harbor.PREFIX + "/"):  # the scanner adapter spec: 400 and its error body
+            return harbor.error_response(400, f"{where}: {first.get('msg')}")
         return JSONResponse({"code": "InvalidRequest", "message": f"{where}: {first.get('msg')}",
                              "errors": [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg"))} for e in errors]},
                             status_code=422)
@@ -170,6 +251,17 @@ def create_app(rt: Runtime) -> FastAPI:
     async def conflict(_: Request, exc: IntegrityError) -> JSONResponse:
         log.warning("integrity error: %s", exc.orig)
         return JSONResponse({"code": "Conflict", "message": "the change conflicts with existing data"}, status_code=409)
+
+    @app.exception_handler(OperationalError)
+    async def store_error(_: Request, exc: OperationalError) -> JSONResponse:
+        from hullscan.server.db.session import is_busy
+
+        if is_busy(exc):
+            log.warning("store busy: %s", exc.orig)
+            return JSONResponse({"code": "StoreBusy", "message": "the store is busy; nothing was changed, try again"},
+                                status_code=503, headers={"Retry-After": "1"})
+        log.error("store error: %s", exc.orig)
+        return JSONResponse({"code": "StoreError", "message": "the store failed; nothing was changed"}, status_code=500)
 
     app.add_middleware(BodyLimit)
     rt.metrics.track_queue(lambda: float(rt.queue.depth()) if rt.queue is not None else 0.0)

@@ -12,8 +12,21 @@ import time
 _SECRET = re.compile(r"((?:token|password|secret)=)[^&\s\"']+|(Bearer\s+)[A-Za-z0-9._~+/=-]+|(Basic\s+)[A-Za-z0-9+/=]+", re.I)
 
 
+#: any query parameter: its name is compared after percent-decoding (``?%74oken=`` is ``?token=`` to the server)
+_PARAM = re.compile(r"([?&;])([^=&\s\"'?#]+)=([^&\s\"'#]*)")
+_SECRET_NAMES = {"token", "password", "secret", "access_token", "api_key", "apikey"}
+
+
+def _param(m: re.Match[str]) -> str:
+    from urllib.parse import unquote_plus
+
+    name = unquote_plus(m.group(2)).strip().lower()
+    return f"{m.group(1)}{m.group(2)}=***" if name in _SECRET_NAMES else m.group(0)
+
+
 def redact(text: str) -> str:
     """``text`` with tokens, passwords and Authorization values replaced by ``***``."""
+    text = _PARAM.sub(_param, text)
     return _SECRET.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + "***", text)
 
 

@@ -53,7 +53,7 @@ def consume(session: Session, digest: str, task_id: int | None = None) -> bool:
     """Take one unit for ``digest`` unless it was scanned before. True when a unit was taken.
 
     Runs in a savepoint: the conditional ``UPDATE ... WHERE used < purchased`` and the unique usage row
-    make it safe with concurrent workers. QuotaExhausted when nothing is left.
+    make it safe with concurrent workers. QuotaExhausted when nothing is left (the session stays usable).
     """
     if already_consumed(session, [digest]):
         return False
@@ -69,6 +69,16 @@ def consume(session: Session, digest: str, task_id: int | None = None) -> bool:
         raise QuotaExhausted(f"scan quota exhausted: {st.used} of {st.purchased} image scans used; buy more to scan new images") from None
     except IntegrityError:  # another worker consumed it for the same digest meanwhile
         return False
+    return True
+
+
+def refund(session: Session, digest: str, task_id: int | None) -> bool:
+    """Give back the unit ``task_id`` took for ``digest`` (its scan failed: a failed pull costs nothing)."""
+    row = session.scalar(select(QuotaUsage).where(QuotaUsage.digest == digest, QuotaUsage.task_id == task_id))
+    if row is None:
+        return False
+    session.delete(row)
+    session.execute(update(Quota).where(Quota.id == 1, Quota.used > 0).values(used=Quota.used - 1))
     return True
 
 

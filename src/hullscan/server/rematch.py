@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import select
 
 from hullscan.server import whitelist
-from hullscan.server.db.models import Image, Meta, Task
+from hullscan.server.db.models import Image, Task
+from hullscan.server.meta import get_meta, set_meta
 from hullscan.server.runtime import Runtime
 from hullscan.server.tasks import add_log, add_logs, finish
 from hullscan.server.webhooks import emit
@@ -68,9 +69,7 @@ def run_rematch(rt: Runtime, task_id: int) -> None:
         lines.append(f"... and {len(changed) - 1000} more images")
     add_logs(rt, task_id, lines)
     with rt.session() as s:
-        row = s.get(Meta, DB_META_KEY) or Meta(key=DB_META_KEY)
-        row.value = fp
-        s.add(row)
+        set_meta(s, DB_META_KEY, fp)
     elapsed = rt.clock() - t0
     add_log(rt, task_id, f"re-matched {out['images']} stored inventories ({out['packages']} packages, "
             f"{out['identities']} distinct package versions matched) in "
@@ -88,8 +87,8 @@ def db_changed(rt: Runtime) -> bool:
     """True when the vulnerability DB file differs from the one last re-matched against."""
     fp = db_fingerprint(rt.vuln_db_path)
     with rt.session() as s:
-        row = s.get(Meta, DB_META_KEY)
-        if row is None:  # first sight: remember it, nothing to re-match yet
-            s.add(Meta(key=DB_META_KEY, value=fp))
+        seen = get_meta(s, DB_META_KEY)
+        if seen is None:  # first sight: remember it, nothing to re-match yet
+            set_meta(s, DB_META_KEY, fp, overwrite=False)
             return False
-        return bool(fp) and row.value != fp
+        return bool(fp) and seen != fp

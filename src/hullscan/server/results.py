@@ -99,7 +99,9 @@ def replace_findings(
 
 def store_inventory(image: Image, report: ScanReport) -> None:
     """Keep the image's inventory (distro + packages) for re-matching without pulling."""
-    image.inventory = {"os": to_data(report.os), "packages": to_data(report.packages)}
+    image.inventory = {"os": to_data(report.os), "packages": to_data(report.packages),
+                       # the blob digest of each layer beside its diff_id (findings name layers by diff_id)
+                       "layers": [{"digest": lay.digest, "diff_id": lay.diff_id} for lay in report.layers]}
     image.os = f"{report.os.id} {report.os.version_id}".strip() if report.os else ""
 
 

@@ -20,7 +20,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from hullscan.errors import HullscanError, TimeLimitError
+from hullscan.errors import HullscanError, RegistryUnavailableError, TimeLimitError
 from hullscan.server import quota, whitelist
 from hullscan.server.db.models import (
     HarborScanRequest,
@@ -47,6 +47,7 @@ log = logging.getLogger("hullscan.server.scanning")
 TIME_LIMIT = "not scanned: time limit"
 STOPPED = "not scanned: stopped"
 NO_QUOTA = "not scanned: quota exhausted"
+UNREACHABLE = "not scanned: registry unreachable"
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,11 @@ def select_targets(session: Any, params: dict[str, Any], settings: ScanSettings,
     if explicit:
         q = q.where(Image.id.in_(explicit))
     else:
-        q = q.where(Repository.in_scope.is_(True), Registry.type.in_(list(types)))
+        chosen = bool(params.get("repository_ids"))
+        if not chosen:  # repositories chosen by id are scanned whether in the scope or not
+            q = q.where(Repository.in_scope.is_(True))
+        if params.get("registry_types") or not chosen:  # ... and whatever the settings' registry types
+            q = q.where(Registry.type.in_(list(types)))
     if params.get("registry_ids"):
         q = q.where(Registry.id.in_([int(x) for x in params["registry_ids"]]))
     if params.get("repository_ids"):
@@ -117,6 +122,13 @@ def _plan(rt: Runtime, task_id: int, params: dict[str, Any]) -> None:
         else:
             settings, _ = get_settings(s)
             targets = select_targets(s, params, settings, rt.now())
+        if not targets and params.get("repository_ids"):
+            settings_now, _ = get_settings(s)
+            why = (f"no image of the chosen repositories was updated in the last {settings_now.time_range_days} days "
+                   "(settings: time_range_days)") if settings_now.time_range_days else "the chosen repositories have no images (sync first?)"
+            task = s.get(Task, task_id)
+            assert task is not None
+            task.result = {**(task.result or {}), "note": why}
         for t in targets:
             s.add(TaskItem(task_id=task_id, image_id=t.image_id, registry_id=t.registry_id, reference=t.reference))
         task = s.get(Task, task_id)
@@ -124,6 +136,11 @@ def _plan(rt: Runtime, task_id: int, params: dict[str, Any]) -> None:
         task.progress_total = len(targets)
         task.result = {**(task.result or {}), "deadline": rt.clock() + task.time_limit_seconds, "planned": True}
     add_log(rt, task_id, f"scan covers {len(targets)} images")
+    if not targets and params.get("repository_ids"):
+        with rt.session() as s:
+            task = s.get(Task, task_id)
+            note = (task.result or {}).get("note", "") if task else ""
+        add_log(rt, task_id, f"nothing to scan: {note}", "warning")
 
 
 def _harbor_ref(req: HarborScanRequest) -> str:
@@ -147,6 +164,7 @@ def _options(rt: Runtime, settings: ScanSettings, reg: Registry | None, harbor: 
         elif scheme.lower() == "bearer":
             reg_kwargs = {"registry_token": value}
         reg_kwargs["insecure"] = harbor.registry_url.startswith("http://")
+        reg_kwargs["same_host_redirects"] = True  # the caller named the host: never follow it elsewhere
     checks: tuple[str, ...] = ()
     if settings.checks.sensitive and settings.checks.sensitive_types:
         checks = ("vulnerability", "baseline", "malicious", "history", *settings.checks.sensitive_types)
@@ -154,7 +172,7 @@ def _options(rt: Runtime, settings: ScanSettings, reg: Registry | None, harbor: 
         scanners=settings.scanners(),
         cache_dir=rt.cache_dir,
         db_path=rt.vuln_db_path,
-        registry=RegistryOptions(**reg_kwargs),
+        registry=RegistryOptions(**reg_kwargs, max_retry_seconds=rt.config.pull_retry_seconds),
         checks=checks,
         quiet=True,
     )
@@ -190,6 +208,7 @@ def _wait_for_rate(rt: Runtime, task_id: int, registry_id: int | None, rate: int
         return True
     logged = False
     while True:
+        rate = _current_rate(rt, registry_id, rate)  # an edit of the registry's limit applies to waiting tasks too
         wait = _acquire(rt, registry_id, rate)
         if wait <= 0:
             return True
@@ -207,6 +226,12 @@ def _acquire(rt: Runtime, registry_id: int, rate: int | None) -> float:
     if rt.rate_limiter is not None:
         return rt.rate_limiter(registry_id, rate, rt.clock())
     return try_acquire(rt.sessions, registry_id, rate, rt.clock())
+
+
+def _current_rate(rt: Runtime, registry_id: int, fallback: int | None) -> int | None:
+    with rt.session() as s:
+        reg = s.get(Registry, registry_id)
+        return reg.rate_limit if reg is not None else fallback
 
 
 def _stop_requested(rt: Runtime, task_id: int) -> bool:
@@ -351,11 +376,31 @@ def _scan_claimed(rt: Runtime, task_id: int, item_id: int, settings: ScanSetting
             item.status, item.error = "failed", str(exc)
             return "failed", str(exc)
         try:
-            quota.consume(s, digest, task_id)
+            charged = quota.consume(s, digest, task_id)
         except quota.QuotaExhausted as exc:
             item.status, item.error = NO_QUOTA, str(exc)
             return NO_QUOTA, str(exc)
+    try:
+        status, error = _run_scan_fn(rt, task_id, item_id, reference, options, deadline)
+    except BaseException:
+        if charged:
+            _refund(rt, digest, task_id)
+        raise
+    if status != "succeeded" and charged:  # a failed pull or scan costs no quota
+        _refund(rt, digest, task_id)
+    return status, error
+
+
+def _refund(rt: Runtime, digest: str, task_id: int) -> None:
+    with rt.session() as s:
+        quota.refund(s, digest, task_id)
+
+
+def _run_scan_fn(rt: Runtime, task_id: int, item_id: int, reference: str, options: Any, deadline: float) -> tuple[str, str]:
+    """Pull and scan, store the outcome; (status, error) where status ``unreachable`` is a failure the circuit
+    breaker counts (the registry did not answer)."""
     started, t0 = rt.now(), rt.clock()
+    unreachable = False
     # the task's time limit also stops a scan in flight (between entries, layers and stages)
     options = replace(options, deadline=time.monotonic() + max(deadline - rt.clock(), 0.0))
     try:
@@ -366,6 +411,8 @@ def _scan_claimed(rt: Runtime, task_id: int, item_id: int, settings: ScanSetting
     except TimeLimitError as exc:
         _set_item(rt, item_id, TIME_LIMIT, str(exc))
         return TIME_LIMIT, str(exc)
+    except RegistryUnavailableError as exc:  # counted by the task's circuit breaker
+        error, unreachable = str(exc) or type(exc).__name__, True
     except HullscanError as exc:
         error = str(exc) or type(exc).__name__
     except Exception as exc:  # a crashing scanner fails this image only
@@ -381,6 +428,8 @@ def _scan_claimed(rt: Runtime, task_id: int, item_id: int, settings: ScanSetting
         except IntegrityError:  # another worker stored the same digest's findings at the same moment: re-read, retry
             if attempt == 2:
                 raise
+    if unreachable:
+        return "unreachable", error
     return ("failed", error) if error else ("succeeded", "")
 
 
@@ -394,11 +443,17 @@ def _store(rt: Runtime, task_id: int, item_id: int, report: Any, error: str, sta
                     started_at=started, finished_at=rt.now(), duration_seconds=duration)
         s.add(scan)
         s.flush()
-        image.last_scanned_at = rt.now()
         if error:
             item.status, item.error = "failed", error
-            image.scan_status, image.scan_error = "failed", error
+            if image.scan_status == "succeeded":
+                # the last good result stays (inventory, findings, status); the failed attempt is recorded beside
+                # it: in its Scan row, the task item, and the image's scan_error
+                image.scan_error = f"the latest scan attempt failed ({rt.now().isoformat(timespec='seconds')}): {error}"
+            else:
+                image.last_scanned_at = rt.now()
+                image.scan_status, image.scan_error = "failed", error
             return
+        image.last_scanned_at = rt.now()
         store_inventory(image, report)
         record_packages(s, image.id, image.inventory)  # the fleet's package index, for re-matching
         image.inventory_fingerprint = _db_fingerprint(rt)
@@ -455,7 +510,13 @@ def run_items(rt: Runtime, task_id: int, settings: ScanSettings) -> None:
                  s.scalars(select(TaskItem).where(TaskItem.task_id == task_id, TaskItem.status == "pending").order_by(TaskItem.id))]
         rates = {r.id: r.rate_limit for r in s.scalars(select(Registry))}
     stopped = ""
+    threshold = max(1, rt.config.breaker_threshold)
+    failures: dict[int | None, int] = {}  # consecutive connection failures per registry (the circuit breaker)
+    broken: set[int | None] = set()
     for item_id, reference, registry_id in items:
+        if registry_id in broken:
+            _set_item(rt, item_id, UNREACHABLE, f"registry {registry_id} did not answer {threshold} times in a row")
+            continue
         if _stop_requested(rt, task_id):
             stopped = "stopped by a user"
             break
@@ -464,6 +525,15 @@ def run_items(rt: Runtime, task_id: int, settings: ScanSettings) -> None:
             stopped = stopped or "stopped by a user"
             break
         status, error = _scan_item(rt, task_id, item_id, settings, deadline)
+        if status == "unreachable":
+            status = "failed"
+            failures[registry_id] = failures.get(registry_id, 0) + 1
+            if failures[registry_id] >= threshold:
+                broken.add(registry_id)
+                add_log(rt, task_id, f"registry {registry_id} unreachable {threshold} times in a row: its other "
+                        f"images are not scanned in this task ({UNREACHABLE})", "error")
+        elif status in ("succeeded", "failed"):
+            failures[registry_id] = 0
         if status != "succeeded":
             add_log(rt, task_id, f"image {reference} {status}: {error}", "error")
         with rt.session() as s:
@@ -490,9 +560,12 @@ def _counts(s: Any, task_id: int) -> dict[str, int]:
     return counts
 
 
-def _final(counts: dict[str, int], stopped: str) -> tuple[str, str]:
-    """The task's final status and error from its items' outcomes."""
-    ok, failed = counts.get("succeeded", 0), counts.get("failed", 0) + counts.get(NO_QUOTA, 0)
+def _final(counts: dict[str, int], stopped: str, note: str = "") -> tuple[str, str]:
+    """The task's final status and error from its items' outcomes (``note``: why chosen repositories gave nothing)."""
+    ok = counts.get("succeeded", 0)
+    failed = counts.get("failed", 0) + counts.get(NO_QUOTA, 0) + counts.get(UNREACHABLE, 0)
+    if note and not counts:  # repositories chosen by name gave nothing to scan: say why instead of a silent success
+        return "failed", f"nothing to scan: {note}"
     if stopped:
         return "stopped", f"{stopped}; {sum(v for k, v in counts.items() if k.startswith('not scanned'))} images not scanned"
     if failed and not ok:
@@ -508,8 +581,9 @@ def _finish_scan(rt: Runtime, task_id: int, stopped: str) -> None:
         task = s.get(Task, task_id)
         assert task is not None
         task.progress_done = sum(counts.values())
-    status, error = _final(counts, stopped)
-    finish(rt, task_id, status, error, {"counts": counts})
+        note = str((task.result or {}).get("note", "")) if not counts else ""
+    status, error = _final(counts, stopped, note)
+    finish(rt, task_id, status, error, {"counts": counts, **({"note": note} if note else {})})
 
 
 def finish_items(rt: Runtime, task_id: int) -> bool:

@@ -21,10 +21,41 @@ class CheckItems(BaseModel):
 
     baseline: bool = True
     sensitive: bool = True
-    #: sensitive-file rule ids to keep (empty: every rule)
+    #: sensitive-file and secret finding ids to keep (``sensitive-<id>``, ``secret-<id>`` or a glob matching some;
+    #: empty: every rule)
     sensitive_types: list[str] = Field(default_factory=list, max_length=500)
     malware: bool = True
     history: bool = True
+
+    @field_validator("sensitive_types")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        import fnmatch
+
+        known = sensitive_check_ids()
+        unknown = [x for x in v if x not in known and not any(fnmatch.fnmatchcase(k, x) for k in known)]
+        if unknown:
+            raise ValueError(f"unknown check ids {', '.join(repr(u) for u in unknown[:10])}; valid ids: "
+                             f"{', '.join(sorted(known))}")
+        return v
+
+
+_CHECK_IDS: list[frozenset[str]] = []
+
+
+def sensitive_check_ids() -> frozenset[str]:
+    """Finding ids a sensitive-type selection may name: ``sensitive-<id>`` of rules/sensitive.yaml and
+    ``secret-<id>`` of rules/secrets.yaml (read once)."""
+    if not _CHECK_IDS:
+        from importlib.resources import files
+
+        import yaml
+
+        rules = files("hullscan") / "rules"
+        sensitive = yaml.safe_load((rules / "sensitive.yaml").read_text())["items"]
+        secrets = yaml.safe_load((rules / "secrets.yaml").read_text())["rules"]
+        _CHECK_IDS.append(frozenset([f"sensitive-{i['id']}" for i in sensitive] + [f"secret-{r['id']}" for r in secrets]))
+    return _CHECK_IDS[0]
 
 
 class ImageFixSettings(BaseModel):

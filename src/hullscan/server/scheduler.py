@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 
 from hullscan.server import leases, whitelist
-from hullscan.server.db.models import FindingRow, Meta, Task
+from hullscan.server.db.models import FindingRow, Task
 from hullscan.server.leases import holder_id
+from hullscan.server.meta import get_meta, set_meta
 from hullscan.server.rematch import db_changed
 from hullscan.server.runtime import Runtime
 from hullscan.server.scansettings import get_settings
@@ -28,15 +29,12 @@ log = logging.getLogger("hullscan.server.scheduler")
 
 def _meta(rt: Runtime, key: str) -> str:
     with rt.session() as s:
-        row = s.get(Meta, key)
-        return row.value if row else ""
+        return get_meta(s, key) or ""
 
 
 def _set_meta(rt: Runtime, key: str, value: str) -> None:
     with rt.session() as s:
-        row = s.get(Meta, key) or Meta(key=key)
-        row.value = value
-        s.add(row)
+        set_meta(s, key, value)
 
 
 def _active(rt: Runtime, kind: str) -> bool:
@@ -44,10 +42,16 @@ def _active(rt: Runtime, kind: str) -> bool:
         return s.scalar(select(Task.id).where(Task.kind == kind, Task.status.in_(["pending", "running"])).limit(1)) is not None
 
 
+#: how long after the configured sync time a daily sync may still start (a server started or woken later than
+#: that waits for the next day's time instead of syncing unannounced)
+SYNC_WINDOW = timedelta(hours=1)
+
+
 def sync_due(now_local: datetime, sync_time: str, last_day: str) -> bool:
-    """True when today's sync time has passed and today's sync has not run."""
+    """True when now is within :data:`SYNC_WINDOW` after today's sync time and today's sync has not run."""
     hh, mm = (int(x) for x in sync_time.split(":"))
-    return now_local.strftime("%Y-%m-%d") != last_day and (now_local.hour, now_local.minute) >= (hh, mm)
+    at = now_local.replace(hour=hh, minute=mm, second=0, microsecond=0)
+    return now_local.strftime("%Y-%m-%d") != last_day and at <= now_local < at + SYNC_WINDOW
 
 
 def tick(rt: Runtime) -> list[int]:

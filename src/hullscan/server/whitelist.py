@@ -86,3 +86,24 @@ def expire_due(session: Session, now: datetime) -> int:
     affected = set(session.scalars(select(FindingRow.image_id).where(FindingRow.suppressed_by.in_([r.id for r in due]))))
     apply(session, now, affected)
     return len(due)
+
+
+def forget_repositories(session: Session, repository_ids: Iterable[int]) -> int:
+    """Take deleted repositories out of every repository-scoped rule, in the deleting transaction (a later
+    repository that gets the same id must not inherit the rule); a rule left with no repository is deleted.
+    Returns how many rules changed."""
+    gone = {int(x) for x in repository_ids}
+    if not gone:
+        return 0
+    changed = 0
+    for rule in session.scalars(select(WhitelistRule).where(WhitelistRule.scope == "repositories")):
+        ids = [int(x) for x in rule.scope_ids or []]
+        kept = [x for x in ids if x not in gone]
+        if kept != ids:
+            changed += 1
+            if kept:
+                rule.scope_ids = kept
+            else:
+                session.delete(rule)
+    session.flush()
+    return changed

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from hullscan.server import quota
-from hullscan.server.api.deps import Admin, PathId, Store, Viewer, api_error, fetch_page, page_of
-from hullscan.server.auth import create_token, create_user
+from hullscan.server.api.deps import RT, Admin, PathId, Store, Viewer, api_error, fetch_page, get_or_404, page_of
+from hullscan.server.auth import LastAdmin, change_password, create_token, create_user, delete_user, login, update_user
 from hullscan.server.db.models import ApiToken, Event, User
+from hullscan.server.logins import LoginThrottled
 from hullscan.server.timeutil import iso
 
 router = APIRouter(tags=["admin"])
@@ -52,23 +54,31 @@ def me(user: Viewer) -> dict[str, Any]:
 
 
 class TokenIn(BaseModel):
-    """A name for the new token."""
+    """A name for the new token, and optionally how many days it stays valid (default: until revoked)."""
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(default="", max_length=200)
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+def token_out(t: ApiToken) -> dict[str, Any]:
+    """Public view of a token (its prefix, never the token)."""
+    return {"id": t.id, "name": t.name, "prefix": t.prefix, "created_at": iso(t.created_at),
+            "expires_at": iso(t.expires_at)}
 
 
 @router.post("/api/tokens", status_code=201, summary="Create an API token for yourself (shown once)")
-def add_token(body: TokenIn, s: Store, user: Viewer) -> dict[str, Any]:
+def add_token(body: TokenIn, s: Store, rt: RT, user: Viewer) -> dict[str, Any]:
     u = s.get(User, user.id)
     assert u is not None
-    return {"token": create_token(s, u, body.name), "name": body.name}
+    expires = rt.now() + timedelta(days=body.expires_in_days) if body.expires_in_days else None
+    return {"token": create_token(s, u, body.name, expires), "name": body.name, "expires_at": iso(expires)}
 
 
 @router.get("/api/tokens", summary="Your API tokens (prefixes only)")
 def list_tokens(s: Store, user: Viewer) -> list[dict[str, Any]]:
     rows = s.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id))
-    return [{"id": t.id, "name": t.name, "prefix": t.prefix, "created_at": iso(t.created_at)} for t in rows]
+    return [token_out(t) for t in rows]
 
 
 @router.delete("/api/tokens/{token_id}", status_code=204, summary="Revoke one of your API tokens")
@@ -76,6 +86,70 @@ def delete_token(token_id: PathId, s: Store, user: Viewer) -> None:
     row = s.get(ApiToken, token_id)
     if row is None or row.user_id != user.id:
         raise api_error(404, "NotFound", f"you have no token with id {token_id}")
+    s.delete(row)
+
+
+class UserUpdate(BaseModel):
+    """Disable/enable a user or change their role."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["admin", "operator", "viewer"] | None = None
+    disabled: bool | None = None
+
+
+def _user(s: Any, user_id: int) -> User:
+    return get_or_404(s, User, user_id, "user")
+
+
+@router.patch("/api/users/{user_id}", summary="Disable or enable a user, or change their role (admin)")
+def patch_user(user_id: PathId, body: UserUpdate, s: Store, _: Admin) -> dict[str, Any]:
+    try:
+        return user_out(update_user(s, _user(s, user_id), body.role, body.disabled))
+    except LastAdmin as exc:
+        raise api_error(409, "LastAdmin", f"{exc}: make another admin first") from None
+
+
+@router.delete("/api/users/{user_id}", status_code=204, summary="Delete a user and their tokens (admin)")
+def remove_user(user_id: PathId, s: Store, _: Admin) -> None:
+    try:
+        delete_user(s, _user(s, user_id))
+    except LastAdmin as exc:
+        raise api_error(409, "LastAdmin", f"{exc}: make another admin first") from None
+
+
+class PasswordIn(BaseModel):
+    """The current password and the new one."""
+
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=8, max_length=72)
+
+
+@router.put("/api/users/me/password", status_code=204, summary="Change your own password")
+def set_my_password(body: PasswordIn, request: Request, s: Store, rt: RT, user: Viewer) -> None:
+    if len(body.new_password.encode()) > 72:
+        raise api_error(422, "InvalidPassword", "password must be at most 72 bytes")
+    try:
+        ok = login(s, rt.logins, user.username, body.current_password, request.client.host if request.client else "")
+    except LoginThrottled as exc:
+        raise HTTPException(429, {"code": "TooManyLogins", "message": str(exc)},
+                            headers={"Retry-After": str(int(exc.retry_after + 0.999))}) from None
+    if ok is None or ok.id != user.id:
+        raise api_error(403, "WrongPassword", "the current password is not right")
+    change_password(s, ok, body.new_password)
+
+
+@router.get("/api/users/{user_id}/tokens", summary="A user's API tokens (admin)")
+def user_tokens(user_id: PathId, s: Store, _: Admin) -> list[dict[str, Any]]:
+    _user(s, user_id)
+    return [token_out(t) for t in s.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id))]
+
+
+@router.delete("/api/users/{user_id}/tokens/{token_id}", status_code=204, summary="Revoke a user's API token (admin)")
+def revoke_user_token(user_id: PathId, token_id: PathId, s: Store, _: Admin) -> None:
+    row = s.get(ApiToken, token_id)
+    if row is None or row.user_id != user_id:
+        raise api_error(404, "NotFound", f"user {user_id} has no token with id {token_id}")
     s.delete(row)
 
 

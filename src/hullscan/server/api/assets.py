@@ -52,7 +52,8 @@ class ScopeIn(BaseModel):
 def set_scope(repository_id: PathId, body: ScopeIn, s: Store, _: Operator) -> dict[str, Any]:
     repo = get_or_404(s, Repository, repository_id, "repository")
     repo.in_scope = body.in_scope
-    return repo_out(repo)
+    tags = s.scalar(select(func.count()).select_from(ImageTag).where(ImageTag.repository_id == repository_id)) or 0
+    return repo_out(repo, int(tags))
 
 
 def risk_counts(s: Any, image_ids: list[int]) -> dict[int, dict[str, dict[str, int]]]:

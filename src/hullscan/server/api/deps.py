@@ -13,7 +13,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from hullscan.server.auth import role_allows, user_for_password, user_for_token
+from hullscan.server.auth import login, role_allows, user_for_token
+from hullscan.server.logins import LoginThrottled
 from hullscan.server.runtime import Runtime
 
 bearer = HTTPBearer(auto_error=False, description="API token (`hullscan admin create` prints the first one)")
@@ -26,7 +27,8 @@ def runtime(request: Request) -> Runtime:
 
 
 def session(rt: Annotated[Runtime, Depends(runtime)]) -> Iterator[Session]:
-    """A store session, committed when the handler returns normally."""
+    """A store session, committed when the handler returns normally, *before* the response is sent (``scope=
+    "function"``): a commit that fails turns into an error response (503 when the store is busy), never a 2xx."""
     with rt.session() as s:
         yield s
 
@@ -45,23 +47,30 @@ def api_error(status: int, code: str, message: str) -> HTTPException:
     return HTTPException(status_code=status, detail={"code": code, "message": message})
 
 
-def current_user(
-    request: Request,
-    rt: Annotated[Runtime, Depends(runtime)],
-    token: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal:
-    """The caller, from ``Authorization: Bearer <token>``, ``Authorization: Basic``, or ``?token=`` on webhooks."""
+def authenticate(request: Request, rt: Runtime) -> Principal:
+    """The caller, from ``Authorization: Bearer <token>``, ``Authorization: Basic``, or ``?token=`` on webhooks;
+    HTTPException 401 (or 429 when password guessing is throttled). Used by the body guard in :mod:`..app` before
+    a request body is read, and by :func:`current_user` (which reuses that answer)."""
+    known = request.scope.get("state", {}).get("principal")
+    if isinstance(known, Principal):
+        return known
     header = request.headers.get("authorization", "")
     with rt.session() as s:
         user = None
-        if token is not None:
-            user = user_for_token(s, token.credentials)
+        if header.lower().startswith("bearer "):
+            credentials = header[7:].strip()
+            user = user_for_token(s, credentials) if credentials else None
         elif header.lower().startswith("basic "):
             try:
                 name, _, pw = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError, ValueError):
                 name, pw = "", ""
-            user = user_for_password(s, name, pw) if name else None
+            if name:
+                try:
+                    user = login(s, rt.logins, name, pw, request.client.host if request.client else "")
+                except LoginThrottled as exc:
+                    raise HTTPException(status_code=429, detail={"code": "TooManyLogins", "message": str(exc)},
+                                        headers={"Retry-After": str(int(exc.retry_after + 0.999))}) from None
         elif request.url.path.startswith("/api/webhooks/") and request.query_params.get("token"):
             user = user_for_token(s, request.query_params["token"])
         if user is None:
@@ -70,7 +79,18 @@ def current_user(
                 detail={"code": "Unauthorized", "message": "missing or invalid credentials (API token or username/password)"},
                 headers={"WWW-Authenticate": 'Bearer realm="hullscan"'},
             )
-        return Principal(user.id, user.username, user.role)
+        principal = Principal(user.id, user.username, user.role)
+    request.scope.setdefault("state", {})["principal"] = principal
+    return principal
+
+
+def current_user(
+    request: Request,
+    rt: Annotated[Runtime, Depends(runtime)],
+    token: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The caller (see :func:`authenticate`; ``token`` declares the Bearer scheme in OpenAPI)."""
+    return authenticate(request, rt)
 
 
 def require(role: str) -> Callable[..., Principal]:
@@ -87,7 +107,7 @@ def require(role: str) -> Callable[..., Principal]:
 Viewer = Annotated[Principal, Depends(require("viewer"))]
 Operator = Annotated[Principal, Depends(require("operator"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
-Store = Annotated[Session, Depends(session)]
+Store = Annotated[Session, Depends(session, scope="function")]
 RT = Annotated[Runtime, Depends(runtime)]
 
 

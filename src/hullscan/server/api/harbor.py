@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field, field_validator
 from hullscan.server import harbor_adapter as ha
 from hullscan.server.api.deps import RT, Operator, Viewer
 
-router = APIRouter(prefix="/api/v1", tags=["harbor scanner adapter"])
+PREFIX = "/api/v1"
+router = APIRouter(prefix=PREFIX, tags=["harbor scanner adapter"])
 
 
 class HarborRegistry(BaseModel):
@@ -55,29 +56,42 @@ class ScanRequest(BaseModel):
     artifact: HarborArtifact
 
 
+def error_response(status: int, message: str) -> JSONResponse:
+    """The spec's error body with its media type."""
+    return _error(status, message)
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": {"message": message}}, status_code=status, media_type=ha.ERROR_MIME)
 
 
 @router.get("/metadata", summary="Scanner adapter metadata")
-def get_metadata(_: Viewer) -> Response:
-    return JSONResponse(ha.metadata(), media_type=ha.METADATA_MIME)
+def get_metadata(rt: RT, _: Viewer) -> Response:
+    return JSONResponse(ha.metadata(rt), media_type=ha.METADATA_MIME)
 
 
 @router.post("/scan", status_code=202, summary="Accept a scan request from Harbor")
 def accept_scan(body: ScanRequest, rt: RT, user: Operator) -> Response:
-    rid = ha.accept(rt, body.registry.url, body.registry.authorization, body.artifact.repository,
-                    body.artifact.digest, body.artifact.tag, body.artifact.mime_type, user.username)
+    try:
+        rid = ha.accept(rt, body.registry.url, body.registry.authorization, body.artifact.repository,
+                        body.artifact.digest, body.artifact.tag, body.artifact.mime_type, user.username)
+    except ha.RequestRefused as exc:
+        return _error(400, str(exc))
     return JSONResponse({"id": rid}, status_code=202, media_type=ha.SCAN_RESPONSE_MIME)
 
 
 @router.get("/scan/{scan_request_id}/report", summary="The vulnerability report of a scan request",
             responses={302: {"description": "not ready; retry after Refresh-After seconds"}})
 def get_report(scan_request_id: str, rt: RT, _: Viewer, accept: str = Header(default="*/*", max_length=500)) -> Response:
-    wanted = [a.split(";")[0].strip() for a in accept.split(",")]
-    if not any(a in ("*/*", "application/*", "application/vnd.security.vulnerability.report") or a.startswith("application/json")
-               for a in wanted):
-        return _error(400, f"unsupported report type {accept!r}; this scanner produces {ha.REPORT_MIME}")
+    wanted = [a.split(";")[0].strip().lower() for a in accept.split(",")]
+    harbor_type = ha.HARBOR_REPORT_MIME.split(";")[0]
+    if harbor_type in wanted:
+        media_type = ha.HARBOR_REPORT_MIME
+    elif any(a in ("*/*", "application/*", "application/vnd.security.vulnerability.report") or a.startswith("application/json")
+             for a in wanted):
+        media_type = ha.REPORT_MIME
+    else:
+        return _error(400, f"unsupported report type {accept!r}; this scanner produces {' and '.join(ha.REPORT_MIMES)}")
     state, body = ha.report(rt, scan_request_id)
     if state == "unknown":
         return _error(404, f"no scan request {scan_request_id!r}")
@@ -86,6 +100,6 @@ def get_report(scan_request_id: str, rt: RT, _: Viewer, accept: str = Header(def
     if state == "failed":
         # a failed scan is reported to Harbor as the spec's internal error
         return _error(500, body["message"])
-    return JSONResponse(body, media_type=ha.REPORT_MIME)
+    return JSONResponse(body, media_type=media_type)
 
 

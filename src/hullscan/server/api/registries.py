@@ -7,7 +7,7 @@ import re
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import func, select
 
 from hullscan.server.api.deps import RT, Admin, PathId, Store, Viewer, api_error, get_or_404
@@ -48,6 +48,11 @@ class RegistryIn(BaseModel):
     password: str | None = Field(default=None, max_length=4096)
     namespaces: list[NamespaceIn] | None = Field(default=None, max_length=200, description="quay organisations / gitlab groups")
 
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: str) -> str:
+        return v.strip().lower()  # the product's spellings: V1, V2
+
     @model_validator(mode="after")
     def _check(self) -> "RegistryIn":
         if not (self.domain or self.ip):
@@ -77,6 +82,25 @@ class RegistryUpdate(BaseModel):
     username: str | None = Field(default=None, max_length=200)
     password: str | None = Field(default=None, max_length=4096)
     namespaces: list[NamespaceIn] | None = Field(default=None, max_length=200)
+    ip: str | None = Field(default=None, max_length=100)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    domain: str | None = Field(default=None, max_length=255)
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: str | None) -> str | None:
+        return v.strip().lower() if v is not None else None
+
+    @model_validator(mode="after")
+    def _check(self) -> RegistryUpdate:
+        if self.domain and not _HOSTNAME.fullmatch(self.domain):
+            raise ValueError(f"invalid domain {self.domain!r}: letters, digits, '-' and '.' only (the port is its own field)")
+        if self.ip:
+            try:
+                ipaddress.ip_address(self.ip)
+            except ValueError:
+                raise ValueError(f"invalid IP address {self.ip!r}") from None
+        return self
 
 
 def registry_out(row: Registry, repos: int = 0) -> dict[str, Any]:
@@ -107,6 +131,10 @@ def add_registry(body: RegistryIn, s: Store, rt: RT, user: Admin) -> dict[str, A
     row = svc.create(s, rt, data)
     out = registry_out(row)
     out["warnings"] = svc.warnings(row)
+    s.commit()  # the new registry's first sync starts right away (it must see the committed row)
+    from hullscan.server.tasks import create_task
+
+    out["sync_task_id"] = create_task(rt, "sync", {"registry_ids": [row.id]}, user=user.username, trigger="registry-added")
     return out
 
 
@@ -125,11 +153,17 @@ def update_registry(registry_id: PathId, body: RegistryUpdate, s: Store, rt: RT,
 
 
 @router.delete("/{registry_id}", status_code=204, summary="Delete a registry (not the built-in one)")
-def delete_registry(registry_id: PathId, s: Store, _: Admin) -> None:
+def delete_registry(registry_id: PathId, s: Store, rt: RT, _: Admin) -> None:
     row = _get(s, registry_id)
     if row.builtin:
         raise api_error(409, "BuiltinRegistry", "the built-in default registry can't be deleted")
+    from hullscan.server import whitelist
+
+    repos = list(s.scalars(select(Repository.id).where(Repository.registry_id == registry_id)))
     s.delete(row)
+    s.flush()
+    if whitelist.forget_repositories(s, repos):  # rules scoped to its repositories follow them
+        whitelist.apply(s, rt.now())
 
 
 @router.post("/{registry_id}/verify", summary="Check a registry's reachability and credentials again")

@@ -18,15 +18,31 @@ from hullscan.server.timeutil import aware, iso
 router = APIRouter(tags=["settings"])
 
 
-def _settings_out(s: Any) -> dict[str, Any]:
+def mask_url(url: str) -> str:
+    """A webhook URL as shown to non-admins: scheme, host and port only (user info, path and query can hold
+    credentials: ``https://user:pw@host/...``, ``.../services/T0/B0/secret``, ``?token=...``)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{parts.hostname or ''}{port}/***"
+    except ValueError:
+        return "***"
+
+
+def _settings_out(s: Any, role: str = "admin") -> dict[str, Any]:
     settings, version = get_settings(s)
     scope = list(s.scalars(select(Repository.id).where(Repository.in_scope.is_(True)).order_by(Repository.id)))
-    return {"version": version, "settings": settings.model_dump(), "scope_repository_ids": scope}
+    data = settings.model_dump()
+    if role != "admin":  # only admins, who edit them, see webhook URLs in full
+        data["webhook_urls"] = [mask_url(u) for u in data.get("webhook_urls") or []]
+    return {"version": version, "settings": data, "scope_repository_ids": scope}
 
 
-@router.get("/api/settings", summary="The scan settings and their version")
-def read_settings(s: Store, _: Viewer) -> dict[str, Any]:
-    return _settings_out(s)
+@router.get("/api/settings", summary="The scan settings and their version (webhook URLs masked for non-admins)")
+def read_settings(s: Store, user: Viewer) -> dict[str, Any]:
+    return _settings_out(s, user.role)
 
 
 class SettingsIn(BaseModel):
@@ -89,3 +105,31 @@ def add_rule(body: RuleIn, s: Store, rt: RT, user: Operator) -> dict[str, Any]:
 @router.delete("/api/whitelist/{rule_id}", status_code=204, summary="Delete a whitelist rule (its suppression ends)")
 def delete_rule(rule_id: PathId, s: Store, rt: RT, _: Operator) -> None:
     wl_svc.delete_rule(s, rt.now(), rule_id)
+
+
+class RuleUpdate(BaseModel):
+    """Changes to a whitelist rule (fields left out stay); ``expires_at: null`` makes it permanent."""
+
+    model_config = ConfigDict(extra="forbid")
+    value: str | None = Field(default=None, min_length=1, max_length=500)
+    scope: Literal["all", "images", "repositories"] | None = None
+    scope_ids: list[BodyId] | None = Field(default=None, max_length=10_000)
+    note: str | None = Field(default=None, max_length=2000)
+    expires_at: datetime | None = None
+
+
+@router.put("/api/whitelist/{rule_id}", summary="Edit a whitelist rule: value, scope, images/repositories, note, expiry")
+def edit_rule(rule_id: PathId, body: RuleUpdate, s: Store, rt: RT, _: Operator) -> dict[str, Any]:
+    rule = s.get(WhitelistRule, rule_id)
+    if rule is None:
+        raise api_error(404, "NotFound", f"no whitelist rule with id {rule_id}")
+    fields = body.model_fields_set
+    scope = body.scope if body.scope is not None else rule.scope
+    ids = body.scope_ids if body.scope_ids is not None else ([] if "scope" in fields and scope != rule.scope
+                                                              else [int(x) for x in rule.scope_ids or []])
+    if scope == "all":
+        ids = []
+    expires = body.expires_at if "expires_at" in fields else rule.expires_at
+    rule = wl_svc.update_rule(s, rt.now(), rule_id, body.value if body.value is not None else rule.value, scope, ids,
+                              body.note if body.note is not None else rule.note, expires)
+    return rule_out(rule, rt.now())

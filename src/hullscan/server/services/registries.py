@@ -67,7 +67,9 @@ def update(s: Session, rt: Runtime, registry_id: int, data: dict[str, Any]) -> R
     if data.get("name") and s.scalar(select(Registry).where(Registry.name == data["name"], Registry.id != registry_id)):
         raise ServiceError(409, "Conflict", f"a registry named {data['name']!r} already exists")
     apply_fields(row, data, rt.secrets)
-    verify(rt, row)
+    if not (row.domain or row.ip):
+        raise ServiceError(422, "InvalidRequest", "a domain or an IP is required")
+    verify(rt, row)  # a changed address or credential is verified again before it is kept
     return row
 
 
