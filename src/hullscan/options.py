@@ -75,3 +75,7 @@ class ScanOptions:
     #: free-form settings for plugins, by plugin name (e.g. {"secret": {"config": "/path/rules.yaml"}})
     plugin_settings: dict[str, dict[str, object]] = field(default_factory=dict)
     quiet: bool = False
+    #: ``--skip-dirs`` / ``--skip-files``: fnmatch globs over image paths (no leading ``/``); a matching file, or a
+    #: file under a matching directory, is never offered to the analyzers, so it is never read
+    skip_dirs: tuple[str, ...] = ()
+    skip_files: tuple[str, ...] = ()
