@@ -338,6 +338,7 @@ def run_stages(ctx: ScanContext, report: ScanReport) -> None:
         report.findings.extend(found)
         report.plugins.append(PluginStatus(stage.name, stage.version, "stage"))
     report.notes.extend(n for n in ctx.notes if n not in report.notes)
+    report.database = ctx.database
 
 
 def _failure(exc: Exception) -> str:

@@ -280,3 +280,105 @@ def test_unknown_keys_and_wrong_types_are_errors_naming_the_key(tmp_path: Path, 
 def test_a_missing_config_file_is_an_error(tmp_path: Path) -> None:
     proc = run("image", "x", "--config", str(tmp_path / "nope.yaml"), cwd=tmp_path, check_rc=2)
     assert proc.stderr == f"hullscan: error: {tmp_path / 'nope.yaml'}: no such config file\n"
+
+
+# --------------------------------------------------------------------------- database freshness
+
+
+def _vuln_image(tmp_path: Path) -> Path:
+    b = ImageBuilder()
+    b.add_layer({"etc/os-release": 'ID=debian\nVERSION_ID="12"\n',
+                 "usr/lib/python3/dist-packages/demo-0.5.dist-info/METADATA":
+                     "Metadata-Version: 2.1\nName: demo\nVersion: 0.5\n"})
+    archive = tmp_path / "vuln-image.tar"
+    b.write_docker_archive(archive, "test/habits-vuln:1")
+    return archive
+
+
+@pytest.fixture()
+def feed_mirror(tmp_path: Path) -> Any:
+    """An offline mirror of the feeds (``<Ecosystem>/all.zip``) served over HTTP on 127.0.0.1, counting requests."""
+    import http.server
+    import threading
+
+    from tests.vulndb.fixtures import osv, rng, write_osv_zip
+
+    root = tmp_path / "mirror"
+    write_osv_zip(root / "PyPI" / "all.zip",
+                  [osv("PYSEC-2024-1", "PyPI", "demo", rng({"introduced": "0"}, {"fixed": "1.0"}))])
+    hits: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a: Any, **kw: Any) -> None:
+            super().__init__(*a, directory=str(root), **kw)
+
+        def log_message(self, *a: Any) -> None:
+            hits.append(self.path)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/", hits
+    server.shutdown()
+    server.server_close()
+
+
+def test_first_scan_downloads_the_database_and_the_report_records_it(tmp_path: Path, feed_mirror: Any) -> None:
+    url, hits = feed_mirror
+    archive = _vuln_image(tmp_path)
+    db = tmp_path / "db" / "vuln.db"
+    env = {"HULLSCAN_DB_SOURCES": url, "HULLSCAN_DB": str(db)}
+    base = ("image", "--input", str(archive), "--scanners", "vuln", "-f", "json")
+    refused = run(*base, "--skip-db-update", cwd=tmp_path, env=env, check_rc=2)
+    assert refused.stderr.startswith(f"hullscan: error: no vulnerability database at {db}")
+    assert "updates are off: --skip-db-update / --offline" in refused.stderr and not db.exists()
+    assert run(*base, "--offline", cwd=tmp_path, env=env, check_rc=2).stderr == refused.stderr
+    proc = run(*base, cwd=tmp_path, env=env, check_rc=0)
+    assert f"no vulnerability database at {db}: downloading it" in proc.stderr
+    assert any(h.endswith("/PyPI/all.zip") for h in hits)
+    report = json.loads(proc.stdout)
+    assert [f["id"] for f in report["findings"]] == ["PYSEC-2024-1"]
+    assert report["database"]["schema_version"] >= 1 and report["database"]["built_at"].endswith("Z")
+    assert [s["name"] for s in report["database"]["sources"]] == ["osv:PyPI"]
+    assert report["database"]["sources"][0]["records"] == 1
+    # the second scan uses it as is: no request, no notice
+    hits.clear()
+    again = run(*base, cwd=tmp_path, env=env, check_rc=0)
+    assert hits == [] and again.stderr == ""
+    # validated against the committed JSON schema
+    import jsonschema
+
+    schema = json.loads((SRC.parent / "docs" / "report-schema.json").read_text())
+    jsonschema.validate(json.loads(again.stdout), schema)
+
+
+def test_a_stale_database_is_refreshed_or_warned_about(tmp_path: Path, feed_mirror: Any) -> None:
+    import sqlite3
+
+    url, hits = feed_mirror
+    archive = _vuln_image(tmp_path)
+    db = tmp_path / "vuln.db"
+    env = {"HULLSCAN_DB_SOURCES": url, "HULLSCAN_DB": str(db)}
+    run("db", "update", "-q", cwd=tmp_path, env=env, check_rc=0)
+
+    def age(built: str) -> None:
+        with sqlite3.connect(db) as conn:
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'built_at'", (built,))
+
+    age("2020-01-01T00:00:00Z")
+    base = ("image", "--input", str(archive), "--scanners", "vuln", "-f", "json")
+    warned = run(*base, "--skip-db-update", cwd=tmp_path, env=env, check_rc=0)
+    assert "hullscan: warning: the vulnerability database" in warned.stderr and "older than --db-max-age" in warned.stderr
+    assert any("older than --db-max-age" in n for n in json.loads(warned.stdout)["notes"])
+    assert json.loads(warned.stdout)["database"]["built_at"] == "2020-01-01T00:00:00Z"
+    assert run(*base, "--skip-db-update", "-q", cwd=tmp_path, env=env, check_rc=0).stderr == ""  # --quiet
+    hits.clear()
+    fresh = run(*base, "--db-max-age", "30d", cwd=tmp_path, env=env, check_rc=0)
+    assert "vulnerability database refreshed" in fresh.stderr and hits
+    assert json.loads(fresh.stdout)["database"]["built_at"] > "2020-01-01T00:00:00Z"
+    # a refresh that fails (the mirror is gone) keeps the old database, with a warning
+    age("2020-01-01T00:00:00Z")
+    gone = {**env, "HULLSCAN_DB_SOURCES": "http://127.0.0.1:9/"}
+    kept = run(*base, cwd=tmp_path, env=gone, check_rc=0)
+    assert "could not be refreshed" in kept.stderr and json.loads(kept.stdout)["findings"]
+    assert run(*base, "--db-max-age", "never", cwd=tmp_path, env=gone, check_rc=0).stderr == ""

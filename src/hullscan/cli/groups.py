@@ -233,6 +233,29 @@ class FindingFilters:
     vex: tuple[Path, ...] = field(default_factory=tuple)
     exit_code: int = 0
     show_suppressed: bool = False
+    skip_db_update: bool = False
+    db_max_age: float | None = 7 * 86400.0  # seconds
+
+    def preparer(self, quiet: bool, feed: Any = None) -> Callable[[Path], str]:
+        """The ``ScanOptions.prepare_db`` of a CLI scan: download a missing database, refresh one older than
+        ``--db-max-age`` (unless ``--skip-db-update``/``--offline``), with ``feed`` as the download's progress
+        (a :data:`hullscan.vulndb.manage.Progress`); notices on stderr unless ``quiet``. Returns the report note."""
+
+        def prepare(path: Path) -> str:
+            import sys
+
+            from hullscan.vulndb.freshness import ensure
+
+            if not quiet and not path.is_file() and not self.skip_db_update:
+                sys.stderr.write(f"hullscan: no vulnerability database at {path}: downloading it\n")
+            done = ensure(path, allow_update=not self.skip_db_update, max_age=self.db_max_age, progress=feed)
+            if not quiet and done.action in ("downloaded", "refreshed"):
+                sys.stderr.write(f"hullscan: vulnerability database {done.action} (built {done.built_at})\n")
+            if done.warning and not quiet:
+                sys.stderr.write(f"hullscan: warning: {done.warning}\n")
+            return done.warning
+
+        return prepare
 
     def build(self) -> Any:
         """The :class:`hullscan.suppress.Filters` (reads the ignore file and VEX documents)."""
@@ -249,10 +272,15 @@ def finding_filters(
     vex: Annotated[Optional[list[Path]], typer.Option(help="OpenVEX document (repeatable).")] = None,
     exit_code: Annotated[int, typer.Option(min=0, max=255, help="Exit with this code when findings remain after filtering (CI gate); it may not be an error code (2, 70, 130).")] = 0,
     show_suppressed: Annotated[bool, typer.Option("--show-suppressed", help="List suppressed findings and why (table format).")] = False,
+    skip_db_update: Annotated[bool, typer.Option("--skip-db-update", help="Never download or refresh the vulnerability database (a missing one is an error, a stale one a warning).")] = False,
+    offline: Annotated[bool, typer.Option("--offline", help="For hosts without internet: the same as --skip-db-update.")] = False,
+    db_max_age: Annotated[str, typer.Option(help="Refresh the vulnerability database when it is older than this (e.g. 24h, 7d; 'never': no limit); with --skip-db-update: a warning.")] = "7d",
 ) -> FindingFilters:
     from hullscan.cli.process import RESERVED_EXIT_CODES
 
     if exit_code in RESERVED_EXIT_CODES:
         raise InputError(f"--exit-code {exit_code}: {exit_code} means {RESERVED_EXIT_CODES[exit_code]}; "
                          "choose another code for findings (e.g. 1)")
-    return FindingFilters(db, severity, ignore_unfixed, ignorefile, tuple(vex or ()), exit_code, show_suppressed)
+    max_age = None if db_max_age.strip().lower() in ("never", "none", "off") else parse_duration(db_max_age, "--db-max-age")
+    return FindingFilters(db, severity, ignore_unfixed, ignorefile, tuple(vex or ()), exit_code, show_suppressed,
+                          skip_db_update or offline, max_age)

@@ -50,6 +50,7 @@ def sbom_scan_cmd(
     writer = load_writer(out.format)
     filters = found.build()
     options = ScanOptions(scanners=frozenset({"vuln"}))
+    options = replace(options, prepare_db=found.preparer(False))
     if found.db is not None:
         options = replace(options, db_path=found.db)
     report = apply_filters(scan_sbom(file, options), filters)
