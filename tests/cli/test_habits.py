@@ -382,3 +382,12 @@ def test_a_stale_database_is_refreshed_or_warned_about(tmp_path: Path, feed_mirr
     kept = run(*base, cwd=tmp_path, env=gone, check_rc=0)
     assert "could not be refreshed" in kept.stderr and json.loads(kept.stdout)["findings"]
     assert run(*base, "--db-max-age", "never", cwd=tmp_path, env=gone, check_rc=0).stderr == ""
+    # a database holding a source imported by hand is never rebuilt behind the user's back
+    from tests.vulndb.fixtures import osv, write_osv_zip
+
+    extra = write_osv_zip(tmp_path / "own" / "Internal" / "all.zip", [osv("INT-2024-1", "Go", "example.com/m")])
+    run("db", "import", "-q", str(extra), cwd=tmp_path, env=env, check_rc=0)
+    age("2020-01-01T00:00:00Z")
+    hits.clear()
+    own = run(*base, cwd=tmp_path, env=env, check_rc=0)
+    assert "holds imported sources (osv:Internal)" in own.stderr and hits == []

@@ -3,7 +3,8 @@
 * No database (or an unusable one: unreadable, another schema): it is built with :func:`~hullscan.vulndb.manage.update`
   from the configured sources (``HULLSCAN_DB_SOURCES``: a mirror folder or URL, or the public feeds), unless
   updating is forbidden (``--skip-db-update`` / ``--offline``): then a :class:`DatabaseError` says so and how to get one.
-* A database older than ``max_age`` (its ``built_at``): refreshed the same way when allowed; when it is not, or
+* A database older than ``max_age`` (its ``built_at``): refreshed the same way when allowed; when it is not, when
+  it holds sources the configuration does not list (added by ``db import``: a rebuild would drop them), or when
   the refresh fails (no network, a feed down), the old database is used and a warning says how old it is.
 
 The CLI calls this before a scan that matches vulnerabilities; the library's scan never downloads anything.
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hullscan.errors import DatabaseError, HullscanError
+from hullscan.vulndb.db import read_sources
 from hullscan.vulndb.manage import Progress, configured_sources, update
 
 
@@ -70,8 +72,14 @@ def ensure(path: Path, *, allow_update: bool, max_age: float | None, progress: P
     if not allow_update:
         return Freshness("stale", _text(built), f"the vulnerability database {path} is {how_old} (older than "
                          f"--db-max-age); updates are off: run `hullscan db update`")
+    specs = configured_sources(sources)
+    own = set(read_sources(path)) - {s.name for s in specs}
+    if own:  # a refresh rebuilds from the configured sources: it would drop what `db import` added
+        return Freshness("stale", _text(built), f"the vulnerability database {path} is {how_old} (older than "
+                         f"--db-max-age) and holds imported sources ({', '.join(sorted(own))}): refresh it with "
+                         "`hullscan db import`, or `hullscan db update` to rebuild it from the configured sources")
     try:
-        update(path, configured_sources(sources), progress)
+        update(path, specs, progress)
     except HullscanError as err:
         return Freshness("stale", _text(built), f"the vulnerability database {path} is {how_old} and could not be "
                          f"refreshed ({err}): scanning with it")
