@@ -111,8 +111,8 @@ def main() -> None:
     only_h = sorted(h - t)
     print(f"\nonly trivy lists ({len(only_t)}):", *[f"  {x[0]} {x[1]}@{x[2]}" for x in only_t], sep="\n")
     print(f"only hullscan lists ({len(only_h)}):", *[f"  {x[0]} {x[1]}@{x[2]}" for x in only_h], sep="\n")
-    print(f"\ntargets: cold no slower than trivy: {'met' if c <= tr else 'NOT met'}; warm >= 5x faster than cold: "
-          f"{'met' if c / w >= 5 else 'NOT met'}; every trivy package found: {'met' if not only_t else 'NOT met'}")
+    print(f"\ntargets: cold no slower than trivy: {'met' if c <= tr else 'NOT met'}; "
+          f"every trivy package found: {'met' if not only_t else 'NOT met'}")
 
 
 if __name__ == "__main__":

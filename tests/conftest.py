@@ -1,9 +1,8 @@
 """Shared pytest configuration: fixture plugins every test can use."""
 
-pytest_plugins = ["tests.helpers.registry_server"]
-
-
 import subprocess as _subprocess
+
+pytest_plugins = ["tests.helpers.registry_server"]
 
 _popen_init = _subprocess.Popen.__init__
 

@@ -15,7 +15,8 @@ never a traceback.
     │   └── RegistryUnavailableError  5xx/429/timeouts/connection errors that outlasted the retries
     ├── DatabaseError         vulnerability database missing, corrupt or wrong schema
     ├── FeedError             a feed could not be fetched or parsed
-    └── MissingDependencyError  an optional dependency (an extra of the package) is not installed
+    ├── MissingDependencyError  an optional dependency (an extra of the package) is not installed
+    └── ContainerRuntimeError talking to containerd, a Docker-API socket or a cluster failed
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ EXTRAS = {
     "celery": "distributed",
     "redis": "distributed",
     "psycopg": "distributed",
+    "grpc": "runtime",
 }
 
 
@@ -110,3 +112,7 @@ class MissingDependencyError(HullscanError):
         if extra is None:
             return None
         return cls(f"{module} is not installed: it comes with the {extra!r} extra (pip install 'hullscan[{extra}]')")
+
+
+class ContainerRuntimeError(HullscanError):
+    """Talking to a container runtime (containerd, a Docker-API socket) or a cluster API failed."""

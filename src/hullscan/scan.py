@@ -74,8 +74,25 @@ class _NoProgress:
 # --------------------------------------------------------------------------- analyzers
 
 
+#: optional modules a scanner cannot work without (the analyzers import them on first use, which may be never on a
+#: given image: checked up front, so that a scan never looks complete without them)
+SCANNER_NEEDS = {"malware": ("yara_x",)}
+
+
+def check_dependencies(scanners: frozenset[str]) -> None:
+    """MissingDependencyError naming the extra when a chosen scanner's optional dependency is not installed."""
+    import importlib.util
+
+    for scanner in sorted(scanners):
+        for module in SCANNER_NEEDS.get(scanner, ()):
+            if importlib.util.find_spec(module) is None:
+                missing = MissingDependencyError.of(ModuleNotFoundError(name=module))
+                raise MissingDependencyError(f"--scanners {scanner}: {missing or f'{module} is not installed'}")
+
+
 def select_analyzers(options: ScanOptions) -> list[Analyzer]:
     """Instances of the analyzers this scan needs, by scanner tags (inventory analyzers always)."""
+    check_dependencies(options.scanners)
     wanted_tags = set(ALWAYS_TAGS) | {tag for scanner, tag in SCANNER_TAGS.items() if scanner in options.scanners}
     entries = ANALYZERS.select(tags=wanted_tags)
     if options.analyzers is not None:  # analyzers named one by one
@@ -110,8 +127,9 @@ def analyze_entries(
 ) -> LayerResult:
     """Run the analyzers over one layer's entries (read each wanted file once)."""
     result = LayerResult(diff_id=layer_id, warnings=warnings)
-    kept: dict[str, bytes | memoryview] = {}
+    kept: dict[str, bytes] = {}
     kept_bytes = [0]  # what ``kept`` holds: bounded, else a layer's every wanted file stayed in memory
+    broken: list[HullscanError] = []  # a read of the layer failed (truncated, corrupt): the layer cannot be trusted
     limit = options.limits.max_file_size
     bound, always, suffixes, prefixes, min_size = _Dispatch.of(analyzers)
     deadline = options.deadline
@@ -153,22 +171,16 @@ def analyze_entries(
                 else:
                     try:
                         content.append(entry.read())
-                    except HullscanError:
+                    except HullscanError as exc:
+                        broken.append(exc)  # the layer itself is bad: ends the scan even if an analyzer catches it
                         raise
                     except (OSError, EOFError, ValueError, zlib.error) as exc:
-                        raise BlobError(f"layer {layer_id}: cannot read {entry.info.path}: {exc}") from None
+                        broken.append(BlobError(f"layer {layer_id}: cannot read {entry.info.path}: {exc}"))
+                        raise broken[-1] from None
                     if len(content[0]) <= _HARDLINK_KEEP and kept_bytes[0] + len(content[0]) <= _HARDLINK_KEEP_TOTAL:
                         kept[entry.info.path] = content[0]
                         kept_bytes[0] += len(content[0])
             return content[0]
-
-        def view(entry: Entry = entry, content: list[bytes] = content) -> memoryview | None:
-            if content:
-                return memoryview(content[0])
-            mapped = entry.view()
-            if mapped is not None and len(mapped) <= _HARDLINK_KEEP:
-                kept[entry.info.path] = mapped  # (a view costs no memory; a hard link to it copies it when read)
-            return mapped
 
         for analyzer in wanting:
             size = info.size
@@ -179,16 +191,19 @@ def analyze_entries(
                     ScanWarning("size-limit", f"{info.path} ({size} bytes) is larger than {analyzer.name}'s limit: not read", info.path, layer_id)
                 )
                 continue
-            file = FileInput(path=info.path, info=info, layer=layer_id, _reader=read,
-                             _viewer=view if info.kind == "file" else None)
+            file = FileInput(path=info.path, info=info, layer=layer_id, _reader=read)
             try:
                 res = analyzer.analyze(file)
             except HullscanError:
                 raise
             except Exception as exc:  # an analyzer bug must not end the scan: report it
+                if broken:
+                    raise broken[0] from None
                 tally.fail(analyzer.name, _failure(exc))
                 warnings.append(ScanWarning("analyzer-error", f"{analyzer.name} failed on {info.path}: {_failure(exc)}", info.path, layer_id))
                 continue
+            if broken:  # an analyzer that caught the failed read of its file does not hide a bad layer
+                raise broken[0]
             if res is not None and _nonempty(res):
                 result.files.append(FileResult(info.path, analyzer.name, res))
     return result
@@ -413,7 +428,7 @@ def analyze_image(
 
     workers = options.workers or min(len(layers), os.cpu_count() or 1, 8) or 1
     if not options.workers and source.in_memory(resolved.layers):
-        workers = 1  # a pure-Python walk over mapped layers: threads would only take turns (see ImageSource.in_memory)
+        workers = 1  # a pure-Python walk over local plain layers: threads would only take turns (see ImageSource.in_memory)
     if workers <= 1 or len(layers) <= 1 or not source.parallel:
         results = [one(i) for i in range(len(layers))]
     else:

@@ -105,8 +105,8 @@ def build(seed: int = 7) -> Corpus:
     sa = {"type": "service_account", "project_id": "bench-" + rand(6, string.ascii_lowercase, rng), "private_key_id": rand(40, "0123456789abcdef", rng),
           "private_key": pem, "client_email": "svc@bench.iam.gserviceaccount.com"}
     sa_text = json.dumps(sa, indent=2)
-    line = next(i for i, l in enumerate(sa_text.split("\n"), 1) if '"type":' in l)  # both tools report the match start
-    key_line = next(i for i, l in enumerate(sa_text.split("\n"), 1) if '"private_key":' in l)
+    line = next(i for i, row in enumerate(sa_text.split("\n"), 1) if '"type":' in row)  # both tools report the match start
+    key_line = next(i for i, row in enumerate(sa_text.split("\n"), 1) if '"private_key":' in row)
     c.add("/app/gcp/credentials.json", sa_text.split("\n"), {line: pem}, also={line: {key_line}})
     pypi = "pypi-AgEIcHlwaS5vcmc" + rand(70, AN + "-_", rng)
     c.add("/root/.pypirc", ["[pypi]", "username = __token__", f"password = {pypi}"], {3: pypi})

@@ -96,7 +96,9 @@ def test_fix_debian_image_end_to_end(debian_world: DebianWorld, tmp_path: Path) 
             assert (admin / "info" / name).read_bytes() == (ref_admin / "info" / name).read_bytes(), name
     ours_info = {n for n in os.listdir(admin / "info") if n.startswith(("libhello1", "libhello-common"))}
     assert ours_info == {n for n in os.listdir(ref_admin / "info") if n.startswith(("libhello1", "libhello-common"))}
-    tree = lambda r: sorted(str(p.relative_to(r)) for p in r.rglob("*") if "var/lib/dpkg" not in str(p))
+    def tree(r: Path) -> list[str]:
+        return sorted(str(p.relative_to(r)) for p in r.rglob("*") if "var/lib/dpkg" not in str(p))
+
     assert tree(rootfs) == tree(reference)
 
     # the program of the patched image runs and links the new library

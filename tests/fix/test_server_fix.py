@@ -111,7 +111,9 @@ def test_scheduler_starts_the_periodic_fix_only_when_on(tmp_path: Path, debian_w
     clock = [1000.0]
     rt = make_runtime(tmp_path / "data", debian_world.db, clock=lambda: clock[0])
     try:
-        kinds = lambda ids: [rt_task_kind(rt, i) for i in ids]
+        def kinds(ids: list[int]) -> list[str]:
+            return [rt_task_kind(rt, i) for i in ids]
+
         tick(rt)
         clock[0] += 13 * 3600
         assert "fix" not in kinds(tick(rt))  # off by default

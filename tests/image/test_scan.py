@@ -199,8 +199,8 @@ def test_malformed_manifest(tmp_path, manifest, message):
 
 def _gzip_zeros(n: int) -> bytes:
     """A gzip member of a tar holding one file of n zero bytes, built in chunks (a few MB compressed)."""
-    import tarfile
     import io
+    import tarfile
 
     header = tarfile.TarInfo("var/lib/dpkg/status")
     header.size = n
@@ -228,10 +228,11 @@ def _hostile(tmp_path: Path) -> Path:
         "hard": F(kind="hardlink", linkname="../../../etc/shadow"),
         "dev/kmem": F(kind="char"),
     })
-    from tests.helpers.imagebuild import BuiltLayer
-    import tarfile
     import gzip
     import hashlib
+    import tarfile
+
+    from tests.helpers.imagebuild import BuiltLayer
 
     bomb = _gzip_zeros(1 << 30)
     h = hashlib.sha256()

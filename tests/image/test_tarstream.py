@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 from pathlib import Path
 
@@ -160,30 +161,17 @@ def test_a_checksum_field_with_a_non_octal_digit_is_a_corrupt_header():
         list(TarReader(io.BytesIO(_archive(bytes(head), b"abc")), "test"))
 
 
-def listing_mapped(data: bytes, start: int) -> list[tuple]:
-    """Our listing of ``data`` placed at byte ``start`` of a memory map (a layer inside a docker-save archive)."""
-    import mmap
-
-    mem = mmap.mmap(-1, start + len(data))
-    mem[start:] = data
-    reader = TarReader(io.BytesIO(b"never read"), "test", mapped=(mem, start))
-    out = []
-    for m in reader:
-        content = reader.read() if m.isreg() else b""
-        out.append((m.name.rstrip("/") if m.isdir() else m.name, m.size, m.mode, m.uid, m.linkname, content))
-    return out
-
-
-@pytest.mark.parametrize("fmt", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
-def test_a_mapped_tar_agrees_with_tarfile(fmt):
-    data = build(fmt)
-    assert listing_mapped(data, 4096 + 1536) == listing_stdlib(data)
-
-
-def test_a_mapped_tar_cut_short_is_a_truncation_error():
+@pytest.mark.parametrize("keep", [0.3, 0.6])
+def test_a_file_cut_short_while_it_is_read_is_a_truncation_error(tmp_path, keep):
+    """With seeks (a plain layer in a local file) the stream's size is taken when the walk starts: a file that
+    another program cuts short meanwhile ends in a truncation error, never a clean end with entries missing."""
     data = build(tarfile.GNU_FORMAT)
-    cut = data[: data.index(b"x" * 1000) + 500]
-    with pytest.raises(BlobError, match="truncated"):
-        listing_mapped(cut, 512)
-    with pytest.raises(BlobError, match="truncated"):
-        listing_mapped(data[:700], 0)  # a header and part of the next block
+    path = tmp_path / "layer.tar"
+    path.write_bytes(data)
+    with open(path, "rb") as fh:
+        reader = TarReader(fh, "test", seek=True)
+        os.truncate(path, int(len(data) * keep) // 512 * 512)  # cut on a block boundary: it looks like a clean end
+        with pytest.raises(BlobError, match="truncated"):
+            for m in reader:
+                if m.isreg():
+                    reader.read()

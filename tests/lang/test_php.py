@@ -13,7 +13,14 @@ import pytest
 from hullscan.analyzers.lang.php import PhpAnalyzer
 from hullscan.model import FileInfo
 from tests.lang._golden import (
-    DATA, LAYER, analyze_bytes, assert_malformed, check_case, nv, run_tree, truncated_case,
+    DATA,
+    LAYER,
+    analyze_bytes,
+    assert_malformed,
+    check_case,
+    nv,
+    run_tree,
+    truncated_case,
 )
 
 PHP = DATA / "php"

@@ -18,7 +18,6 @@ from hullscan.model import FileInfo
 from tests.lang._golden import LAYER, analyze_bytes, assert_malformed, check_case, nv, run_tree, truncated_case
 
 
-
 @pytest.fixture()
 def analyzer() -> PythonAnalyzer:
     return PythonAnalyzer()

@@ -12,9 +12,9 @@ import pytest
 
 from hullscan.analyzers.base import FileInput
 from hullscan.analyzers.os import attach_distro
-from hullscan.owners import join_owners
 from hullscan.analyzers.os.dpkg import DpkgAnalyzer, parse_stanzas
 from hullscan.model import Distro, FileInfo, Package
+from hullscan.owners import join_owners
 
 STATUS = Path("/var/lib/dpkg/status")
 INFO = Path("/var/lib/dpkg/info")

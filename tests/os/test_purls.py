@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 from packageurl import PackageURL
 
 from hullscan.analyzers.os import attach_distro
-from hullscan.owners import join_owners
 from hullscan.analyzers.os.purls import build_purl, distro_qualifier, os_purl, split_epoch
 from hullscan.model import Distro, Package
+from hullscan.owners import join_owners
 
 # characters seen in real package names, versions and qualifier values (incl. non-ASCII and
 # percent-encoded ones); whitespace and "/" are not valid in OS package names

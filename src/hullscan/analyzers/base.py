@@ -57,7 +57,6 @@ class FileInput:
     layer: str
     _reader: Callable[[], bytes]
     _content: bytes | None = None
-    _viewer: Callable[[], memoryview | None] | None = None
 
     def read(self) -> bytes:
         """The whole content (bounded by the core's per-file size limit). Read once, then kept."""
@@ -66,13 +65,8 @@ class FileInput:
         return self._content
 
     def view(self) -> memoryview:
-        """The content as a read-only view, for analyzers that look at a few parts of a big file (an executable's
-        headers and one section): where the layer is mapped into memory, only the pages looked at are ever
-        touched; elsewhere it is a view of :meth:`read`."""
-        if self._content is None and self._viewer is not None:
-            view = self._viewer()
-            if view is not None:
-                return view
+        """The content as a view (of :meth:`read`), for analyzers that look at a few parts of a big file (an
+        executable's headers and one section) without copying them."""
         return memoryview(self.read())
 
     def open(self) -> BinaryIO:

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "admin": "hullscan.server.cli",
     "checks": "hullscan.checks.cli",
     "fix": "hullscan.cli.fix",
+    "runtime": "hullscan.cli.runtime",
     "cache": "hullscan.cli.cache",
     "version": "hullscan.cli.version",
     "completion": "hullscan.cli.completion",

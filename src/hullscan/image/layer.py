@@ -213,13 +213,13 @@ class Entry:
     The metadata is kept as plain slots: the :class:`~hullscan.model.FileInfo` that analyzers see is made on first
     use of :attr:`info` (most entries of a layer are never shown to an analyzer)."""
 
-    __slots__ = ("_info", "gid", "kind", "linkname", "mode", "opaque", "path", "reader", "size", "uid", "viewer", "whiteout")
+    __slots__ = ("_info", "gid", "kind", "linkname", "mode", "opaque", "path", "reader", "size", "uid", "whiteout")
 
     def __init__(self, path: str, kind: str = "file", size: int = 0, mode: int = 0o644, uid: int = 0, gid: int = 0,
                  linkname: str = "", *, whiteout: bool = False, opaque: bool = False,
-                 reader: Callable[[], bytes] | None = None, viewer: Callable[[], memoryview | None] | None = None) -> None:
+                 reader: Callable[[], bytes] | None = None) -> None:
         self.path, self.kind, self.size, self.mode, self.uid, self.gid, self.linkname = path, kind, size, mode, uid, gid, linkname
-        self.whiteout, self.opaque, self.reader, self.viewer = whiteout, opaque, reader, viewer
+        self.whiteout, self.opaque, self.reader = whiteout, opaque, reader
         self._info: FileInfo | None = None
 
     @property
@@ -232,10 +232,6 @@ class Entry:
     def read(self) -> bytes:
         """The file's content (for tar streams: call only while the walk is positioned on this entry)."""
         return self.reader() if self.reader is not None else b""
-
-    def view(self) -> memoryview | None:
-        """A view of the content without reading it, where the layer is mapped into memory; else None."""
-        return self.viewer() if self.viewer is not None else None
 
 
 def normalise(name: str) -> tuple[str | None, str]:
@@ -299,10 +295,8 @@ def walk_layer(
         seek = _plain_seekable(raw)
         stream = raw if seek else decompressed(raw)
         accountant = _Accountant(limits, budget, what)
-        mapping = getattr(raw, "mapped", None)  # a plain layer in a local file, mapped into memory: no reads at all
-        reader = TarReader(stream, what, accountant, seek=seek, mapped=mapping() if seek and callable(mapping) else None)
+        reader = TarReader(stream, what, accountant, seek=seek)
         read = _guarded(reader.read, layer_id)
-        peek = reader.peek if reader.mapped else None
         count = accountant.entry
         for name, t, size, mode, uid, gid, linkname in reader.records():
             count()
@@ -313,9 +307,9 @@ def walk_layer(
                 if t == DIRECTORY or rel[-1] == "/":
                     yield Entry("/" + rel.rstrip("/"), "dir", 0, mode & 0o7777, uid, gid)
                 else:
-                    yield Entry("/" + rel, "file", size, mode & 0o7777, uid, gid, reader=read, viewer=peek)
+                    yield Entry("/" + rel, "file", size, mode & 0o7777, uid, gid, reader=read)
                 continue
-            entry = _entry(read, Member(name, t, size, mode, uid, gid, linkname), layer_id, warnings, peek)
+            entry = _entry(read, Member(name, t, size, mode, uid, gid, linkname), layer_id, warnings)
             if entry is not None:
                 yield entry
         accountant.flush()
@@ -350,8 +344,7 @@ def _cause(exc: BaseException) -> str:
     return text[:200]
 
 
-def _entry(read: Callable[[], bytes], m: Member, layer_id: str, warnings: list[ScanWarning],
-           peek: Callable[[], memoryview | None] | None = None) -> Entry | None:
+def _entry(read: Callable[[], bytes], m: Member, layer_id: str, warnings: list[ScanWarning]) -> Entry | None:
     path, problem = normalise(m.name)
     if path is None:
         warnings.append(ScanWarning("path-traversal", f"entry {m.name!r} leaves the image root: ignored", m.name, layer_id))
@@ -390,7 +383,7 @@ def _entry(read: Callable[[], bytes], m: Member, layer_id: str, warnings: list[S
     if m.isdir():
         return Entry(path, "dir", 0, mode, m.uid, m.gid)
     if m.isreg() or t == GNU_SPARSE:
-        return Entry(path, "file", m.size, mode, m.uid, m.gid, reader=read, viewer=peek)
+        return Entry(path, "file", m.size, mode, m.uid, m.gid, reader=read)
     return None
 
 

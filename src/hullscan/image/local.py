@@ -9,7 +9,6 @@ import errno
 import functools
 import io
 import json
-import mmap
 import os
 import stat
 import zlib
@@ -146,36 +145,13 @@ class _CheckedBlob(io.BufferedReader):
     def __init__(self, raw: _Slice, check: BackgroundDigest) -> None:
         super().__init__(raw, 64 * 1024)
         self._check = check
-        self._map: mmap.mmap | None = None
-        self._map_start = 0
 
     def drain(self) -> None:
         """Raise unless the blob's bytes are the claimed digest (waits for the helper thread)."""
         self._check.verify()
 
-    def mapped(self) -> tuple[mmap.mmap, int] | None:
-        """The blob's bytes mapped into memory (read-only), and where they start in the map (a map begins on a page
-        boundary); None where the file cannot be mapped. The tar walk reads headers and small files straight from
-        the page cache, with no read calls. Unmapped by :meth:`close`."""
-        raw = self.raw
-        assert isinstance(raw, _Slice)
-        if self._map is None and raw.size:
-            start = raw.start - raw.start % mmap.ALLOCATIONGRANULARITY
-            try:
-                self._map = mmap.mmap(raw.fileno(), raw.start + raw.size - start, offset=start, access=mmap.ACCESS_READ)
-            except (OSError, ValueError):
-                return None
-            self._map_start = raw.start - start
-        return (self._map, self._map_start) if self._map is not None else None
-
     def close(self) -> None:
         self._check.cancel()
-        if self._map is not None:
-            try:
-                self._map.close()
-            except BufferError:  # a slice of it is still referenced: freed with it
-                pass
-            self._map = None
         super().close()
 
 
@@ -426,7 +402,8 @@ class DockerArchiveSource(ImageSource):
                 self._checks[desc.digest] = self._blobs.start_check(name, desc.digest, f"layer {name}")
 
     def in_memory(self, layers: Sequence[Descriptor]) -> bool:
-        """Uncompressed layers of an uncompressed archive are walked from a memory map (:meth:`_CheckedBlob.mapped`)."""
+        """Uncompressed layers of an uncompressed archive are read from the local file (the page cache), with no
+        decompression to overlap."""
         names = [self._layer_names.get(desc.digest) for desc in layers]
         return self._blobs.direct and all(name is not None and self._plain(name) for name in names)
 

@@ -53,8 +53,8 @@ class ImageSource(ABC):
         threads while the scan is still importing its analyzers). Optional: the default does nothing."""
 
     def in_memory(self, layers: Sequence[Descriptor]) -> bool:
-        """Whether every one of ``layers`` is walked from memory (a plain tar mapped from a local file), with no
-        network, disk wait or decompression to overlap: walking such layers on several threads only makes them
+        """Whether every one of ``layers`` is a plain tar read from a local file (the page cache), with no network,
+        disk wait or decompression to overlap: walking such layers on several threads only makes them
         take turns holding the GIL, so the scan walks them one after another. The default: no."""
         return False
 

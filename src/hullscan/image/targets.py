@@ -10,13 +10,21 @@ from hullscan.errors import InputError
 from hullscan.image.source import ImageSource
 from hullscan.options import ScanOptions
 
+#: image names served by a container runtime's API (hullscan.runtime)
+RUNTIME_SCHEMES = ("containerd://", "docker://", "podman://")
+
 
 def open_source(target: str, options: ScanOptions) -> ImageSource | Path:
     """The source for ``target``: a local path (layout dir, archive, rootfs dir; explicit ``oci:``,
-    ``oci-archive:``, ``docker-archive:``, ``dir:`` prefixes with an optional ``:TAG``) or a registry reference.
+    ``oci-archive:``, ``docker-archive:``, ``dir:`` prefixes with an optional ``:TAG``), an image of a container
+    runtime (``containerd://NAMESPACE/REF``, ``docker://REF``, ``podman://REF``) or a registry reference.
     A rootfs directory is returned as a Path."""
     from hullscan.image.local import DockerArchiveSource, OCILayoutSource, sniff_archive
 
+    if target.startswith(RUNTIME_SCHEMES):
+        from hullscan.runtime.sources import runtime_source
+
+        return runtime_source(target, options)
     scheme, _, rest = target.partition(":")
     if scheme in ("oci", "oci-archive", "docker-archive", "dir") and rest:
         where, tag = _split_tag(rest)

@@ -9,7 +9,6 @@ never writes anything. Every malformed header is a :class:`~hullscan.errors.Blob
 from __future__ import annotations
 
 import io
-import mmap
 import struct
 import zlib
 from collections.abc import Callable, Iterator
@@ -101,45 +100,31 @@ def printable(name: str) -> str:
     return name
 
 
-#: what a window can be: bytes read from the stream, or a whole mapped file (slicing either gives bytes)
-Buffer = bytes | mmap.mmap
-
-
 class TarReader:
     """Iterate members of a tar stream; :meth:`read` returns the current member's data.
 
     Headers are parsed from a window of the stream read in big chunks (one ``read`` per 256 KiB instead of one per
     512-byte header; a small member's data is skipped by moving inside the window). With ``seek=True`` (a plain tar
     in a local file, verified elsewhere) data past the window that nobody reads is skipped with relative seeks instead
-    of being read; otherwise every byte passes through (a decompressor, a digest check). With ``mapped`` (the whole
-    tar in memory, e.g. a local file mapped with mmap, and where it starts) the buffer itself is the window.
+    of being read; otherwise every byte passes through (a decompressor, a digest check). With ``seek`` the stream's
+    size is known from the start: a stream that ends before it (a file cut short while it is read) is a truncation.
     """
 
-    def __init__(self, stream: BinaryIO, what: str, account: Callable[[int], None] | None = None, seek: bool = False,
-                 mapped: tuple[Buffer, int] | None = None) -> None:
+    def __init__(self, stream: BinaryIO, what: str, account: Callable[[int], None] | None = None, seek: bool = False) -> None:
         self._stream = stream
         self._what = what
         self._account = account or (lambda n: None)
         self._base = 0  # stream offset of the window's first byte
-        self._win: Buffer = b""  # the window: bytes read from the stream and not yet consumed from ``_pos`` on
+        self._win = b""  # the window: bytes read from the stream and not yet consumed from ``_pos`` on
         self._pos = 0
         self._left = 0  # data + padding of the current member not yet consumed
         self._data_left = 0  # data of the current member not yet consumed
         self._seek = seek
         self._end = -1  # with seeks: where the stream ends (a skip past it is a truncated archive)
-        if mapped is not None:
-            # the whole tar is in memory (a local file mapped with mmap): it is the window, from byte ``start`` of
-            # the buffer on; nothing is ever read from ``stream``, and a skip past the buffer's end is a truncation
-            buffer, start = mapped
-            self._win, self._pos, self._base = buffer, start, -start
-            self._stream = io.BytesIO()
-            self._seek, self._end = True, len(buffer) - start
-        elif seek:
+        if seek:
             here = stream.tell()
             self._end = stream.seek(0, io.SEEK_END) - here
             stream.seek(here)
-        #: whether the tar is mapped into memory (:meth:`peek` gives views of member data)
-        self.mapped = mapped is not None
         self._buf = bytearray(0 if self._seek else _SKIP)  # (what a skip reads into when it cannot seek)
         self._global: dict[str, str] = {}
 
@@ -212,16 +197,10 @@ class TarReader:
         if len(self._win) >= BLOCK:
             return True
         if not self._win:
+            if self._seek and self._base < self._end:  # the stream ends before its known size: cut short meanwhile
+                raise BlobError(f"{self._what}: truncated tar stream at offset {self._base}")
             return False  # EOF without end-of-archive blocks: accepted (some writers omit them)
         raise BlobError(f"{self._what}: truncated tar stream at offset {self._base}")
-
-    def peek(self) -> memoryview | None:
-        """A view of the current member's data, without reading or consuming it, where the tar is mapped into
-        memory (``mapped``); None otherwise, or once the data was read."""
-        n = self._data_left
-        if not isinstance(self._win, mmap.mmap) or n <= 0 or self._pos + n > len(self._win):
-            return None
-        return memoryview(self._win)[self._pos : self._pos + n].toreadonly()
 
     def read(self) -> bytes:
         """The whole data of the current member (once; an empty result afterwards)."""

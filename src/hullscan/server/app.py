@@ -114,14 +114,25 @@ class BodyLimit:
 def create_app(rt: Runtime) -> FastAPI:
     """The API over ``rt`` (queue and scheduler are started by the caller)."""
     from hullscan import __version__
-    from hullscan.server.api import admin, assets, findings, harbor, hooks, registries, settings, system, tasks
+    from hullscan.server.api import (
+        admin,
+        assets,
+        clusters,
+        findings,
+        harbor,
+        hooks,
+        registries,
+        settings,
+        system,
+        tasks,
+    )
 
     app = FastAPI(title="hullscan security center", version=str(__version__), docs_url=None, redoc_url=None,
                   openapi_url=None,
                   description="Registries, asset sync, scan tasks, findings and settings of a hullscan server.")
     app.state.runtime = rt
     _docs(app)
-    for module in (system, registries, assets, findings, settings, tasks, admin, hooks, harbor):
+    for module in (system, registries, assets, findings, settings, tasks, admin, hooks, harbor, clusters):
         app.include_router(module.router)
 
     @app.exception_handler(StarletteHTTPException)

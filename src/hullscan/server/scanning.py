@@ -125,10 +125,13 @@ def _harbor_ref(req: HarborScanRequest) -> str:
     return f"{host}/{req.repository}@{req.digest}"
 
 
-def _options(rt: Runtime, settings: ScanSettings, reg: Registry | None, harbor: HarborScanRequest | None) -> Any:
+def _options(rt: Runtime, settings: ScanSettings, reg: Registry | None, harbor: HarborScanRequest | None,
+             item_credentials: str = "") -> Any:
     from hullscan.options import RegistryOptions, ScanOptions
 
     reg_kwargs = pull_options(reg, rt.secrets)
+    if item_credentials and reg is None:  # an image of no configured registry: e.g. a pod's imagePullSecret
+        reg_kwargs = _item_pull_options(rt, rt.secrets.decrypt_json(item_credentials) or {})
     if harbor is not None:
         auth = rt.secrets.decrypt(harbor.authorization_enc)
         scheme, _, value = auth.partition(" ")
@@ -149,6 +152,22 @@ def _options(rt: Runtime, settings: ScanSettings, reg: Registry | None, harbor: 
         checks=checks,
         quiet=True,
     )
+
+
+def _item_pull_options(rt: Runtime, creds: dict[str, Any]) -> dict[str, Any]:
+    """RegistryOptions keywords from a task item's own credentials (``username``, ``password``, ``ca_pem``)."""
+    out: dict[str, Any] = {"username": creds.get("username") or None, "password": creds.get("password") or None}
+    ca_pem = str(creds.get("ca_pem") or "")
+    if ca_pem:
+        import hashlib
+
+        folder = rt.config.data_dir / "ca"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = folder / f"{hashlib.sha256(ca_pem.encode()).hexdigest()[:24]}.pem"
+        if not path.exists():
+            path.write_text(ca_pem)
+        out["ca_bundle"] = str(path)
+    return out
 
 
 def _mark_rest(rt: Runtime, task_id: int, status: str) -> int:
@@ -261,7 +280,7 @@ def _scan_claimed(rt: Runtime, task_id: int, item_id: int, settings: ScanSetting
         harbor = s.get(HarborScanRequest, harbor_id) if harbor_id else None
         reference, digest = item.reference, image.digest
         try:
-            options = _options(rt, settings, reg, harbor)
+            options = _options(rt, settings, reg, harbor, item.credentials_enc)
         except HullscanError as exc:  # e.g. credentials encrypted with another key: this image fails, named in the log
             item.status, item.error = "failed", str(exc)
             return "failed", str(exc)
@@ -338,6 +357,12 @@ def run_scan(rt: Runtime, task_id: int) -> None:
         settings, _ = get_settings(s)
     if not planned:
         _plan(rt, task_id, params)
+    run_items(rt, task_id, settings)
+
+
+def run_items(rt: Runtime, task_id: int, settings: ScanSettings) -> None:
+    """Scan a planned task's pending items (deadline, stop, rate limits, claims, quota), then finish the task.
+    Shared by registry scans and runtime scans (:mod:`hullscan.server.runtime_scan`)."""
     with rt.session() as s:
         task = s.get(Task, task_id)
         assert task is not None

@@ -30,6 +30,9 @@ TASK_KINDS: Registry[TaskFunction] = Registry("task kind", [
     Entry("scan", 1, lazy_object("hullscan.server.scanning:run_scan")),
     Entry("rematch", 1, lazy_object("hullscan.server.rematch:run_rematch")),
     Entry("fix", 1, lazy_object("hullscan.server.fixing:run_fix")),
+    Entry("cluster-sync", 1, lazy_object("hullscan.server.clusters:run_cluster_sync")),
+    # the console's "Container Runtime Image Scan"
+    Entry("runtime-scan", 1, lazy_object("hullscan.server.runtime_scan:run_runtime_scan")),
 ])
 STATUSES = ("pending", "running", "succeeded", "partially failed", "failed", "stopped")
 FINAL = ("succeeded", "partially failed", "failed", "stopped")

@@ -129,7 +129,6 @@ class SensitiveFileAnalyzer(Analyzer):
     def path_hint(self) -> None:
         """None: no hint can hold what :meth:`wants` accepts (``/\\.ssh/[^/]+$``, ``/private/[^/]+$`` or
         ``/kubeconfig[^/]*$`` end in any name), so ``wants`` is asked about every entry and has to be cheap."""
-        return None
 
     def wants(self, path: str, info: FileMeta) -> bool:
         """Regular, non-empty files whose path matches a sensitive item and is not allow-listed. The allow list is

@@ -9,7 +9,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from hullscan.server import whitelist
-from hullscan.server.api.deps import RT, Operator, PathId, QueryId, Store, Viewer, api_error, fetch_page, get_or_404, page_of
+from hullscan.server.api.deps import (
+    RT,
+    Operator,
+    PathId,
+    QueryId,
+    Store,
+    Viewer,
+    api_error,
+    fetch_page,
+    get_or_404,
+    page_of,
+)
 from hullscan.server.db.models import FindingRow, ImageTag, Repository
 from hullscan.server.timeutil import iso
 

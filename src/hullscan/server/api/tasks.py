@@ -60,7 +60,7 @@ class ScanIn(BaseModel):
 @router.get("", summary="List tasks")
 def list_tasks(
     s: Store, _: Viewer,
-    kind: Literal["sync", "scan", "rematch", "fix"] | None = None,
+    kind: Literal["sync", "scan", "rematch", "fix", "cluster-sync", "runtime-scan"] | None = None,
     status: Literal["pending", "running", "succeeded", "partially failed", "failed", "stopped"] | None = None,
     page: int = Query(1, ge=1, le=1_000_000),
     page_size: int = Query(50, ge=1, le=500),

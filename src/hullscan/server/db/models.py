@@ -249,6 +249,8 @@ class TaskItem(Base):
     reference: Mapped[str] = mapped_column(Text)  # host/repo@digest to pull
     status: Mapped[str] = mapped_column(String(40), default="pending")  # pending | succeeded | failed | not scanned: ...
     error: Mapped[str] = mapped_column(Text, default="")
+    #: pull credentials of an image of no configured registry (a pod's imagePullSecret): Fernet-encrypted JSON
+    credentials_enc: Mapped[str] = mapped_column(Text, default="")
 
 
 class TaskLog(Base):
@@ -357,3 +359,70 @@ class HarborScanRequest(Base):
     mime_type: Mapped[str] = mapped_column(String(200), default="")
     task_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Cluster(Base):
+    """A Kubernetes cluster: API server, CA, credentials (encrypted, never returned) and its environment label."""
+
+    __tablename__ = "clusters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    server: Mapped[str] = mapped_column(String(500))
+    context: Mapped[str] = mapped_column(String(200), default="")  # the kubeconfig context it came from
+    environment: Mapped[str] = mapped_column(String(50), default="")  # e.g. production | staging (for filters)
+    auth_type: Mapped[str] = mapped_column(String(30), default="token")  # token | client-certificate
+    ca_pem: Mapped[str] = mapped_column(Text, default="")
+    insecure_skip_tls_verify: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: {"token", "client_cert_pem", "client_key_pem"}: Fernet-encrypted JSON
+    credentials_enc: Mapped[str] = mapped_column(Text, default="")
+    #: extra CA certificates (PEM) for registries reached with the pods' imagePullSecrets
+    registry_ca_pem: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[str] = mapped_column(String(50), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_verified_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_sync_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    workloads: Mapped[list[ClusterWorkload]] = relationship(back_populates="cluster", cascade="all, delete-orphan")
+
+
+class ClusterWorkload(Base):
+    """An application of a cluster (Deployment, StatefulSet, DaemonSet, Job, CronJob or bare Pod), from the sync."""
+
+    __tablename__ = "cluster_workloads"
+    __table_args__ = (UniqueConstraint("cluster_id", "namespace", "kind", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"), index=True)
+    namespace: Mapped[str] = mapped_column(String(253))
+    kind: Mapped[str] = mapped_column(String(30))
+    name: Mapped[str] = mapped_column(String(253))
+    containers: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"name", "image"}]
+    in_scope: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    cluster: Mapped[Cluster] = relationship(back_populates="workloads")
+
+
+class RunningContainer(Base):
+    """A container seen running by the last runtime scan of its cluster, linked to the image digest it runs."""
+
+    __tablename__ = "running_containers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"), index=True)
+    namespace: Mapped[str] = mapped_column(String(253))
+    workload_kind: Mapped[str] = mapped_column(String(30))
+    workload_name: Mapped[str] = mapped_column(String(253))
+    pod: Mapped[str] = mapped_column(String(253))
+    container: Mapped[str] = mapped_column(String(253))
+    image: Mapped[str] = mapped_column(Text)  # the pod spec's image reference
+    image_digest: Mapped[str] = mapped_column(String(100), default="", index=True)
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id", ondelete="SET NULL"), nullable=True, index=True)
+    registry_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    access: Mapped[str] = mapped_column(String(30), default="")  # registry | pull-secret | anonymous | none
+    drift: Mapped[str] = mapped_column(String(40), default="")  # "" | not-in-registry | tag-moved
+    drift_detail: Mapped[str] = mapped_column(Text, default="")
+    problem: Mapped[str] = mapped_column(Text, default="")  # why it can't be scanned
+    task_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
