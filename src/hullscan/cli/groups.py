@@ -204,17 +204,21 @@ class ReportOutput:
 
     format: str
     output: Path | None
+    template: str | None = None  # --format template: a file, or @html / @junit / @gitlab
 
 
-def report_output(default: str = "table", formats: str = "table, json, sarif, cyclonedx, spdx-json.",
+def report_output(default: str = "table", formats: str = "table, json, sarif, cyclonedx, spdx-json, html, template.",
                   what: str = "report") -> Callable[..., ReportOutput]:
     """The output group of a command whose format is ``default`` unless chosen among ``formats``."""
 
     def build(
         format: Annotated[str, typer.Option("--format", "-f", help=formats)] = default,
         output: Annotated[Optional[Path], typer.Option("--output", "-o", help=f"Write the {what} to this file.")] = None,
+        template: Annotated[str | None, typer.Option("--template", "-t", help="With --format template: a Jinja2 template file (sandboxed), or a shipped one: @html, @junit, @gitlab.")] = None,
     ) -> ReportOutput:
-        return ReportOutput(format, output)
+        if template is not None and format != "template":
+            raise InputError(f"--template is for --format template (the format is {format!r})")
+        return ReportOutput(format, output, template)
 
     return build
 

@@ -42,7 +42,7 @@ def image_cmd(
     secret_config: Annotated[Optional[Path], typer.Option(help="YAML adding secret rules, disabling rule ids, adding allow-listed paths/patterns.")] = None,
 ) -> None:
     """Scan one image: packages, and the risks chosen with --scanners."""
-    writer = load_writer(out.format)
+    writer = load_writer(out.format, template=out.template)
     options = source.scan_options(
         parse_scanners(scanners),
         workers=workers,
