@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hullscan.server.runtime import Runtime
+from hullscan.server.services import ServiceError
 
 log = logging.getLogger("hullscan.server.app")
 
@@ -31,6 +32,14 @@ def _docs(app: FastAPI) -> None:
     from hullscan.server.api.deps import current_user, runtime
 
     def docs_user(request: Request) -> None:
+        from hullscan.server.web.core import session_user
+
+        if session_user(request) is not None:  # a logged-in console session
+            return
+        if request.url.path == "/docs" and "authorization" not in request.headers:
+            from hullscan.server.web.core import LoginRequired
+
+            raise LoginRequired()  # a browser: the console's login page, then back here
         try:
             current_user(request, runtime(request), None)
         except HTTPException as exc:
@@ -52,7 +61,10 @@ def _docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False, dependencies=[Depends(_bearer)])
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="hullscan security center API")
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="hullscan security center API",
+                                   swagger_js_url="/ui/static/vendor/swagger-ui-bundle.js",
+                                   swagger_css_url="/ui/static/vendor/swagger-ui.css",
+                                   swagger_favicon_url="/ui/static/vendor/favicon-32x32.png")
 
 
 #: largest request body accepted (settings with a 100,000-repository scope are ~1 MB)
@@ -114,6 +126,7 @@ class BodyLimit:
 def create_app(rt: Runtime) -> FastAPI:
     """The API over ``rt`` (queue and scheduler are started by the caller)."""
     from hullscan import __version__
+    from hullscan.server import web
     from hullscan.server.api import (
         admin,
         assets,
@@ -134,10 +147,15 @@ def create_app(rt: Runtime) -> FastAPI:
     _docs(app)
     for module in (system, registries, assets, findings, settings, tasks, admin, hooks, harbor, clusters):
         app.include_router(module.router)
+    web.mount(app)  # the console under /ui (and / redirects there)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(_detail(exc.detail), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(ServiceError)
+    async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse({"code": exc.code, "message": exc.message}, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -34,11 +34,15 @@ def serve(
     vuln_db: Annotated[Optional[Path], typer.Option("--vuln-db", envvar="HULLSCAN_DB",
                                                     help="vulnerability database (default: <cache dir>/db/vuln.db)")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error")] = "info",
+    vulndata: Annotated[Optional[Path], typer.Option(
+        "--vulndata", envvar="HULLSCAN_VULNDATA",
+        help="offline vulnerability feeds to build the database from on first start (default: the public feeds)")] = None,
 ) -> None:
     """Start the security center (embedded: SQLite, in-process workers and scheduler)."""
     from hullscan.server.main import run_server
 
-    run_server(_config(data_dir, db_url, workers=workers, vuln_db_path=vuln_db), host, port, log_level)  # type: ignore[arg-type]
+    run_server(_config(data_dir, db_url, workers=workers, vuln_db_path=vuln_db, vulndata=vulndata),  # type: ignore[arg-type]
+               host, port, log_level)
 
 
 @admin_app.command("create")

@@ -24,6 +24,14 @@ class SecretBox:
         from cryptography.fernet import Fernet
 
         self._fernet = Fernet(key)
+        self._key = key
+
+    def derive(self, purpose: str) -> bytes:
+        """A key for ``purpose`` (console session signing, CSRF tokens) derived from this box's key."""
+        import hashlib
+        import hmac
+
+        return hmac.new(self._key, purpose.encode(), hashlib.sha256).digest()
 
     @classmethod
     def load(cls, data_dir: Path) -> SecretBox:

@@ -25,6 +25,11 @@ def run_server(config: ServerConfig, host: str, port: int, log_level: str = "inf
     rt.queue = queue
     for task_id in recover(rt):
         queue.enqueue(task_id)
+    from hullscan.server.vulnupdate import ensure_database
+    from hullscan.server.web.setup import announce_setup
+
+    ensure_database(rt)  # first start: build the vulnerability database (a task in Task Management)
+    announce_setup(rt, host, port)  # no administrator yet: the console's first page creates one
     scheduler = Scheduler(rt, config.tick_seconds)
     if config.scheduler:
         scheduler.start()

@@ -48,6 +48,8 @@ class ServerConfig:
     scheduler: bool = True
     tick_seconds: float = 30.0
     registry_timeout: float = 15.0  # seconds per registry API request during sync
+    #: offline vulnerability feeds the first-start database build imports (default: the public online feeds)
+    vulndata: Path | None = None
 
     def resolved_db_url(self) -> str:
         """The store URL."""

@@ -33,6 +33,7 @@ TASK_KINDS: Registry[TaskFunction] = Registry("task kind", [
     Entry("cluster-sync", 1, lazy_object("hullscan.server.clusters:run_cluster_sync")),
     # the console's "Container Runtime Image Scan"
     Entry("runtime-scan", 1, lazy_object("hullscan.server.runtime_scan:run_runtime_scan")),
+    Entry("dbupdate", 1, lazy_object("hullscan.server.vulnupdate:run_db_update")),
 ])
 STATUSES = ("pending", "running", "succeeded", "partially failed", "failed", "stopped")
 FINAL = ("succeeded", "partially failed", "failed", "stopped")

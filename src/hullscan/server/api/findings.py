@@ -16,12 +16,11 @@ from hullscan.server.api.deps import (
     QueryId,
     Store,
     Viewer,
-    api_error,
-    fetch_page,
     get_or_404,
     page_of,
 )
 from hullscan.server.db.models import FindingRow, ImageTag, Repository
+from hullscan.server.services import findings as svc
 from hullscan.server.timeutil import iso
 
 router = APIRouter(prefix="/api/findings", tags=["findings"])
@@ -62,26 +61,10 @@ def list_findings(
     page_size: int = Query(50, ge=1, le=500),
 ) -> dict[str, Any]:
     whitelist.expire_due(s, rt.now())
-    q = select(FindingRow)
-    if category:
-        q = q.where(FindingRow.category == category)
-    if severity:
-        q = q.where(FindingRow.severity.in_(severity))
-    if fix_status:
-        q = q.where(FindingRow.fix_status == fix_status)
-    if package:
-        q = q.where(FindingRow.package_name == package)
-    if image_id is not None:
-        q = q.where(FindingRow.image_id == image_id)
-    if rule_id:
-        q = q.where(FindingRow.rule_id == rule_id)
-    if repository_id is not None:
-        q = q.where(FindingRow.image_id.in_(select(ImageTag.image_id).where(ImageTag.repository_id == repository_id)))
-    if state:
-        q = q.where(FindingRow.state == state)
-    if not include_suppressed:
-        q = q.where(FindingRow.suppressed_by.is_(None))
-    rows, total = fetch_page(s, q, (FindingRow.severity_rank.desc(), FindingRow.category, FindingRow.rule_id, FindingRow.id), page, page_size)
+    f = svc.FindingFilter(category=category, severities=list(severity), fix_status=fix_status, package=package,
+                          repository_id=repository_id, image_id=image_id, rule_id=rule_id, state=state,
+                          include_suppressed=include_suppressed)
+    rows, total = svc.list_findings(s, f, page, page_size)
     return page_of([finding_out(r) for r in rows], total, page, page_size)
 
 
@@ -117,8 +100,4 @@ class StateIn(BaseModel):
 
 @router.put("/{finding_id}/state", summary="Mark a finding handled/ignored with a reason")
 def set_state(finding_id: PathId, body: StateIn, s: Store, rt: RT, user: Operator) -> dict[str, Any]:
-    row = get_or_404(s, FindingRow, finding_id, "finding")
-    if body.state != "open" and not body.reason.strip():
-        raise api_error(422, "ReasonRequired", f"marking a finding {body.state} needs a reason")
-    row.state, row.state_reason, row.state_by, row.state_at = body.state, body.reason, user.username, rt.now()
-    return finding_out(row)
+    return finding_out(svc.set_state(s, finding_id, body.state, body.reason, user.username, rt.now()))

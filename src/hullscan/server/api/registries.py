@@ -12,16 +12,14 @@ from sqlalchemy import func, select
 
 from hullscan.server.api.deps import RT, Admin, PathId, Store, Viewer, api_error, get_or_404
 from hullscan.server.db.models import Registry, Repository
-from hullscan.server.providers import DEFAULT_VERSIONS
-from hullscan.server.providers.base import ProviderError
-from hullscan.server.registries import apply_fields, provider_of
+from hullscan.server.services import registries as svc
 from hullscan.server.timeutil import iso
 
 router = APIRouter(prefix="/api/registries", tags=["registries"])
 
 #: a DNS name: dot-separated labels of ASCII letters, digits and inner hyphens
 _HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?")
-UNLIMITED_WARNING = "rate limit is unlimited: scans may put heavy load on this registry"
+UNLIMITED_WARNING = svc.UNLIMITED_WARNING
 
 
 class NamespaceIn(BaseModel):
@@ -92,16 +90,6 @@ def registry_out(row: Registry, repos: int = 0) -> dict[str, Any]:
     }
 
 
-def _verify(rt: Any, row: Registry) -> None:
-    try:
-        provider_of(row, rt.secrets).verify()
-    except ProviderError as exc:
-        raise api_error(400, exc.code, exc.message) from None
-    except (AttributeError, TypeError, KeyError, ValueError) as exc:  # JSON of another shape than the type's API
-        raise api_error(400, "RegistryVersionError", f"{row.type} registry at {row.domain or row.ip}: unexpected answer "
-                        f"({type(exc).__name__}); wrong registry type or API version?") from None
-
-
 def _get(s: Any, registry_id: int) -> Registry:
     return get_or_404(s, Registry, registry_id, "registry")
 
@@ -114,19 +102,11 @@ def list_registries(s: Store, _: Viewer) -> list[dict[str, Any]]:
 
 @router.post("", status_code=201, summary="Add a registry (credentials are verified first)")
 def add_registry(body: RegistryIn, s: Store, rt: RT, user: Admin) -> dict[str, Any]:
-    if s.scalar(select(Registry).where(Registry.name == body.name)) is not None:
-        raise api_error(409, "Conflict", f"a registry named {body.name!r} already exists")
     data = body.model_dump()
-    data["version"] = body.version or DEFAULT_VERSIONS[body.type]
-    data["rate_limit"] = 0 if body.rate_limit == "unlimited" else body.rate_limit
     data["namespaces"] = [n.model_dump() for n in body.namespaces] if body.namespaces is not None else None
-    row = Registry()
-    apply_fields(row, data, rt.secrets)
-    _verify(rt, row)
-    s.add(row)
-    s.flush()
+    row = svc.create(s, rt, data)
     out = registry_out(row)
-    out["warnings"] = [UNLIMITED_WARNING] if not row.rate_limit else []
+    out["warnings"] = svc.warnings(row)
     return out
 
 
@@ -137,23 +117,10 @@ def get_registry(registry_id: PathId, s: Store, _: Viewer) -> dict[str, Any]:
 
 @router.put("/{registry_id}", summary="Update a registry (re-verified)")
 def update_registry(registry_id: PathId, body: RegistryUpdate, s: Store, rt: RT, _: Admin) -> dict[str, Any]:
-    row = _get(s, registry_id)
-    if row.builtin:
-        raise api_error(409, "BuiltinRegistry", "the built-in default registry can't be changed")
-    data = body.model_dump(exclude_unset=True)
-    if "rate_limit" in data:
-        if data["rate_limit"] is None:
-            data.pop("rate_limit")
-        elif data["rate_limit"] == "unlimited":
-            data["rate_limit"] = 0
-        elif not 1 <= int(data["rate_limit"]) <= 100_000:
-            raise api_error(422, "InvalidRateLimit", "rate_limit must be 1..100000 images per hour or 'unlimited'")
-    if data.get("name") and s.scalar(select(Registry).where(Registry.name == data["name"], Registry.id != registry_id)):
-        raise api_error(409, "Conflict", f"a registry named {data['name']!r} already exists")
-    apply_fields(row, data, rt.secrets)
-    _verify(rt, row)
+    _get(s, registry_id)
+    row = svc.update(s, rt, registry_id, body.model_dump(exclude_unset=True))
     out = registry_out(row)
-    out["warnings"] = [UNLIMITED_WARNING] if not row.rate_limit else []
+    out["warnings"] = svc.warnings(row)
     return out
 
 
@@ -170,5 +137,5 @@ def verify_registry(registry_id: PathId, s: Store, rt: RT, _: Admin) -> dict[str
     row = _get(s, registry_id)
     if row.builtin:
         raise api_error(409, "BuiltinRegistry", "the built-in default registry has no connection to verify")
-    _verify(rt, row)
+    svc.verify(rt, row)
     return {"ok": True}

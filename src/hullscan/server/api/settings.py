@@ -9,10 +9,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
-from hullscan.server import whitelist
-from hullscan.server.api.deps import RT, Admin, BodyId, Operator, PathId, Store, Viewer, api_error, get_or_404
-from hullscan.server.db.models import Image, Repository, WhitelistRule
+from hullscan.server.api.deps import RT, Admin, BodyId, Operator, PathId, Store, Viewer, api_error
+from hullscan.server.db.models import Repository, WhitelistRule
 from hullscan.server.scansettings import VersionConflict, get_settings, update_settings
+from hullscan.server.services import whitelist as wl_svc
 from hullscan.server.timeutil import aware, iso
 
 router = APIRouter(tags=["settings"])
@@ -67,18 +67,6 @@ class RuleIn(BaseModel):
     expires_at: datetime | None = None
 
 
-def _check_scope_ids(s: Any, scope: str, ids: list[int]) -> None:
-    """422 naming the first id of ``ids`` that is no image / repository (a rule scoped to nothing)."""
-    if scope == "all" or not ids:
-        return
-    model = Image if scope == "images" else Repository
-    known = set(s.scalars(select(model.id).where(model.id.in_(sorted(set(ids))))))
-    missing = sorted(set(ids) - known)
-    if missing:
-        what = "image" if scope == "images" else "repository"
-        raise api_error(422, "UnknownScope", f"no {what} with id {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
-
-
 def rule_out(r: WhitelistRule, now: datetime) -> dict[str, Any]:
     """Public view of a rule."""
     active = r.expires_at is None or aware(r.expires_at) > now
@@ -93,26 +81,11 @@ def list_rules(s: Store, rt: RT, _: Viewer) -> list[dict[str, Any]]:
 
 @router.post("/api/whitelist", status_code=201, summary="Add a whitelist rule (applies at once)")
 def add_rule(body: RuleIn, s: Store, rt: RT, user: Operator) -> dict[str, Any]:
-    if body.scope != "all" and not body.scope_ids:
-        raise api_error(422, "ScopeRequired", f"scope {body.scope!r} needs scope_ids")
-    if body.kind != "vulnerability" and body.scope == "images":
-        raise api_error(422, "InvalidScope", "risky-file rules apply to all repositories or chosen repositories")
-    expires = aware(body.expires_at) if body.expires_at else None
-    if expires is not None and expires <= rt.now():
-        raise api_error(422, "ExpiryInPast", f"expires_at {iso(expires)} is not in the future: the rule would never apply")
-    _check_scope_ids(s, body.scope, body.scope_ids)
-    rule = WhitelistRule(kind=body.kind, value=body.value, scope=body.scope, scope_ids=sorted(set(body.scope_ids)),
-                         note=body.note, author=user.username, created_at=rt.now(), expires_at=expires,
-                         expired=False)
-    s.add(rule)
-    s.flush()
-    whitelist.apply(s, rt.now())
+    rule = wl_svc.add_rule(s, rt.now(), user.username, body.kind, body.value, body.scope, body.scope_ids, body.note,
+                           body.expires_at)
     return rule_out(rule, rt.now())
 
 
 @router.delete("/api/whitelist/{rule_id}", status_code=204, summary="Delete a whitelist rule (its suppression ends)")
 def delete_rule(rule_id: PathId, s: Store, rt: RT, _: Operator) -> None:
-    rule = get_or_404(s, WhitelistRule, rule_id, "whitelist rule")
-    s.delete(rule)
-    s.flush()
-    whitelist.apply(s, rt.now())
+    wl_svc.delete_rule(s, rt.now(), rule_id)

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from hullscan.server import quota
 from hullscan.server.api.deps import (
     RT,
     BodyId,
@@ -22,9 +21,10 @@ from hullscan.server.api.deps import (
     get_or_404,
     page_of,
 )
-from hullscan.server.db.models import Registry, Task, TaskItem, TaskLog
+from hullscan.server.db.models import Task, TaskItem, TaskLog
 from hullscan.server.scanning import precheck
-from hullscan.server.tasks import FINAL, create_task
+from hullscan.server.services import tasks as svc
+from hullscan.server.tasks import create_task
 from hullscan.server.timeutil import iso
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
@@ -76,19 +76,7 @@ def list_tasks(
 
 @router.post("/sync", status_code=202, summary="Sync assets now")
 def start_sync(body: SyncIn, s: Store, rt: RT, user: Operator) -> dict[str, Any]:
-    if body.registry_ids:
-        wanted = sorted(set(body.registry_ids))
-        known = set(s.scalars(select(Registry.id).where(Registry.id.in_(wanted), Registry.builtin.is_(False))))
-        missing = [i for i in wanted if i not in known]
-        if missing:
-            raise api_error(404, "NotFound", f"no registry to sync with id {missing[0]}")
-    # a sync of the same registries still waiting to start covers this request (repeated clicks queue nothing)
-    wanted_ids = sorted(set(body.registry_ids))
-    for task in s.scalars(select(Task).where(Task.kind == "sync", Task.status == "pending").order_by(Task.id)):
-        if sorted(set((task.params or {}).get("registry_ids") or [])) == wanted_ids and not task.stop_requested:
-            return {"id": task.id, "already_pending": True}
-    task_id = create_task(rt, "sync", body.model_dump(), user=user.username)
-    return {"id": task_id}
+    return svc.start_sync(s, rt, body.registry_ids, user.username)
 
 
 @router.post("/scan/precheck", summary="How many images a scan covers and how much quota it would consume")
@@ -98,14 +86,7 @@ def scan_precheck(body: ScanIn, s: Store, rt: RT, _: Viewer) -> dict[str, Any]:
 
 @router.post("/scan", status_code=202, summary="Scan now (refused when the quota can't cover the new images)")
 def start_scan(body: ScanIn, s: Store, rt: RT, user: Operator) -> dict[str, Any]:
-    check = precheck(s, body.model_dump(exclude_none=True), rt.now())
-    if not check["quota_sufficient"]:
-        st = quota.status(s)
-        raise api_error(403, "QuotaExhausted",
-                        f"this scan needs {check['quota_needed']} image scans of quota but only {st.remaining} of "
-                        f"{st.purchased} are left")
-    task_id = create_task(rt, "scan", body.model_dump(exclude_none=True), user=user.username)
-    return {"id": task_id, **check}
+    return svc.start_scan(s, rt, body.model_dump(exclude_none=True), user.username)
 
 
 class FixIn(BaseModel):
@@ -155,13 +136,7 @@ def get_task(task_id: PathId, s: Store, _: Viewer) -> dict[str, Any]:
 
 @router.post("/{task_id}/stop", summary="Ask a task to stop")
 def stop_task(task_id: PathId, s: Store, _: Operator) -> dict[str, Any]:
-    t = _task(s, task_id)
-    if t.status in FINAL:
-        raise api_error(409, "TaskFinished", f"task {task_id} already {t.status}")
-    if t.kind == "rematch":  # one pass over stored inventories, no image pulled: it has no point to stop at
-        raise api_error(409, "NotStoppable", f"task {task_id} is a re-match, which runs in seconds and can't be stopped")
-    t.stop_requested = True
-    return task_out(t)
+    return task_out(svc.stop(s, task_id))
 
 
 @router.get("/{task_id}/logs", summary="A task's log lines")

@@ -147,6 +147,10 @@ class FindingRow(Base):
     __table_args__ = (
         UniqueConstraint("image_id", "fingerprint"),
         Index("ix_findings_image_category", "image_id", "category"),
+        # the console: counts per category/severity of open findings (index-only), pages in severity order, trend
+        Index("ix_findings_console_totals", "category", "state", "suppressed_by", "ecosystem", "severity"),
+        Index("ix_findings_console_list", "category", "state", "severity_rank", "id"),
+        Index("ix_findings_first_seen", "first_seen"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
