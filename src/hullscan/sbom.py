@@ -359,7 +359,8 @@ def cyclonedx_xml_to_data(text: bytes) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- SPDX
 
-_SOURCE_INFO = re.compile(r"^(?P<state>installed|declared)[^;]*; found by (?P<by>\S+) in (?P<path>.*) \(layer (?P<layer>[^)]*)\)$")
+_SOURCE_INFO = re.compile(r"^(?P<state>installed|declared)[^;]*; found by (?P<by>\S+) in (?P<path>.*) \(layer (?P<layer>[^)]*)\)"
+                          r"(?:; source package (?P<src>\S+) (?P<srcver>\S+))?$")
 
 
 def read_spdx(data: dict[str, Any], fmt: str = "spdx-json") -> SbomDocument:
@@ -390,6 +391,8 @@ def read_spdx(data: dict[str, Any], fmt: str = "spdx-json") -> SbomDocument:
                      "hullscan:installed": "true" if match["state"] == "installed" else "false"}
             if match["layer"] != "unknown":
                 props["hullscan:layer"] = match["layer"]
+            if match["src"]:
+                props["hullscan:source_name"], props["hullscan:source_version"] = match["src"], match["srcver"]
         else:
             path_hint = re.search(r": (/[^,\s]+)", str(spdx_pkg.get("sourceInfo", "")))
             if path_hint:
@@ -419,6 +422,11 @@ def read_spdx(data: dict[str, Any], fmt: str = "spdx-json") -> SbomDocument:
     if doc.distro is None and distros:
         doc.distro = distros[0]
     return doc
+
+
+def _tag_value_body(raw: bytes) -> bytes:
+    """The document after its leading blank and ``#`` comment lines (tag-value allows comments anywhere)."""
+    return re.sub(rb"\A(?:[ \t]*(?:#[^\n]*)?\r?\n)*", b"", raw.lstrip(b"\xef\xbb\xbf")).lstrip()
 
 
 def _spdx_tag_value(path: Path) -> dict[str, Any]:
@@ -470,7 +478,7 @@ def read_sbom(path: Path) -> SbomDocument:
         except ElementTree.ParseError as exc:
             raise InputError(f"{path}: not valid XML ({exc})") from None
         return _guarded(path, "CycloneDX XML", read_cyclonedx, data, "cyclonedx-xml")
-    if raw.lstrip().startswith(b"SPDXVersion:"):
+    if _tag_value_body(raw).startswith(b"SPDXVersion:"):
         return _guarded(path, "SPDX tag-value", read_spdx, _spdx_tag_value(path), "spdx-tag-value")
     raise InputError(f"{path}: not a CycloneDX (JSON/XML) or SPDX (JSON/tag-value) document")
 

@@ -40,4 +40,5 @@ STAGES: Registry[StageFunction] = Registry("stage", [
     Entry("checks/config-secrets", 1, lazy_object("hullscan.checks.config:secrets_in_config"), frozenset({"secret"})),
     Entry("checks/baseline-config", 1, lazy_object("hullscan.checks.config:baseline_config"), frozenset({"baseline"})),
     Entry("checks/history", 1, lazy_object("hullscan.checks.history:check_history"), frozenset({"history"})),
+    Entry("checks/unowned-libraries", 1, lazy_object("hullscan.checks.suspicious:unowned_libraries"), frozenset({"malware"})),
 ])

@@ -115,6 +115,7 @@ def test_baseline_found(risky_report: ScanReport) -> None:
         ("baseline-setuid-unowned", "/usr/local/bin/rootme"),
         ("baseline-world-writable", "/srv/shared"),
         ("baseline-plaintext-credential", "/opt/app/application.properties"),
+        ("baseline-shadow-readable", "/etc/shadow"),  # the risky image's shadow file is mode 0644
     }
     weak = [f for f in risky_report.findings if f.id == "baseline-weak-password"]
     assert [f.evidence for f in weak] == ["backdoor: password is a dictionary word (l******)"]

@@ -58,7 +58,9 @@ def test_catalog_and_registry() -> None:
     from hullscan.stages import STAGES
 
     assert {n for n in STAGES.names() if n.startswith("checks/")} == {
-        "checks/history", "checks/baseline-config", "checks/config-secrets"}
+        "checks/history", "checks/baseline-config", "checks/config-secrets", "checks/unowned-libraries"}
+    assert {e.name for e in STAGES.select(tags=["malware"])} == {"checks/unowned-libraries"}
+    assert cat["suspicious-ld-preload"] == cat["suspicious-unowned-library"] == "malicious"
     assert {e.name for e in STAGES.select(tags=["baseline"])} == {"checks/baseline-config"}
 
 

@@ -278,8 +278,8 @@ def test_maven_packages_reach_the_matcher(tmp_path: Path) -> None:
     report = scan(str(tmp_path / "layout"), opts)
     hits = sorted((f.id, f.vuln.package_name, f.vuln.installed_version, f.location.path) for f in report.findings if f.vuln)
     assert hits == [
-        ("GHSA-j288-q9x7-2f5v", "org.apache.commons:commons-lang3", "3.12.0", "/srv/app.war"),
-        ("GHSA-j288-q9x7-2f5v", "org.apache.commons:commons-lang3", "3.12.0", "/usr/share/java/commons-lang3-3.12.0.jar"),
+        ("CVE-2025-48924", "org.apache.commons:commons-lang3", "3.12.0", "/srv/app.war"),
+        ("CVE-2025-48924", "org.apache.commons:commons-lang3", "3.12.0", "/usr/share/java/commons-lang3-3.12.0.jar"),
     ]
     assert all("3.18.0" in f.vuln.fixed_versions for f in report.findings if f.vuln)
 

@@ -37,24 +37,30 @@ def test_sources_imported(real_db: VulnDB) -> None:
 def test_pypi_urllib3(real_db: VulnDB) -> None:
     result = match_packages(real_db, None, [Package("urllib3", "1.26.4", "PyPI")])
     got = {f.id: f for f in result.findings}
-    assert sorted(got) == ["PYSEC-2021-108", "PYSEC-2023-192", "PYSEC-2023-212"]
-    cookie = got["PYSEC-2023-192"]
-    assert cookie.vuln.aliases == ("CVE-2023-43804", "GHSA-v845-jxx5-vc9f")
+    # issue 16.6: the CVE is the primary id, PYSEC and GHSA ids are aliases; the title is the flaw, not the package
+    assert sorted(got) == ["CVE-2021-33503", "CVE-2023-43804", "CVE-2023-45803"]
+    cookie = got["CVE-2023-43804"]
+    assert cookie.vuln.aliases == ("GHSA-v845-jxx5-vc9f", "PYSEC-2023-192")
+    assert cookie.title.startswith("urllib3 doesn't treat the `Cookie` HTTP header special")
     assert cookie.vuln.fixed_versions == ("1.26.17", "2.0.6") and cookie.vuln.fix_status is FixStatus.FIXED
     assert cookie.severity is Severity.HIGH and cookie.vuln.cvss_vector.startswith("CVSS:3.1/")
-    assert got["PYSEC-2021-108"].vuln.fixed_versions == ("1.26.5",)
+    assert got["CVE-2021-33503"].vuln.fixed_versions == ("1.26.5",)
+    # PYSEC-2021-108 carries no rating: the AlmaLinux errata naming the same CVE gives one, and says so
+    redos = got["CVE-2021-33503"]
+    assert redos.severity is Severity.MEDIUM and redos.vuln.severity_source.startswith("osv:AlmaLinux ALSA-")
+    assert redos.vuln.severity_source.endswith(" via CVE-2021-33503")
     assert ids(real_db, Package("urllib3", "1.26.18", "PyPI")) == []
-    assert ids(real_db, Package("URLLib3", "1.26.5", "PyPI")) == ["PYSEC-2023-192", "PYSEC-2023-212"]
+    assert ids(real_db, Package("URLLib3", "1.26.5", "PyPI")) == ["CVE-2023-43804", "CVE-2023-45803"]
 
 
 def test_go_module_and_stdlib(real_db: VulnDB) -> None:
     net = ids(real_db, Package("golang.org/x/net", "v0.7.0", "Go"))
-    assert len(net) == 16 and {"GO-2023-1988", "GO-2023-2102", "GO-2024-2687"} <= set(net)
-    assert "GO-2023-1988" not in ids(real_db, Package("golang.org/x/net", "v0.13.0", "Go"))
+    assert len(net) == 16 and {"CVE-2023-3978", "CVE-2023-39325", "CVE-2023-45288"} <= set(net)  # GO-2023-1988...
+    assert "CVE-2023-3978" not in ids(real_db, Package("golang.org/x/net", "v0.13.0", "Go"))
     stdlib = match_packages(real_db, None, [Package("stdlib", "go1.22.4", "Go")]).findings
     assert len(stdlib) == 59
-    first = next(f for f in stdlib if f.id == "GO-2024-2963")
-    assert first.vuln.fixed_versions[0] == "1.22.5" and first.vuln.aliases == ("CVE-2024-24791",)
+    first = next(f for f in stdlib if f.id == "CVE-2024-24791")
+    assert first.vuln.fixed_versions[0] == "1.22.5" and first.vuln.aliases == ("GO-2024-2963",)
 
 
 def test_almalinux_openssl(real_db: VulnDB) -> None:

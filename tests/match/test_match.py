@@ -130,9 +130,10 @@ def lang(name: str, version: str, ecosystem: str, **kw: str) -> Package:
 
 def test_pypi_aliases_merge_into_one_finding(lang_db: VulnDB) -> None:
     result = match_packages(lang_db, None, [lang("urllib3", "1.26.4", "PyPI")])
-    assert [f.id for f in result.findings] == ["GHSA-q2q7-5pp4-w6pg"]
+    # issue 16.6: the CVE the records alias is the primary id; the GHSA and PYSEC ids stay as aliases
+    assert [f.id for f in result.findings] == ["CVE-2021-33503"]
     f = result.findings[0]
-    assert f.vuln.aliases == ("CVE-2021-33503", "PYSEC-2021-108")
+    assert f.vuln.aliases == ("GHSA-q2q7-5pp4-w6pg", "PYSEC-2021-108")
     assert f.vuln.fixed_versions == ("1.26.5",)
     assert f.severity is Severity.HIGH and f.vuln.cvss_score == 7.5
     assert f.vuln.cvss_vector.startswith("CVSS:3.1/") and f.vuln.severity_source == "osv:files:" + str(
@@ -163,9 +164,9 @@ def test_go_stdlib_and_modules(lang_db: VulnDB) -> None:
             lang("github.com/containers/buildah", "v1.21.0", "Go")]
     result = match_packages(lang_db, None, pkgs)
     got = sorted((f.id, f.vuln.installed_version, f.vuln.fixed_versions) for f in result.findings)
-    assert got == [("GO-2022-0345", "v1.21.0", ("1.22.0",)),
-                   ("GO-2023-2102", "1.20.9", ("1.20.10", "1.21.3")),
-                   ("GO-2023-2102", "go1.21.1", ("1.21.3",))]
+    assert got == [("CVE-2023-39325", "1.20.9", ("1.20.10", "1.21.3")),
+                   ("CVE-2023-39325", "go1.21.1", ("1.21.3",)),
+                   ("GO-2022-0345", "v1.21.0", ("1.22.0",))]
 
 
 def test_other_ecosystems(lang_db: VulnDB) -> None:
@@ -176,9 +177,9 @@ def test_other_ecosystems(lang_db: VulnDB) -> None:
             lang("left-pad", "1.0.0", "Hex")]
     result = match_packages(lang_db, None, pkgs)
     assert sorted((f.vuln.ecosystem, f.id) for f in result.findings) == [
-        ("Maven", "GHSA-jfh8-c2jp-5v3q"), ("NuGet", "GHSA-nuget-1"), ("Packagist", "x_FRIENDSOFPHP-1"),
+        ("Maven", "CVE-2021-44228"), ("NuGet", "GHSA-nuget-1"), ("Packagist", "x_FRIENDSOFPHP-1"),
         ("RubyGems", "GHSA-gem-1"), ("crates.io", "RUSTSEC-2020-0071")]
-    log4j = by_id(result.findings)["GHSA-jfh8-c2jp-5v3q"]
+    log4j = by_id(result.findings)["CVE-2021-44228"]
     assert log4j.severity is Severity.CRITICAL and log4j.vuln.cvss_score == 10.0
     assert result.notes == ["no vulnerability data for Hex: 1 package not checked"]
 

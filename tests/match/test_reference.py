@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import re
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -53,7 +54,7 @@ def _ref_fixes(entry: dict[str, Any], namespace: str, installed: str) -> tuple[s
 def _ref_primary(pkg: Package, group: _Group) -> str:
     cves = sorted({i for i in group.ids() if i.startswith("CVE-")})
     record_ids = sorted({h.candidate.advisory.id for h in group.hits})
-    if len(cves) == 1 and (pkg.is_os or cves[0] in record_ids):
+    if len(cves) == 1:  # issue 16.6: a CVE is the primary id of language findings too
         return cves[0]
     non_cve = [i for i in record_ids if not i.startswith("CVE-")]
     return (non_cve or record_ids)[0]
@@ -84,7 +85,11 @@ def _ref_title(primary: str, pkg: Package, advs: list[Advisory]) -> tuple[str, s
     summary = next((a.summary for a in advs if a.summary), "")
     details = next((a.details for a in advs if a.details), "")
     if not summary and details:
-        first = details.split("\n", 1)[0].split(". ", 1)[0].strip()
+        # issue 16.6: not the package's own description ("urllib3 is a user-friendly HTTP client library")
+        sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n\s*\n", details.strip()) if s.strip()]
+        while len(sentences) > 1 and re.match(r"^[\w.@/-]+(?:\s+\([^)]*\))?\s+(?:is|are)\s+(?:a|an|the)\b", sentences[0]):
+            sentences.pop(0)
+        first = sentences[0].split("\n", 1)[0].rstrip(".").strip() if sentences else ""
         summary = first if len(first) <= 120 else first[:117].rstrip() + "..."
     return summary or f"{primary} in {pkg.name}", details
 
@@ -110,6 +115,33 @@ def _ref_finding(pkg: Package, group: _Group) -> Finding:
             modified=max((a.modified for a in advs if a.modified and not a.modified.startswith("0001")), default=""),
         ),
     )
+
+
+def _ref_rate_from_aliases(names: dict[str, list[int]], db: VulnDB, f: Finding) -> Finding:
+    """Issue 16.6: an UNKNOWN finding takes the best CVSS (else rating word) of the other records sharing an id."""
+    if f.severity is not Severity.UNKNOWN or f.vuln is None:
+        return f
+    ids = (f.id, *f.vuln.aliases)
+    own = set(f.vuln.data_source.split(","))
+    others = []
+    for name in ids:
+        for rid in names.get(name, ()):
+            adv = db.advisory(rid)
+            if not (adv.source in own and adv.id in ids):
+                others.append((name, adv))
+    others.sort(key=lambda item: (not item[1].native, item[1].source, item[1].id))
+    cvss = best_cvss(tuple(v for _, adv in others for v in adv.cvss))
+    if cvss is not None:
+        name, adv = next((n, a) for n, a in others if cvss.vector in a.cvss or f"CVSS:2.0/{cvss.vector}" in a.cvss)
+        vuln = dataclasses.replace(f.vuln, severity_source=f"{adv.source} {adv.id} via {name} (CVSS {cvss.version})",
+                                   cvss_score=cvss.score, cvss_vector=cvss.vector)
+        return dataclasses.replace(f, severity=cvss.severity, vuln=vuln)
+    for name, adv in others:
+        if from_word(adv.severity) is not Severity.UNKNOWN:
+            vuln = dataclasses.replace(f.vuln, severity_source=f"{adv.source} {adv.id} via {name}", cvss_score=None,
+                                       cvss_vector="")
+            return dataclasses.replace(f, severity=from_word(adv.severity), vuln=vuln)
+    return f
 
 
 def reference_match(db: VulnDB, distro: Distro | None, packages: list[Package]) -> tuple[list[Finding], list[str]]:
@@ -147,6 +179,11 @@ def reference_match(db: VulnDB, distro: Distro | None, packages: list[Package]) 
                     candidate = Candidate(advisory, ecosystem, package, entry, fix_status, severity)
                     hits.append(Hit(candidate, _ref_fixes(entry, ecosystem, installed)))
         findings += [_ref_finding(pkg, g) for g in group_hits(hits, split_multi=pkg.is_os)]
+    names: dict[str, list[int]] = {}  # every id and alias -> the advisory rows that carry it
+    for rid, vid, aliases in conn.execute("SELECT rid, id, aliases FROM advisories ORDER BY rid"):
+        for name in dict.fromkeys((vid, *(aliases.split("\n") if aliases else ()))):
+            names.setdefault(name, []).append(rid)
+    findings = [_ref_rate_from_aliases(names, db, f) for f in findings]
     conn.close()
     findings.sort(key=lambda f: (*f.sort_key(), f.vuln.package_name, f.vuln.installed_version))
     notes = [f"no vulnerability data for {label}: {n} package{'s' if n > 1 else ''} not checked"

@@ -91,15 +91,15 @@ def test_image_yields_exactly_the_expected_findings(tmp_path: Path) -> None:
     report, _, image = run_scan(tmp_path, db)
     got = sorted((f.id, f.vuln.package_name, f.vuln.fix_status, f.vuln.fixed_versions) for f in report.findings)
     assert got == [
+        ("CVE-2021-33503", "urllib3", FixStatus.FIXED, ("1.26.5",)),  # issue 16.6: CVE first
         ("CVE-2099-0001", "libssl3", FixStatus.FIXED, (fields["Version"] + ".1",)),
         ("CVE-2099-0004", "libssl3", FixStatus.WILL_NOT_FIX, ()),
-        ("GHSA-q2q7-5pp4-w6pg", "urllib3", FixStatus.FIXED, ("1.26.5",)),
     ]
     by_id = {f.id: f for f in report.findings}
-    ssl, url = by_id["CVE-2099-0001"], by_id["GHSA-q2q7-5pp4-w6pg"]
+    ssl, url = by_id["CVE-2099-0001"], by_id["CVE-2021-33503"]
     assert ssl.severity.value == "HIGH" and ssl.vuln.source_name == "openssl"
     assert ssl.location.path == "/var/lib/dpkg/status" and ssl.location.layer == image.layers[0].diff_id
-    assert url.vuln.aliases == ("CVE-2021-33503", "PYSEC-2021-108")
+    assert url.vuln.aliases == ("GHSA-q2q7-5pp4-w6pg", "PYSEC-2021-108")
     assert url.location.layer == image.layers[1].diff_id and url.location.path.endswith("METADATA")
     assert url.severity.value == "HIGH" and url.vuln.purl.startswith("pkg:pypi/urllib3@1.26.4")
     assert report.notes == []
@@ -112,7 +112,7 @@ def test_image_against_real_pypi_records(tmp_path: Path) -> None:
     db = tmp_path / "real.db"
     import_paths(db, [Path(VULNDATA) / "PyPI" / "all.zip"])
     report, _, _ = run_scan(tmp_path, db)
-    assert sorted(f.id for f in report.findings) == ["PYSEC-2021-108", "PYSEC-2023-192", "PYSEC-2023-212"]
+    assert sorted(f.id for f in report.findings) == ["CVE-2021-33503", "CVE-2023-43804", "CVE-2023-45803"]
     assert report.notes == ["no vulnerability data for debian 12: 1 package not checked"]
 
 
@@ -136,7 +136,7 @@ def test_cli_gates_suppression_and_sarif(tmp_path: Path) -> None:
     out = hullscan(*common, "--exit-code", "3", "--ignore-unfixed", "--show-suppressed", "-f", "table", cwd=tmp_path)
     assert out.returncode == 3, out.stderr
     assert "total: 1 finding(s)" in out.stdout and "2 suppressed" in out.stdout
-    assert "GHSA-q2q7-5pp4-w6pg [HIGH] urllib3 1.26.4: ignored: not reachable" in out.stdout
+    assert "CVE-2021-33503 [HIGH] urllib3 1.26.4: ignored: not reachable" in out.stdout
     assert "CVE-2099-0004 [LOW] libssl3" in out.stdout and "--ignore-unfixed" in out.stdout
     assert "ignore entry CVE-2099-0001 expired on 2000-01-01" in out.stdout
     # OpenVEX not_affected for libssl3 in this image + --severity HIGH,CRITICAL: urllib3's finding remains
@@ -152,13 +152,13 @@ def test_cli_gates_suppression_and_sarif(tmp_path: Path) -> None:
                      "-f", "json", "-o", str(tmp_path / "r.json"), cwd=tmp_path)
     assert vexed.returncode == 3, vexed.stderr
     data = json.loads((tmp_path / "r.json").read_text())
-    assert [f["id"] for f in data["findings"]] == ["GHSA-q2q7-5pp4-w6pg"]
+    assert [f["id"] for f in data["findings"]] == ["CVE-2021-33503"]
     assert sorted((s["finding"]["id"], s["reason"]) for s in data["suppressed"]) == [
         ("CVE-2099-0001", "VEX not_affected: vulnerable_code_not_in_execute_path"),
         ("CVE-2099-0004", "severity LOW not selected by --severity")]
     sarif = hullscan(*common, "-f", "sarif", cwd=tmp_path)
     assert sarif.returncode == 0, sarif.stderr
     log = json.loads(sarif.stdout)
-    assert {r["ruleId"] for r in log["runs"][0]["results"]} == {"CVE-2099-0001", "CVE-2099-0004", "GHSA-q2q7-5pp4-w6pg"}
+    assert {r["ruleId"] for r in log["runs"][0]["results"]} == {"CVE-2099-0001", "CVE-2099-0004", "CVE-2021-33503"}
     bad = hullscan(*common, "--severity", "SEVERE", cwd=tmp_path)
     assert bad.returncode == 2 and "unknown severity 'SEVERE'" in bad.stderr

@@ -96,7 +96,7 @@ def test_sbom_scan_reports_vulnerabilities(foreign_sboms: dict[str, Path], own_s
     options = ScanOptions(scanners=frozenset({"vuln"}), db_path=vulndb)
     own = scan_sbom(own_sboms["cdx.json"], options)
     ids = {(f.id, f.vuln.package_name, f.vuln.installed_version) for f in own.findings if f.vuln}
-    assert ("RUSTSEC-2020-0071", "time", "0.1.45") in ids
+    assert ("CVE-2020-26235", "time", "0.1.45") in ids
     assert any(pkg == "stdlib" for _, pkg, _ in ids)
     assert own.artifact.kind == "sbom" and any("cyclonedx-json" in n for n in own.notes)
     for name in ("syft-cdx.json", "trivy-cdx.json"):
@@ -112,9 +112,9 @@ def test_cli_sbom_scan(own_sboms: dict[str, Path], vulndb: Path, tmp_path: Path)
     result = run_cli("sbom-scan", str(own_sboms["spdx.json"]), "--db", str(vulndb), "--format", "json")
     data = json.loads(result.stdout)
     assert data["artifact"]["kind"] == "sbom"
-    assert "RUSTSEC-2020-0071" in {f["id"] for f in data["findings"]}
+    assert "CVE-2020-26235" in {f["id"] for f in data["findings"]}
     gate = run_cli("sbom-scan", str(own_sboms["cdx.json"]), "--db", str(vulndb), "--exit-code", "3", check=False)
-    assert gate.returncode == 3 and "RUSTSEC-2020-0071" in gate.stdout
+    assert gate.returncode == 3 and "CVE-2020-26235" in gate.stdout
     # the same filters as `hullscan image`: only CRITICAL findings, of which the Go and RustSec data here have none
     quiet = run_cli("sbom-scan", str(own_sboms["cdx.json"]), "--db", str(vulndb), "--severity", "CRITICAL",
                     "--exit-code", "3", "--format", "json", check=False)

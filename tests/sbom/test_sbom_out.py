@@ -136,34 +136,34 @@ def test_image_cyclonedx_has_vulnerabilities(sample_image: SampleImage, vulndb: 
     bom = json.loads(text)
     vulns = {v["id"]: v for v in bom["vulnerabilities"]}
     refs = {c["bom-ref"]: c for c in bom["components"]}
-    # RUSTSEC-2020-0071: time 0.1.x (the Cargo.lock locks time 0.1.45)
-    time_vuln = vulns["RUSTSEC-2020-0071"]
+    # CVE-2020-26235 (RUSTSEC-2020-0071, an alias since issue 16.6): time 0.1.x (the Cargo.lock locks time 0.1.45)
+    time_vuln = vulns["CVE-2020-26235"]
     affected = [refs[a["ref"]] for a in time_vuln["affects"]]
     assert [(c["name"], c["version"]) for c in affected] == [("time", "0.1.45")]
     assert time_vuln["affects"][0]["versions"] == [{"status": "affected", "version": "0.1.45"}]
     assert time_vuln["source"]["name"] and time_vuln["ratings"]
-    assert any(r["source"]["name"] == "CVE" for r in time_vuln.get("references", []))
+    assert any(r["id"] == "RUSTSEC-2020-0071" and r["source"]["name"] == "RUSTSEC" for r in time_vuln.get("references", []))
     # the Go standard library of docker-registry (go1.19.8) has advisories too
     stdlib = [v for v in vulns.values() if any(refs[a["ref"]]["name"] == "stdlib" for a in v["affects"])]
-    assert stdlib and all(v["id"].startswith("GO-") for v in stdlib)
+    assert stdlib and all(v["id"].startswith(("GO-", "CVE-")) for v in stdlib)  # the CVE when the Go record names one
     assert len(vulns) == len({f.id for f in report.findings if f.vuln is not None})
     cli = run_cli("image", str(sample_image.layout), "--format", "cyclonedx", "--db", str(vulndb), "-q",
                   "--cache-dir", str(tmp_path / "c"))
     assert {v["id"] for v in json.loads(cli.stdout)["vulnerabilities"]} == set(vulns)
 
-    # an OpenVEX statement: the image is not affected by RUSTSEC-2020-0071 through time 0.1.45
+    # an OpenVEX statement: the image is not affected by CVE-2020-26235 through time 0.1.45
     vex = tmp_path / "vex.json"
     vex.write_text(json.dumps({
         "@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/1", "author": "test",
         "timestamp": "2026-01-01T00:00:00Z", "version": 1,
-        "statements": [{"vulnerability": {"name": "RUSTSEC-2020-0071"}, "products": [{"@id": "pkg:cargo/time@0.1.45"}],
+        "statements": [{"vulnerability": {"name": "CVE-2020-26235"}, "products": [{"@id": "pkg:cargo/time@0.1.45"}],
                         "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}],
     }))
     cli = run_cli("image", str(sample_image.layout), "--format", "cyclonedx", "--db", str(vulndb), "-q",
                   "--cache-dir", str(tmp_path / "c"), "--vex", str(vex))
     validate_cyclonedx(cli.stdout)
-    analysed = [v for v in json.loads(cli.stdout)["vulnerabilities"] if v["id"] == "RUSTSEC-2020-0071"]
-    assert len(analysed) == 1 and analysed[0]["bom-ref"].startswith("vuln:RUSTSEC-2020-0071:vex")
+    analysed = [v for v in json.loads(cli.stdout)["vulnerabilities"] if v["id"] == "CVE-2020-26235"]
+    assert len(analysed) == 1 and analysed[0]["bom-ref"].startswith("vuln:CVE-2020-26235:vex")
     assert analysed[0]["analysis"]["state"] == "not_affected"
     assert analysed[0]["analysis"]["justification"] == "code_not_reachable"
     assert analysed[0]["affects"][0]["versions"] == [{"status": "unaffected", "version": "0.1.45"}]
@@ -175,10 +175,10 @@ def test_image_cyclonedx_has_vulnerabilities(sample_image: SampleImage, vulndb: 
     vexed = tmp_path / "vexed.cdx.json"
     vexed.write_text(cli.stdout)
     again = scan_sbom(vexed, ScanOptions(scanners=frozenset({"vuln"}), db_path=vulndb))
-    assert "RUSTSEC-2020-0071" not in {f.id for f in again.findings}
+    assert "CVE-2020-26235" not in {f.id for f in again.findings}
     assert [(f.id, f.vuln.package_name, why) for f, why in again.suppressed if f.vuln] == [
-        ("RUSTSEC-2020-0071", "time", "VEX not_affected in the SBOM: code_not_reachable")]
-    assert {f.id for f in again.findings} == set(vulns) - {"RUSTSEC-2020-0071"}
+        ("CVE-2020-26235", "time", "VEX not_affected in the SBOM: code_not_reachable")]
+    assert {f.id for f in again.findings} == set(vulns) - {"CVE-2020-26235"}
 
 
 def test_large_inventory_with_repeated_purls(sample_report: ScanReport, tmp_path: Path) -> None:
@@ -251,9 +251,30 @@ def test_licenses_in_both_formats(sample_report: ScanReport, tmp_path: Path) -> 
     validate_spdx(path)
     declared = {p["name"]: p["licenseDeclared"] for p in json.loads(buf.getvalue())["packages"]}
     assert declared["cfg-if"] == "MIT" and declared["libc"] == "MIT OR Apache-2.0"
-    assert declared["rand"] == "MIT AND Apache-2.0" and declared["time"] == "NOASSERTION"
+    # issue 16.7: a licence outside the SPDX list is a LicenseRef- with its text in hasExtractedLicensingInfos
+    assert declared["rand"] == "MIT AND Apache-2.0" and declared["time"] == "LicenseRef-BSD-like"
+    assert json.loads(buf.getvalue())["hasExtractedLicensingInfos"] == [
+        {"licenseId": "LicenseRef-BSD-like", "extractedText": "BSD-like", "name": "BSD-like"}]
     cdx = tmp_path / "lic.cdx.json"
     cdx.write_text(text)
     back = {p.name: p.licenses for p in read_sbom(cdx).packages}
     assert back["libc"] == ("MIT OR Apache-2.0",) and set(back["rand"]) == {"MIT", "Apache-2.0"}
     assert {p.name: p.licenses for p in read_sbom(path).packages}["rand"] == ("MIT AND Apache-2.0",)
+    assert {p.name: p.licenses for p in read_sbom(path).packages}["time"] == ("LicenseRef-BSD-like",)
+
+
+def test_spdx_tag_value_with_leading_comments(sample_report: ScanReport, tmp_path: Path) -> None:
+    """Issue 16.7: a tag-value document that begins with comment lines (as spdx-tools and other tools write
+    them) is read."""
+    from spdx_tools.spdx.writer.tagvalue.tagvalue_writer import write_document_to_stream
+
+    from hullscan.report.spdx import build_document
+    from hullscan.sbom import read_sbom
+
+    buf = io.StringIO()
+    write_document_to_stream(build_document(sample_report), buf, validate=False)
+    path = tmp_path / "doc.spdx"
+    path.write_text("# Document produced by a generator\n#   with a comment header\n\n" + buf.getvalue())
+    doc = read_sbom(path)
+    assert doc.format == "spdx-tag-value"
+    assert sorted(p.name for p in doc.packages) == sorted(p.name for p in sample_report.packages)

@@ -14,7 +14,7 @@ from hullscan.server.runtime import Runtime, ServerConfig, build_runtime
 from tests.helpers.imagebuild import ImageBuilder
 
 OSV_DIR = Path(__file__).resolve().parents[1] / "data" / "server" / "osv"
-URLLIB3_VULN, REQUESTS_VULN = "GHSA-q2q7-5pp4-w6pg", "GHSA-x84v-xcm2-53pg"
+URLLIB3_VULN, REQUESTS_VULN = "CVE-2021-33503", "CVE-2018-18074"  # the GHSA records' CVEs (issue 16.6: CVE first)
 
 
 class FakeClock:

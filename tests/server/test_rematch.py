@@ -24,7 +24,7 @@ from tests.server.conftest import FakeClock, make_runtime, python_image
 from tests.server.helpers import add_registry_row, repo_ids, run
 
 UPDATE_DIR = Path(__file__).resolve().parents[1] / "data" / "server" / "osv_update"
-NEW_VULN = "GHSA-j8r2-6x86-q33q"
+NEW_VULN = "CVE-2023-32681"  # GHSA-j8r2-6x86-q33q's CVE (issue 16.6: CVE first)
 
 
 def webhook_receiver() -> tuple[str, list[dict[str, Any]], ThreadingHTTPServer]:

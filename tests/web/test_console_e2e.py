@@ -16,7 +16,8 @@ import pytest
 from tests.helpers.registry_server import TEST_PASSWORD, TEST_USER, RegistryServer
 from tests.web.conftest import ADMIN, ADMIN_PW, URLLIB3_VULN, Console, start_console, stop_console
 
-pytestmark = pytest.mark.slow
+# the numbered tests are one user's session on one server: one xdist worker runs them in order (--dist loadgroup)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("console-e2e")]
 
 
 @pytest.fixture(scope="module")

@@ -38,8 +38,10 @@ ANALYZERS: Registry[Analyzer] = Registry("analyzer", [
     _analyzer("files/secrets", 3, "hullscan.analyzers.files.secrets:SecretAnalyzer", "secret"),
     _analyzer("files/sensitive", 1, "hullscan.analyzers.files.sensitive:SensitiveFileAnalyzer", "secret"),
     _analyzer("files/malware", 2, "hullscan.analyzers.files.malware:MalwareAnalyzer", "malware"),
+    _analyzer("files/suspicious", 1, "hullscan.analyzers.files.suspicious:SuspiciousAnalyzer", "malware"),
     _analyzer("files/baseline", 2, "hullscan.analyzers.files.baseline:BaselineFileAnalyzer", "baseline"),
     _analyzer("files/permissions", 1, "hullscan.analyzers.files.baseline:PermissionAnalyzer", "baseline"),
+    _analyzer("files/hardening", 1, "hullscan.analyzers.files.hardening:HardeningAnalyzer", "baseline"),
 ])
 
 

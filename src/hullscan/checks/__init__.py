@@ -44,6 +44,9 @@ def catalog() -> dict[str, CheckMeta]:
             out[f"malware-{rid}"] = CheckMeta(f"malware-{rid}", "malicious", severity, title)
     out["malware-sha256-blocklist"] = CheckMeta("malware-sha256-blocklist", "malicious", "HIGH", "File on the SHA-256 block list")
     out["malware-clamav"] = CheckMeta("malware-clamav", "malicious", "HIGH", "ClamAV detection (clamd)")
+    suspicious = rule_yaml("suspicious.yaml")
+    for check in suspicious["checks"]:  # heuristic indicators (hullscan.analyzers.files.suspicious)
+        out[check["id"]] = CheckMeta(check["id"], "malicious", suspicious.get("severity", "MEDIUM"), check["title"])
     for check in rule_yaml("baseline.yaml")["checks"]:
         out[check["id"]] = CheckMeta(check["id"], "baseline", check["severity"], check["title"],
                                      check.get("default", True) not in (False, "off"))

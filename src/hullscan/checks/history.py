@@ -76,7 +76,7 @@ def _layer_of(ctx: ScanContext, history_index: int) -> str:
 
 def check_history(ctx: ScanContext) -> list[Finding]:
     """Stage (scanner ``history``): one finding per rule and matching history entry / config value."""
-    from hullscan.analyzers.files.secrets import redact
+    from hullscan.checks.masking import redact
 
     findings = []
     targets = _targets(ctx.config)
@@ -84,7 +84,7 @@ def check_history(ctx: ScanContext) -> list[Finding]:
         for text, where, index in targets.get(rule.target, []):
             if not rule.regex.search(text):
                 continue
-            evidence = _short(redact(text))
+            evidence = _short(redact(text))  # passwords and tokens masked (the rules' secret groups)
             findings.append(
                 Finding(
                     id=rule.id,

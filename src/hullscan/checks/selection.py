@@ -15,7 +15,8 @@
           reason: runs as root by design, see ADR-7
 
   Matching findings move to ``report.suppressed`` with ``whitelist: <reason>``: never silently dropped.
-* secrets in the image config summary (Env, labels, history) are masked in the report.
+* secrets in the image metadata (config summary: Env, labels, entrypoint, cmd, history; layers' created_by) are masked in
+  the report (hullscan.checks.masking).
 * files installed by OS packages: secret findings on paths listed in the ``files`` of a deb/rpm/apk package
   are moved to ``report.suppressed`` (distribution-shipped files are not the image author's secrets) unless
   ``plugin_settings["secret"]["include-package-files"]`` is true.
@@ -189,17 +190,13 @@ def apply(report: ScanReport, options: ScanOptions, config: SelectionConfig | No
     notes.extend(f"--checks/--skip-checks: unknown check {sel!r}" for sel in unknown_selectors(keep + skip))
     if dropped:
         notes.append(f"{dropped} finding(s) not selected by --checks/--skip-checks")
-    return dataclasses.replace(report, findings=findings, suppressed=suppressed, notes=notes, config=mask_config(report.config))
+    from hullscan.checks.masking import mask_report
+
+    return mask_report(dataclasses.replace(report, findings=findings, suppressed=suppressed, notes=notes))
 
 
 def mask_config(config: ImageConfigSummary) -> ImageConfigSummary:
-    """``config`` with the secrets in Env, labels and history masked (secret rules, and values of secret-named
-    ``KEY=value`` pairs), so the report (JSON included) never repeats a secret it reports."""
-    from hullscan.analyzers.files.secrets import redact
+    """``config`` with the secrets in its free-text fields masked (:func:`hullscan.checks.masking.mask_config`)."""
+    from hullscan.checks.masking import mask_config as mask
 
-    return dataclasses.replace(
-        config,
-        env=tuple(redact(e) for e in config.env),
-        labels=tuple((k, redact(f"{k}={v}").partition("=")[2]) for k, v in config.labels),
-        history=tuple((redact(c), empty) for c, empty in config.history),
-    )
+    return mask(config)

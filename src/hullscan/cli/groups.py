@@ -270,7 +270,8 @@ class FindingFilters:
 
 def finding_filters(
     db: Annotated[Optional[Path], typer.Option(envvar="HULLSCAN_DB", help="Vulnerability database file.")] = None,
-    severity: Annotated[Optional[str], typer.Option(help="Report only these severities, e.g. HIGH,CRITICAL (others are suppressed).")] = None,
+    severity: Annotated[Optional[str], typer.Option(help="Report only these severities, e.g. HIGH,CRITICAL (others are suppressed; UNKNOWN, "
+                                                                        "nothing rates it, only when named).")] = None,
     ignore_unfixed: Annotated[bool, typer.Option("--ignore-unfixed", help="Suppress vulnerabilities without a released fix.")] = False,
     ignorefile: Annotated[Optional[Path], typer.Option(help="Ignore file (default: .hullscanignore when present).")] = None,
     vex: Annotated[Optional[list[Path]], typer.Option(help="OpenVEX document (repeatable).")] = None,

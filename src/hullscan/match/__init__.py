@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from hullscan.match.base import Matcher
 from hullscan.match.lang import LanguageMatcher
-from hullscan.match.merge import Hit, Verdict, VerdictMemo, memo_verdicts, package_findings
+from hullscan.match.merge import Hit, Verdict, VerdictMemo, memo_verdicts, package_findings, rate_from_aliases
 from hullscan.match.os import AlpineMatcher, DebianMatcher, RpmMatcher, UbuntuMatcher, WolfiMatcher
 from hullscan.model import DatabaseInfo, DatabaseSource, Distro, Finding, Location, Package
 from hullscan.plugins import Entry, Registry
@@ -237,6 +237,7 @@ def match_packages(db: VulnDB, distro: Distro | None, packages: list[Package]) -
     db.load_advisories(row.rid for outcome in run.outcomes.values() for row, _ in outcome.hits)
     findings = _sorted_findings([(pkg, run.verdicts(plan, outcome)) for pkg, plan, outcome in outcomes
                                  if outcome.hits])
+    findings = rate_from_aliases(findings, db.related)  # UNKNOWN: the best rating of the records sharing an id
     del outcomes, plans
     notes = run.notes()
     run.release()

@@ -7,16 +7,22 @@ naming several CVEs (a DSA, an ALSA errata) counts, for OS packages, once for ea
 id becomes an alias of each CVE's finding, its fix applies to each); for language packages it is
 folded into its CVEs' groups when all of them are already there, else it stands alone.
 
-Primary id: for OS packages the CVE when the group has one; otherwise the record id (the smallest
-when several records agree). Every other id goes to ``aliases``.
+Primary id: the CVE when the group names exactly one (OS and language packages alike: Trivy users, Harbor CVE
+allowlists and cross-tool de-duplication key on CVE ids); otherwise the record id (the smallest when several
+records agree). Every other id (PYSEC, GHSA, GO, distro ids) goes to ``aliases``; references keep every source's.
 Severity: the distro's rating when a distro feed gives one, else the CVSS base score (v3.1 > v3.0 >
-v4.0 > v2), else the record's own word (GHSA ``database_specific.severity``...), else UNKNOWN.
+v4.0 > v2), else the record's own word (GHSA ``database_specific.severity``...), else UNKNOWN; a finding still
+UNKNOWN then takes the best rating of the other records that name the same ids (:func:`rate_from_aliases`).
+Title: the advisory's summary; without one, the first sentence of its details that is not the package's own
+description ("urllib3 is a user-friendly HTTP client library for Python.").
 Fix status: ``fixed`` when some source names a fixed version above the installed one, else the most
 specific of will_not_fix > end_of_life > affected > unknown.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -169,7 +175,7 @@ def _sort_versions(namespace: str, versions: set[str]) -> tuple[str, ...]:
 def _primary(is_os: bool, group: _Group) -> str:
     cves = sorted({i for i in group.ids() if i.startswith("CVE-")})
     record_ids = sorted({h.candidate.advisory.id for h in group.hits})
-    if len(cves) == 1 and (is_os or cves[0] in record_ids):
+    if len(cves) == 1:
         return cves[0]
     non_cve = [i for i in record_ids if not i.startswith("CVE-")]
     return (non_cve or record_ids)[0]
@@ -205,9 +211,16 @@ def _fix_status(group: _Group, fixed: tuple[str, ...]) -> FixStatus:
     return next((s for s in _STATUS_ORDER if s in statuses), FixStatus.AFFECTED)
 
 
+#: a sentence that describes the package, not the flaw: "urllib3 is a user-friendly HTTP client library for Python"
+_PACKAGE_BLURB = re.compile(r"^[\w.@/-]+(?:\s+\([^)]*\))?\s+(?:is|are)\s+(?:a|an|the)\b")
+
+
 @lru_cache(maxsize=65536)
 def _first_sentence(details: str) -> str:
-    first = details.split("\n", 1)[0].split(". ", 1)[0].strip()
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n\s*\n", details.strip()) if s.strip()]
+    while len(sentences) > 1 and _PACKAGE_BLURB.match(sentences[0]):
+        sentences.pop(0)
+    first = sentences[0].split("\n", 1)[0].rstrip(".").strip() if sentences else ""
     return first if len(first) <= 120 else first[:117].rstrip() + "..."
 
 
@@ -338,7 +351,7 @@ def _one_verdict(is_os: bool, adv: Advisory, key: HitKey, only: str | None, memo
     vid = adv.id
     names = {vid, only} if only else {vid, *adv.aliases}
     cves = [n for n in names if n.startswith("CVE-")]
-    primary = cves[0] if len(cves) == 1 and (is_os or cves[0] == vid) else vid  # _primary of one record
+    primary = cves[0] if len(cves) == 1 else vid  # _primary of one record
     names.discard(primary)
     if len(hit_fixed) < 2:
         fixed = hit_fixed  # _sort_versions of none or one
@@ -478,3 +491,54 @@ def finding(pkg: Package, verdict: Verdict, location: Location) -> Finding:
         ),
     )
 
+
+def rate_from_aliases(findings: list[Finding], related: Callable[[Iterable[str]], dict[str, list[Advisory]]]) -> list[Finding]:
+    """``findings`` where each one its own records leave UNKNOWN takes the best rating of the other records
+    that share one of its ids (``related``: per id, the advisories whose id or alias it is; e.g. a GHSA or
+    Bitnami record carrying the NVD CVSS of the CVE a PYSEC record names without a score): the preferred CVSS
+    vector first (v3.1 > v3.0 > v4.0 > v2, then the highest score), else a rating word. ``severity_source``
+    says which record and id gave it. The result is in :meth:`Finding.sort_key` order again."""
+    unknown = [f for f in findings if f.severity is Severity.UNKNOWN and f.vuln is not None]
+    if not unknown:
+        return findings
+    names = {n for f in unknown for n in (f.id, *(f.vuln.aliases if f.vuln else ()))}
+    found = related(names)
+    rated: dict[tuple[str, tuple[str, ...]], tuple[Severity, str, float | None, str] | None] = {}
+    out = []
+    changed = False
+    for f in findings:
+        if f.severity is not Severity.UNKNOWN or f.vuln is None:
+            out.append(f)
+            continue
+        key = (f.id, f.vuln.aliases)
+        if key not in rated:
+            rated[key] = _rating(f, found)
+        rating = rated[key]
+        if rating is None:
+            out.append(f)
+            continue
+        severity, source, score, vector = rating
+        vuln = dataclasses.replace(f.vuln, severity_source=source, cvss_score=score, cvss_vector=vector)
+        out.append(dataclasses.replace(f, severity=severity, vuln=vuln))
+        changed = True
+    if changed:  # the order of match_packages: (severity, id), then the package's (path, name, version)
+        out.sort(key=lambda f: (-f.severity.rank, f.id, f.location.path,
+                                f.vuln.package_name if f.vuln else "", f.vuln.installed_version if f.vuln else ""))
+    return out
+
+
+def _rating(f: Finding, found: dict[str, list[Advisory]]) -> tuple[Severity, str, float | None, str] | None:
+    own = set((f.vuln.data_source if f.vuln else "").split(","))
+    ids = (f.id, *(f.vuln.aliases if f.vuln else ()))
+    others = [(name, adv) for name in ids for adv in found.get(name, ())
+              if not (adv.source in own and adv.id in ids)]  # records other than the finding's own
+    others.sort(key=lambda item: (not item[1].native, item[1].source, item[1].id))
+    cvss = best_cvss(v for _, adv in others for v in adv.cvss)
+    if cvss is not None:
+        name, adv = next((n, a) for n, a in others if cvss.vector in a.cvss or f"CVSS:2.0/{cvss.vector}" in a.cvss)
+        return cvss.severity, f"{adv.source} {adv.id} via {name} (CVSS {cvss.version})", cvss.score, cvss.vector
+    for name, adv in others:
+        sev = from_word(adv.severity)
+        if sev is not Severity.UNKNOWN:
+            return sev, f"{adv.source} {adv.id} via {name}", None, ""
+    return None

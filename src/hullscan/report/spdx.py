@@ -40,12 +40,22 @@ def spdx_id(prefix: str, ref: str) -> str:
 def source_info(pkg: Package) -> str:
     """Where the package was found, in words (``sourceInfo``)."""
     state = "installed" if pkg.installed else "declared (lock file, not installed)"
-    return f"{state}; found by {pkg.found_by} in {pkg.path} (layer {pkg.layer or 'unknown'})"
+    text = f"{state}; found by {pkg.found_by} in {pkg.path} (layer {pkg.layer or 'unknown'})"
+    if pkg.source_name or pkg.source_version:
+        # the source package, which OS matching keys on (SPDX 2.3 has no field for it; read back by hullscan.sbom)
+        text += f"; source package {pkg.source_name or pkg.name} {pkg.source_version or pkg.version}"
+    return text
 
 
-def declared_license(licenses: tuple[str, ...]) -> Any:
-    """The licenses as one SPDX expression (``A AND (B OR C)``) when every part is a valid SPDX expression of
-    known identifiers; None (NOASSERTION) otherwise, e.g. for free-text names such as ``BSD-like``."""
+def license_ref(name: str) -> str:
+    """The ``LicenseRef-`` id of a licence outside the SPDX list (``BSD-like`` -> ``LicenseRef-BSD-like``)."""
+    return "LicenseRef-" + (re.sub(r"[^A-Za-z0-9.-]+", "-", name.strip()).strip("-") or "unknown")
+
+
+def declared_license(licenses: tuple[str, ...], refs: dict[str, str] | None = None) -> Any:
+    """The licenses as one SPDX expression (``A AND (B OR C)``); a part that is no valid SPDX expression of known
+    identifiers (a free-text name such as ``BSD-like``) becomes a ``LicenseRef-`` id, recorded in ``refs``
+    (id -> the text as found) for the document's extracted licensing infos. None when there is no licence."""
     if not licenses:
         return None
     from spdx_tools.common.spdx_licensing import spdx_licensing
@@ -54,7 +64,11 @@ def declared_license(licenses: tuple[str, ...]) -> Any:
     for lic in licenses:
         info = spdx_licensing.validate(lic)
         if info.errors or info.invalid_symbols:
-            return None
+            ref = license_ref(lic)
+            if refs is not None:
+                refs.setdefault(ref, lic)
+            parts.append(ref)
+            continue
         parts.append(f"({lic})" if " " in lic.strip() and not lic.strip().startswith("(") else lic)
     return spdx_licensing.parse(" AND ".join(parts))
 
@@ -70,6 +84,7 @@ def build_document(report: ScanReport) -> Document:
         Document,
         ExternalPackageRef,
         ExternalPackageRefCategory,
+        ExtractedLicensingInfo,
         PackagePurpose,
         Relationship,
         RelationshipType,
@@ -116,18 +131,22 @@ def build_document(report: ScanReport) -> Document:
                                      description=report.os.pretty_name or None))
         relationships.append(Relationship(IMAGE_ID, RelationshipType.CONTAINS, OS_ID))
     pkgs = sorted(report.packages, key=Package.key)
+    license_refs: dict[str, str] = {}  # LicenseRef- id -> the licence text as the package gave it
     ids = [spdx_id("Package", ref) for ref in package_refs(pkgs)]
     for pkg, sid in zip(pkgs, ids):
         lib = spdx_package(sid, pkg.name, pkg.version, PackagePurpose.LIBRARY, pkg.purl, source_info=source_info(pkg),
                            comment=f"ecosystem {pkg.ecosystem}" + (f"; arch {pkg.arch}" if pkg.arch else ""))
-        declared = declared_license(pkg.licenses)
+        declared = declared_license(pkg.licenses, license_refs)
         if declared is not None:
             lib.license_declared = declared
         packages.append(lib)
         relationships.append(Relationship(IMAGE_ID, RelationshipType.CONTAINS, sid))
     for i, targets in sorted(dependency_edges(pkgs).items()):
         relationships += [Relationship(ids[i], RelationshipType.DEPENDS_ON, ids[j]) for j in targets]
-    return Document(creation_info=creation, packages=packages, relationships=relationships)
+    extracted = [ExtractedLicensingInfo(license_id=ref, extracted_text=text, license_name=text)
+                 for ref, text in sorted(license_refs.items())]
+    return Document(creation_info=creation, packages=packages, relationships=relationships,
+                    extracted_licensing_info=extracted)
 
 
 def write(report: ScanReport, out: TextIO) -> None:

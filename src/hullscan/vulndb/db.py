@@ -51,16 +51,19 @@ CREATE TABLE affected (
   rid INTEGER NOT NULL, source TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL, ecosystem TEXT NOT NULL,
   package TEXT NOT NULL, entry TEXT NOT NULL, fix_status TEXT NOT NULL, severity TEXT NOT NULL);
 CREATE TABLE namespaces (ns TEXT PRIMARY KEY, records INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS alias_index (alias TEXT NOT NULL, rid INTEGER NOT NULL);
 """
 _INDEXES = """
 CREATE INDEX IF NOT EXISTS affected_ns_name ON affected (ns, name);
 CREATE INDEX IF NOT EXISTS advisories_source ON advisories (source);
 CREATE INDEX IF NOT EXISTS advisories_id ON advisories (id);
+CREATE INDEX IF NOT EXISTS alias_index_alias ON alias_index (alias);
 """
 _DROP_INDEXES = """
 DROP INDEX IF EXISTS affected_ns_name;
 DROP INDEX IF EXISTS advisories_source;
 DROP INDEX IF EXISTS advisories_id;
+DROP INDEX IF EXISTS alias_index_alias;
 """
 
 
@@ -166,6 +169,7 @@ class VulnDB:
         # errata...) are decoded and compiled once
         self._compiled: dict[tuple[str, str], tuple[dict[str, Any], CompiledEntry]] = {}
         self._namespaces: dict[str, int] = dict(self._conn.execute("SELECT ns, records FROM namespaces"))
+        self._has_alias_index: bool | None = None
 
     def close(self) -> None:
         """Close the connection."""
@@ -241,6 +245,24 @@ class VulnDB:
             row = self._conn.execute(f"SELECT {_ADV_COLUMNS} FROM advisories a WHERE a.rid = ?", (rid,)).fetchone()
             cached = self._advisories[rid] = _advisory(row)
         return cached
+
+    def related(self, ids: Iterable[str]) -> dict[str, list[Advisory]]:
+        """Per id of ``ids``: the advisories (any source) whose id or one of whose aliases it is. A database
+        built before the alias index existed answers by id only."""
+        wanted = sorted(set(ids))
+        out: dict[str, list[Advisory]] = {}
+        if self._has_alias_index is None:
+            self._has_alias_index = self._conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='alias_index'").fetchone() is not None
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT id, rid FROM advisories WHERE id IN ({marks})"
+            if self._has_alias_index:
+                query += f" UNION SELECT alias, rid FROM alias_index WHERE alias IN ({marks})"
+            for vid, rid in self._conn.execute(query, chunk * (2 if self._has_alias_index else 1)):
+                out.setdefault(vid, []).append(self.advisory(rid))
+        return out
 
     def find(self, vuln_id: str) -> list[Advisory]:
         """Advisories whose id is ``vuln_id`` (any source)."""
@@ -400,6 +422,12 @@ class Builder:
         c = self.conn
         c.execute("DELETE FROM namespaces")
         c.execute("INSERT INTO namespaces SELECT ns, COUNT(*) FROM affected GROUP BY ns")
+        # every alias of every advisory, for the severity of a finding that its own records leave UNKNOWN
+        c.execute("CREATE TABLE IF NOT EXISTS alias_index (alias TEXT NOT NULL, rid INTEGER NOT NULL)")
+        c.execute("DELETE FROM alias_index")
+        c.executemany("INSERT INTO alias_index VALUES (?, ?)",
+                      ((alias, rid) for rid, aliases in c.execute("SELECT rid, aliases FROM advisories WHERE aliases != ''").fetchall()
+                       for alias in _split(aliases)))
         c.execute("INSERT OR REPLACE INTO meta VALUES ('built_at', ?)", (_now(),))
         c.execute("COMMIT")
         c.executescript(_INDEXES)
