@@ -62,7 +62,7 @@ def scanned(tmp_path: Path) -> tuple[Path, list[str]]:
 def test_html_report_is_one_file_without_external_assets(scanned: tuple[Path, list[str]]) -> None:
     tmp, args = scanned
     html = run(*args, "--format", "html", cwd=tmp).stdout
-    assert html.startswith("<!DOCTYPE html>") and "PYSEC-2024-7" in html and "/app/settings.py" in html
+    assert html.startswith("<!DOCTYPE html>") and "CVE-2024-0007" in html and "/app/settings.py" in html
     low = html.lower()
     for external in ("<link", "src=\"http", "src='http", "@import", "url(http", "<iframe"):
         assert external not in low, external
@@ -121,7 +121,7 @@ def test_junit_template_parses_with_one_failure_per_finding(scanned: tuple[Path,
     failures = root.findall("./testsuite/testcase/failure")
     assert len(failures) == len(report["findings"])
     names = {tc.get("name") for tc in root.iter("testcase")}
-    assert any("PYSEC-2024-7" in (n or "") for n in names)
+    assert any("CVE-2024-0007" in (n or "") for n in names)  # (the CVE alias is the finding's id)
     for suite in root.findall("testsuite"):
         assert int(suite.get("tests", "0")) == len(suite.findall("testcase"))
 
@@ -170,7 +170,7 @@ def test_user_templates_are_sandboxed_and_errors_name_the_template(scanned: tupl
     mine = tmp / "mine.txt.j2"
     mine.write_text("{% for f in report.findings %}{{ f.id }} {{ f.severity }}\n{% endfor %}total={{ summary.total }}")
     out = run(*args, "--format", "template", "--template", str(mine), cwd=tmp).stdout
-    assert "PYSEC-2024-7 CRITICAL" in out and out.rstrip().endswith("total=2")
+    assert "CVE-2024-0007 CRITICAL" in out and out.rstrip().endswith("total=2")
     evil = tmp / "evil.j2"
     evil.write_text("{{ report.__class__.__mro__[1].__subclasses__() }}")
     refused = run(*args, "--format", "template", "--template", str(evil), cwd=tmp, check_rc=2)
@@ -188,5 +188,5 @@ def test_sarif_vulnerability_results_carry_a_region(scanned: tuple[Path, list[st
     tmp, args = scanned
     sarif = json.loads(run(*args, "--format", "sarif", cwd=tmp).stdout)
     results = sarif["runs"][0]["results"]
-    vulns = [r for r in results if r["ruleId"] == "PYSEC-2024-7"]
+    vulns = [r for r in results if r["ruleId"] == "CVE-2024-0007"]
     assert vulns and all(r["locations"][0]["physicalLocation"]["region"]["startLine"] >= 1 for r in vulns)
