@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from hullscan.server.runtime import Runtime, ServerConfig, build_runtime
+from tests.helpers import stores
 from tests.helpers.imagebuild import ImageBuilder
 
 OSV_DIR = Path(__file__).resolve().parents[1] / "data" / "server" / "osv"
@@ -61,23 +62,43 @@ def python_image(*packages: tuple[str, str], extra: dict[str, str] | None = None
     return ImageBuilder().add_layer(files)
 
 
+#: the stores every server test runs on (``@pytest.mark.sqlite_only`` for tests that don't touch the store's SQL)
+STORES = ("sqlite", "postgresql")
+_current_store = "sqlite"
+_created_databases: list[str] = []
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test using the ``store`` fixture (autouse here) runs once per store in :data:`STORES`."""
+    if "store" in metafunc.fixturenames:
+        params = ["sqlite"] if metafunc.definition.get_closest_marker("sqlite_only") else list(STORES)
+        metafunc.parametrize("store", params, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def store(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The store backend of this test run: runtimes made by :func:`make_runtime` use it; PostgreSQL databases made
+    for the test are dropped after it."""
+    global _current_store
+    backend = getattr(request, "param", "sqlite")
+    if backend == "postgresql" and not stores.pg_base():
+        pytest.skip(stores.NO_PG)
+    _current_store = backend
+    try:
+        yield backend
+    finally:
+        _current_store = "sqlite"
+        while _created_databases:
+            stores.drop_pg_database(_created_databases.pop())
+
+
 def _store_url() -> str:
-    """SQLite in the data dir by default; with ``HULLSCAN_TEST_PG=postgresql+psycopg://user@host:port`` a fresh
-    PostgreSQL database per runtime (to check that the store's SQL is portable)."""
-    import os
-    import uuid
-
-    base = os.environ.get("HULLSCAN_TEST_PG", "")
-    if not base:
+    """"" (SQLite in the data dir) or, when the test runs on PostgreSQL, a fresh database dropped after the test."""
+    if _current_store != "postgresql":
         return ""
-    from sqlalchemy import create_engine, text
-
-    name = "hs_" + uuid.uuid4().hex[:12]
-    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return f"{base}/{name}"
+    url = stores.create_pg_database()
+    _created_databases.append(url)
+    return url
 
 
 def make_runtime(tmp: Path, vuln_db: Path | None = None, **overrides: Any) -> Runtime:

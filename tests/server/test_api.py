@@ -4,7 +4,6 @@ returned nor stored in clear), settings versioning, whitelist validation, metric
 from __future__ import annotations
 
 import base64
-import sqlite3
 from typing import Any
 
 import pytest
@@ -95,10 +94,20 @@ def test_registry_verification_errors_and_secrets(api: Any, rt: Runtime) -> None
         assert upd.status_code == 200 and upd.json()["region"] == "eu-1" and upd.json()["warnings"]
         assert api.put(f"/api/registries/{reg['id']}", json={"username": "dev", "password": "devpass123"}).json()["code"] == "UserDoesNotHaveAdminRole"
     # stored encrypted: the clear password is nowhere in the database file
-    raw = b"".join(p.read_bytes() for p in rt.config.data_dir.glob("hullscan.db*"))
-    assert b"Harbor12345" not in raw
-    conn = sqlite3.connect(rt.config.data_dir / "hullscan.db")
-    enc = conn.execute("select password_enc from registries where name='harbor'").fetchone()[0]
+    if rt.engine.dialect.name == "sqlite":
+        raw = b"".join(p.read_bytes() for p in rt.config.data_dir.glob("hullscan.db*"))
+        assert b"Harbor12345" not in raw
+    else:  # PostgreSQL: no column of any table holds it
+        from sqlalchemy import text
+
+        with rt.engine.connect() as conn:
+            for table in ("registries", "task_logs", "events"):
+                dump = " ".join(str(r) for r in conn.execute(text(f"select * from {table}")))
+                assert "Harbor12345" not in dump
+    with rt.engine.connect() as conn:
+        from sqlalchemy import text
+
+        enc = conn.execute(text("select password_enc from registries where name='harbor'")).scalar_one()
     assert enc and rt.secrets.decrypt(enc) == "Harbor12345"
 
 

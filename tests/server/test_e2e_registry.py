@@ -17,13 +17,14 @@ def add_registry(api: Any, registry: RegistryServer, **kw: Any) -> dict[str, Any
     return resp.json()
 
 
-def test_add_sync_scan_whitelist_rescan(api: Any, registry: RegistryServer) -> None:
+def test_add_sync_scan_whitelist_rescan(api: Any, registry: RegistryServer, store: str) -> None:
+    ns = f"e2e-{store}"  # the registry outlives the test: each store's run has its own repositories
     vulnerable = python_image(("urllib3", "1.26.4"), ("requests", "2.19.0"))
     clean = python_image(("urllib3", "1.26.18"))
-    push_image(registry, vulnerable, "e2e/api", "1.0")
-    push_image(registry, vulnerable, "e2e/api", "latest")  # same digest, second tag
-    push_image(registry, vulnerable, "e2e/mirror", "1.0")  # same digest, other repository
-    push_image(registry, clean, "e2e/web", "2.0")
+    push_image(registry, vulnerable, f"{ns}/api", "1.0")
+    push_image(registry, vulnerable, f"{ns}/api", "latest")  # same digest, second tag
+    push_image(registry, vulnerable, f"{ns}/mirror", "1.0")  # same digest, other repository
+    push_image(registry, clean, f"{ns}/web", "2.0")
 
     reg = add_registry(api, registry, rate_limit=100_000)
     assert reg["rate_limit"] == 100_000 and reg["has_password"] is False and "password" not in reg
@@ -32,9 +33,9 @@ def test_add_sync_scan_whitelist_rescan(api: Any, registry: RegistryServer) -> N
     assert sync["status"] == "succeeded", sync
     assert sync["progress"]["done"] == sync["progress"]["total"] >= 3
     repos = {r["name"]: r for r in api.get("/api/repositories", params={"registry_id": reg["id"]}).json()["items"]}
-    assert {"e2e/api", "e2e/mirror", "e2e/web"} <= set(repos)
-    assert all(repos[n]["in_scope"] for n in ("e2e/api", "e2e/mirror", "e2e/web"))  # auto-add is on by default
-    scope = {"repository_ids": [repos[n]["id"] for n in ("e2e/api", "e2e/mirror", "e2e/web")]}
+    assert {f"{ns}/api", f"{ns}/mirror", f"{ns}/web"} <= set(repos)
+    assert all(repos[n]["in_scope"] for n in (f"{ns}/api", f"{ns}/mirror", f"{ns}/web"))  # auto-add is on by default
+    scope = {"repository_ids": [repos[n]["id"] for n in (f"{ns}/api", f"{ns}/mirror", f"{ns}/web")]}
 
     pre = api.post("/api/tasks/scan/precheck", json=scope).json()
     assert pre == {"images": 2, "quota_needed": 2, "quota_remaining": 1000, "quota_sufficient": True}
@@ -44,16 +45,16 @@ def test_add_sync_scan_whitelist_rescan(api: Any, registry: RegistryServer) -> N
     assert first["progress"] == {"done": 2, "total": 2}
     assert api.get("/api/quota").json() == {"purchased": 1000, "used": 2, "remaining": 998}
 
-    vulns = api.get("/api/findings", params={"category": "vulnerability", "repository_id": repos["e2e/api"]["id"]}).json()
+    vulns = api.get("/api/findings", params={"category": "vulnerability", "repository_id": repos[f"{ns}/api"]["id"]}).json()
     assert sorted(f["rule_id"] for f in vulns["items"]) == sorted([URLLIB3_VULN, REQUESTS_VULN])
     assert vulns["total"] == 2
     by_id = {f["rule_id"]: f for f in vulns["items"]}
     assert by_id[URLLIB3_VULN]["package"] == {"name": "urllib3", "version": "1.26.4", "ecosystem": "PyPI",
                                              "purl": by_id[URLLIB3_VULN]["package"]["purl"]}
     assert by_id[URLLIB3_VULN]["fixed_versions"] == ["1.26.5"] and by_id[URLLIB3_VULN]["fix_status"] == "fixed"
-    assert api.get("/api/findings", params={"repository_id": repos["e2e/web"]["id"], "category": "vulnerability"}).json()["total"] == 0
+    assert api.get("/api/findings", params={"repository_id": repos[f"{ns}/web"]["id"], "category": "vulnerability"}).json()["total"] == 0
     # each filter on real findings, and pagination one finding per page
-    api_repo = {"category": "vulnerability", "repository_id": repos["e2e/api"]["id"]}
+    api_repo = {"category": "vulnerability", "repository_id": repos[f"{ns}/api"]["id"]}
 
     def found(**params: Any) -> list[str]:
         return sorted(f["rule_id"] for f in api.get("/api/findings", params={**api_repo, **params}).json()["items"])
@@ -72,8 +73,8 @@ def test_add_sync_scan_whitelist_rescan(api: Any, registry: RegistryServer) -> N
     vuln_image = images[vulnerable.digest]
     assert vuln_image["risks"]["vulnerability"] == {"HIGH": 2}
     # (the registry fixture is shared: another test may push the same image elsewhere)
-    assert {(t["repository"], t["tag"]) for t in vuln_image["tags"] if t["repository"].startswith("e2e/")} == {
-        ("e2e/api", "1.0"), ("e2e/api", "latest"), ("e2e/mirror", "1.0")}
+    assert {(t["repository"], t["tag"]) for t in vuln_image["tags"] if t["repository"].startswith(f"{ns}/")} == {
+        (f"{ns}/api", "1.0"), (f"{ns}/api", "latest"), (f"{ns}/mirror", "1.0")}
     assert api.get(f"/api/images/{vuln_image['id']}/packages").json()["packages"]  # the inventory is stored
 
     # mark one handled with a reason: the mark must survive the rescan
@@ -83,7 +84,7 @@ def test_add_sync_scan_whitelist_rescan(api: Any, registry: RegistryServer) -> N
 
     # whitelist the urllib3 advisory by its CVE alias, for the e2e/api repository only
     rule = api.post("/api/whitelist", json={"kind": "vulnerability", "value": "CVE-2021-33503", "scope": "repositories",
-                                            "scope_ids": [repos["e2e/api"]["id"]], "note": "not reachable"})
+                                            "scope_ids": [repos[f"{ns}/api"]["id"]], "note": "not reachable"})
     assert rule.status_code == 201 and rule.json()["author"] == "admin" and rule.json()["active"]
 
     second = wait_task(api, api.post("/api/tasks/scan", json=scope).json()["id"])
@@ -106,7 +107,7 @@ def test_add_sync_scan_whitelist_rescan(api: Any, registry: RegistryServer) -> N
     assert api.get("/api/findings", params={"rule_id": URLLIB3_VULN, "image_id": vuln_image["id"]}).json()["total"] == 1
 
     # a new digest consumes one more unit
-    push_image(registry, python_image(("requests", "2.18.0")), "e2e/web", "2.1")
+    push_image(registry, python_image(("requests", "2.18.0")), f"{ns}/web", "2.1")
     wait_task(api, api.post("/api/tasks/sync", json={"registry_ids": [reg["id"]]}).json()["id"])
     assert api.post("/api/tasks/scan/precheck", json=scope).json()["quota_needed"] == 1
     third = wait_task(api, api.post("/api/tasks/scan", json=scope).json()["id"])

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
@@ -28,6 +29,8 @@ TOKEN = admin_token(RT)
 APP = create_app(RT)
 CLOSED_PORT = free_port()
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP, headers={"Authorization": f"Bearer {TOKEN}"})
+
+pytestmark = pytest.mark.sqlite_only  # the CLI / API schema, not the store's SQL
 
 
 def _is_ip(text: str) -> bool:

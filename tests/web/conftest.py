@@ -29,7 +29,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 ADMIN, ADMIN_PW = "admin", "correct horse battery"
 KEY = ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"
        "-----END OPENSSH PRIVATE KEY-----\n")
-URLLIB3_VULN = "GHSA-q2q7-5pp4-w6pg"
+URLLIB3_VULN = "CVE-2021-33503"  # the GHSA record's CVE alias is the finding's id (CVE-first identity)
 
 
 @dataclass

@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "sbom-scan": "hullscan.cli.sbom",
     "db": "hullscan.vulndb.cli",
     "server": "hullscan.server.cli",
+    "worker": "hullscan.server.cli",
+    "scheduler": "hullscan.server.cli",
     "admin": "hullscan.server.cli",
     "checks": "hullscan.checks.cli",
     "fix": "hullscan.cli.fix",

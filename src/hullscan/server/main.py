@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from hullscan.server.runtime import ServerConfig
 
@@ -20,11 +21,18 @@ def run_server(config: ServerConfig, host: str, port: int, log_level: str = "inf
     from hullscan.server.tasks import InProcessQueue, recover
 
     jsonlog.configure(log_level)
-    rt = build_runtime(config)
-    queue = InProcessQueue(rt, config.workers)
-    rt.queue = queue
-    for task_id in recover(rt):
-        queue.enqueue(task_id)
+    queue: Any
+    if config.broker_url:  # distributed: the workers run the tasks, `hullscan scheduler` the schedule
+        from hullscan.server.distributed import build_distributed_runtime
+
+        rt = build_distributed_runtime(config)
+        queue = rt.queue
+    else:
+        rt = build_runtime(config)
+        queue = InProcessQueue(rt, config.workers)
+        rt.queue = queue
+        for task_id in recover(rt):
+            queue.enqueue(task_id)
     from hullscan.server.vulnupdate import ensure_database
     from hullscan.server.web.setup import announce_setup
 
@@ -40,3 +48,24 @@ def run_server(config: ServerConfig, host: str, port: int, log_level: str = "inf
     finally:
         scheduler.stop()
         queue.shutdown()
+
+
+def run_scheduler(config: ServerConfig, log_level: str = "info") -> None:
+    """The scheduler role of a cluster: tick while leading, until interrupted."""
+    import signal
+
+    from hullscan.server import jsonlog
+    from hullscan.server.distributed import build_distributed_runtime
+    from hullscan.server.scheduler import Scheduler
+
+    jsonlog.configure(log_level)
+    rt = build_distributed_runtime(config)
+    scheduler = Scheduler(rt, config.tick_seconds)
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.stop_soon())
+    log.info("hullscan scheduler %s (tick %ss)", scheduler.holder, config.tick_seconds)
+    try:
+        scheduler.run_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        scheduler.stop()

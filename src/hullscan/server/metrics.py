@@ -19,6 +19,10 @@ class Metrics:
             buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800),
         )
         self.queue_depth = Gauge("hullscan_queue_depth", "Tasks waiting to run", registry=self.registry)
+        self.queue_messages = Gauge("hullscan_queue_messages", "Distributed mode: messages waiting per broker queue",
+                                    ["queue"], registry=self.registry)
+        self.workers = Gauge("hullscan_workers", "Distributed mode: workers answering a ping (-1: broker down)",
+                             registry=self.registry)
 
     def scan_done(self, status: str, seconds: float) -> None:
         """Count one image scan."""
@@ -32,6 +36,12 @@ class Metrics:
     def track_queue(self, depth: Callable[[], float]) -> None:
         """Read the queue depth at scrape time."""
         self.queue_depth.set_function(depth)
+
+    def cluster(self, depths: dict[str, int], workers: int) -> None:
+        """Record the broker's queue depths and the worker count (read at scrape time)."""
+        for name, depth in depths.items():
+            self.queue_messages.labels(queue=name).set(depth)
+        self.workers.set(workers)
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""

@@ -57,19 +57,23 @@ def consume(session: Session, digest: str, task_id: int | None = None) -> bool:
     """
     if already_consumed(session, [digest]):
         return False
-    with session.begin_nested() as nested:
-        res = session.execute(update(Quota).where(Quota.id == 1, Quota.used < Quota.purchased).values(used=Quota.used + 1))
-        if res.rowcount != 1:  # type: ignore[attr-defined]
-            nested.rollback()
-            st = status(session)
-            raise QuotaExhausted(f"scan quota exhausted: {st.used} of {st.purchased} image scans used; buy more to scan new images")
-        try:
+    try:
+        with session.begin_nested():  # an exception inside rolls the savepoint back (the unit is not taken)
+            res = session.execute(update(Quota).where(Quota.id == 1, Quota.used < Quota.purchased).values(used=Quota.used + 1))
+            if res.rowcount != 1:  # type: ignore[attr-defined]
+                raise _NothingLeft
             session.add(QuotaUsage(digest=digest, task_id=task_id))
             session.flush()
-        except IntegrityError:  # another worker consumed it for the same digest meanwhile
-            nested.rollback()
-            return False
+    except _NothingLeft:
+        st = status(session)
+        raise QuotaExhausted(f"scan quota exhausted: {st.used} of {st.purchased} image scans used; buy more to scan new images") from None
+    except IntegrityError:  # another worker consumed it for the same digest meanwhile
+        return False
     return True
+
+
+class _NothingLeft(Exception):
+    """Inside :func:`consume`: the conditional update found no unit left."""
 
 
 def set_purchased(session: Session, purchased: int) -> QuotaStatus:

@@ -48,6 +48,14 @@ class ServerConfig:
     scheduler: bool = True
     tick_seconds: float = 30.0
     registry_timeout: float = 15.0  # seconds per registry API request during sync
+    #: distributed mode: the Celery broker (redis://…, amqp://…); "" runs tasks in the server process
+    broker_url: str = ""
+    #: Redis for the cluster-wide registry rate limits (default: the broker when it is Redis; else the store)
+    redis_url: str = ""
+    #: a digest claim lapses this long after its holder's last heartbeat (a dead worker's digest is taken over)
+    claim_lease_seconds: float = 60.0
+    #: where workers share layer analyses: "store" (the layer_results table) or "local" (the data dir's cache)
+    layer_cache: str = "local"
     #: offline vulnerability feeds the first-start database build imports (default: the public online feeds)
     vulndata: Path | None = None
 
@@ -78,6 +86,8 @@ class Runtime:
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     scan_fn: ScanFn = _default_scan
+    #: (registry_id, images per hour, now) -> seconds to wait (0: go); None: the store's token bucket
+    rate_limiter: Callable[[int, "int | None", float], float] | None = None
 
     def now(self) -> datetime:
         """The clock as an aware UTC datetime."""

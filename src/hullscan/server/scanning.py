@@ -10,12 +10,14 @@ finished, the one in flight is scanned again and replaces its findings atomicall
 from __future__ import annotations
 
 import base64
+import logging
+import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hullscan.errors import HullscanError, TimeLimitError
@@ -30,13 +32,17 @@ from hullscan.server.db.models import (
     Task,
     TaskItem,
 )
+from hullscan.server.fleet import record_packages
+from hullscan.server.leases import holder_id
 from hullscan.server.ratelimit import try_acquire
 from hullscan.server.registries import pull_options
 from hullscan.server.results import replace_findings, store_inventory
 from hullscan.server.runtime import Runtime
 from hullscan.server.scansettings import ScanSettings, get_settings
-from hullscan.server.tasks import add_log, finish
+from hullscan.server.tasks import FINAL, add_log, finish, finish_once
 from hullscan.server.timeutil import aware
+
+log = logging.getLogger("hullscan.server.scanning")
 
 TIME_LIMIT = "not scanned: time limit"
 STOPPED = "not scanned: stopped"
@@ -184,7 +190,7 @@ def _wait_for_rate(rt: Runtime, task_id: int, registry_id: int | None, rate: int
         return True
     logged = False
     while True:
-        wait = try_acquire(rt.sessions, registry_id, rate, rt.clock())
+        wait = _acquire(rt, registry_id, rate)
         if wait <= 0:
             return True
         if rt.clock() + wait > deadline or _stop_requested(rt, task_id):
@@ -195,30 +201,43 @@ def _wait_for_rate(rt: Runtime, task_id: int, registry_id: int | None, rate: int
         rt.sleep(min(wait, 5.0))
 
 
+def _acquire(rt: Runtime, registry_id: int, rate: int | None) -> float:
+    """A token of the registry's rate limit: through the runtime's shared limiter (Redis, distributed mode) or the
+    store's bucket; 0.0 when taken, else seconds to wait."""
+    if rt.rate_limiter is not None:
+        return rt.rate_limiter(registry_id, rate, rt.clock())
+    return try_acquire(rt.sessions, registry_id, rate, rt.clock())
+
+
 def _stop_requested(rt: Runtime, task_id: int) -> bool:
     with rt.session() as s:
         task = s.get(Task, task_id)
         return bool(task and task.stop_requested)
 
 
-def _claim(rt: Runtime, task_id: int, image_id: int, deadline: float) -> tuple[str, str] | None:
-    """Claim the image for this task: None means go on and scan it. While another running task holds the claim
-    (two tasks reached the same digest at once), wait for that scan and return its outcome instead of pulling and
-    scanning the digest a second time; a stop or the time limit while waiting gives "not scanned"."""
+def _claim(rt: Runtime, task_id: int, image_id: int, deadline: float, owner: str) -> tuple[str, str] | None:
+    """Claim the image for this run of the task's job: None means go on and scan it. While another running task
+    holds the claim (two tasks reached the same digest at once), wait for that scan and return its outcome instead
+    of pulling and scanning the digest a second time; a stop or the time limit while waiting gives "not scanned".
+
+    A claim is a lease renewed while its scan runs (:class:`_Heartbeat`): the claim of a worker that died lapses
+    after ``claim_lease_seconds`` and is taken over, and the claim of a task that is no longer running is void."""
     waited_since: datetime | None = None
+    lease = rt.config.claim_lease_seconds
     while True:
+        now = rt.clock()
         with rt.session() as s:
             image = s.get(Image, image_id)
             assert image is not None
             if (waited_since is not None and image.scan_claim_task is None and image.last_scanned_at is not None
                     and aware(image.last_scanned_at) >= waited_since and image.scan_status in ("succeeded", "failed")):
-                return image.scan_status, image.scan_error  # the other task's scan, just finished
+                return image.scan_status, image.scan_error  # the other scan, just finished
             running = select(Task.id).where(Task.status == "running")
             claimed = cast(CursorResult[Any], s.execute(  # an UPDATE's result is a CursorResult (rowcount)
                 update(Image)
-                .where(Image.id == image_id, or_(Image.scan_claim_task.is_(None), Image.scan_claim_task == task_id,
-                                                 Image.scan_claim_task.not_in(running)))
-                .values(scan_claim_task=task_id)
+                .where(Image.id == image_id, or_(Image.scan_claim_task.is_(None), Image.scan_claim_owner == owner,
+                                                 Image.scan_claim_task.not_in(running), Image.scan_claim_expires < now))
+                .values(scan_claim_task=task_id, scan_claim_owner=owner, scan_claim_expires=now + lease)
                 .execution_options(synchronize_session=False)
             )).rowcount
             s.refresh(image)
@@ -227,45 +246,92 @@ def _claim(rt: Runtime, task_id: int, image_id: int, deadline: float) -> tuple[s
             return None
         if waited_since is None:
             waited_since = rt.now()
-            add_log(rt, task_id, f"{digest} is being scanned by task {holder}: waiting for its result")
+            add_log(rt, task_id, f"{digest} is being scanned by {'another worker of this task' if holder == task_id else f'task {holder}'}: "
+                    "waiting for its result")
         if _stop_requested(rt, task_id):
             return STOPPED, "stopped while waiting for another task's scan of the same digest"
         if rt.clock() >= deadline:
             return TIME_LIMIT, "the time limit came while waiting for another task's scan of the same digest"
-        rt.sleep(1.0)
+        rt.sleep(min(1.0, max(lease / 4, 0.05)))
+
+
+class _Heartbeat:
+    """Renews a digest claim every quarter lease while its scan runs (a thread; stopped on exit)."""
+
+    def __init__(self, rt: Runtime, image_id: int, owner: str) -> None:
+        self.rt, self.image_id, self.owner = rt, image_id, owner
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hullscan-claim-heartbeat", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:  # noqa: PYI034 - a private context manager, never subclassed
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        lease = self.rt.config.claim_lease_seconds
+        while not self._stop.wait(max(lease / 4, 0.05)):
+            try:
+                with self.rt.session() as s:
+                    s.execute(update(Image).where(Image.id == self.image_id, Image.scan_claim_owner == self.owner)
+                              .values(scan_claim_expires=self.rt.clock() + lease).execution_options(synchronize_session=False))
+            except Exception:  # a store hiccup: the next beat tries again (the lease outlasts three missed beats)
+                log.warning("could not renew the claim of image %s", self.image_id, exc_info=True)
 
 
 def _set_item(rt: Runtime, item_id: int, status: str, error: str) -> str:
-    """Record an item's outcome that is not a scan of its own; returns the item's reference."""
+    """Record an item's outcome that is not a scan of its own (unless another run of its job recorded one
+    meanwhile); returns the item's reference."""
     with rt.session() as s:
         item = s.get(TaskItem, item_id)
         assert item is not None
-        item.status, item.error = status, error
+        if item.status == "pending":
+            item.status, item.error = status, error
         return item.reference
 
 
-def _release(rt: Runtime, task_id: int, image_id: int) -> None:
+def _item_outcome(rt: Runtime, item_id: int) -> tuple[str, str] | None:
+    """The item's recorded outcome, None while pending."""
     with rt.session() as s:
-        s.execute(update(Image).where(Image.id == image_id, Image.scan_claim_task == task_id)
-                  .values(scan_claim_task=None).execution_options(synchronize_session=False))
+        item = s.get(TaskItem, item_id)
+        return None if item is None or item.status == "pending" else (item.status, item.error)
+
+
+def _release(rt: Runtime, image_id: int, owner: str) -> None:
+    with rt.session() as s:
+        s.execute(update(Image).where(Image.id == image_id, Image.scan_claim_owner == owner)
+                  .values(scan_claim_task=None, scan_claim_owner="", scan_claim_expires=None)
+                  .execution_options(synchronize_session=False))
 
 
 def _scan_item(rt: Runtime, task_id: int, item_id: int, settings: ScanSettings, deadline: float) -> tuple[str, str]:
-    """Scan one item (or take the outcome of another task scanning the same digest); returns (status, error)."""
+    """Scan one item (or take the outcome of another task scanning the same digest); returns (status, error).
+    Idempotent: an item another run of its job (a redelivered message) already finished is not scanned again."""
     with rt.session() as s:
         item = s.get(TaskItem, item_id)
         assert item is not None
         image_id = item.image_id
-    other = _claim(rt, task_id, image_id, deadline)
+    owner = holder_id("scan")
+    other = _claim(rt, task_id, image_id, deadline, owner)
     if other is not None:
+        done = _item_outcome(rt, item_id)
+        if done is not None:  # the other holder was this very item's job
+            return done
         reference = _set_item(rt, item_id, *other)
         if other[0] in ("succeeded", "failed"):
             add_log(rt, task_id, f"{reference}: the same digest was just scanned by another task: its result is used")
         return other
     try:
-        return _scan_claimed(rt, task_id, item_id, settings, deadline)
+        done = _item_outcome(rt, item_id)
+        if done is not None:
+            return done
+        with _Heartbeat(rt, image_id, owner):
+            return _scan_claimed(rt, task_id, item_id, settings, deadline)
     finally:
-        _release(rt, task_id, image_id)
+        _release(rt, image_id, owner)
 
 
 def _scan_claimed(rt: Runtime, task_id: int, item_id: int, settings: ScanSettings, deadline: float) -> tuple[str, str]:
@@ -334,6 +400,7 @@ def _store(rt: Runtime, task_id: int, item_id: int, report: Any, error: str, sta
             image.scan_status, image.scan_error = "failed", error
             return
         store_inventory(image, report)
+        record_packages(s, image.id, image.inventory)  # the fleet's package index, for re-matching
         image.inventory_fingerprint = _db_fingerprint(rt)
         replace_findings(s, image.id, report.findings, rt.now(), scan.id)
         whitelist.apply(s, rt.now(), [image.id])
@@ -357,6 +424,22 @@ def run_scan(rt: Runtime, task_id: int) -> None:
         settings, _ = get_settings(s)
     if not planned:
         _plan(rt, task_id, params)
+    dispatch = getattr(rt.queue, "dispatch_items", None)
+    if callable(dispatch):  # distributed mode: one job per digest, run by any worker; the last one finishes the task
+        with rt.session() as s:
+            pending = list(s.scalars(select(TaskItem.id).where(TaskItem.task_id == task_id, TaskItem.status == "pending")
+                                     .order_by(TaskItem.id)))
+            s.execute(update(TaskItem).where(TaskItem.task_id == task_id, TaskItem.status == "pending")
+                      .values(dispatched_at=rt.clock()).execution_options(synchronize_session=False))
+        if pending:
+            try:
+                dispatch(task_id, pending)
+                add_log(rt, task_id, f"{len(pending)} images handed to the workers")
+            except Exception as exc:  # noqa: BLE001 - a broker outage: the items stay pending, the scheduler re-sends them
+                add_log(rt, task_id, f"the broker did not take the {len(pending)} images ({type(exc).__name__}: {exc}); "
+                        "the scheduler sends them again", "warning")
+        finish_items(rt, task_id)
+        return
     run_items(rt, task_id, settings)
 
 
@@ -399,21 +482,105 @@ def _count() -> Any:
     return func.count(TaskItem.id)
 
 
+def _counts(s: Any, task_id: int) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for status, n in s.execute(select(TaskItem.status, func.count(TaskItem.id)).where(TaskItem.task_id == task_id)
+                               .group_by(TaskItem.status)):
+        counts[status] = int(n)
+    return counts
+
+
+def _final(counts: dict[str, int], stopped: str) -> tuple[str, str]:
+    """The task's final status and error from its items' outcomes."""
+    ok, failed = counts.get("succeeded", 0), counts.get("failed", 0) + counts.get(NO_QUOTA, 0)
+    if stopped:
+        return "stopped", f"{stopped}; {sum(v for k, v in counts.items() if k.startswith('not scanned'))} images not scanned"
+    if failed and not ok:
+        return "failed", f"all {failed} images failed (see log)"
+    if failed:
+        return "partially failed", f"{failed} of {ok + failed} images failed (see log)"
+    return "succeeded", ""
+
+
 def _finish_scan(rt: Runtime, task_id: int, stopped: str) -> None:
     with rt.session() as s:
-        counts: dict[str, int] = {}
-        for (status,) in s.execute(select(TaskItem.status).where(TaskItem.task_id == task_id)):
-            counts[status] = counts.get(status, 0) + 1
+        counts = _counts(s, task_id)
         task = s.get(Task, task_id)
         assert task is not None
         task.progress_done = sum(counts.values())
-    ok, failed = counts.get("succeeded", 0), counts.get("failed", 0) + counts.get(NO_QUOTA, 0)
-    result = {"counts": counts}
-    if stopped:
-        finish(rt, task_id, "stopped", f"{stopped}; {sum(v for k, v in counts.items() if k.startswith('not scanned'))} images not scanned", result)
-    elif failed and not ok:
-        finish(rt, task_id, "failed", f"all {failed} images failed (see log)", result)
-    elif failed:
-        finish(rt, task_id, "partially failed", f"{failed} of {ok + failed} images failed (see log)", result)
+    status, error = _final(counts, stopped)
+    finish(rt, task_id, status, error, {"counts": counts})
+
+
+def finish_items(rt: Runtime, task_id: int) -> bool:
+    """Distributed mode: update the task's progress from its items and, once none is pending, finish it (exactly
+    once: the conditional update of a running task decides between workers finishing their last items together).
+    True when this call finished the task."""
+    with rt.session() as s:
+        counts = _counts(s, task_id)
+        done = sum(v for k, v in counts.items() if k != "pending")
+        s.execute(update(Task).where(Task.id == task_id).values(progress_done=done).execution_options(synchronize_session=False))
+        task = s.get(Task, task_id)
+        limit = task.time_limit_seconds if task else 0
+    if counts.get("pending"):
+        return False
+    stopped = ("stopped by a user" if counts.get(STOPPED) else f"time limit of {limit}s reached" if counts.get(TIME_LIMIT) else "")
+    status, error = _final(counts, stopped)
+    return finish_once(rt, task_id, status, error, {"counts": counts})
+
+
+def run_item(rt: Runtime, task_id: int, item_id: int) -> float:
+    """Distributed mode: the job of one digest of a scan task. Returns 0.0 when done, or the seconds to wait before
+    running it again (the registry's rate limit). Safe to run twice (a redelivered message): a finished item is
+    left as it is, and a digest being scanned by another worker is waited for, not scanned again."""
+    with rt.session() as s:
+        task = s.get(Task, task_id)
+        item = s.get(TaskItem, item_id)
+        if task is None or item is None or task.status in FINAL:
+            return 0.0
+        if item.status != "pending":
+            done = True
+        else:
+            done = False
+            deadline = float((task.result or {}).get("deadline") or rt.clock() + task.time_limit_seconds)
+            stop, registry_id, reference = task.stop_requested, item.registry_id, item.reference
+            reg = s.get(Registry, registry_id) if registry_id else None
+            rate = reg.rate_limit if reg else None
+            settings, _ = get_settings(s)
+    if done:
+        finish_items(rt, task_id)
+        return 0.0
+    if stop:
+        _set_item(rt, item_id, STOPPED, "stopped by a user")
+    elif rt.clock() >= deadline:
+        _set_item(rt, item_id, TIME_LIMIT, "the task's time limit was reached before this image's turn")
     else:
-        finish(rt, task_id, "succeeded", "", result)
+        wait = _acquire(rt, registry_id, rate) if registry_id is not None else 0.0
+        if wait > 0:
+            if rt.clock() + wait <= deadline:
+                return wait
+            _set_item(rt, item_id, TIME_LIMIT, "the registry's rate limit would pass the task's time limit")
+        else:
+            status, error = _scan_item(rt, task_id, item_id, settings, deadline)
+            if status != "succeeded":
+                add_log(rt, task_id, f"image {reference} {status}: {error}", "error")
+    finish_items(rt, task_id)
+    return 0.0
+
+
+def expire_overdue(rt: Runtime) -> list[int]:
+    """Distributed mode: scan tasks past their time limit (plus one claim lease, for the scans stopping in flight)
+    have their unscanned items marked and are finished. Returns the tasks finished."""
+    now = rt.clock()
+    with rt.session() as s:
+        rows = s.execute(select(Task.id, Task.result).where(Task.status == "running", Task.kind == "scan")).all()
+    out = []
+    for task_id, result in rows:
+        deadline = (result or {}).get("deadline")
+        if deadline and now > float(deadline) + rt.config.claim_lease_seconds:
+            n = _mark_rest(rt, task_id, TIME_LIMIT)
+            if n:
+                add_log(rt, task_id, f"time limit reached: {n} images not scanned", "warning")
+            if finish_items(rt, task_id):
+                out.append(task_id)
+    return out

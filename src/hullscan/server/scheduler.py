@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from hullscan.server import whitelist
+from hullscan.server import leases, whitelist
 from hullscan.server.db.models import FindingRow, Meta, Task
+from hullscan.server.leases import holder_id
 from hullscan.server.rematch import db_changed
 from hullscan.server.runtime import Runtime
 from hullscan.server.scansettings import get_settings
@@ -81,15 +82,29 @@ def tick(rt: Runtime) -> list[int]:
             started.append(create_task(rt, "fix", {}, trigger="schedule"))
     if db_changed(rt) and not _active(rt, "rematch"):
         started.append(create_task(rt, "rematch", {}, trigger="db-update"))
+    if callable(getattr(rt.queue, "dispatch_items", None)):  # distributed mode: work the workers lost
+        from hullscan.server.distributed import requeue_lost
+        from hullscan.server.scanning import expire_overdue
+
+        expire_overdue(rt)
+        requeue_lost(rt, older_than=max(rt.config.claim_lease_seconds * 2, 30.0))
     return started
 
 
+#: the lease that makes one scheduler of a cluster the one that ticks
+LEADER_LEASE = "scheduler"
+
+
 class Scheduler:
-    """Runs :func:`tick` on a daemon thread."""
+    """Runs :func:`tick` on a daemon thread while it holds the cluster's scheduler lease (several schedulers may
+    run, for availability: one ticks; when it dies, another takes over once its lease lapsed)."""
 
     def __init__(self, rt: Runtime, every: float = 30.0) -> None:
         self.rt = rt
         self.every = every
+        self.holder = holder_id("scheduler")
+        self.lease_seconds = max(every * 3, 10.0)
+        self.ticks = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hullscan-scheduler", daemon=True)
 
@@ -97,13 +112,39 @@ class Scheduler:
         """Start ticking."""
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop after the current tick."""
+    def stop_soon(self) -> None:
+        """Ask the loop to end after the current tick (a signal handler)."""
         self._stop.set()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
+    def stop(self) -> None:
+        """Stop after the current tick and hand the leadership over."""
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(self.every + 5)
+        try:
+            leases.release(self.rt.sessions, LEADER_LEASE, self.holder)
+        except Exception:  # the store is gone: the lease lapses by itself
+            log.warning("could not release the scheduler lease", exc_info=True)
+
+    def run_once(self) -> list[int] | None:
+        """One tick if this scheduler leads (None when another one does)."""
+        if not leases.acquire(self.rt.sessions, LEADER_LEASE, self.holder, self.lease_seconds, self.rt.clock()):
+            return None
+        self.ticks += 1
+        return tick(self.rt)
+
+    def run_forever(self) -> None:
+        """Tick in this thread until :meth:`stop` (the ``hullscan scheduler`` role), starting at once."""
+        self._run(wait_first=False)
+
+    def _run(self, wait_first: bool = True) -> None:
+        if wait_first and self._stop.wait(self.every):
+            return
+        while True:
             try:
-                tick(self.rt)
+                self.run_once()
             except Exception:  # a failing tick is logged and retried next time
                 log.exception("scheduler tick failed")
+            if self._stop.wait(self.every):
+                return
+

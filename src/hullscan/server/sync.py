@@ -32,24 +32,29 @@ def _registries(rt: Runtime, params: dict[str, Any]) -> list[int]:
 def upsert_tag(rt: Runtime, repo_id: int, tag: TagInfo, now: datetime) -> int:
     """Record that ``tag`` of a repository points at ``tag.digest``; returns the image id."""
     with rt.session() as s:
-        image = s.scalar(select(Image).where(Image.digest == tag.digest))
-        if image is None:
-            image = Image(digest=tag.digest, created_at=now, image_created=tag.pushed_at)
-            s.add(image)
-            s.flush()
-        row = s.scalar(select(ImageTag).where(ImageTag.repository_id == repo_id, ImageTag.tag == tag.tag))
-        if row is None:
-            row = ImageTag(repository_id=repo_id, tag=tag.tag, image_id=image.id)
-            s.add(row)
-        row.image_id = image.id
-        row.pushed_at = tag.pushed_at or row.pushed_at
-        row.updated_at = tag.updated_at or row.updated_at
-        row.last_seen_at = now
-        return image.id
+        return _upsert_tag(s, repo_id, tag, now)
+
+
+def _upsert_tag(s: Any, repo_id: int, tag: TagInfo, now: datetime) -> int:
+    image = s.scalar(select(Image).where(Image.digest == tag.digest))
+    if image is None:
+        image = Image(digest=tag.digest, created_at=now, image_created=tag.pushed_at)
+        s.add(image)
+        s.flush()
+    row = s.scalar(select(ImageTag).where(ImageTag.repository_id == repo_id, ImageTag.tag == tag.tag))
+    if row is None:
+        row = ImageTag(repository_id=repo_id, tag=tag.tag, image_id=image.id)
+        s.add(row)
+    row.image_id = image.id
+    row.pushed_at = tag.pushed_at or row.pushed_at
+    row.updated_at = tag.updated_at or row.updated_at
+    row.last_seen_at = now
+    return int(image.id)
 
 
 def _sync_repo(rt: Runtime, registry_id: int, info: RepoInfo, tags: list[TagInfo], auto_add: bool, now: datetime) -> bool:
-    """Store one repository and its tags; True when the repository is new."""
+    """Store one repository and its tags in one transaction (one round of commits per repository, which is what
+    bounds a sync of thousands of repositories on PostgreSQL); True when the repository is new."""
     with rt.session() as s:
         repo = s.scalar(select(Repository).where(Repository.registry_id == registry_id, Repository.name == info.name))
         new = repo is None
@@ -60,10 +65,11 @@ def _sync_repo(rt: Runtime, registry_id: int, info: RepoInfo, tags: list[TagInfo
         repo.last_seen_at = now
         s.flush()
         repo_id = repo.id
-    for tag in tags:
-        if tag.digest:
-            upsert_tag(rt, repo_id, tag, now)
-    with rt.session() as s:  # tags that disappeared from the registry
+        for tag in tags:
+            if tag.digest:
+                _upsert_tag(s, repo_id, tag, now)
+        s.flush()
+        # tags that disappeared from the registry
         s.execute(delete(ImageTag).where(ImageTag.repository_id == repo_id, ImageTag.last_seen_at < now))
     return new
 

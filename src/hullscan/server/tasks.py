@@ -14,10 +14,10 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from hullscan.plugins import Entry, Registry, lazy_object
-from hullscan.server.db.models import Task, TaskLog
+from hullscan.server.db.models import Image, Task, TaskLog
 from hullscan.server.runtime import Runtime
 
 log = logging.getLogger("hullscan.server.tasks")
@@ -109,6 +109,25 @@ def finish(rt: Runtime, task_id: int, status: str, error: str = "", result: dict
     add_log(rt, task_id, f"task {status}" + (f": {error}" if error else ""), "error" if status == "failed" else "info")
 
 
+def finish_once(rt: Runtime, task_id: int, status: str, error: str = "", result: dict[str, Any] | None = None) -> bool:
+    """Record a running task's final status unless another worker already did; True when this call did."""
+    with rt.session() as s:
+        task = s.get(Task, task_id)
+        if task is None or task.status != "running":
+            return False
+        merged = {**(task.result or {}), **(result or {})}
+        won = s.execute(
+            update(Task).where(Task.id == task_id, Task.status == "running")
+            .values(status=status, error=error, finished_at=rt.now(), result=merged)
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+    if not won:
+        return False
+    rt.metrics.task_finished(status)
+    add_log(rt, task_id, f"task {status}" + (f": {error}" if error else ""), "error" if status == "failed" else "info")
+    return True
+
+
 def run_task(rt: Runtime, task_id: int) -> None:
     """Run one task by id: mark it running, call its function, record a failure's cause. Never raises."""
     with rt.session() as s:
@@ -151,6 +170,10 @@ def recover(rt: Runtime) -> list[int]:
                 task = s.get(Task, task_id)
                 if task is not None:
                     task.status = "pending"
+                # the claims the dead process held for this task (its own process: nobody else scans them)
+                s.execute(update(Image).where(Image.scan_claim_task == task_id)
+                          .values(scan_claim_task=None, scan_claim_owner="", scan_claim_expires=None)
+                          .execution_options(synchronize_session=False))
             add_log(rt, task_id, "server restarted while the task ran: resuming where it stopped", "warning")
         out.append(task_id)
     return out

@@ -18,9 +18,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -102,6 +104,10 @@ class Image(Base):
     #: the task scanning this digest right now: another task waits for its result instead of pulling and scanning
     #: the same digest again (the claim of a task that is no longer running is void)
     scan_claim_task: Mapped[int | None] = mapped_column(nullable=True)
+    #: which run of a job holds the claim, and until when (clock seconds): renewed while the scan runs, so the
+    #: claim of a worker that died lapses and another worker takes the digest over
+    scan_claim_owner: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    scan_claim_expires: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     tags: Mapped[list[ImageTag]] = relationship(back_populates="image", cascade="all, delete-orphan")
 
@@ -147,6 +153,8 @@ class FindingRow(Base):
     __table_args__ = (
         UniqueConstraint("image_id", "fingerprint"),
         Index("ix_findings_image_category", "image_id", "category"),
+        Index("ix_findings_order", text("severity_rank DESC"), "category", "rule_id", "id"),
+        Index("ix_findings_last_seen", "last_seen"),
         # the console: counts per category/severity of open findings (index-only), pages in severity order, trend
         Index("ix_findings_console_totals", "category", "state", "suppressed_by", "ecosystem", "severity"),
         Index("ix_findings_console_list", "category", "state", "severity_rank", "id"),
@@ -244,7 +252,7 @@ class TaskItem(Base):
     """One image a scan task covers, with its outcome (resumable after a restart)."""
 
     __tablename__ = "task_items"
-    __table_args__ = (UniqueConstraint("task_id", "image_id"),)
+    __table_args__ = (UniqueConstraint("task_id", "image_id"), Index("ix_task_items_task_status", "task_id", "status"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
@@ -253,6 +261,7 @@ class TaskItem(Base):
     reference: Mapped[str] = mapped_column(Text)  # host/repo@digest to pull
     status: Mapped[str] = mapped_column(String(40), default="pending")  # pending | succeeded | failed | not scanned: ...
     error: Mapped[str] = mapped_column(Text, default="")
+    dispatched_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # distributed: last sent to the workers
     #: pull credentials of an image of no configured registry (a pod's imagePullSecret): Fernet-encrypted JSON
     credentials_enc: Mapped[str] = mapped_column(Text, default="")
 
@@ -347,6 +356,64 @@ class Meta(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text, default="")
+
+
+class PackageRow(Base):
+    """A distinct package of the fleet at its place (distro, identity, path and layer), stored once however many
+    images hold it. ``match_key`` is its identity without the place: what matching depends on."""
+
+    __tablename__ = "packages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the distro, the identity and the place
+    match_key: Mapped[str] = mapped_column(String(64), index=True)  # sha256 of the distro and the identity
+    distro: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)  # serde Package
+
+
+class PackageVerdict(Base):
+    """What matching said about a package identity (a ``match_key``) against the vulnerability DB ``verdict_db``:
+    its findings (serde, at one holder's place) and their digest."""
+
+    __tablename__ = "package_verdicts"
+
+    match_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    verdict: Mapped[str] = mapped_column(String(64), default="")
+    verdict_db: Mapped[str] = mapped_column(String(100), default="")
+    findings: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class ImagePackage(Base):
+    """Which image holds which package (re-matching fans verdicts out through this table)."""
+
+    __tablename__ = "image_packages"
+    __table_args__ = (Index("ix_image_packages_package", "package_id", "image_id"),)
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Lease(Base):
+    """A named lease held by one process until ``expires`` (clock seconds): the scheduler's leadership, a layer
+    being analysed. Taken and renewed with conditional updates, the same on SQLite and PostgreSQL."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires: Mapped[float] = mapped_column(Float)
+
+
+class LayerResultRow(Base):
+    """One layer's analysis (compressed serde JSON of a LayerResult), content-addressed by
+    :func:`hullscan.cache.layer_key` (blob digest, diff_id, analyzer names, versions and rule digests):
+    shared by every worker of a cluster."""
+
+    __tablename__ = "layer_results"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class HarborScanRequest(Base):
