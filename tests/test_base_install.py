@@ -57,12 +57,12 @@ def test_the_base_package_alone_lists_language_packages(tmp_path: Path) -> None:
     res = subprocess.run([hullscan, "image", "--input", str(archive), "--scanners", "malware", "-f", "json", "-q",
                           "--cache-dir", str(tmp_path / "cache")], capture_output=True, text=True, env=env,
                          cwd=tmp_path, timeout=300)
-    assert res.returncode == 1 and res.stdout == ""
+    assert res.returncode == 2 and res.stdout == ""  # an error: never 1, the usual --exit-code of findings
     assert res.stderr == ("hullscan: error: --scanners malware: yara_x is not installed: it comes with the 'checks' "
                           "extra (pip install 'hullscan[checks]')\n")
     res = subprocess.run([hullscan, "image", "--input", str(archive), "--scanners", "none", "-f", "cyclonedx", "-q",
                           "--cache-dir", str(tmp_path / "cache")], capture_output=True, text=True, env=env,
                          cwd=tmp_path, timeout=300)
-    assert res.returncode == 1 and res.stdout == ""
+    assert res.returncode == 2 and res.stdout == ""  # an error: never 1, the usual --exit-code of findings
     assert res.stderr == ("hullscan: error: cyclonedx is not installed: it comes with the 'sbom' extra "
                           "(pip install 'hullscan[sbom]')\n")

@@ -104,8 +104,6 @@ EXTRAS = {
 class MissingDependencyError(HullscanError):
     """An optional dependency is not installed; the message names the extra that installs it."""
 
-    exit_code = 1
-
     @classmethod
     def of(cls, exc: ModuleNotFoundError) -> MissingDependencyError | None:
         """The error for ``exc`` when it is about an optional dependency (else None: a real bug)."""

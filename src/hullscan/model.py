@@ -330,6 +330,26 @@ class PluginStatus:
     message: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class DatabaseSource:
+    """One source of the vulnerability database (``hullscan db status`` lists them)."""
+
+    name: str  # e.g. osv:PyPI, debian-tracker
+    feed: str  # the feed parser that read it
+    records: int
+    newest: str  # the newest record's modification time in the source
+    imported_at: str  # when this database imported it (UTC, ISO 8601)
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseInfo:
+    """The vulnerability database a scan matched against: its schema, build time and sources."""
+
+    schema_version: int
+    built_at: str  # UTC, ISO 8601
+    sources: list[DatabaseSource] = field(default_factory=list)
+
+
 @dataclass(slots=True)
 class ScanReport:
     """The result of one scan; the JSON report is this object (see ``docs/report-schema.md``)."""
@@ -347,3 +367,5 @@ class ScanReport:
     notes: list[str] = field(default_factory=list)  # e.g. "no vulnerability data for alpine 3.99"
     scanned_at: str = ""
     duration_seconds: float = 0.0
+    #: the vulnerability database matched against (None when the vuln scanner did not run or nothing was matched)
+    database: DatabaseInfo | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,3 +77,11 @@ class ScanOptions:
     #: free-form settings for plugins, by plugin name (e.g. {"secret": {"config": "/path/rules.yaml"}})
     plugin_settings: dict[str, dict[str, object]] = field(default_factory=dict)
     quiet: bool = False
+    #: ``--skip-dirs`` / ``--skip-files``: fnmatch globs over image paths (no leading ``/``); a matching file, or a
+    #: file under a matching directory, is never offered to the analyzers, so it is never read
+    skip_dirs: tuple[str, ...] = ()
+    skip_files: tuple[str, ...] = ()
+    #: called by the vuln stage with ``db_path`` before it opens the database, when there are packages to match:
+    #: the CLI downloads a missing database or refreshes a stale one there (the library itself never downloads).
+    #: It returns a note for the report ('' for none) or raises DatabaseError.
+    prepare_db: Callable[[Path], str] | None = field(default=None, compare=False)

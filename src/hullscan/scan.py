@@ -133,6 +133,7 @@ def analyze_entries(
     limit = options.limits.max_file_size
     bound, always, suffixes, prefixes, min_size = _Dispatch.of(analyzers)
     deadline = options.deadline
+    skipped = skip_matcher(options.skip_dirs, options.skip_files)
     for count, entry in enumerate(entries):
         if deadline is not None and not count % 512:
             check_deadline(options, f"layer {layer_id}")
@@ -147,6 +148,8 @@ def analyze_entries(
             result.written.append(path)
             if kind == "symlink":
                 result.links[path] = entry.linkname
+        if skipped is not None and skipped(path):
+            continue
         low = path.lower()
         asked = (bound if low.endswith(suffixes) or low.startswith(prefixes) or entry.size >= min_size else always).get(kind)
         if not asked:
@@ -232,6 +235,46 @@ class _Dispatch(NamedTuple):
                    min((h.min_size for h in given if h.min_size is not None), default=float("inf")))
 
 
+def skip_matcher(dirs: Sequence[str], files: Sequence[str]) -> Callable[[str], bool] | None:
+    """A predicate telling whether an image path is skipped (``--skip-dirs`` / ``--skip-files``), None when nothing
+    is: a path matching a file glob, or lying under a directory matching a dir glob. Globs are ``fnmatch`` patterns
+    over paths without the leading ``/`` (``usr/share/doc``, ``**/node_modules``, ``*.pem``); ``**/`` also matches
+    no directory at all, and a glob without ``/`` also matches the path's base name."""
+    if not dirs and not files:
+        return None
+    import fnmatch
+    import re
+
+    def compile_globs(globs: Sequence[str]) -> re.Pattern[str] | None:
+        forms: list[str] = []
+        for glob in globs:
+            g = glob.strip().strip("/")
+            if not g:
+                continue
+            forms.append(fnmatch.translate(g))
+            if g.startswith("**/"):
+                forms.append(fnmatch.translate(g[3:]))
+        return re.compile("|".join(forms)) if forms else None
+
+    dir_re, file_re = compile_globs(dirs), compile_globs(files)
+    base_file = compile_globs([g for g in files if "/" not in g.strip("/")])
+    base_dir = compile_globs([g for g in dirs if "/" not in g.strip("/")])
+
+    def skipped(path: str) -> bool:
+        rel = path.lstrip("/")
+        name = rel.rsplit("/", 1)[-1]
+        if file_re is not None and (file_re.match(rel) or (base_file is not None and base_file.match(name))):
+            return True
+        if dir_re is not None:
+            parts = rel.split("/")
+            for i in range(1, len(parts) + 1):
+                if dir_re.match("/".join(parts[:i])) or (base_dir is not None and base_dir.match(parts[i - 1])):
+                    return True
+        return False
+
+    return skipped
+
+
 def check_deadline(options: ScanOptions, where: str) -> None:
     """Raise TimeLimitError when the scan's deadline has passed (naming where it stopped)."""
     if options.deadline is not None and time.monotonic() > options.deadline:
@@ -310,6 +353,7 @@ def run_stages(ctx: ScanContext, report: ScanReport) -> None:
         report.findings.extend(found)
         report.plugins.append(PluginStatus(stage.name, stage.version, "stage"))
     report.notes.extend(n for n in ctx.notes if n not in report.notes)
+    report.database = ctx.database
 
 
 def _failure(exc: Exception) -> str:
@@ -338,6 +382,8 @@ def analyze_image(
     """Analyse every layer (cached ones are not read at all), in parallel."""
     cache = LayerCache(options.cache_dir) if options.use_cache else None
     fingerprint = analyzer_fingerprint(analyzers)
+    if options.skip_dirs or options.skip_files:  # a layer analysed with skips is another result
+        fingerprint += f"|skip:{sorted(options.skip_dirs)}|{sorted(options.skip_files)}"
     budget = Budget(options.limits)
     layers = [
         Layer(i, d.digest, diff_id, d.size, d.media_type, resolved.layer_history[i] if i < len(resolved.layer_history) else "")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hullscan.model import Finding, ImageConfigSummary, Inventory, Layer
+from hullscan.model import DatabaseInfo, Finding, ImageConfigSummary, Inventory, Layer
 from hullscan.options import ScanOptions
 from hullscan.plugins import Entry, Registry, lazy_object
 
@@ -27,6 +27,7 @@ class ScanContext:
     layers: list[Layer] = field(default_factory=list)
     raw_config: dict[str, object] = field(default_factory=dict)  # the image config JSON, when there is an image
     notes: list[str] = field(default_factory=list)
+    database: DatabaseInfo | None = None  # set by the vuln stage: the database it matched against
 
 
 

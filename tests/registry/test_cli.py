@@ -133,7 +133,7 @@ def test_cli_registry_faults(faulty_registry: FaultProxy, tmp_path: Path, fault:
     push_image(faulty_registry.upstream, builder, name)
     layer = builder.layers[0].digest
     faulty_registry.inject(fault, times=100, match=layer if match == "LAYER" else match, **kw)
-    proc = hullscan(faulty_registry.ref(name), *FAST, "--timeout", "0.3", tmp=tmp_path)
+    proc = hullscan(faulty_registry.ref(name), *FAST, "--request-timeout", "0.3", tmp=tmp_path)
     line = assert_one_line_error(proc, *needles)
     if match == "LAYER":
         assert layer in line

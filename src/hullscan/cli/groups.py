@@ -74,11 +74,19 @@ class ImageInput:
     cache_dir: Path | None
     use_cache: bool
     quiet: bool
+    timeout: float | None = None  # seconds for the whole scan
+    skip_dirs: tuple[str, ...] = ()
+    skip_files: tuple[str, ...] = ()
 
     def scan_options(self, scanners: frozenset[str], **more: Any) -> ScanOptions:
-        """The scan's options: these plus ``scanners`` and ``more`` (other :class:`ScanOptions` fields)."""
+        """The scan's options: these plus ``scanners`` and ``more`` (other :class:`ScanOptions` fields). The
+        ``--timeout`` clock starts now."""
+        import time
+
+        deadline = time.monotonic() + self.timeout if self.timeout else None
         options = ScanOptions(scanners=scanners, platform=self.platform, use_cache=self.use_cache, quiet=self.quiet,
-                              registry=self.registry, limits=self.limits, **more)
+                              registry=self.registry, limits=self.limits, deadline=deadline,
+                              skip_dirs=self.skip_dirs, skip_files=self.skip_files, **more)
         return options if self.cache_dir is None else replace(options, cache_dir=self.cache_dir)
 
 
@@ -92,12 +100,15 @@ def image_source(
     docker_config: Annotated[Optional[Path], typer.Option(help="Docker config.json with registry credentials (default: $DOCKER_CONFIG or ~/.docker/config.json).")] = None,
     insecure: Annotated[bool, typer.Option(help="Plain http and no TLS verification for the registry.")] = False,
     ca_bundle: Annotated[Optional[Path], typer.Option(help="PEM file of extra CA certificates for the registry.")] = None,
-    timeout: Annotated[float, typer.Option(help="Registry request timeout in seconds.")] = 60.0,
+    timeout: Annotated[str | None, typer.Option(help="Time limit of the whole scan: 90s, 5m, 1h30m (a bare number: seconds). Past it the scan stops with an error.")] = None,
+    request_timeout: Annotated[float, typer.Option(min=0.001, help="Timeout of one registry request, in seconds.")] = 60.0,
     retries: Annotated[int, typer.Option(min=0, help="Registry retries on 5xx, 429, timeouts and connection errors.")] = 5,
     max_retry_seconds: Annotated[float, typer.Option(min=0, help="Total seconds spent backing off between registry retries.")] = 60.0,
     cache_dir: Annotated[Optional[Path], typer.Option(envvar="HULLSCAN_CACHE_DIR", help="Cache folder.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the layer cache.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no notices on stderr (errors are still printed).")] = False,
+    skip_dirs: Annotated[list[str] | None, typer.Option(help="Do not analyse files under directories matching this glob, e.g. usr/share/doc or **/node_modules (repeatable, or a comma list). Skipped files are never read.")] = None,
+    skip_files: Annotated[list[str] | None, typer.Option(help="Do not analyse files matching this glob, e.g. *.pem or opt/app/test/* (repeatable, or a comma list). Skipped files are never read.")] = None,
     max_file_size: Annotated[Optional[str], typer.Option(help="Largest file an analyzer reads, e.g. 256MiB (larger ones: a warning).")] = None,
     max_layer_size: Annotated[Optional[str], typer.Option(help="Largest uncompressed layer, e.g. 32GiB (beyond: an error).")] = None,
     max_image_size: Annotated[Optional[str], typer.Option(help="Most uncompressed bytes read over the image, e.g. 64GiB (beyond: an error).")] = None,
@@ -125,9 +136,35 @@ def image_source(
         limits = replace(limits, max_entries=max_entries)
     registry = RegistryOptions(username=username, password=password, registry_token=registry_token,
                                docker_config=str(docker_config) if docker_config else None, insecure=insecure,
-                               ca_bundle=str(ca_bundle) if ca_bundle else None, timeout=timeout, retries=retries,
-                               max_retry_seconds=max_retry_seconds)
-    return ImageInput(target, plat, registry, limits, cache_dir, not no_cache, quiet)
+                               ca_bundle=str(ca_bundle) if ca_bundle else None, timeout=request_timeout,
+                               retries=retries, max_retry_seconds=max_retry_seconds)
+    return ImageInput(target, plat, registry, limits, cache_dir, not no_cache, quiet,
+                      parse_duration(timeout, "--timeout") if timeout is not None else None,
+                      split_globs(skip_dirs), split_globs(skip_files))
+
+
+def split_globs(values: list[str] | None) -> tuple[str, ...]:
+    """Repeated and comma-separated globs, as one tuple (empty ones dropped)."""
+    return tuple(g.strip() for v in values or () for g in v.split(",") if g.strip())
+
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str, flag: str) -> float:
+    """``90s``, ``5m``, ``1h30m``, ``250ms``, ``45`` (seconds) -> seconds (> 0); InputError naming ``flag``."""
+    import re
+
+    raw = str(text).strip().lower()
+    if re.fullmatch(r"\d{1,9}(?:\.\d{1,6})?", raw):
+        seconds = float(raw)
+    elif re.fullmatch(r"(?:\d{1,9}(?:\.\d{1,6})?(?:ms|s|m|h|d))+", raw):
+        seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)", raw))
+    else:
+        seconds = -1.0
+    if seconds <= 0:
+        raise InputError(f"{flag} {text!r}: give a duration such as 90s, 5m or 1h30m (a bare number: seconds)")
+    return seconds
 
 
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1 << 10, "m": 1000**2, "mb": 1000**2, "mib": 1 << 20,
@@ -167,17 +204,21 @@ class ReportOutput:
 
     format: str
     output: Path | None
+    template: str | None = None  # --format template: a file, or @html / @junit / @gitlab
 
 
-def report_output(default: str = "table", formats: str = "table, json, sarif, cyclonedx, spdx-json.",
+def report_output(default: str = "table", formats: str = "table, json, sarif, cyclonedx, spdx-json, html, template.",
                   what: str = "report") -> Callable[..., ReportOutput]:
     """The output group of a command whose format is ``default`` unless chosen among ``formats``."""
 
     def build(
         format: Annotated[str, typer.Option("--format", "-f", help=formats)] = default,
         output: Annotated[Optional[Path], typer.Option("--output", "-o", help=f"Write the {what} to this file.")] = None,
+        template: Annotated[str | None, typer.Option("--template", "-t", help="With --format template: a Jinja2 template file (sandboxed), or a shipped one: @html, @junit, @gitlab.")] = None,
     ) -> ReportOutput:
-        return ReportOutput(format, output)
+        if template is not None and format != "template":
+            raise InputError(f"--template is for --format template (the format is {format!r})")
+        return ReportOutput(format, output, template)
 
     return build
 
@@ -196,6 +237,29 @@ class FindingFilters:
     vex: tuple[Path, ...] = field(default_factory=tuple)
     exit_code: int = 0
     show_suppressed: bool = False
+    skip_db_update: bool = False
+    db_max_age: float | None = 7 * 86400.0  # seconds
+
+    def preparer(self, quiet: bool, feed: Any = None) -> Callable[[Path], str]:
+        """The ``ScanOptions.prepare_db`` of a CLI scan: download a missing database, refresh one older than
+        ``--db-max-age`` (unless ``--skip-db-update``/``--offline``), with ``feed`` as the download's progress
+        (a :data:`hullscan.vulndb.manage.Progress`); notices on stderr unless ``quiet``. Returns the report note."""
+
+        def prepare(path: Path) -> str:
+            import sys
+
+            from hullscan.vulndb.freshness import ensure
+
+            if not quiet and not path.is_file() and not self.skip_db_update:
+                sys.stderr.write(f"hullscan: no vulnerability database at {path}: downloading it\n")
+            done = ensure(path, allow_update=not self.skip_db_update, max_age=self.db_max_age, progress=feed)
+            if not quiet and done.action in ("downloaded", "refreshed"):
+                sys.stderr.write(f"hullscan: vulnerability database {done.action} (built {done.built_at})\n")
+            if done.warning and not quiet:
+                sys.stderr.write(f"hullscan: warning: {done.warning}\n")
+            return done.warning
+
+        return prepare
 
     def build(self) -> Any:
         """The :class:`hullscan.suppress.Filters` (reads the ignore file and VEX documents)."""
@@ -211,7 +275,17 @@ def finding_filters(
     ignore_unfixed: Annotated[bool, typer.Option("--ignore-unfixed", help="Suppress vulnerabilities without a released fix.")] = False,
     ignorefile: Annotated[Optional[Path], typer.Option(help="Ignore file (default: .hullscanignore when present).")] = None,
     vex: Annotated[Optional[list[Path]], typer.Option(help="OpenVEX document (repeatable).")] = None,
-    exit_code: Annotated[int, typer.Option(help="Exit with this code when findings remain after filtering (CI gate).")] = 0,
+    exit_code: Annotated[int, typer.Option(min=0, max=255, help="Exit with this code when findings remain after filtering (CI gate); it may not be an error code (2, 70, 130).")] = 0,
     show_suppressed: Annotated[bool, typer.Option("--show-suppressed", help="List suppressed findings and why (table format).")] = False,
+    skip_db_update: Annotated[bool, typer.Option("--skip-db-update", help="Never download or refresh the vulnerability database (a missing one is an error, a stale one a warning).")] = False,
+    offline: Annotated[bool, typer.Option("--offline", help="For hosts without internet: the same as --skip-db-update.")] = False,
+    db_max_age: Annotated[str, typer.Option(help="Refresh the vulnerability database when it is older than this (e.g. 24h, 7d; 'never': no limit); with --skip-db-update: a warning.")] = "7d",
 ) -> FindingFilters:
-    return FindingFilters(db, severity, ignore_unfixed, ignorefile, tuple(vex or ()), exit_code, show_suppressed)
+    from hullscan.cli.process import RESERVED_EXIT_CODES
+
+    if exit_code in RESERVED_EXIT_CODES:
+        raise InputError(f"--exit-code {exit_code}: {exit_code} means {RESERVED_EXIT_CODES[exit_code]}; "
+                         "choose another code for findings (e.g. 1)")
+    max_age = None if db_max_age.strip().lower() in ("never", "none", "off") else parse_duration(db_max_age, "--db-max-age")
+    return FindingFilters(db, severity, ignore_unfixed, ignorefile, tuple(vex or ()), exit_code, show_suppressed,
+                          skip_db_update or offline, max_age)

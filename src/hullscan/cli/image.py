@@ -42,7 +42,7 @@ def image_cmd(
     secret_config: Annotated[Optional[Path], typer.Option(help="YAML adding secret rules, disabling rule ids, adding allow-listed paths/patterns.")] = None,
 ) -> None:
     """Scan one image: packages, and the risks chosen with --scanners."""
-    writer = load_writer(out.format)
+    writer = load_writer(out.format, template=out.template)
     options = source.scan_options(
         parse_scanners(scanners),
         workers=workers,
@@ -67,7 +67,7 @@ def image_cmd(
         raise
     from hullscan.suppress import apply_filters, write_suppressed
 
-    report = run_scan(source.target, options, opened)
+    report = run_scan(source.target, options, opened, found)
     report = apply_filters(selection.apply(report, options, selection_config), filters)
     if out.format == "json" and not package_files:
         report.packages = [replace(p, files=()) if p.files else p for p in report.packages]  # 100,000s of paths
@@ -97,12 +97,17 @@ def open_early(target: str, options: ScanOptions) -> Any:
     return source
 
 
-def run_scan(target: str, options: ScanOptions, source: Any = None) -> ScanReport:
-    """Scan ``target`` (``source``: it opened already), with a progress bar on a terminal."""
+def run_scan(target: str, options: ScanOptions, source: Any = None, found: FindingFilters | None = None) -> ScanReport:
+    """Scan ``target`` (``source``: it opened already), with a progress bar on a terminal. ``found``: the database
+    options (a missing database is downloaded, a stale one refreshed, when the scan has packages to match)."""
     from hullscan.cli.progress import RichProgress, interactive
     from hullscan.scan import scan
 
     if interactive() and not options.quiet:
         with RichProgress() as progress:
+            if found is not None:
+                options = replace(options, prepare_db=found.preparer(options.quiet, progress.feed))
             return scan(target, options, progress, source=source)
+    if found is not None:
+        options = replace(options, prepare_db=found.preparer(options.quiet))
     return scan(target, options, source=source)

@@ -12,9 +12,10 @@ from hullscan.model import ScanReport
 from hullscan.report import Writer
 
 
-def load_writer(name: str, allowed: Iterable[str] | None = None, kind: str = "format") -> Writer:
+def load_writer(name: str, allowed: Iterable[str] | None = None, kind: str = "format",
+                template: str | None = None) -> Writer:
     """The writer of format ``name`` (one of ``allowed`` when given); InputError naming the ``kind`` of format and
-    the choices otherwise."""
+    the choices otherwise. ``template``: the ``--template`` of ``--format template``."""
     from hullscan.report import FORMATS, writer
 
     choices = tuple(allowed) if allowed is not None else None
@@ -22,6 +23,12 @@ def load_writer(name: str, allowed: Iterable[str] | None = None, kind: str = "fo
         raise InputError(f"unknown {kind} {name!r}: choose from {', '.join(choices)}")
     if name not in FORMATS:
         raise InputError(f"unknown {kind} {name!r}: choose from {', '.join(FORMATS.names())}")
+    if name == "template":
+        from hullscan.report.template import renderer
+
+        if not template:
+            raise InputError("--format template needs --template FILE (or @html, @junit, @gitlab)")
+        return renderer(template)
     return writer(name)
 
 

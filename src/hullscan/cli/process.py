@@ -20,6 +20,18 @@ from typing import NoReturn
 
 from hullscan.errors import HullscanError, MissingDependencyError
 
+#: exit codes (``hullscan --help`` and the README list them): 0 no finding (or ``--exit-code`` not given),
+#: ``--exit-code N`` findings remain, 2 an error (input, image, registry, database...), 70 an internal error (a bug),
+#: 130 interrupted. ``--exit-code`` refuses the reserved ones.
+EXIT_ERROR = 2
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+RESERVED_EXIT_CODES = {EXIT_ERROR: "an error (bad input, broken image, registry or database failure)",
+                       EXIT_INTERNAL: "an internal error", EXIT_INTERRUPTED: "interrupted"}
+EXIT_CODES_HELP = ("Exit codes: 0 success (no finding, or findings without --exit-code); N (--exit-code N) findings "
+                   "remain after filtering; 2 error (bad input, broken image, registry or database failure); "
+                   "70 internal error (a bug: please report it); 130 interrupted.")
+
 #: the commands that scan an image (their process gets :func:`tune_for_scan`)
 SCAN_COMMANDS = frozenset({"image", "sbom"})
 
@@ -57,7 +69,7 @@ def run(call: Callable[[], object], *, scan: bool = False) -> NoReturn:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
         error_line("interrupted")
-        code = 130
+        code = EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001  click usage errors and anything unexpected: one line, no traceback
         # by class name: typer >= 0.26 raises the exceptions of its own vendored click (typer._click)
         kinds = {cls.__name__ for cls in type(exc).__mro__}
@@ -72,12 +84,12 @@ def run(call: Callable[[], object], *, scan: bool = False) -> NoReturn:
             code = getattr(exc, "exit_code", 2)
         elif "Abort" in kinds:
             error_line("aborted")
-            code = 1
+            code = EXIT_ERROR
         elif debug:
             raise
         else:
             error_line(f"internal error: {type(exc).__name__}: {exc} (set HULLSCAN_DEBUG=1 for details)")
-            code = 70
+            code = EXIT_INTERNAL
     _flush_stdout()
     sys.exit(code)
 

@@ -25,6 +25,7 @@ class RichProgress:
         self._task: TaskID | None = None
         self._bytes = 0
         self._lock = threading.Lock()
+        self._feeds: dict[str, TaskID] = {}
 
     def __enter__(self) -> "RichProgress":
         self._progress.__enter__()
@@ -43,6 +44,16 @@ class RichProgress:
             read = self._bytes
         if self._task is not None:
             self._progress.update(self._task, read=human_bytes(read))
+
+    def feed(self, name: str, count: int, done: bool) -> None:
+        """Progress of a vulnerability database download (:data:`hullscan.vulndb.manage.Progress`), one line per
+        source, in the same display as the scan's."""
+        with self._lock:
+            task = self._feeds.get(name)
+            if task is None:
+                task = self._feeds[name] = self._progress.add_task(f"vulnerability database: {name}", total=1,
+                                                                   read="")
+        self._progress.update(task, completed=1 if done else 0, read=f"{count} records")
 
     def layer_done(self, layer: object, cached: bool) -> None:
         if self._task is not None:

@@ -33,7 +33,7 @@ def _run(runtime: Any, out: ReportOutput, scanners: str, db: Path | None, cache_
     from hullscan.options import ScanOptions
     from hullscan.runtime.node import SINGLE_ARTIFACT, render_node_report, sbom_files, scan_node
 
-    writer = load_writer(out.format)
+    writer = load_writer(out.format, template=out.template)
     if out.format in SINGLE_ARTIFACT and out.output is None:
         from hullscan.errors import InputError
 

@@ -47,9 +47,10 @@ def sbom_scan_cmd(
     from hullscan.sbom import scan_sbom
     from hullscan.suppress import apply_filters, write_suppressed
 
-    writer = load_writer(out.format)
+    writer = load_writer(out.format, template=out.template)
     filters = found.build()
     options = ScanOptions(scanners=frozenset({"vuln"}))
+    options = replace(options, prepare_db=found.preparer(False))
     if found.db is not None:
         options = replace(options, db_path=found.db)
     report = apply_filters(scan_sbom(file, options), filters)

@@ -22,7 +22,7 @@ from hullscan.match.base import Matcher
 from hullscan.match.lang import LanguageMatcher
 from hullscan.match.merge import Hit, Verdict, VerdictMemo, memo_verdicts, package_findings, rate_from_aliases
 from hullscan.match.os import AlpineMatcher, DebianMatcher, RpmMatcher, UbuntuMatcher, WolfiMatcher
-from hullscan.model import Distro, Finding, Location, Package
+from hullscan.model import DatabaseInfo, DatabaseSource, Distro, Finding, Location, Package
 from hullscan.plugins import Entry, Registry
 from hullscan.stages import ScanContext
 from hullscan.version import InvalidVersionError, UnknownEcosystemError
@@ -253,7 +253,19 @@ def vulnerability_stage(ctx: ScanContext) -> list[Finding]:
     packages = ctx.inventory.packages
     if not packages:
         return []
+    if ctx.options.prepare_db is not None:
+        note = ctx.options.prepare_db(ctx.options.db_path)
+        if note:
+            ctx.notes.append(note)
     with VulnDB(ctx.options.db_path) as db:
+        ctx.database = database_info(db)
         result = match_packages(db, ctx.inventory.distro, packages)
     ctx.notes.extend(result.notes)
     return result.findings
+
+
+def database_info(db: VulnDB) -> DatabaseInfo:
+    """What a report records about the database: schema version, build time, sources."""
+    meta = db.meta()
+    return DatabaseInfo(int(meta.get("schema_version", "0") or 0), meta.get("built_at", ""),
+                        [DatabaseSource(s.name, s.feed, s.records, s.newest, s.imported_at) for s in db.sources()])

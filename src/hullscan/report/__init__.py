@@ -20,6 +20,10 @@ FORMATS: Registry[Writer] = Registry("report format", [
     Entry("cyclonedx", 1, lazy_object("hullscan.report.cyclonedx:write"),
           description="CycloneDX 1.6 JSON SBOM with vulnerabilities"),
     Entry("spdx-json", 1, lazy_object("hullscan.report.spdx:write"), description="SPDX 2.3 JSON SBOM"),
+    Entry("html", 1, lazy_object("hullscan.report.template:write_html"),
+          description="one self-contained HTML page: filters by severity and category, the layers and what each added"),
+    Entry("template", 1, lazy_object("hullscan.report.template:write_template"),
+          description="a Jinja2 template (sandboxed): --template FILE, or @html, @junit, @gitlab"),
 ])
 
 

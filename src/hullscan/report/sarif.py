@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 from hullscan import __version__
-from hullscan.model import Finding, ScanReport, Severity
+from hullscan.model import Category, Finding, ScanReport, Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVELS = {
@@ -86,6 +86,8 @@ def _result(f: Finding, rule_index: int, report: ScanReport) -> dict[str, Any]:
     physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(f, report)}}
     if f.location.line > 0:
         physical["region"] = {"startLine": f.location.line}
+    elif f.category == Category.VULNERABILITY:  # the package database or manifest: its first line (code scanning
+        physical["region"] = {"startLine": 1}   # shows a result only with a region)
     props: dict[str, Any] = {"category": f.category.value, "severity": f.severity.value}
     if f.location.layer:
         props["layer"] = f.location.layer
