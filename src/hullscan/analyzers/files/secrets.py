@@ -104,12 +104,17 @@ class SecretRules:
     """The rule set: rules, the allow lists (regex sources, compiled on first use) and the keyword index."""
 
     rules: list[SecretRule]
-    allow_path_rules: list[PathRule] = field(default_factory=list)  # on the absolute path
+    allow_path_sources: list[Any] = field(default_factory=list)  # path entries (paths.PathRule.parse) on the absolute path
     allow_pattern_sources: list[str] = field(default_factory=list)  # on the secret value
     match_pattern_sources: list[str] = field(default_factory=list)  # on the whole match (example hosts)
     generic_pattern_sources: list[str] = field(default_factory=list)  # on values of generic rules only
     #: the last path :meth:`path_allowed` answered for, and its answer (no part of construction, equality or repr)
     _last_path: tuple[str | None, bool] = field(default=(None, False), init=False, repr=False, compare=False)
+
+    @functools.cached_property
+    def allow_path_rules(self) -> list[PathRule]:
+        """The allow-listed path entries, parsed on first use (text redaction never needs them)."""
+        return list(path_rules(self.allow_path_sources))
 
     @functools.cached_property
     def allow_paths(self) -> PathPatterns:
@@ -203,7 +208,7 @@ def compile_rules(data: dict[str, Any]) -> SecretRules:
     allow = data.get("allow") or {}
     return SecretRules(
         rules=rules,
-        allow_path_rules=list(path_rules(allow.get("paths") or ())),
+        allow_path_sources=list(allow.get("paths") or ()),
         allow_pattern_sources=[str(p) for p in allow.get("patterns") or ()],
         match_pattern_sources=[str(p) for p in allow.get("match_patterns") or ()],
         generic_pattern_sources=[str(p) for p in allow.get("generic_patterns") or ()],
@@ -262,7 +267,9 @@ def load_rules(config: str | None) -> SecretRules:
         raise InputError(f"{config}: cannot read secret config: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
         raise InputError(f"{config}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    return compile_rules(merge_user_config(rule_yaml(RULES_FILE), user or {}, config))
+    rules = compile_rules(merge_user_config(rule_yaml(RULES_FILE), user or {}, config))
+    rules.allow_path_rules  # noqa: B018 - a user's bad path entry fails now, not in the middle of a scan
+    return rules
 
 
 def configured_rules(config: str) -> tuple[SecretRules, str]:
