@@ -75,4 +75,4 @@ def test_every_registry_is_one_shape_and_its_lazy_targets_resolve() -> None:
                 assert load(entry.target) is not None, entry.target
     assert PROVIDERS.get("harbor").target == "hullscan.server.providers.harbor:HarborProvider"
     assert STAGES.names()[:4] == ["vuln", "checks/config-secrets", "checks/baseline-config", "checks/history"]
-    assert FORMATS.names() == ["table", "json", "sarif", "cyclonedx", "spdx-json"]
+    assert FORMATS.names() == ["table", "json", "sarif", "cyclonedx", "spdx-json", "html", "template"]

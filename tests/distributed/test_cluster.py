@@ -11,6 +11,7 @@ import subprocess
 import threading
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,8 @@ def test_two_schedulers_one_leads_and_the_other_takes_over(cluster: Cluster) -> 
     rt = cluster.runtime()
     with rt.session() as s:
         _, version = get_settings(s)
-        update_settings(s, {"sync_time": "00:00"}, version, "tests")  # the daily sync is due at once
+        # the daily sync is due at once: its time is this minute (it runs within an hour after its time)
+        update_settings(s, {"sync_time": datetime.now().astimezone().strftime("%H:%M")}, version, "tests")
     first = cluster.start("scheduler", "s1", "--tick-seconds", "0.3")
     second = cluster.start("scheduler", "s2", "--tick-seconds", "0.3")
 

@@ -61,7 +61,7 @@ def test_listing_the_analyzers_imports_none_of_them() -> None:
 def test_every_analyzer_class_matches_its_registry_entry() -> None:
     from hullscan.analyzers import ANALYZERS, create
 
-    assert len(ANALYZERS) == 19
+    assert len(ANALYZERS) == 21  # 19 + files/suspicious and files/hardening (issue 16)
     for entry in ANALYZERS:
         analyzer = create(entry)  # raises when name, version or tags disagree
         assert (analyzer.name, analyzer.version, analyzer.tags) == (entry.name, entry.version, entry.tags)

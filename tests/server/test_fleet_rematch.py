@@ -19,7 +19,7 @@ from tests.server.conftest import make_runtime
 from tests.server.helpers import run
 
 UPDATE_DIR = Path(__file__).resolve().parents[1] / "data" / "server" / "osv_update"
-NEW_VULN = "GHSA-j8r2-6x86-q33q"
+NEW_VULN = "CVE-2023-32681"  # GHSA-j8r2-6x86-q33q's CVE (issue 16.6: CVE first)
 
 
 def _fleet(rt: Any, n: int) -> None:

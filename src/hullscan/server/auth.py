@@ -106,11 +106,13 @@ def login(session: Session, guard: LoginGuard, username: str, password: str, add
     address failed too often, or no password-check slot frees up in time; failures and successes counted."""
     guard.check(username, address)
     with guard.slot():
+        # again, holding the slot: the guesses that queued for it all passed the first check before any failed
+        guard.check(username, address)
         user = user_for_password(session, username, password)
-    if user is None:
-        guard.failed(username, address)
-    else:
-        guard.succeeded(username)
+        if user is None:
+            guard.failed(username, address)
+        else:
+            guard.succeeded(username)
     return user
 
 

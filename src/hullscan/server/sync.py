@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from hullscan.server.db.models import Image, ImageTag, Registry, Repository, Task
 from hullscan.server.providers.base import ProviderError, RepoInfo, TagInfo
@@ -54,7 +55,16 @@ def _upsert_tag(s: Any, repo_id: int, tag: TagInfo, now: datetime) -> int:
 
 def _sync_repo(rt: Runtime, registry_id: int, info: RepoInfo, tags: list[TagInfo], auto_add: bool, now: datetime) -> bool:
     """Store one repository and its tags in one transaction (one round of commits per repository, which is what
-    bounds a sync of thousands of repositories on PostgreSQL); True when the repository is new."""
+    bounds a sync of thousands of repositories on PostgreSQL); True when the repository is new. Two syncs of one
+    registry can run at once (a new registry's own sync and a "sync now"): when the other stored a row first, the
+    unique constraint refuses ours and the transaction is done again over the rows it finds."""
+    try:
+        return _store_repo(rt, registry_id, info, tags, auto_add, now)
+    except IntegrityError:
+        return _store_repo(rt, registry_id, info, tags, auto_add, now)
+
+
+def _store_repo(rt: Runtime, registry_id: int, info: RepoInfo, tags: list[TagInfo], auto_add: bool, now: datetime) -> bool:
     with rt.session() as s:
         repo = s.scalar(select(Repository).where(Repository.registry_id == registry_id, Repository.name == info.name))
         new = repo is None
