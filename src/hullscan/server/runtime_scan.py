@@ -41,8 +41,7 @@ from hullscan.server.db.models import (
     TaskItem,
 )
 from hullscan.server.runtime import Runtime
-from hullscan.server.scanning import run_items
-from hullscan.server.scansettings import get_settings
+from hullscan.server.scanning import plan_once, run_items
 from hullscan.server.tasks import add_log, add_logs, finish
 
 NO_DIGEST = "not scanned: no registry digest"
@@ -213,13 +212,7 @@ def _plan(rt: Runtime, task_id: int, params: dict[str, Any]) -> None:
 
 def run_runtime_scan(rt: Runtime, task_id: int) -> None:
     """The ``runtime-scan`` task function."""
-    with rt.session() as s:
-        task = s.get(Task, task_id)
-        assert task is not None
-        params, planned = dict(task.params or {}), bool((task.result or {}).get("planned"))
-        settings, _ = get_settings(s)
-    if not planned:
-        _plan(rt, task_id, params)
+    settings = plan_once(rt, task_id, _plan)
     with rt.session() as s:
         task = s.get(Task, task_id)
         assert task is not None

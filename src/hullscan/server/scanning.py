@@ -13,6 +13,7 @@ import base64
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -470,15 +471,22 @@ def _db_fingerprint(rt: Runtime) -> str:
     return db_fingerprint(rt.vuln_db_path)
 
 
-def run_scan(rt: Runtime, task_id: int) -> None:
-    """The scan task function."""
+def plan_once(rt: Runtime, task_id: int, plan: Callable[[Runtime, int, dict[str, Any]], None]) -> ScanSettings:
+    """Plan a task's items with ``plan(rt, task_id, params)`` unless an earlier run did (a resumed task keeps its
+    plan); the scan settings its items are scanned with. Shared by registry and runtime scans."""
     with rt.session() as s:
         task = s.get(Task, task_id)
         assert task is not None
         params, planned = dict(task.params or {}), bool((task.result or {}).get("planned"))
         settings, _ = get_settings(s)
     if not planned:
-        _plan(rt, task_id, params)
+        plan(rt, task_id, params)
+    return settings
+
+
+def run_scan(rt: Runtime, task_id: int) -> None:
+    """The scan task function."""
+    settings = plan_once(rt, task_id, _plan)
     dispatch = getattr(rt.queue, "dispatch_items", None)
     if callable(dispatch):  # distributed mode: one job per digest, run by any worker; the last one finishes the task
         with rt.session() as s:
